@@ -1,0 +1,60 @@
+#include "consensus/sha256.h"
+
+#include <openssl/evp.h>
+
+#include "kernel/base.h"
+
+namespace swingset {
+namespace {
+
+class Sha256Hasher : public Hasher {
+ public:
+  Sha256Hasher() : ctx_(EVP_MD_CTX_new()) {
+    CHECK(ctx_ != nullptr) << "EVP_MD_CTX_new";
+    Reset();
+  }
+  ~Sha256Hasher() override { EVP_MD_CTX_free(ctx_); }
+
+  void Update(std::string_view data) override {
+    CHECK(EVP_DigestUpdate(ctx_, data.data(), data.size()) == 1) << "EVP_DigestUpdate";
+  }
+
+  std::string FinishHex() override {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    CHECK(EVP_DigestFinal_ex(ctx_, md, &len) == 1) << "EVP_DigestFinal_ex";
+    Reset();
+    return HexEncode(std::string_view(reinterpret_cast<const char*>(md), len));
+  }
+
+ private:
+  void Reset() { CHECK(EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) == 1) << "EVP_DigestInit"; }
+  EVP_MD_CTX* ctx_;
+};
+
+}  // namespace
+
+std::unique_ptr<Hasher> NewSha256Hasher() { return std::make_unique<Sha256Hasher>(); }
+
+HasherFactory Sha256HasherFactory() {
+  return [] { return NewSha256Hasher(); };
+}
+
+std::string HexEncode(std::string_view bytes) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  Sha256Hasher h;
+  h.Update(data);
+  return h.FinishHex();
+}
+
+}  // namespace swingset

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything swingsetd needs on Debian 12 (run as root, or with sudo available).
+# Idempotent: packages already present are skipped quickly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(
+  build-essential cmake ninja-build pkg-config ccache
+  libabsl-dev libleveldb-dev libsnappy-dev libssl-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
+  libmozjs-102-dev
+  googletest libgtest-dev libgmock-dev
+  nodejs npm
+)
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# The SES JavaScript package (lockdown, harden, Compartment) for the JS vat host.
+if [ -f vats/js/package.json ] && [ ! -f vats/js/node_modules/ses/package.json ]; then
+  echo "setup: npm install (vats/js)"
+  (cd vats/js && npm install --no-audit --no-fund --loglevel=error)
+fi
+echo "setup: ok"

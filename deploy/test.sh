@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command: installs what is needed, builds, and runs every test with CTest.
+# With CI=true (or SANITIZE=1) the suite runs a second time under ASan+UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash deploy/setup.sh
+bash deploy/build.sh build
+(cd build && ctest --output-on-failure -j 2 --timeout 900)
+if [ "${CI:-}" = "true" ] || [ "${SANITIZE:-}" = "1" ]; then
+  echo "== sanitizer build (ASan+UBSan)"
+  bash deploy/build.sh build-asan -DSWINGSET_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j 2 --timeout 1800 -LE nosan)
+fi

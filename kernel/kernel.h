@@ -1,0 +1,183 @@
+// File: kernel.h
+//
+// The SwingSet kernel (KERNEL_SPEC, DESIGN §3-§4): vats, c-lists, kernel objects and promises
+// with reference counts, the acceptance queue and run-queue, GC actions, reaping and vat
+// termination, run on top of a KvStore, with vat code behind a VatHost.
+//
+// Storage layering: every kernel write goes to a crank buffer (read-your-writes, savepoints,
+// rollback); at the end of a crank its net writes are folded, in key order, into the activity
+// hash and into the block buffer; CommitBlock() writes the block buffer plus the host's own
+// writes as one atomic, synced KvStore batch. Nothing reaches the store outside CommitBlock().
+// AbortBlock() forgets the block, which leaves the kernel exactly as if it had been reopened
+// on the last committed state.
+//
+// Errors: bad host input (unknown vat, bad capdata) is absl::Status. Vat misbehaviour never
+// surfaces as an error: the vat is terminated and the kernel carries on. A storage failure or a
+// broken kernel invariant aborts the process with a message (CHECK).
+//
+// Thread-safety: a Kernel is used from one thread (the kernel thread). It is not thread-safe.
+
+#ifndef SWINGSETD_KERNEL_KERNEL_H_
+#define SWINGSETD_KERNEL_KERNEL_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "kernel/hasher.h"
+#include "kernel/ids.h"
+#include "kernel/kv_store.h"
+#include "kernel/vat_host.h"
+
+namespace swingset {
+
+class DeviceContext;
+
+// A native device (KERNEL_SPEC §2.5, §5 callNow): synchronous, with consensus state in the
+// kernel store. Device nodes are `d+N` on the device side (`d+0` is the root node).
+class Device {
+ public:
+  virtual ~Device() = default;
+  // Handles syscall.callNow from a vat. `node` is the device-side slot of the target node;
+  // args slots are device-side slots (imports `o-N` etc.). Returns ['ok', capdata] as
+  // {ok=true, data=capdata JSON} or an error.
+  virtual SyscallResult Invoke(DeviceContext* ctx, std::string_view node, std::string_view method,
+                               const CapData& args) = 0;
+};
+
+// What a device may do while invoked, or when the host calls into it (Kernel::WithDevice).
+class DeviceContext {
+ public:
+  virtual ~DeviceContext() = default;
+  virtual std::optional<std::string> GetState() = 0;
+  virtual void SetState(std::string_view state) = 0;
+  // Queues a one-way message (no result promise) to an object the device holds, named by its
+  // device-side slot (e.g. "o-10").
+  virtual absl::Status SendOnly(std::string_view target_slot, std::string_view method,
+                                const CapData& args) = 0;
+};
+
+struct VatConfig {
+  std::string name;
+  std::string source;
+  std::string parameters_json = "{}";  // plain data handed to the vat as vatParameters
+  bool raw = false;
+  bool enable_pipelining = false;
+  uint32_t reap_interval = 0;  // deliveries between bringOutYourDead; 0 = kernel default
+};
+
+struct DeviceConfig {
+  std::string name;
+  std::unique_ptr<Device> device;
+};
+
+struct GenesisConfig {
+  std::vector<VatConfig> vats;
+  std::string bootstrap_vat;  // may be empty: no bootstrap message
+  // Devices must also be registered with KernelOptions::devices under the same names.
+  std::vector<std::string> device_names;
+  Json default_reap_dirt_threshold;  // null = {"deliveries":1,"gcKrefs":20,"computrons":"never"}
+};
+
+struct KernelOptions {
+  KvStore* store = nullptr;        // not owned; must outlive the kernel
+  VatHost* vat_host = nullptr;     // not owned
+  HasherFactory hasher_factory;    // SHA-256 for the activity hash
+  // Native devices by name (owned by the kernel). The genesis config decides which exist.
+  std::vector<DeviceConfig> devices;
+};
+
+// Limits for one Run(): the block budget.
+struct RunPolicy {
+  uint64_t max_cranks = 0;  // 0 = unlimited
+};
+
+struct RunStats {
+  uint64_t cranks = 0;
+  uint64_t deliveries = 0;
+  uint64_t gc_deliveries = 0;
+  uint64_t reaps = 0;
+  uint64_t cleanups = 0;
+  bool work_remains = false;  // stopped by the budget with work still queued
+};
+
+// Host-visible state of a kernel promise (for results of host sends).
+struct PromiseStatus {
+  std::string state;  // unresolved | fulfilled | rejected | missing
+  CapData data;       // when settled
+};
+
+// Aggregate counts over the kernel tables, for tests, Inspect and benchmarks.
+struct KernelCounts {
+  uint64_t objects = 0;
+  uint64_t promises = 0;
+  uint64_t clist_entries = 0;
+  uint64_t run_queue = 0;
+  uint64_t acceptance_queue = 0;
+  uint64_t gc_actions = 0;
+  uint64_t vats_alive = 0;
+  uint64_t vats_terminated = 0;
+};
+
+class Kernel {
+ public:
+  static absl::StatusOr<std::unique_ptr<Kernel>> Open(KernelOptions options);
+  virtual ~Kernel() = default;
+
+  // True once InitializeGenesis has run (and been committed, or is pending in this block).
+  virtual bool IsInitialized() = 0;
+
+  // Creates the static vats and devices and queues their startVat deliveries, then (if named)
+  // the bootstrap message `bootstrap(vats, devices)` to the bootstrap vat's root. Writes go to
+  // the current block.
+  virtual absl::Status InitializeGenesis(const GenesisConfig& config) = 0;
+
+  // Host send to a vat's root object (KERNEL_SPEC §7.5 queueToKref). Returns the result kpid;
+  // the host keeps an interest in it (a refcount) until ReleaseHostPromise.
+  virtual absl::StatusOr<Kref> QueueToVatRoot(std::string_view vat_name, std::string_view method,
+                                              const CapData& args) = 0;
+  virtual absl::Status ReleaseHostPromise(const Kref& kpid) = 0;
+  virtual PromiseStatus GetPromiseStatus(const Kref& kpid) = 0;
+
+  // Lets the host act through a device (e.g. hand inbound mailbox messages to it).
+  virtual absl::Status WithDevice(std::string_view device_name,
+                                  const std::function<absl::Status(DeviceContext*)>& fn) = 0;
+
+  // Runs cranks (KERNEL_SPEC §9.1) until there is no work or the policy's budget is spent.
+  virtual RunStats Run(const RunPolicy& policy) = 0;
+
+  // Runs exactly one crank if there is work; returns false when there was none.
+  virtual bool Step() = 0;
+
+  // Visits the block's pending net writes in key order (value nullopt = delete).
+  virtual void VisitBlockWrites(
+      const std::function<void(std::string_view key, const std::optional<std::string>& value)>&
+          fn) = 0;
+  // Writes the block buffer plus `host_writes` as one atomic batch (sync), then starts a new
+  // block. A storage error is returned and the block stays pending.
+  virtual absl::Status CommitBlock(const KvBatch& host_writes, bool sync = true) = 0;
+  // Forgets every write since the last commit and all derived in-memory state.
+  virtual void AbortBlock() = 0;
+
+  // Reads through the block buffer (for tests and the host).
+  virtual std::optional<std::string> Get(std::string_view key) = 0;
+
+  virtual std::string ActivityHash() = 0;
+  virtual uint64_t CrankNumber() = 0;
+  virtual KernelCounts Counts() = 0;
+  virtual std::optional<VatId> VatIdByName(std::string_view name) = 0;
+
+  // Recounts every refcount from c-lists, queues, promise data and pins and compares with the
+  // stored counts; checks c-list forward/reverse agreement and flags. Expensive: tests only.
+  virtual absl::Status CheckInvariants() = 0;
+};
+
+}  // namespace swingset
+
+#endif  // SWINGSETD_KERNEL_KERNEL_H_
