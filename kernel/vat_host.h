@@ -128,6 +128,18 @@ class SyscallHandler {
   virtual SyscallResult Syscall(const VatSyscall& syscall) = 0;
 };
 
+// Read access to a vat's committed transcript (DESIGN §6). Entry i is the JSON text
+//   {"d": <delivery>, "sc": [[<syscall>, <syscall result>], ...], "r": <delivery result>}
+// with the forms of VatDelivery/VatSyscall/SyscallResult/DeliveryResult::ToJson(). The kernel
+// records an entry after every delivery to a vat whose VatSpec::use_transcript is true (aborted
+// deliveries of a vat being terminated are not recorded).
+class TranscriptSource {
+ public:
+  virtual ~TranscriptSource() = default;
+  virtual uint64_t Length() = 0;
+  virtual std::optional<std::string> Entry(uint64_t index) = 0;
+};
+
 // What the kernel recorded when the vat was created; handed to the host so it can (re)build the
 // vat lazily, e.g. after a restart.
 struct VatSpec {
@@ -136,6 +148,9 @@ struct VatSpec {
   std::string source;        // host-defined: ES module text, module-map JSON, or a script name
   std::string options_json;  // the kernel's v<N>.options record
   bool raw = false;
+  bool use_transcript = true;
+  // Valid only during LoadVat: the deliveries to replay (empty for a new vat).
+  TranscriptSource* transcript = nullptr;
 };
 
 class VatHost {
