@@ -46,7 +46,10 @@ absl::Status PuppetWorld::Start(const std::vector<std::string>& names,
   }
   g.default_reap_dirt_threshold = t;
   RETURN_IF_ERROR(h.Genesis(g));
-  for (const std::string& n : names) names_[h.Vat(n).n()] = n;
+  for (const std::string& n : names) {
+    names_[h.Vat(n).n()] = n;
+    ids_[n] = h.Vat(n);
+  }
   return Run();
 }
 
@@ -62,7 +65,7 @@ absl::Status PuppetWorld::Act(const std::string& name, Action action) {
 }
 
 std::vector<std::string> PuppetWorld::TakeLog(const std::string& name) {
-  std::vector<std::string> all = h.host()->LogFor(h.Vat(name));
+  std::vector<std::string> all = h.host()->LogFor(ids_.at(name));
   size_t& pos = log_pos_[name];
   std::vector<std::string> out;
   for (size_t i = pos; i < all.size(); ++i) {
@@ -79,7 +82,7 @@ std::string PuppetWorld::Counts(const std::string& kref) {
 }
 
 std::string PuppetWorld::Entry(const std::string& vat, const std::string& kref) {
-  return h.Get(keys::CListByKref(h.Vat(vat), *Kref::Parse(kref))).value_or("none");
+  return h.Get(keys::CListByKref(ids_.at(vat), *Kref::Parse(kref))).value_or("none");
 }
 
 std::string PuppetWorld::GcActions() { return h.Get(std::string(keys::kGcActions)).value_or(""); }

@@ -66,6 +66,7 @@ class PuppetWorld {
   std::map<std::string, Responder> responders_;
   std::map<std::string, size_t> log_pos_;
   std::map<uint64_t, std::string> names_;
+  std::map<std::string, VatId> ids_;
 };
 
 }  // namespace swingset
