@@ -117,6 +117,10 @@ void KernelImpl::ProcessRefcounts() {
   bool changed = false;
   for (size_t i = 0; i < maybe_free_.size(); ++i) {
     const Kref k = maybe_free_[i];
+    // Unlike a JS Set walk, a kref whose count drops again later in this same walk (e.g. an
+    // object released by a promise deleted after it was visited) is visited again; otherwise
+    // it would survive with R == 0 and no GC action.
+    maybe_free_set_.erase(k);
     if (k.is_promise()) {
       std::string state = GetPromiseState(k);
       if (state.empty()) continue;  // lost
