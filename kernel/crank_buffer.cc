@@ -1,9 +1,17 @@
 #include "kernel/crank_buffer.h"
 
+#include <algorithm>
+
 #include "kernel/base.h"
 #include "kernel/strings.h"
 
 namespace swingset {
+
+namespace {
+bool HasPrefix(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+}  // namespace
 
 std::optional<std::string> CrankBuffer::ReadStore(std::string_view key) {
   auto it = view_.find(ToAbsl(key));
@@ -17,14 +25,14 @@ std::optional<std::string> CrankBuffer::ReadStore(std::string_view key) {
 
 std::optional<std::string> CrankBuffer::Get(std::string_view key) {
   if (!crank_.empty()) {
-    auto c = crank_.find(key);
+    auto c = crank_.find(ToAbsl(key));
     if (c != crank_.end()) return c->second;
   }
   return ReadStore(key);
 }
 
 void CrankBuffer::Set(std::string_view key, std::string_view value) {
-  auto it = crank_.find(key);
+  auto it = crank_.find(ToAbsl(key));
   if (it == crank_.end()) {
     undo_.push_back(Undo{std::string(key), false, std::nullopt});
     crank_.emplace(std::string(key), std::string(value));
@@ -35,7 +43,7 @@ void CrankBuffer::Set(std::string_view key, std::string_view value) {
 }
 
 void CrankBuffer::Delete(std::string_view key) {
-  auto it = crank_.find(key);
+  auto it = crank_.find(ToAbsl(key));
   if (it == crank_.end()) {
     undo_.push_back(Undo{std::string(key), false, std::nullopt});
     crank_.emplace(std::string(key), std::nullopt);
@@ -64,9 +72,21 @@ void CrankBuffer::RollbackTo(size_t mark) {
   }
 }
 
+std::vector<CrankBuffer::CrankEntry> CrankBuffer::SortedCrank(std::string_view prefix) const {
+  std::vector<CrankEntry> out;
+  for (const auto& [k, v] : crank_) {
+    if (HasPrefix(k, prefix)) out.emplace_back(&k, &v);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const CrankEntry& a, const CrankEntry& b) { return *a.first < *b.first; });
+  return out;
+}
+
 void CrankBuffer::FinishCrank(std::vector<KvWrite>* writes) {
+  if (writes) {
+    for (const auto& [k, v] : SortedCrank("")) writes->push_back(KvWrite{*k, *v});
+  }
   for (auto& [k, v] : crank_) {
-    if (writes) writes->push_back(KvWrite{k, v});
     block_.insert(k);
     view_.insert_or_assign(k, std::move(v));
   }
@@ -82,14 +102,15 @@ void CrankBuffer::DiscardCrank() {
 std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
     std::string_view after, std::string_view prefix) {
   std::string cursor(after);
-  std::unique_ptr<KvIterator> it = store_->NewIterator();
   // A cursor before the prefix starts at the prefix itself, inclusively.
   bool inclusive = cursor < prefix;
   if (inclusive) cursor = std::string(prefix);
+  std::vector<CrankEntry> crank = SortedCrank(prefix);
+  std::unique_ptr<KvIterator> it = store_->NewIterator();
   while (true) {
-    // Candidate from each layer: first key > cursor (or >= when inclusive).
-    const std::string* best = nullptr;
-    auto c = inclusive ? crank_.lower_bound(cursor) : crank_.upper_bound(cursor);
+    auto c = std::lower_bound(crank.begin(), crank.end(), cursor,
+                              [](const CrankEntry& e, const std::string& k) { return *e.first < k; });
+    if (!inclusive && c != crank.end() && *c->first == cursor) ++c;
     auto b = inclusive ? block_.lower_bound(cursor) : block_.upper_bound(cursor);
     it->Seek(cursor);
     if (!inclusive && it->Valid() && it->key() == cursor) it->Next();
@@ -97,15 +118,16 @@ std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
     std::string store_key;
     bool store_valid = it->Valid();
     if (store_valid) store_key = std::string(it->key());
-    if (c != crank_.end()) best = &c->first;
+    const std::string* best = nullptr;
+    if (c != crank.end()) best = c->first;
     if (b != block_.end() && (!best || *b < *best)) best = &*b;
     if (store_valid && (!best || store_key < *best)) best = &store_key;
     if (!best) return std::nullopt;
     std::string key = *best;
-    if (std::string_view(key).substr(0, prefix.size()) != prefix) return std::nullopt;
+    if (!HasPrefix(key, prefix)) return std::nullopt;
     std::optional<std::string> value;
-    if (c != crank_.end() && c->first == key) {
-      value = c->second;
+    if (c != crank.end() && *c->first == key) {
+      value = *c->second;
     } else if (b != block_.end() && *b == key) {
       value = BlockValue(key);
     } else {
@@ -119,27 +141,26 @@ std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
 
 std::vector<std::pair<std::string, std::string>> CrankBuffer::ScanPrefix(std::string_view prefix) {
   std::vector<std::pair<std::string, std::string>> out;
-  // Merge the three layers in one pass.
+  std::vector<CrankEntry> crank = SortedCrank(prefix);
+  auto c = crank.begin();
   std::unique_ptr<KvIterator> it = store_->NewIterator();
   it->Seek(prefix);
-  auto c = crank_.lower_bound(prefix);
   auto b = block_.lower_bound(prefix);
-  auto in_prefix = [&](std::string_view k) { return k.substr(0, prefix.size()) == prefix; };
   while (true) {
     CHECK(it->status().ok()) << "storage iteration failed: " << it->status().ToString();
-    bool sv = it->Valid() && in_prefix(it->key());
-    bool cv = c != crank_.end() && in_prefix(c->first);
-    bool bv = b != block_.end() && in_prefix(*b);
+    bool sv = it->Valid() && HasPrefix(it->key(), prefix);
+    bool cv = c != crank.end();
+    bool bv = b != block_.end() && HasPrefix(*b, prefix);
     if (!sv && !cv && !bv) break;
     std::string_view key;
-    if (cv) key = c->first;
+    if (cv) key = *c->first;
     if (bv && (key.empty() || *b < key)) key = *b;
     if (sv && (key.empty() || it->key() < key)) key = it->key();
     std::string k(key);
     std::optional<std::string> value;
     bool decided = false;
-    if (cv && c->first == k) {
-      value = c->second;
+    if (cv && *c->first == k) {
+      value = *c->second;
       decided = true;
       ++c;
     }

@@ -26,7 +26,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "kernel/kv_store.h"
@@ -35,7 +34,6 @@ namespace swingset {
 
 class CrankBuffer {
  public:
-  using Layer = absl::btree_map<std::string, std::optional<std::string>, std::less<>>;
 
   explicit CrankBuffer(KvStore* store) : store_(store) {}
   CrankBuffer(const CrankBuffer&) = delete;
@@ -76,6 +74,9 @@ class CrankBuffer {
  private:
   std::optional<std::string> ReadStore(std::string_view key);
   const std::optional<std::string>& BlockValue(std::string_view key) const;
+  using CrankEntry = std::pair<const std::string*, const std::optional<std::string>*>;
+  // Crank-layer entries whose key starts with prefix, in key order.
+  std::vector<CrankEntry> SortedCrank(std::string_view prefix) const;
 
   struct Undo {
     std::string key;
@@ -84,7 +85,8 @@ class CrankBuffer {
   };
 
   KvStore* store_;
-  Layer crank_;
+  // The crank layer: hashed for O(1) access; sorted only when the crank ends or a scan needs it.
+  absl::flat_hash_map<std::string, std::optional<std::string>> crank_;
   std::vector<Undo> undo_;
   // Keys written in this block (their values are in view_), ordered for iteration and commit.
   absl::btree_set<std::string, std::less<>> block_;
