@@ -296,16 +296,16 @@ TEST_P(StateHashTest, ProgressIsReported) {
   EXPECT_EQ(calls, std::vector<uint64_t>{2});
 }
 
-TEST_P(StateHashTest, ProgressEveryInterval) {
-  if (GetParam() != StoreKind::kMemory) GTEST_SKIP() << "one store is enough";
+TEST(ComputeStateHashTest, ProgressEveryInterval) {
+  std::unique_ptr<KvStore> store = NewMemKvStore();
   KvBatch batch;
   for (uint64_t i = 0; i < kStateHashProgressInterval + 5; ++i) {
     batch.push_back({"k" + std::to_string(i), std::string("v")});
   }
   batch.push_back({"host.x", std::string("v")});
-  ASSERT_TRUE(store_->Write(batch, false).ok());
+  ASSERT_TRUE(store->Write(batch, false).ok());
   std::vector<uint64_t> calls;
-  ASSERT_TRUE(ComputeStateHash(*store_->GetSnapshot(), [&](uint64_t n) {
+  ASSERT_TRUE(ComputeStateHash(*store->GetSnapshot(), [&](uint64_t n) {
                 calls.push_back(n);
               }).ok());
   EXPECT_EQ(calls, (std::vector<uint64_t>{kStateHashProgressInterval,
