@@ -10,8 +10,9 @@ PKGS=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libmozjs-102-dev
   googletest libgtest-dev libgmock-dev
-  nodejs npm
 )
+# npm comes with nodejs on images that ship a newer node; Debian's own nodejs needs npm apart.
+if ! command -v npm >/dev/null 2>&1; then PKGS+=(nodejs npm); fi
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
