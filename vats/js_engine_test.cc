@@ -7,6 +7,7 @@
 #include <jsapi.h>
 #include <js/CompilationAndEvaluation.h>
 #include <js/Conversions.h>
+#include <js/PropertyAndElement.h>
 #include <js/SourceText.h>
 
 #include "gtest/gtest.h"
@@ -120,6 +121,25 @@ TEST_F(JsEngineTest, FinalizersRunOnlyWhenTheHostRunsCleanup) {
   }
   EXPECT_EQ(engine_->PendingCleanupCount(), 0u);
   EXPECT_EQ(Run("fins.sort().join()"), "obj0,obj1,obj2,obj3,obj4");
+}
+
+// Hitting the real heap limit takes tens of seconds of GC thrash (TOOLCHAIN §2 pitfall 7), so
+// the OOM report is provoked directly; it goes through the same callback.
+bool ReportOom(JSContext* cx, unsigned argc, JS::Value* vp) {
+  JS_ReportOutOfMemory(cx);
+  return false;
+}
+
+TEST_F(JsEngineTest, OutOfMemoryIsAStickyFault) {
+  {
+    JSContext* cx = engine_->cx();
+    JSAutoRealm ar(cx, *global_);
+    JS::RootedObject g(cx, *global_);
+    ASSERT_TRUE(JS_DefineFunction(cx, g, "reportOom", &ReportOom, 0, 0));
+  }
+  // Even when the script catches it, the section reports the fault.
+  EXPECT_EQ(Run("try { reportOom(); } catch (e) {} 'caught'"), "error: vat ran out of memory");
+  EXPECT_EQ(Run("'fine again'"), "fine again");
 }
 
 TEST_F(JsEngineTest, WeakRefTargetSurvivesUntilKeptObjectsCleared) {
