@@ -1,0 +1,185 @@
+#include "kernel/crank_buffer.h"
+
+#include "kernel/base.h"
+#include "kernel/strings.h"
+
+namespace swingset {
+
+std::optional<std::string> CrankBuffer::ReadStore(std::string_view key) {
+  auto it = view_.find(ToAbsl(key));
+  if (it != view_.end()) return it->second;
+  auto v = store_->Get(key);
+  CHECK(v.ok()) << "storage read failed for key '" << std::string(key)
+                << "': " << v.status().ToString();
+  view_.emplace(std::string(key), *v);
+  return *std::move(v);
+}
+
+std::optional<std::string> CrankBuffer::Get(std::string_view key) {
+  if (!crank_.empty()) {
+    auto c = crank_.find(key);
+    if (c != crank_.end()) return c->second;
+  }
+  return ReadStore(key);
+}
+
+void CrankBuffer::Set(std::string_view key, std::string_view value) {
+  auto it = crank_.find(key);
+  if (it == crank_.end()) {
+    undo_.push_back(Undo{std::string(key), false, std::nullopt});
+    crank_.emplace(std::string(key), std::string(value));
+  } else {
+    undo_.push_back(Undo{std::string(key), true, std::move(it->second)});
+    it->second = std::string(value);
+  }
+}
+
+void CrankBuffer::Delete(std::string_view key) {
+  auto it = crank_.find(key);
+  if (it == crank_.end()) {
+    undo_.push_back(Undo{std::string(key), false, std::nullopt});
+    crank_.emplace(std::string(key), std::nullopt);
+  } else {
+    undo_.push_back(Undo{std::string(key), true, std::move(it->second)});
+    it->second = std::nullopt;
+  }
+}
+
+const std::optional<std::string>& CrankBuffer::BlockValue(std::string_view key) const {
+  auto it = view_.find(ToAbsl(key));
+  CHECK(it != view_.end()) << "block key " << std::string(key) << " missing from the view";
+  return it->second;
+}
+
+void CrankBuffer::RollbackTo(size_t mark) {
+  CHECK(mark <= undo_.size()) << "bad savepoint";
+  while (undo_.size() > mark) {
+    Undo& u = undo_.back();
+    if (u.existed) {
+      crank_[u.key] = std::move(u.before);
+    } else {
+      crank_.erase(u.key);
+    }
+    undo_.pop_back();
+  }
+}
+
+void CrankBuffer::FinishCrank(std::vector<KvWrite>* writes) {
+  for (auto& [k, v] : crank_) {
+    if (writes) writes->push_back(KvWrite{k, v});
+    block_.insert(k);
+    view_.insert_or_assign(k, std::move(v));
+  }
+  crank_.clear();
+  undo_.clear();
+}
+
+void CrankBuffer::DiscardCrank() {
+  crank_.clear();
+  undo_.clear();
+}
+
+std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
+    std::string_view after, std::string_view prefix) {
+  std::string cursor(after);
+  std::unique_ptr<KvIterator> it = store_->NewIterator();
+  // A cursor before the prefix starts at the prefix itself, inclusively.
+  bool inclusive = cursor < prefix;
+  if (inclusive) cursor = std::string(prefix);
+  while (true) {
+    // Candidate from each layer: first key > cursor (or >= when inclusive).
+    const std::string* best = nullptr;
+    auto c = inclusive ? crank_.lower_bound(cursor) : crank_.upper_bound(cursor);
+    auto b = inclusive ? block_.lower_bound(cursor) : block_.upper_bound(cursor);
+    it->Seek(cursor);
+    if (!inclusive && it->Valid() && it->key() == cursor) it->Next();
+    CHECK(it->status().ok()) << "storage iteration failed: " << it->status().ToString();
+    std::string store_key;
+    bool store_valid = it->Valid();
+    if (store_valid) store_key = std::string(it->key());
+    if (c != crank_.end()) best = &c->first;
+    if (b != block_.end() && (!best || *b < *best)) best = &*b;
+    if (store_valid && (!best || store_key < *best)) best = &store_key;
+    if (!best) return std::nullopt;
+    std::string key = *best;
+    if (std::string_view(key).substr(0, prefix.size()) != prefix) return std::nullopt;
+    std::optional<std::string> value;
+    if (c != crank_.end() && c->first == key) {
+      value = c->second;
+    } else if (b != block_.end() && *b == key) {
+      value = BlockValue(key);
+    } else {
+      value = std::string(it->value());
+    }
+    if (value) return std::make_pair(std::move(key), *std::move(value));
+    cursor = std::move(key);
+    inclusive = false;
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> CrankBuffer::ScanPrefix(std::string_view prefix) {
+  std::vector<std::pair<std::string, std::string>> out;
+  // Merge the three layers in one pass.
+  std::unique_ptr<KvIterator> it = store_->NewIterator();
+  it->Seek(prefix);
+  auto c = crank_.lower_bound(prefix);
+  auto b = block_.lower_bound(prefix);
+  auto in_prefix = [&](std::string_view k) { return k.substr(0, prefix.size()) == prefix; };
+  while (true) {
+    CHECK(it->status().ok()) << "storage iteration failed: " << it->status().ToString();
+    bool sv = it->Valid() && in_prefix(it->key());
+    bool cv = c != crank_.end() && in_prefix(c->first);
+    bool bv = b != block_.end() && in_prefix(*b);
+    if (!sv && !cv && !bv) break;
+    std::string_view key;
+    if (cv) key = c->first;
+    if (bv && (key.empty() || *b < key)) key = *b;
+    if (sv && (key.empty() || it->key() < key)) key = it->key();
+    std::string k(key);
+    std::optional<std::string> value;
+    bool decided = false;
+    if (cv && c->first == k) {
+      value = c->second;
+      decided = true;
+      ++c;
+    }
+    if (bv && *b == k) {
+      if (!decided) value = BlockValue(k);
+      decided = true;
+      ++b;
+    }
+    if (sv && it->key() == k) {
+      if (!decided) value = std::string(it->value());
+      it->Next();
+    }
+    if (value) out.emplace_back(std::move(k), *std::move(value));
+  }
+  return out;
+}
+
+void CrankBuffer::VisitBlock(
+    const std::function<void(std::string_view, const std::optional<std::string>&)>& fn) const {
+  for (const std::string& k : block_) fn(k, BlockValue(k));
+}
+
+KvBatch CrankBuffer::BlockBatch() const {
+  KvBatch batch;
+  batch.reserve(block_.size());
+  for (const std::string& k : block_) batch.push_back(KvWrite{k, BlockValue(k)});
+  return batch;
+}
+
+void CrankBuffer::BlockCommitted() {
+  CHECK(crank_.empty()) << "commit with a crank in progress";
+  block_.clear();
+  if (view_.size() >= kMaxCacheEntries) view_.clear();
+}
+
+void CrankBuffer::AbortBlock() {
+  crank_.clear();
+  undo_.clear();
+  block_.clear();
+  view_.clear();
+}
+
+}  // namespace swingset
