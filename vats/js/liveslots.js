@@ -1,0 +1,719 @@
+// liveslots.js: the layer between a vat's objects and the kernel's vrefs (DESIGN §4, §6).
+//
+// Tables (one instance per vat):
+//   slotToVal            object vref -> WeakRef(object)   imports (Presences) and exports
+//   valToSlot            object/promise -> vref            (a realm WeakMap)
+//   exportedRemotables   strong Set of exports the kernel can reach (until dropExports)
+//   kernelRecognizable   export vrefs the kernel still recognizes (until retired)
+//   promiseTable         vpid -> promise, strong, until the vpid is retired
+//   importedKits         vpid -> {resolve, reject} for promises decided elsewhere (we subscribed)
+//   sendTargets          promise -> vpid, promises a message may be pipelined to
+//   possiblyDead         vrefs whose registered object was finalized (filled only when the host
+//                        runs FinalizationRegistry cleanup, i.e. during bringOutYourDead)
+//   recognizers          import vref -> Set of vref-aware WeakMap/WeakSet records using it as key
+//   droppedImports       imports we reported with dropImports that a collection still
+//                        recognizes (retireImports waits for the last recognizer)
+//   pendingRetire        such imports whose last recognizer let go
+//
+// GC protocol: Presences are held only weakly here; exports of Remotables and promises are
+// strong. A single FinalizationRegistry feeds possiblyDead (Presences, dropped exports) and
+// forgets recognizer records of collected collections. Only bringOutYourDead turns that into
+// syscalls, each list sorted: dropImports, retireImports, retireExports. The host forces a full
+// GC and runs the cleanup callbacks right before, so the result does not depend on when natural
+// GCs happened. WeakRef.deref() is used only where either answer leads to the same syscalls.
+//
+// Vrefs we allocate: exports o+N (root o+0, then from o+1), promises p+N (from p+1).
+(function installLiveslots(ns) {
+  'use strict';
+
+  const { Far, passStyleOf, makePresence } = ns.passStyle;
+  const { makeMarshal } = ns.marshal;
+  const { getPrototypeOf, freeze } = Object;
+  const { apply, ownKeys } = Reflect;
+
+  function makePromiseKit() {
+    let resolve;
+    let reject;
+    const promise = new Promise((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return harden({ promise, resolve, reject });
+  }
+
+  // powers: { syscall, fatal(text), log(text), WeakRef, FinalizationRegistry, WeakMap, WeakSet,
+  //           InternalErrorPrototype }
+  function makeLiveslots(powers) {
+    const {
+      syscall,
+      fatal,
+      log,
+      WeakRef,
+      FinalizationRegistry,
+      WeakMap: RealWeakMap,
+      WeakSet: RealWeakSet,
+      InternalErrorPrototype,
+    } = powers;
+
+    const slotToVal = new Map();
+    const valToSlot = new RealWeakMap();
+    const exportedRemotables = new Set();
+    const kernelRecognizable = new Set();
+    const promiseTable = new Map();
+    const importedKits = new Map();
+    const sendTargets = new RealWeakMap();
+    const devices = new Map();
+    const possiblyDead = new Set();
+    const recognizers = new Map();
+    const droppedImports = new Set();
+    const pendingRetire = new Set();
+    let nextExportID = 1;
+    let nextPromiseID = 1;
+    let notifyBatch; // vpids of the notify being decoded: do not subscribe to those
+    let vatNamespace;
+    let started = false;
+
+    // ---- faults --------------------------------------------------------------------------
+    // Over-recursion and OOM are engine faults, not vat-level rejections: they end the
+    // delivery with an error even when they surface as a rejected promise.
+    const isEngineFault = e => {
+      if (e === 'out of memory') return true;
+      if (InternalErrorPrototype && typeof e === 'object' && e !== null) {
+        for (let p = getPrototypeOf(e); p !== null; p = getPrototypeOf(p)) {
+          if (p === InternalErrorPrototype) return true;
+        }
+      }
+      return false;
+    };
+    const describe = e => {
+      try {
+        if (typeof e === 'object' && e !== null && typeof e.message === 'string') {
+          return `${e.name}: ${e.message}`;
+        }
+        return String(e);
+      } catch (err) {
+        return '(unprintable)';
+      }
+    };
+    const checkFatal = e => {
+      if (isEngineFault(e)) fatal(describe(e));
+    };
+
+    // ---- the one FinalizationRegistry ------------------------------------------------------
+    // held: a vref string (Presence or export), or a recognizer record (a collection died).
+    const forgetRecognizerRecord = rec => {
+      for (const vref of [...rec.vrefs]) removeRecognizer(rec, vref); // eslint-disable-line no-use-before-define
+    };
+    const registry = new FinalizationRegistry(held => {
+      if (typeof held === 'string') possiblyDead.add(held);
+      else forgetRecognizerRecord(held);
+    });
+
+    // ---- object tables ---------------------------------------------------------------------
+    function registerExport(vref, val) {
+      slotToVal.set(vref, new WeakRef(val));
+      valToSlot.set(val, vref);
+      exportedRemotables.add(val);
+      kernelRecognizable.add(vref);
+      registry.register(val, vref);
+    }
+
+    function makeImport(vref, iface) {
+      const presence = makePresence(iface === undefined ? 'Alleged: presence' : iface);
+      slotToVal.set(vref, new WeakRef(presence));
+      valToSlot.set(presence, vref);
+      registry.register(presence, vref);
+      // A re-import of something we dropped: it is reachable again.
+      droppedImports.delete(vref);
+      pendingRetire.delete(vref);
+      return presence;
+    }
+
+    function importDevice(vref, iface) {
+      if (!devices.has(vref)) {
+        const node = makePresence(iface === undefined ? 'Alleged: device' : iface);
+        devices.set(vref, node);
+        valToSlot.set(node, vref);
+      }
+      return devices.get(vref);
+    }
+
+    function importPromise(vpid) {
+      if (promiseTable.has(vpid)) return promiseTable.get(vpid);
+      if (vpid[1] !== '-') throw Error(`liveslots: unknown promise ${vpid}`);
+      const kit = makePromiseKit();
+      promiseTable.set(vpid, kit.promise);
+      valToSlot.set(kit.promise, vpid);
+      importedKits.set(vpid, kit);
+      sendTargets.set(kit.promise, vpid);
+      if (!(notifyBatch && notifyBatch.has(vpid))) syscall.subscribe(vpid);
+      return kit.promise;
+    }
+
+    function convertSlotToVal(slot, iface) {
+      if (typeof slot !== 'string' || slot.length < 3) throw Error(`liveslots: bad slot ${slot}`);
+      switch (slot[0]) {
+        case 'o': {
+          const wr = slotToVal.get(slot);
+          const existing = wr && wr.deref();
+          if (existing !== undefined) return existing;
+          if (slot[1] === '+') throw Error(`liveslots: unknown export ${slot}`);
+          return makeImport(slot, iface);
+        }
+        case 'p':
+          return importPromise(slot);
+        case 'd':
+          return importDevice(slot, iface);
+        default:
+          throw Error(`liveslots: bad slot ${slot}`);
+      }
+    }
+
+    // Our own promise: tell the kernel how it settles, then forget the vpid.
+    function resolveToKernel(vpid, rejected, value) {
+      if (!promiseTable.has(vpid)) return;
+      if (rejected) checkFatal(value);
+      let data;
+      try {
+        data = m.serialize(harden(value)); // eslint-disable-line no-use-before-define
+      } catch (e) {
+        checkFatal(e);
+        rejected = true;
+        data = m.serialize(harden(Error(`liveslots: unpassable resolution: ${describe(e)}`))); // eslint-disable-line no-use-before-define
+      }
+      syscall.resolve([[vpid, rejected, data]]);
+      retirePromise(vpid);
+    }
+
+    function followForKernel(vpid, p) {
+      p.then(
+        v => resolveToKernel(vpid, false, v),
+        e => resolveToKernel(vpid, true, e),
+      );
+    }
+
+    function retirePromise(vpid) {
+      const p = promiseTable.get(vpid);
+      promiseTable.delete(vpid);
+      importedKits.delete(vpid);
+      if (p !== undefined) {
+        if (valToSlot.get(p) === vpid) valToSlot.delete(p);
+        sendTargets.delete(p);
+      }
+    }
+
+    function convertValToSlot(val) {
+      const known = valToSlot.get(val);
+      if (known !== undefined) {
+        if (known[0] === 'o' && known[1] === '+' && !exportedRemotables.has(val)) {
+          // Re-exported after dropExports: the kernel can reach it again.
+          exportedRemotables.add(val);
+          kernelRecognizable.add(known);
+        }
+        return known;
+      }
+      const style = passStyleOf(val);
+      if (style === 'remotable') {
+        const vref = `o+${nextExportID}`;
+        nextExportID += 1;
+        registerExport(vref, val);
+        return vref;
+      }
+      if (style === 'promise') {
+        const vpid = `p+${nextPromiseID}`;
+        nextPromiseID += 1;
+        promiseTable.set(vpid, val);
+        valToSlot.set(val, vpid);
+        followForKernel(vpid, val);
+        return vpid;
+      }
+      throw TypeError(`liveslots: cannot export a ${style}`);
+    }
+
+    const m = makeMarshal(convertValToSlot, convertSlotToVal, { marshalName: 'liveslots' });
+
+    // ---- eventual send ---------------------------------------------------------------------
+    // Where a message to `x` must go through the kernel: an imported Presence's vref, or the
+    // vpid of a promise decided elsewhere that is not yet settled (pipelining).
+    function remoteSlotOf(x) {
+      if (typeof x !== 'object' || x === null) return undefined;
+      const s = valToSlot.get(x);
+      if (s !== undefined && s[0] === 'o' && s[1] === '-') return s;
+      return sendTargets.get(x);
+    }
+
+    function invoke(target, method, args) {
+      if (method === undefined) {
+        if (typeof target !== 'function') throw TypeError('target is not a function');
+        return apply(target, undefined, args);
+      }
+      if (target === undefined || target === null) {
+        throw TypeError(`cannot deliver "${String(method)}" to ${target}`);
+      }
+      const fn = target[method];
+      if (typeof fn !== 'function') {
+        throw TypeError(`target has no method "${String(method)}", has [${ownKeys(target).map(String).join(',')}]`);
+      }
+      return apply(fn, target, args);
+    }
+
+    function queueMessage(targetSlot, method, args, sendOnly) {
+      const methargs = m.serialize(harden([method, args]));
+      let resultVPID = null;
+      let promise;
+      if (!sendOnly) {
+        resultVPID = `p+${nextPromiseID}`;
+        nextPromiseID += 1;
+        const kit = makePromiseKit();
+        promise = kit.promise;
+        promiseTable.set(resultVPID, promise);
+        valToSlot.set(promise, resultVPID);
+        importedKits.set(resultVPID, kit);
+        sendTargets.set(promise, resultVPID);
+      }
+      syscall.send(targetSlot, methargs, resultVPID);
+      if (!sendOnly) syscall.subscribe(resultVPID);
+      return promise;
+    }
+
+    function eventualSend(x, method, args, sendOnly) {
+      const slot = remoteSlotOf(x);
+      if (slot !== undefined) return queueMessage(slot, method, args, sendOnly);
+      return Promise.resolve(x).then(t => {
+        const s = remoteSlotOf(t);
+        if (s !== undefined) return queueMessage(s, method, args, false);
+        return invoke(t, method, args);
+      });
+    }
+
+    const makeSendProxy = (x, sendOnly) =>
+      new Proxy(() => {}, {
+        get: (_, method) => (...args) => {
+          const r = eventualSend(x, method, harden(args), sendOnly);
+          if (sendOnly) {
+            if (r) r.catch(e => checkFatal(e));
+            return undefined;
+          }
+          return r;
+        },
+        apply: (_, __, args) => eventualSend(x, undefined, harden(args), sendOnly),
+      });
+
+    const E = x => makeSendProxy(x, false);
+    E.sendOnly = x => makeSendProxy(x, true);
+    E.when = (x, onFulfilled, onRejected) => Promise.resolve(x).then(onFulfilled, onRejected);
+    E.get = x =>
+      new Proxy(
+        {},
+        { get: (_, prop) => Promise.resolve(x).then(t => {
+          if (remoteSlotOf(t) !== undefined) throw TypeError('E.get on a remote object is not supported');
+          return t[prop];
+        }) },
+      );
+    E.resolve = v => Promise.resolve(v);
+    harden(E);
+
+    // Synchronous device calls: D(deviceNode).method(...args).
+    const D = node =>
+      new Proxy({}, {
+        get: (_, method) => (...args) => {
+          const vref = valToSlot.get(node);
+          if (vref === undefined || vref[0] !== 'd') throw TypeError('D() needs a device node');
+          const ret = syscall.callNow(vref, method, m.serialize(harden(args)));
+          return m.unserialize(ret);
+        },
+      });
+    harden(D);
+
+    // ---- vref-aware WeakMap / WeakSet for vat code -----------------------------------------
+    // Keys that are imported Presences are stored by vref, so a Presence rebuilt after a
+    // natural GC is the same key; other keys go to a real WeakMap. Each collection has a
+    // recognizer record {vrefs, mapRef} (never the collection itself, so it can be collected).
+    const importVrefOf = key => {
+      if (typeof key !== 'object' || key === null) return undefined;
+      const s = valToSlot.get(key);
+      return s !== undefined && s[0] === 'o' && s[1] === '-' ? s : undefined;
+    };
+    function addRecognizer(rec, vref) {
+      if (rec.vrefs.has(vref)) return;
+      rec.vrefs.add(vref);
+      let set = recognizers.get(vref);
+      if (!set) {
+        set = new Set();
+        recognizers.set(vref, set);
+      }
+      set.add(rec);
+    }
+    function removeRecognizer(rec, vref) {
+      if (!rec.vrefs.delete(vref)) return;
+      const set = recognizers.get(vref);
+      if (!set) return;
+      set.delete(rec);
+      if (set.size === 0) {
+        recognizers.delete(vref);
+        if (droppedImports.delete(vref)) pendingRetire.add(vref);
+      }
+    }
+    const collectionState = new RealWeakMap(); // collection -> {real, byVref, rec}
+    const stateOf = (c, kind) => {
+      const st = collectionState.get(c);
+      if (!st || st.kind !== kind) throw TypeError(`not a ${kind}`);
+      return st;
+    };
+    const newCollectionState = (self, kind, RealCtor) => {
+      const byVref = new Map();
+      const rec = { vrefs: new Set(), mapRef: new WeakRef(byVref) };
+      const st = { kind, real: new RealCtor(), byVref, rec };
+      collectionState.set(self, st);
+      registry.register(self, rec);
+      return st;
+    };
+    const requireKey = k => {
+      if ((typeof k !== 'object' || k === null) && typeof k !== 'function') {
+        throw TypeError(`invalid value used as weak key: ${String(k)}`);
+      }
+    };
+
+    class VatWeakMap {
+      constructor(entries = undefined) {
+        newCollectionState(this, 'WeakMap', RealWeakMap);
+        if (entries !== undefined && entries !== null) {
+          for (const [k, v] of entries) this.set(k, v);
+        }
+      }
+      has(k) {
+        const st = stateOf(this, 'WeakMap');
+        const v = importVrefOf(k);
+        return v !== undefined ? st.byVref.has(v) : st.real.has(k);
+      }
+      get(k) {
+        const st = stateOf(this, 'WeakMap');
+        const v = importVrefOf(k);
+        return v !== undefined ? st.byVref.get(v) : st.real.get(k);
+      }
+      set(k, value) {
+        const st = stateOf(this, 'WeakMap');
+        requireKey(k);
+        const v = importVrefOf(k);
+        if (v !== undefined) {
+          st.byVref.set(v, value);
+          addRecognizer(st.rec, v);
+        } else {
+          st.real.set(k, value);
+        }
+        return this;
+      }
+      delete(k) {
+        const st = stateOf(this, 'WeakMap');
+        const v = importVrefOf(k);
+        if (v === undefined) return st.real.delete(k);
+        if (!st.byVref.delete(v)) return false;
+        removeRecognizer(st.rec, v);
+        return true;
+      }
+    }
+    Object.defineProperty(VatWeakMap.prototype, Symbol.toStringTag, { value: 'WeakMap' });
+    Object.defineProperty(VatWeakMap, 'name', { value: 'WeakMap' });
+
+    class VatWeakSet {
+      constructor(values = undefined) {
+        newCollectionState(this, 'WeakSet', RealWeakSet);
+        if (values !== undefined && values !== null) {
+          for (const k of values) this.add(k);
+        }
+      }
+      has(k) {
+        const st = stateOf(this, 'WeakSet');
+        const v = importVrefOf(k);
+        return v !== undefined ? st.byVref.has(v) : st.real.has(k);
+      }
+      add(k) {
+        const st = stateOf(this, 'WeakSet');
+        requireKey(k);
+        const v = importVrefOf(k);
+        if (v !== undefined) {
+          st.byVref.set(v, true);
+          addRecognizer(st.rec, v);
+        } else {
+          st.real.add(k);
+        }
+        return this;
+      }
+      delete(k) {
+        const st = stateOf(this, 'WeakSet');
+        const v = importVrefOf(k);
+        if (v === undefined) return st.real.delete(k);
+        if (!st.byVref.delete(v)) return false;
+        removeRecognizer(st.rec, v);
+        return true;
+      }
+    }
+    Object.defineProperty(VatWeakSet.prototype, Symbol.toStringTag, { value: 'WeakSet' });
+    Object.defineProperty(VatWeakSet, 'name', { value: 'WeakSet' });
+    harden(VatWeakMap);
+    harden(VatWeakSet);
+
+    // ---- baggage: an in-memory map store (not yet durable; see vats/README.md) -------------
+    function makeBaggage() {
+      const store = new Map();
+      const checkKey = k => {
+        if (typeof k !== 'string') throw TypeError('baggage keys must be strings');
+      };
+      return Far('Baggage', {
+        has: k => store.has(k),
+        get: k => {
+          if (!store.has(k)) throw Error(`baggage: key "${k}" not found`);
+          return store.get(k);
+        },
+        init: (k, v) => {
+          checkKey(k);
+          if (store.has(k)) throw Error(`baggage: key "${k}" already initialized`);
+          store.set(k, harden(v));
+        },
+        set: (k, v) => {
+          if (!store.has(k)) throw Error(`baggage: key "${k}" not found`);
+          store.set(k, harden(v));
+        },
+        delete: k => {
+          if (!store.delete(k)) throw Error(`baggage: key "${k}" not found`);
+        },
+        keys: () => harden([...store.keys()].sort()),
+        values: () => harden([...store.keys()].sort().map(k => store.get(k))),
+        entries: () => harden([...store.keys()].sort().map(k => [k, store.get(k)])),
+        getSize: () => store.size,
+      });
+    }
+    const baggage = makeBaggage();
+
+    const vatPowers = harden({
+      exitVat: completion => syscall.exit(false, m.serialize(harden(completion))),
+      exitVatWithFailure: reason => syscall.exit(true, m.serialize(harden(reason))),
+      D,
+      testLog: text => log(String(text)),
+    });
+
+    // ---- deliveries ------------------------------------------------------------------------
+    function lookupTarget(targetSlot) {
+      if (typeof targetSlot !== 'string') throw Error('liveslots: bad message target');
+      if (targetSlot[0] === 'o') {
+        if (targetSlot[1] !== '+') throw Error(`liveslots: message to an import ${targetSlot}`);
+        const wr = slotToVal.get(targetSlot);
+        const t = wr && wr.deref();
+        if (t === undefined) throw Error(`liveslots: message to unknown export ${targetSlot}`);
+        return t;
+      }
+      if (targetSlot[0] === 'p') {
+        if (!promiseTable.has(targetSlot)) {
+          throw Error(`liveslots: message to unknown promise ${targetSlot}`);
+        }
+        return promiseTable.get(targetSlot);
+      }
+      throw Error(`liveslots: bad message target ${targetSlot}`);
+    }
+
+    function deliverMessage(targetSlot, msg) {
+      const target = lookupTarget(targetSlot);
+      const [method, args] = m.unserialize(msg.methargs);
+      if (!Array.isArray(args)) throw Error('liveslots: message args must be an array');
+      const resultVPID = msg.result === undefined ? null : msg.result;
+      let res;
+      if (targetSlot[0] === 'p') {
+        res = eventualSend(target, method, args, false);
+      } else {
+        try {
+          res = Promise.resolve(invoke(target, method, args));
+        } catch (e) {
+          checkFatal(e);
+          res = Promise.reject(e);
+        }
+      }
+      if (resultVPID !== null) {
+        if (typeof resultVPID !== 'string' || resultVPID[0] !== 'p') {
+          throw Error(`liveslots: bad result ${resultVPID}`);
+        }
+        const prior = importedKits.get(resultVPID);
+        if (prior) {
+          // We held this promise as an import; the message makes us its decider.
+          importedKits.delete(resultVPID);
+          sendTargets.delete(prior.promise);
+          prior.resolve(res);
+        } else {
+          promiseTable.set(resultVPID, res);
+        }
+        followForKernel(resultVPID, res);
+      } else {
+        res.catch(e => checkFatal(e));
+      }
+    }
+
+    function deliverNotify(resolutions) {
+      notifyBatch = new Set(resolutions.map(r => r[0]));
+      const decoded = [];
+      try {
+        for (const [vpid, rejected, data] of resolutions) {
+          decoded.push([vpid, rejected, m.unserialize(data)]);
+        }
+      } finally {
+        notifyBatch = undefined;
+      }
+      for (const [vpid, rejected, value] of decoded) {
+        const kit = importedKits.get(vpid);
+        if (!kit) continue;
+        if (rejected) kit.reject(value);
+        else kit.resolve(value);
+      }
+      for (const [vpid] of decoded) retirePromise(vpid);
+    }
+
+    function dropExports(vrefs) {
+      for (const vref of vrefs) {
+        const wr = slotToVal.get(vref);
+        const val = wr && wr.deref();
+        if (val !== undefined) exportedRemotables.delete(val);
+      }
+    }
+
+    function retireExports(vrefs) {
+      for (const vref of vrefs) {
+        kernelRecognizable.delete(vref);
+        const wr = slotToVal.get(vref);
+        const val = wr && wr.deref();
+        if (val !== undefined) {
+          exportedRemotables.delete(val);
+          valToSlot.delete(val);
+        }
+        slotToVal.delete(vref);
+      }
+    }
+
+    function retireImports(vrefs) {
+      for (const vref of vrefs) {
+        droppedImports.delete(vref);
+        pendingRetire.delete(vref);
+        const set = recognizers.get(vref);
+        if (set) {
+          for (const rec of set) {
+            rec.vrefs.delete(vref);
+            const map = rec.mapRef.deref();
+            if (map) map.delete(vref);
+          }
+          recognizers.delete(vref);
+        }
+        const wr = slotToVal.get(vref);
+        if (wr && wr.deref() === undefined) slotToVal.delete(vref);
+      }
+    }
+
+    function bringOutYourDead() {
+      const dead = [...possiblyDead].sort();
+      possiblyDead.clear();
+      const drops = [];
+      const retireImps = [];
+      const retireExps = [];
+      for (const vref of dead) {
+        const wr = slotToVal.get(vref);
+        if (wr === undefined || wr.deref() !== undefined) continue;
+        slotToVal.delete(vref);
+        if (vref[1] === '-') {
+          drops.push(vref);
+          if (recognizers.has(vref)) droppedImports.add(vref);
+          else retireImps.push(vref);
+        } else if (kernelRecognizable.delete(vref)) {
+          retireExps.push(vref);
+        }
+      }
+      for (const vref of pendingRetire) retireImps.push(vref);
+      pendingRetire.clear();
+      drops.sort();
+      retireImps.sort();
+      retireExps.sort();
+      if (drops.length) syscall.dropImports(harden(drops));
+      if (retireImps.length) syscall.retireImports(harden(retireImps));
+      if (retireExps.length) syscall.retireExports(harden(retireExps));
+    }
+
+    async function startVat(vatParametersCapData) {
+      if (started) throw Error('liveslots: startVat delivered twice');
+      started = true;
+      if (!vatNamespace || typeof vatNamespace.buildRootObject !== 'function') {
+        throw Error('vat module does not export buildRootObject()');
+      }
+      const vatParameters = m.unserialize(vatParametersCapData);
+      const root = await vatNamespace.buildRootObject(vatPowers, vatParameters, baggage);
+      if (passStyleOf(root) !== 'remotable') {
+        throw Error('buildRootObject() must return a Far() remotable');
+      }
+      if (valToSlot.has(root)) throw Error('root object was already exported');
+      registerExport('o+0', root);
+    }
+
+    // Delivery entry point: `vd` is KERNEL_SPEC §3.5 array form. Returns a promise that
+    // rejects if the delivery itself failed (the host then reports an error result).
+    function dispatch(vd) {
+      const [type, ...rest] = vd;
+      switch (type) {
+        case 'message':
+          deliverMessage(rest[0], rest[1]);
+          return undefined;
+        case 'notify':
+          deliverNotify(rest[0]);
+          return undefined;
+        case 'dropExports':
+          dropExports(rest[0]);
+          return undefined;
+        case 'retireExports':
+          retireExports(rest[0]);
+          return undefined;
+        case 'retireImports':
+          retireImports(rest[0]);
+          return undefined;
+        case 'bringOutYourDead':
+          bringOutYourDead();
+          return undefined;
+        case 'startVat':
+          return startVat(rest[0]);
+        case 'changeVatOptions':
+        case 'stopVat':
+          return undefined;
+        default:
+          throw Error(`liveslots: unknown delivery type ${type}`);
+      }
+    }
+
+    // Read-only view of the tables for tests and debugging.
+    function debugTables() {
+      const liveSlots = [];
+      for (const [vref, wr] of slotToVal) liveSlots.push([vref, wr.deref() !== undefined]);
+      return {
+        slotToVal: liveSlots.sort(),
+        exported: [...exportedRemotables].map(v => valToSlot.get(v)).sort(),
+        kernelRecognizable: [...kernelRecognizable].sort(),
+        promises: [...promiseTable.keys()].sort(),
+        imported: [...importedKits.keys()].sort(),
+        possiblyDead: [...possiblyDead].sort(),
+        droppedImports: [...droppedImports].sort(),
+        pendingRetire: [...pendingRetire].sort(),
+        recognizers: [...recognizers].map(([v, s]) => [v, s.size]).sort(),
+        nextExportID,
+        nextPromiseID,
+      };
+    }
+
+    return freeze({
+      dispatch,
+      setVatNamespace: nsObj => {
+        vatNamespace = nsObj;
+      },
+      E,
+      D,
+      makePromiseKit,
+      marshal: m,
+      WeakMap: VatWeakMap,
+      WeakSet: VatWeakSet,
+      debugTables,
+      vatPowers,
+    });
+  }
+
+  ns.liveslots = freeze({ makeLiveslots, makePromiseKit });
+});

@@ -1,0 +1,254 @@
+// marshal.js: capdata {body, slots} in the "smallcaps" body format (KERNEL_SPEC §3.1).
+//
+// body = "#" + JSON. Inside the JSON:
+//   null, booleans, finite numbers (-0 written as 0), plain strings      as themselves
+//   strings starting with one of  ! " # $ % & ' ( ) * + , -               "!" + string
+//   undefined / NaN / Infinity / -Infinity        "#undefined" "#NaN" "#Infinity" "#-Infinity"
+//   bigint                                        "+123" / "-123"
+//   symbol                                        "%" + name ("%@@asyncIterator")
+//   copyArray                                     JSON array
+//   copyRecord                                    JSON object, keys sorted and encoded as strings
+//   tagged                                        {"#tag": tag, "payload": payload}
+//   error                                         {"#error": message, "name": name}
+//   remotable (slot i)                            "$i.<interface>", e.g. "$0.Alleged: counter"
+//   promise (slot i)                              "&i"
+// A value that appears twice reuses its slot index. Installer for the runtime namespace (see
+// pass_style.js); our own implementation of the format endo's marshal defines.
+(function installMarshal(ns) {
+  'use strict';
+
+  const { passStyleOf, getInterfaceOf, makeTagged, getTag, nameForPassableSymbol,
+    passableSymbolForName } = ns.passStyle;
+  const { ownKeys } = Reflect;
+  const { isArray } = Array;
+  const { is, fromEntries, freeze } = Object;
+  const hasOwn = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+
+  const startsSpecial = s => {
+    if (s === '') return false;
+    const c = s.charCodeAt(0);
+    return c >= 0x21 && c <= 0x2d; // '!' .. '-'
+  };
+
+  const errorConstructors = new Map([
+    ['Error', Error],
+    ['EvalError', EvalError],
+    ['RangeError', RangeError],
+    ['ReferenceError', ReferenceError],
+    ['SyntaxError', SyntaxError],
+    ['TypeError', TypeError],
+    ['URIError', URIError],
+    ['AggregateError', AggregateError],
+  ]);
+
+  // convertValToSlot(val) -> slot string; convertSlotToVal(slot, iface) -> value.
+  function makeMarshal(convertValToSlot, convertSlotToVal = undefined, options = {}) {
+    const { marshalName = 'marshal' } = options;
+
+    function toCapData(root) {
+      const slots = [];
+      const slotIndex = new Map(); // slot string -> index
+      const valIndex = new Map(); // value -> index (identity)
+      const indexFor = val => {
+        if (valIndex.has(val)) return valIndex.get(val);
+        const slot = convertValToSlot(val);
+        if (typeof slot !== 'string') throw TypeError(`${marshalName}: bad slot for value`);
+        let index = slotIndex.get(slot);
+        if (index === undefined) {
+          index = slots.length;
+          slots.push(slot);
+          slotIndex.set(slot, index);
+        }
+        valIndex.set(val, index);
+        return index;
+      };
+      const inProgress = new Set();
+      const encode = val => {
+        const style = passStyleOf(val);
+        switch (style) {
+          case 'null':
+          case 'boolean':
+            return val;
+          case 'string':
+            return startsSpecial(val) ? `!${val}` : val;
+          case 'undefined':
+            return '#undefined';
+          case 'number':
+            if (Number.isNaN(val)) return '#NaN';
+            if (val === Infinity) return '#Infinity';
+            if (val === -Infinity) return '#-Infinity';
+            return is(val, -0) ? 0 : val;
+          case 'bigint':
+            return val < 0n ? String(val) : `+${val}`;
+          case 'symbol':
+            return `%${nameForPassableSymbol(val)}`;
+          case 'copyArray':
+          case 'copyRecord':
+          case 'tagged': {
+            if (inProgress.has(val)) throw TypeError(`${marshalName}: cyclic data`);
+            inProgress.add(val);
+            let out;
+            if (style === 'copyArray') {
+              out = [];
+              for (let i = 0; i < val.length; i += 1) out.push(encode(val[i]));
+            } else if (style === 'copyRecord') {
+              const names = ownKeys(val).sort();
+              out = fromEntries(names.map(n => [encode(n), encode(val[n])]));
+            } else {
+              out = { '#tag': encode(getTag(val)), payload: encode(val.payload) };
+            }
+            inProgress.delete(val);
+            return out;
+          }
+          case 'remotable': {
+            const iface = getInterfaceOf(val);
+            const index = indexFor(val);
+            return iface === undefined ? `$${index}` : `$${index}.${iface}`;
+          }
+          case 'promise':
+            return `&${indexFor(val)}`;
+          case 'error':
+            return encodeError(val);
+          default:
+            throw TypeError(`${marshalName}: unexpected pass style ${style}`);
+        }
+      };
+      const encodeError = err => {
+        const name = typeof err.name === 'string' && errorConstructors.has(err.name)
+          ? err.name
+          : 'Error';
+        const message = typeof err.message === 'string' ? err.message : String(err.message);
+        return { '#error': startsSpecial(message) ? `!${message}` : message, name };
+      };
+      const encoded = encode(root);
+      return freeze({ body: `#${JSON.stringify(encoded)}`, slots: freeze(slots) });
+    }
+
+    function fromCapData(capData) {
+      if (typeof capData !== 'object' || capData === null) {
+        throw TypeError(`${marshalName}: capdata must be an object`);
+      }
+      const { body, slots } = capData;
+      if (typeof body !== 'string' || !body.startsWith('#')) {
+        throw TypeError(`${marshalName}: unsupported body format: ${String(body).slice(0, 20)}`);
+      }
+      if (!isArray(slots)) throw TypeError(`${marshalName}: slots must be an array`);
+      const vals = new Map(); // index -> value
+      const slotVal = (index, iface) => {
+        if (!(index >= 0 && index < slots.length)) {
+          throw RangeError(`${marshalName}: slot index ${index} out of range`);
+        }
+        if (!vals.has(index)) {
+          if (!convertSlotToVal) throw TypeError(`${marshalName}: slots are not supported here`);
+          vals.set(index, convertSlotToVal(slots[index], iface));
+        }
+        return vals.get(index);
+      };
+      const parseSlotRef = (s, withIface) => {
+        const dot = s.indexOf('.');
+        const digits = dot < 0 ? s.slice(1) : s.slice(1, dot);
+        if (!/^(0|[1-9][0-9]*)$/.test(digits)) {
+          throw SyntaxError(`${marshalName}: bad slot reference ${s}`);
+        }
+        if (!withIface && dot >= 0) throw SyntaxError(`${marshalName}: bad promise ref ${s}`);
+        return [Number(digits), dot < 0 ? undefined : s.slice(dot + 1)];
+      };
+      const decode = enc => {
+        switch (typeof enc) {
+          case 'boolean':
+          case 'number':
+            return enc;
+          case 'string': {
+            if (!startsSpecial(enc)) return enc;
+            const c = enc.charAt(0);
+            switch (c) {
+              case '!':
+                return enc.slice(1);
+              case '%':
+                return passableSymbolForName(enc.slice(1));
+              case '#':
+                switch (enc) {
+                  case '#undefined': return undefined;
+                  case '#NaN': return NaN;
+                  case '#Infinity': return Infinity;
+                  case '#-Infinity': return -Infinity;
+                  default: throw TypeError(`${marshalName}: unknown constant ${enc}`);
+                }
+              case '+':
+              case '-':
+                if (!/^[+-](0|[1-9][0-9]*)$/.test(enc)) {
+                  throw SyntaxError(`${marshalName}: bad bigint ${enc}`);
+                }
+                return BigInt(enc.slice(c === '+' ? 1 : 0));
+              case '$': {
+                const [index, iface] = parseSlotRef(enc, true);
+                const v = slotVal(index, iface);
+                if (passStyleOf(v) !== 'remotable') {
+                  throw TypeError(`${marshalName}: slot ${index} is not a remotable`);
+                }
+                return v;
+              }
+              case '&': {
+                const [index] = parseSlotRef(enc, false);
+                const v = slotVal(index, undefined);
+                if (passStyleOf(v) !== 'promise') {
+                  throw TypeError(`${marshalName}: slot ${index} is not a promise`);
+                }
+                return v;
+              }
+              default:
+                throw TypeError(`${marshalName}: reserved special character in ${enc}`);
+            }
+          }
+          case 'object': {
+            if (enc === null) return null;
+            if (isArray(enc)) return enc.map(decode);
+            if (hasOwn(enc, '#tag')) {
+              const keys = ownKeys(enc);
+              if (keys.length !== 2 || !hasOwn(enc, 'payload') || typeof enc['#tag'] !== 'string') {
+                throw TypeError(`${marshalName}: malformed tagged record`);
+              }
+              return makeTagged(decode(enc['#tag']), decode(enc.payload));
+            }
+            if (hasOwn(enc, '#error')) {
+              const message = decode(enc['#error']);
+              const name = hasOwn(enc, 'name') ? decode(enc.name) : 'Error';
+              if (typeof message !== 'string') throw TypeError(`${marshalName}: bad error`);
+              const Ctor = errorConstructors.get(name) || Error;
+              const err = Ctor === AggregateError ? new Ctor([], message) : new Ctor(message);
+              return harden(err);
+            }
+            const out = {};
+            for (const key of ownKeys(enc)) {
+              if (key.startsWith('#')) {
+                throw TypeError(`${marshalName}: unrecognized record type ${key}`);
+              }
+              const name = decode(key);
+              if (typeof name !== 'string') throw TypeError(`${marshalName}: bad property name`);
+              // defineProperty, so "__proto__" stays an ordinary key
+              Object.defineProperty(out, name, {
+                value: decode(enc[key]),
+                enumerable: true,
+                writable: true,
+                configurable: true,
+              });
+            }
+            return out;
+          }
+          default:
+            throw TypeError(`${marshalName}: unexpected encoding ${typeof enc}`);
+        }
+      };
+      return harden(decode(JSON.parse(body.slice(1))));
+    }
+
+    return harden({
+      toCapData,
+      fromCapData,
+      serialize: toCapData,
+      unserialize: fromCapData,
+    });
+  }
+
+  ns.marshal = freeze({ makeMarshal, startsSpecial });
+});

@@ -1,0 +1,381 @@
+// SpiderMonkey start-up follows TOOLCHAIN.md §2 exactly: JS_Init once per process; per engine
+// JS_NewContext -> job queue -> JS::InitSelfHostedCode -> tuning and hooks; every root reset
+// before JS_DestroyContext; JS_ShutDown only after the last context is gone.
+
+#include "vats/js_engine.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+
+#include <jsapi.h>
+#include <jsfriendapi.h>
+#include <js/AllocPolicy.h>
+#include <js/GCAPI.h>
+#include <js/GCVector.h>
+#include <js/Initialization.h>
+#include <js/MemoryCallbacks.h>
+#include <js/Modules.h>
+#include <js/Promise.h>
+
+#include "kernel/base.h"
+
+namespace swingset {
+namespace {
+
+std::atomic<bool> g_js_initialized{false};
+std::atomic<int> g_live_engines{0};
+
+using ObjectVector = JS::GCVector<JSObject*, 0, js::SystemAllocPolicy>;
+
+std::string StringOf(JSContext* cx, JS::HandleValue v) {
+  if (!v.isString()) return "";
+  JS::RootedString s(cx, v.toString());
+  JS::UniqueChars chars = JS_EncodeStringToUTF8(cx, s);
+  return chars ? std::string(chars.get()) : std::string();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// JsProcess
+
+JsProcess::JsProcess() {
+  CHECK(!g_js_initialized.load()) << "JsProcess: JS_Init may run only once per process";
+  CHECK(JS_Init()) << "JS_Init failed";
+  g_js_initialized = true;
+}
+
+JsProcess::~JsProcess() {
+  CHECK(g_live_engines.load() == 0) << "JsProcess destroyed while a JsEngine is alive";
+  JS_ShutDown();
+  // JS_Init cannot run again; leave the flag so a second JsProcess fails loudly.
+}
+
+bool JsProcess::Initialized() { return g_js_initialized.load(); }
+
+// ---------------------------------------------------------------------------------------------
+// Roots held by the engine. All of them are reset before JS_DestroyContext (pitfall 4).
+
+struct JsEngine::Roots {
+  explicit Roots(JSContext* cx) : jobs(cx), cleanups(cx) {}
+  JS::PersistentRooted<ObjectVector> jobs;
+  size_t next_job = 0;
+  // Function objects of queued FinalizationRegistry cleanups.
+  JS::PersistentRooted<ObjectVector> cleanups;
+};
+
+// Our promise job queue (TOOLCHAIN §2 option (a)): jobs run only when the host drains them,
+// after each delivery, on the same thread, in FIFO order.
+class JsEngine::JobQueueImpl : public JS::JobQueue {
+ public:
+  explicit JobQueueImpl(JsEngine* engine) : engine_(engine) {}
+
+  JSObject* getIncumbentGlobal(JSContext* cx) override { return JS::CurrentGlobalOrNull(cx); }
+
+  bool enqueuePromiseJob(JSContext* cx, JS::HandleObject promise, JS::HandleObject job,
+                         JS::HandleObject allocation_site,
+                         JS::HandleObject incumbent_global) override {
+    if (!engine_->roots_->jobs.append(job)) {
+      JS_ReportOutOfMemory(cx);
+      return false;
+    }
+    return true;
+  }
+
+  void runJobs(JSContext* cx) override { engine_->DrainJobs(); }
+
+  bool empty() const override {
+    return engine_->roots_->next_job >= engine_->roots_->jobs.length();
+  }
+
+ private:
+  // Only the Debugger uses this; we never attach one, but the contract must still hold.
+  class Saved : public SavedJobQueue {
+   public:
+    Saved(JsEngine* engine, JSContext* cx) : engine_(engine), saved_(cx) {
+      auto& jobs = engine_->roots_->jobs;
+      for (size_t i = engine_->roots_->next_job; i < jobs.length(); ++i) {
+        CHECK(saved_.append(jobs[i]));
+      }
+      jobs.clear();
+      engine_->roots_->next_job = 0;
+    }
+    ~Saved() override {
+      auto& jobs = engine_->roots_->jobs;
+      CHECK(jobs.length() == engine_->roots_->next_job) << "saved job queue restored non-empty";
+      jobs.clear();
+      engine_->roots_->next_job = 0;
+      for (size_t i = 0; i < saved_.length(); ++i) CHECK(jobs.append(saved_[i]));
+    }
+
+   private:
+    JsEngine* engine_;
+    JS::PersistentRooted<ObjectVector> saved_;
+  };
+
+ public:
+  js::UniquePtr<SavedJobQueue> saveJobQueue(JSContext* cx) override {
+    return js::MakeUnique<Saved>(engine_, cx);
+  }
+
+ private:
+  JsEngine* engine_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Watchdog: a thread that waits for the armed deadline and interrupts the context.
+
+struct JsEngine::Watchdog {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;
+  bool armed = false;
+  uint64_t generation = 0;
+  std::chrono::steady_clock::time_point deadline;
+  // Read by the interrupt callback on the JS thread.
+  std::atomic<bool> timed_out{false};
+  std::atomic<bool> out_of_memory{false};
+};
+
+void JsEngine::WatchdogLoop() {
+  Watchdog& w = *watchdog_;
+  std::unique_lock<std::mutex> lock(w.mu);
+  while (!w.stop) {
+    if (!w.armed) {
+      w.cv.wait(lock);
+      continue;
+    }
+    uint64_t gen = w.generation;
+    auto deadline = w.deadline;
+    if (w.cv.wait_until(lock, deadline, [&] { return w.stop || w.generation != gen; })) {
+      continue;  // disarmed, re-armed or stopping
+    }
+    // Deadline passed while still armed for this generation.
+    w.timed_out = true;
+    w.armed = false;
+    JS_RequestInterruptCallback(cx_);
+  }
+}
+
+bool JsEngine::InterruptCallback(JSContext* cx) {
+  JsEngine* e = FromContext(cx);
+  // Returning false terminates the running script uncatchably (TOOLCHAIN §2 "Interrupts").
+  return !(e && e->watchdog_->timed_out.load());
+}
+
+void JsEngine::OutOfMemoryCallback(JSContext* cx, void* data) {
+  static_cast<JsEngine*>(data)->watchdog_->out_of_memory = true;
+}
+
+void JsEngine::CleanupCallback(JSFunction* fn, JSObject* incumbent, void* data) {
+  // Must not GC: only append (SystemAllocPolicy uses malloc, not the GC heap).
+  JsEngine* e = static_cast<JsEngine*>(data);
+  CHECK(e->roots_->cleanups.append(JS_GetFunctionObject(fn)))
+      << "out of memory queueing a FinalizationRegistry cleanup";
+}
+
+namespace {
+
+JSObject* ResolveHook(JSContext* cx, JS::HandleValue referencing_private,
+                      JS::HandleObject module_request) {
+  JsEngine* e = JsEngine::FromContext(cx);
+  JS::RootedString spec(cx, JS::GetModuleRequestSpecifier(cx, module_request));
+  if (!spec) return nullptr;
+  JS::UniqueChars chars = JS_EncodeStringToUTF8(cx, spec);
+  if (!chars) return nullptr;
+  return e->ResolveModule(cx, StringOf(cx, referencing_private), chars.get());
+}
+
+bool MetadataHook(JSContext* cx, JS::HandleValue private_value, JS::HandleObject meta) {
+  JsEngine* e = JsEngine::FromContext(cx);
+  return e->FillModuleMetadata(cx, StringOf(cx, private_value), meta);
+}
+
+}  // namespace
+
+JSObject* JsEngine::ResolveModule(JSContext* cx, const std::string& referrer,
+                                  const std::string& specifier) {
+  if (!resolve_) {
+    JS_ReportErrorASCII(cx, "module imports are not available here");
+    return nullptr;
+  }
+  return resolve_(cx, referrer, specifier);
+}
+
+bool JsEngine::FillModuleMetadata(JSContext* cx, const std::string& module_key, JSObject* meta) {
+  return metadata_ ? metadata_(cx, module_key, meta) : true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JsEngine
+
+JsEngine::JsEngine(const JsEngineOptions& options)
+    : options_(options), owner_thread_(std::this_thread::get_id()) {
+  CHECK(JsProcess::Initialized()) << "create a swingset::JsProcess before any JsEngine";
+  CHECK(g_live_engines.load() == 0)
+      << "only one JsEngine (JSContext) per process thread is supported (TOOLCHAIN §2 pitfall 5)";
+  cx_ = JS_NewContext(options_.gc_max_bytes);
+  CHECK(cx_) << "JS_NewContext failed";
+  ++g_live_engines;
+  JS_SetContextPrivate(cx_, this);
+  watchdog_ = std::make_unique<Watchdog>();
+  roots_ = std::make_unique<Roots>(cx_);
+  job_queue_ = std::make_unique<JobQueueImpl>(this);
+  JS::SetJobQueue(cx_, job_queue_.get());
+  CHECK(JS::InitSelfHostedCode(cx_)) << "JS::InitSelfHostedCode failed";
+
+  JS_SetGCParameter(cx_, JSGC_MAX_BYTES, options_.gc_max_bytes);
+  if (options_.native_stack_quota > 0) JS_SetNativeStackQuota(cx_, options_.native_stack_quota);
+  JS_AddInterruptCallback(cx_, &JsEngine::InterruptCallback);
+  JS::SetOutOfMemoryCallback(cx_, &JsEngine::OutOfMemoryCallback, this);
+  JS::SetHostCleanupFinalizationRegistryCallback(cx_, &JsEngine::CleanupCallback, this);
+  JS::SetModuleResolveHook(JS_GetRuntime(cx_), &ResolveHook);
+  JS::SetModuleMetadataHook(JS_GetRuntime(cx_), &MetadataHook);
+
+  watchdog_thread_ = std::thread([this] { WatchdogLoop(); });
+}
+
+JsEngine::~JsEngine() {
+  CHECK(std::this_thread::get_id() == owner_thread_) << "JsEngine destroyed off its thread";
+  {
+    std::lock_guard<std::mutex> lock(watchdog_->mu);
+    watchdog_->stop = true;
+  }
+  watchdog_->cv.notify_all();
+  watchdog_thread_.join();
+  resolve_ = nullptr;
+  metadata_ = nullptr;
+  roots_->jobs.clear();
+  roots_->cleanups.clear();
+  roots_.reset();  // PersistentRooted must die before the context
+  JS::SetJobQueue(cx_, nullptr);
+  JS_DestroyContext(cx_);
+  job_queue_.reset();
+  cx_ = nullptr;
+  --g_live_engines;
+}
+
+JsEngine* JsEngine::FromContext(JSContext* cx) {
+  return static_cast<JsEngine*>(JS_GetContextPrivate(cx));
+}
+
+void JsEngine::set_module_hooks(ResolveFn resolve, MetadataFn metadata) {
+  resolve_ = std::move(resolve);
+  metadata_ = std::move(metadata);
+}
+
+void JsEngine::BeginSection() {
+  CHECK(std::this_thread::get_id() == owner_thread_) << "JsEngine used off its thread";
+  watchdog_->timed_out = false;
+  watchdog_->out_of_memory = false;
+  if (options_.watchdog_timeout.count() <= 0) return;
+  {
+    std::lock_guard<std::mutex> lock(watchdog_->mu);
+    watchdog_->armed = true;
+    ++watchdog_->generation;
+    watchdog_->deadline = std::chrono::steady_clock::now() + options_.watchdog_timeout;
+  }
+  watchdog_->cv.notify_all();
+}
+
+JsEngine::Fault JsEngine::EndSection() {
+  {
+    std::lock_guard<std::mutex> lock(watchdog_->mu);
+    watchdog_->armed = false;
+    ++watchdog_->generation;
+  }
+  watchdog_->cv.notify_all();
+  Fault f = fault();
+  // A request that raced with disarming must not hit the next section.
+  watchdog_->timed_out = false;
+  return f;
+}
+
+JsEngine::Fault JsEngine::fault() const {
+  if (watchdog_->timed_out.load()) return Fault::kTimeout;
+  if (watchdog_->out_of_memory.load()) return Fault::kOutOfMemory;
+  return Fault::kNone;
+}
+
+bool JsEngine::DrainJobs() {
+  JSContext* cx = cx_;
+  auto& jobs = roots_->jobs;
+  bool ok = true;
+  while (roots_->next_job < jobs.length()) {
+    JS::RootedObject job(cx, jobs[roots_->next_job]);
+    jobs.get()[roots_->next_job] = nullptr;
+    ++roots_->next_job;
+    JSAutoRealm ar(cx, job);
+    JS::RootedValue rval(cx);
+    if (!JS::Call(cx, JS::UndefinedHandleValue, job, JS::HandleValueArray::empty(), &rval)) {
+      ok = false;
+      break;
+    }
+    if (fault() != Fault::kNone) {
+      ok = false;
+      break;
+    }
+  }
+  if (!ok) {
+    ClearJobs();
+  } else {
+    jobs.clear();
+    roots_->next_job = 0;
+  }
+  JS::ClearKeptObjects(cx);
+  return ok;
+}
+
+void JsEngine::ClearJobs() {
+  roots_->jobs.clear();
+  roots_->next_job = 0;
+}
+
+bool JsEngine::JobsEmpty() const { return job_queue_->empty(); }
+
+void JsEngine::FullGC() {
+  JS::ClearKeptObjects(cx_);
+  JS::PrepareForFullGC(cx_);
+  JS::NonIncrementalGC(cx_, JS::GCOptions::Normal, JS::GCReason::API);
+}
+
+bool JsEngine::RunFinalizationCleanup(JSObject* global) {
+  JSContext* cx = cx_;
+  JS::Compartment* comp = JS::GetCompartment(global);
+  JS::RootedVector<JSObject*> mine(cx);
+  auto& all = roots_->cleanups;
+  size_t keep = 0;
+  for (size_t i = 0; i < all.length(); ++i) {
+    if (JS::GetCompartment(all[i]) == comp) {
+      if (!mine.append(all[i])) return false;
+    } else {
+      all.get()[keep++] = all[i];
+    }
+  }
+  all.get().shrinkBy(all.length() - keep);
+  for (size_t i = 0; i < mine.length(); ++i) {
+    JS::RootedObject fn(cx, mine[i]);
+    JSAutoRealm ar(cx, fn);
+    JS::RootedValue fval(cx, JS::ObjectValue(*fn));
+    JS::RootedValue rval(cx);
+    if (!JS_CallFunctionValue(cx, nullptr, fval, JS::HandleValueArray::empty(), &rval)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void JsEngine::DropFinalizationCleanup(JSObject* global) {
+  JS::Compartment* comp = JS::GetCompartment(global);
+  auto& all = roots_->cleanups;
+  size_t keep = 0;
+  for (size_t i = 0; i < all.length(); ++i) {
+    if (JS::GetCompartment(all[i]) != comp) all.get()[keep++] = all[i];
+  }
+  all.get().shrinkBy(all.length() - keep);
+}
+
+size_t JsEngine::PendingCleanupCount() const { return roots_->cleanups.length(); }
+
+}  // namespace swingset

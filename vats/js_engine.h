@@ -1,0 +1,139 @@
+// File: js_engine.h
+//
+// RAII ownership of SpiderMonkey 102 for the vat host (TOOLCHAIN.md §2):
+//
+//   JsProcess   JS_Init() in its constructor, JS_ShutDown() in its destructor. Exactly one per
+//               process, created before any JsEngine and destroyed after the last one (servers:
+//               in main(); tests: a testing::Environment). JS_Init cannot be repeated.
+//   JsEngine    one JSContext on the calling thread (the kernel thread), with our own promise job
+//               queue, the FinalizationRegistry cleanup queue (run only when asked, i.e. during
+//               bringOutYourDead), a watchdog thread that interrupts a delivery running longer
+//               than its budget, an out-of-memory flag, and the module resolve/metadata hooks.
+//
+// jsapi headers stay out of this header: JS types appear only as forward declarations, so
+// including it is cheap. Only vats/*.cc include jsapi.h.
+//
+// Thread-safety: a JsEngine is used only on the thread that created it (CHECKed). The watchdog
+// thread touches nothing but an atomic flag and JS_RequestInterruptCallback.
+
+#ifndef SWINGSETD_VATS_JS_ENGINE_H_
+#define SWINGSETD_VATS_JS_ENGINE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+
+struct JSContext;
+class JSFunction;
+class JSObject;
+
+namespace swingset {
+
+class JsProcess {
+ public:
+  JsProcess();   // JS_Init; CHECK-fails if it fails or a JsProcess already exists
+  ~JsProcess();  // JS_ShutDown; every JsEngine must already be destroyed
+  JsProcess(const JsProcess&) = delete;
+  JsProcess& operator=(const JsProcess&) = delete;
+
+  static bool Initialized();
+};
+
+struct JsEngineOptions {
+  // Wall-clock budget of one Run() section (a delivery); 0 disables the watchdog.
+  std::chrono::milliseconds watchdog_timeout{30000};
+  // JSGC_MAX_BYTES. The 32 MiB default makes the GC thrash (TOOLCHAIN §2 pitfall 7).
+  uint32_t gc_max_bytes = 1u << 30;
+  // Native stack quota for JS recursion; exceeding it is a catchable "too much recursion".
+  size_t native_stack_quota = 1u << 20;
+};
+
+class JsEngine {
+ public:
+  // Why the last Run() section failed, if it did. Interruption and OOM are sticky for the
+  // section even when JS code caught the resulting exception.
+  enum class Fault { kNone, kTimeout, kOutOfMemory };
+
+  explicit JsEngine(const JsEngineOptions& options);
+  ~JsEngine();
+  JsEngine(const JsEngine&) = delete;
+  JsEngine& operator=(const JsEngine&) = delete;
+
+  JSContext* cx() const { return cx_; }
+  const JsEngineOptions& options() const { return options_; }
+
+  // Opaque pointer for natives defined by the embedder (the vat host), found again with
+  // FromContext(cx)->embedder_data().
+  void set_embedder_data(void* p) { embedder_data_ = p; }
+  void* embedder_data() const { return embedder_data_; }
+  static JsEngine* FromContext(JSContext* cx);
+
+  // Brackets one delivery: arms the watchdog and clears the fault flags; EndSection disarms it
+  // and returns the fault seen since BeginSection.
+  void BeginSection();
+  Fault EndSection();
+  Fault fault() const;
+
+  // Runs queued promise jobs until the queue is empty. Returns false if a job failed
+  // uncatchably (interrupt, OOM) or threw; then the queue is cleared and the exception, if
+  // any, is left pending on the context. Calls JS::ClearKeptObjects at the end.
+  bool DrainJobs();
+  // Drops every queued job (after a failed delivery, so nothing leaks into the next one).
+  void ClearJobs();
+  bool JobsEmpty() const;
+
+  // A full, non-incremental, all-zone collection after clearing WeakRef kept objects. Queued
+  // FinalizationRegistry cleanups are NOT run here.
+  void FullGC();
+  // Runs the FinalizationRegistry cleanup functions queued for objects of `global`'s
+  // compartment, in queue order, and removes them from the queue. Returns false if one threw
+  // (exception pending).
+  bool RunFinalizationCleanup(JSObject* global);
+  // Forgets cleanup functions for `global`'s compartment (the vat is going away).
+  void DropFinalizationCleanup(JSObject* global);
+  size_t PendingCleanupCount() const;
+
+  // Module hooks, installed for the whole runtime; the vat host swaps the callbacks in while it
+  // loads a vat. Resolve returns a module record or nullptr with an exception pending.
+  using ResolveFn = std::function<JSObject*(JSContext*, const std::string& referrer,
+                                            const std::string& specifier)>;
+  using MetadataFn = std::function<bool(JSContext*, const std::string& module_key,
+                                        JSObject* meta)>;
+  void set_module_hooks(ResolveFn resolve, MetadataFn metadata);
+  // Called by the runtime-wide hooks; forward to the callbacks above.
+  JSObject* ResolveModule(JSContext* cx, const std::string& referrer,
+                          const std::string& specifier);
+  bool FillModuleMetadata(JSContext* cx, const std::string& module_key, JSObject* meta);
+
+ private:
+  class JobQueueImpl;
+  struct Roots;
+  friend class JobQueueImpl;
+
+  static bool InterruptCallback(JSContext* cx);
+  static void OutOfMemoryCallback(JSContext* cx, void* data);
+  static void CleanupCallback(JSFunction* fn, JSObject* incumbent, void* data);
+  void WatchdogLoop();
+
+  JsEngineOptions options_;
+  JSContext* cx_ = nullptr;
+  void* embedder_data_ = nullptr;
+  std::thread::id owner_thread_;
+  std::unique_ptr<JobQueueImpl> job_queue_;
+  std::unique_ptr<Roots> roots_;
+  ResolveFn resolve_;
+  MetadataFn metadata_;
+
+  struct Watchdog;
+  std::unique_ptr<Watchdog> watchdog_;
+  std::thread watchdog_thread_;
+};
+
+}  // namespace swingset
+
+#endif  // SWINGSETD_VATS_JS_ENGINE_H_

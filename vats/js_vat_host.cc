@@ -1,0 +1,700 @@
+#include "vats/js_vat_host.h"
+
+#include <cstdio>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include <jsapi.h>
+#include <js/CompilationAndEvaluation.h>
+#include <js/Modules.h>
+#include <js/Promise.h>
+#include <js/PropertyAndElement.h>
+#include <js/SourceText.h>
+#include <js/JSON.h>
+
+#include "kernel/base.h"
+#include "kernel/strings.h"
+#include "vats/js_engine.h"
+#include "vats/js_error.h"
+#include "vats/js_sources.h"
+
+namespace swingset {
+namespace {
+
+const JSClass kGlobalClass = {"global", JSCLASS_GLOBAL_FLAGS, &JS::DefaultGlobalClassOps};
+
+constexpr size_t kConsoleCap = 1 << 16;
+
+std::string ToUtf8(JSContext* cx, JS::HandleString s) {
+  JS::UniqueChars chars = JS_EncodeStringToUTF8(cx, s);
+  return chars ? std::string(chars.get()) : std::string();
+}
+
+JSString* FromUtf8(JSContext* cx, std::string_view s) {
+  return JS_NewStringCopyUTF8N(cx, JS::UTF8Chars(s.data(), s.size()));
+}
+
+bool EvalScript(JSContext* cx, const char* name, std::string_view text,
+                JS::MutableHandleValue rval) {
+  JS::CompileOptions opts(cx);
+  opts.setFileAndLine(name, 1);
+  JS::SourceText<mozilla::Utf8Unit> src;
+  if (!src.init(cx, text.data(), text.size(), JS::SourceOwnership::Borrowed)) return false;
+  return JS::Evaluate(cx, opts, src, rval);
+}
+
+// Calls obj[name](args...) and returns its value in rval.
+bool CallMethod(JSContext* cx, JS::HandleObject obj, const char* name,
+                const JS::HandleValueArray& args, JS::MutableHandleValue rval) {
+  return JS_CallFunctionName(cx, obj, name, args, rval);
+}
+
+bool StringifyValue(JSContext* cx, JS::MutableHandleValue v, std::string* out) {
+  std::u16string json;
+  auto append = [](const char16_t* buf, uint32_t len, void* data) -> bool {
+    static_cast<std::u16string*>(data)->append(buf, len);
+    return true;
+  };
+  if (!JS_Stringify(cx, v, nullptr, JS::NullHandleValue, append, &json)) return false;
+  JS::RootedString s(cx, JS_NewUCStringCopyN(cx, json.data(), json.size()));
+  if (!s) return false;
+  *out = ToUtf8(cx, s);
+  return true;
+}
+
+// The module set of one vat.
+struct VatModules {
+  std::string entry;
+  std::map<std::string, std::string> sources;  // path -> module text
+};
+
+absl::StatusOr<VatModules> ParseVatSource(const std::string& source) {
+  VatModules m;
+  size_t first = source.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && source[first] == '{') {
+    absl::StatusOr<Json> j = Json::Parse(source);
+    if (j.ok() && j->is_object() && j->Find("entry")) {
+      const Json* entry = j->Find("entry");
+      const Json* modules = j->Find("modules");
+      if (!entry->is_string() || !modules || !modules->is_object()) {
+        return absl::InvalidArgumentError("vat source: {entry: string, modules: {path: text}}");
+      }
+      m.entry = entry->as_string();
+      for (const auto& [path, text] : modules->as_object()) {
+        if (!text.is_string()) {
+          return absl::InvalidArgumentError(StrCat("vat source: module ", path, " is not text"));
+        }
+        m.sources[path] = text.as_string();
+      }
+      if (!m.sources.count(m.entry)) {
+        return absl::InvalidArgumentError(StrCat("vat source: entry ", m.entry, " not in modules"));
+      }
+      return m;
+    }
+  }
+  m.entry = "vat.js";
+  m.sources[m.entry] = source;
+  return m;
+}
+
+// "./b.js" from "lib/a.js" -> "lib/b.js"; "../c.js" from "lib/a.js" -> "c.js".
+std::string ResolveRelative(const std::string& referrer, const std::string& specifier) {
+  std::vector<std::string> parts;
+  size_t slash = referrer.rfind('/');
+  std::string dir = slash == std::string::npos ? "" : referrer.substr(0, slash);
+  auto push_path = [&parts](const std::string& p) {
+    size_t start = 0;
+    while (start <= p.size()) {
+      size_t end = p.find('/', start);
+      if (end == std::string::npos) end = p.size();
+      std::string seg = p.substr(start, end - start);
+      if (seg == "..") {
+        if (!parts.empty()) parts.pop_back();
+      } else if (!seg.empty() && seg != ".") {
+        parts.push_back(seg);
+      }
+      start = end + 1;
+    }
+  };
+  if (!specifier.empty() && specifier[0] != '/') push_path(dir);
+  push_path(specifier);
+  std::string out;
+  for (const auto& p : parts) {
+    if (!out.empty()) out.push_back('/');
+    out += p;
+  }
+  return out;
+}
+
+// Answers syscalls from a recorded transcript entry and checks the vat makes the same ones.
+class ReplayHandler : public SyscallHandler {
+ public:
+  ReplayHandler(std::string vat, uint64_t index, std::vector<std::pair<std::string, Json>> sc)
+      : vat_(std::move(vat)), index_(index), recorded_(std::move(sc)) {}
+
+  SyscallResult Syscall(const VatSyscall& syscall) override {
+    std::string got = syscall.ToJson().Dump();
+    CHECK(next_ < recorded_.size())
+        << "transcript replay of " << vat_ << " diverged at delivery #" << index_
+        << ": the vat made an extra syscall " << got << " (transcript has "
+        << recorded_.size() << ")";
+    const auto& [want, result] = recorded_[next_];
+    CHECK(got == want) << "transcript replay of " << vat_ << " diverged at delivery #" << index_
+                       << ", syscall #" << next_ << ": the vat made " << got
+                       << " but the transcript recorded " << want;
+    ++next_;
+    absl::StatusOr<SyscallResult> r = SyscallResult::FromJson(result);
+    CHECK(r.ok()) << "transcript of " << vat_ << " entry #" << index_
+                  << " has a malformed syscall result: " << r.status().ToString();
+    return *r;
+  }
+
+  void CheckAllUsed() const {
+    CHECK(next_ == recorded_.size())
+        << "transcript replay of " << vat_ << " diverged at delivery #" << index_
+        << ": the vat made " << next_ << " syscalls but the transcript recorded "
+        << recorded_.size() << " (next expected: " << recorded_[next_].first << ")";
+  }
+
+ private:
+  std::string vat_;
+  uint64_t index_;
+  std::vector<std::pair<std::string, Json>> recorded_;
+  size_t next_ = 0;
+};
+
+}  // namespace
+
+struct JsVat {
+  explicit JsVat(JSContext* cx) : global(cx), ns(cx) {}
+  VatId id;
+  std::string name;
+  bool raw = false;
+  JS::PersistentRooted<JSObject*> global;
+  JS::PersistentRooted<JSObject*> ns;  // the private runtime namespace (vat_runtime.js)
+};
+
+class JsVatHost::Impl {
+ public:
+  explicit Impl(const JsVatHostOptions& options)
+      : options_(options), engine_(EngineOptions(options)) {
+    engine_.set_embedder_data(this);
+  }
+  ~Impl() {
+    for (auto& [n, vat] : vats_) engine_.DropFinalizationCleanup(vat->global);
+    vats_.clear();  // roots go before the engine (and its context)
+  }
+
+  static JsEngineOptions EngineOptions(const JsVatHostOptions& o) {
+    JsEngineOptions e;
+    e.watchdog_timeout = o.delivery_timeout;
+    e.gc_max_bytes = o.gc_max_bytes;
+    return e;
+  }
+
+  absl::Status LoadVat(const VatSpec& spec);
+  DeliveryResult Deliver(VatId vat, const VatDelivery& delivery, SyscallHandler* handler);
+  void StopVat(VatId vat);
+  absl::StatusOr<std::string> Eval(VatId vat, const std::string& fn_source);
+  void ForceGC() { engine_.FullGC(); }
+  std::string TakeConsole() { return std::exchange(console_, std::string()); }
+  bool IsLoaded(VatId vat) const { return vats_.count(vat.n()) > 0; }
+  void DropAll() {
+    for (auto& [n, vat] : vats_) engine_.DropFinalizationCleanup(vat->global);
+    vats_.clear();
+  }
+
+  // Natives (host.syscall / host.fatal / host.log).
+  static bool NativeSyscall(JSContext* cx, unsigned argc, JS::Value* vp);
+  static bool NativeFatal(JSContext* cx, unsigned argc, JS::Value* vp);
+  static bool NativeLog(JSContext* cx, unsigned argc, JS::Value* vp);
+
+ private:
+  static Impl* From(JSContext* cx) {
+    return static_cast<Impl*>(JsEngine::FromContext(cx)->embedder_data());
+  }
+  absl::Status BuildRealm(const VatSpec& spec, JsVat* vat);
+  absl::Status LoadModules(JsVat* vat, const VatModules& modules);
+  DeliveryResult RunDelivery(JsVat* vat, const VatDelivery& delivery, SyscallHandler* handler);
+  void Replay(JsVat* vat, TranscriptSource* transcript);
+
+  JsVatHostOptions options_;
+  JsEngine engine_;
+  std::map<uint64_t, std::unique_ptr<JsVat>> vats_;
+
+  // State of the delivery (or vat start-up) in progress.
+  JsVat* current_ = nullptr;
+  SyscallHandler* handler_ = nullptr;
+  std::string fatal_;
+  std::string console_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Natives
+
+bool JsVatHost::Impl::NativeSyscall(JSContext* cx, unsigned argc, JS::Value* vp) {
+  JS::CallArgs args = JS::CallArgsFromVp(argc, vp);
+  Impl* self = From(cx);
+  if (!self->handler_) {
+    JS_ReportErrorASCII(cx, "syscall outside of a delivery");
+    return false;
+  }
+  if (!args.get(0).isString()) {
+    JS_ReportErrorASCII(cx, "host.syscall needs a JSON string");
+    return false;
+  }
+  JS::RootedString s(cx, args.get(0).toString());
+  std::string text = ToUtf8(cx, s);
+  absl::StatusOr<Json> j = Json::Parse(text);
+  absl::StatusOr<VatSyscall> sc =
+      j.ok() ? VatSyscall::FromJson(*j) : absl::StatusOr<VatSyscall>(j.status());
+  if (!sc.ok()) {
+    std::string msg = StrCat("bad syscall ", text.substr(0, 200), ": ", sc.status().message());
+    JS_ReportErrorUTF8(cx, "%s", msg.c_str());
+    return false;
+  }
+  SyscallResult r = self->handler_->Syscall(*sc);
+  JS::RootedString out(cx, FromUtf8(cx, r.ToJson().Dump()));
+  if (!out) return false;
+  args.rval().setString(out);
+  return true;
+}
+
+bool JsVatHost::Impl::NativeFatal(JSContext* cx, unsigned argc, JS::Value* vp) {
+  JS::CallArgs args = JS::CallArgsFromVp(argc, vp);
+  Impl* self = From(cx);
+  std::string text = "vat fatal error";
+  if (args.get(0).isString()) {
+    JS::RootedString s(cx, args.get(0).toString());
+    text = ToUtf8(cx, s);
+  }
+  if (self->fatal_.empty()) self->fatal_ = text;
+  args.rval().setUndefined();
+  return true;
+}
+
+bool JsVatHost::Impl::NativeLog(JSContext* cx, unsigned argc, JS::Value* vp) {
+  JS::CallArgs args = JS::CallArgsFromVp(argc, vp);
+  Impl* self = From(cx);
+  std::string text;
+  if (args.get(0).isString()) {
+    JS::RootedString s(cx, args.get(0).toString());
+    text = ToUtf8(cx, s);
+  }
+  std::string who = self->current_ ? self->current_->id.ToString() : "?";
+  if (self->options_.console_to_stderr) fprintf(stderr, "[%s] %s\n", who.c_str(), text.c_str());
+  if (self->console_.size() < kConsoleCap) StrAppend(&self->console_, text, "\n");
+  args.rval().setUndefined();
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building a vat
+
+absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
+  JSContext* cx = engine_.cx();
+  JS::RealmOptions ro;
+  ro.creationOptions()
+      .setWeakRefsEnabled(JS::WeakRefSpecifier::EnabledWithoutCleanupSome)
+      .setNewCompartmentAndZone();
+  vat->global = JS_NewGlobalObject(cx, &kGlobalClass, nullptr, JS::FireOnNewGlobalHook, ro);
+  if (!vat->global) return TakeJsErrorStatus(cx, "creating the vat global");
+  JSAutoRealm ar(cx, vat->global);
+  if (!JS::InitRealmStandardClasses(cx)) return TakeJsErrorStatus(cx, "standard classes");
+
+  JS::RootedObject host(cx, JS_NewPlainObject(cx));
+  if (!host || !JS_DefineFunction(cx, host, "syscall", &Impl::NativeSyscall, 1, 0) ||
+      !JS_DefineFunction(cx, host, "fatal", &Impl::NativeFatal, 1, 0) ||
+      !JS_DefineFunction(cx, host, "log", &Impl::NativeLog, 1, 0)) {
+    return TakeJsErrorStatus(cx, "host natives");
+  }
+
+  // A console for SES's own reporting during lockdown; boot() replaces it.
+  JS::RootedValue v(cx);
+  static constexpr char kPrelude[] =
+      "(function (host) {\n"
+      "  const line = (...a) => host.log(a.map(x => String(x)).join(' '));\n"
+      "  globalThis.console = { log: line, info: line, warn: line, error: line, debug: line };\n"
+      "})";
+  if (!EvalScript(cx, "prelude.js", kPrelude, &v)) return TakeJsErrorStatus(cx, "prelude");
+  {
+    JS::RootedValue hv(cx, JS::ObjectValue(*host));
+    JS::RootedValue rv(cx);
+    if (!JS_CallFunctionValue(cx, nullptr, v, JS::HandleValueArray(hv), &rv)) {
+      return TakeJsErrorStatus(cx, "prelude");
+    }
+  }
+
+  const JsSource& ses = SesBundleSource();
+  if (!EvalScript(cx, ses.name, ses.text, &v)) return TakeJsErrorStatus(cx, "loading SES");
+  if (!EvalScript(cx, "lockdown.js", "lockdown({ consoleTaming: 'unsafe' });", &v)) {
+    return TakeJsErrorStatus(cx, "SES lockdown()");
+  }
+
+  vat->ns = JS_NewPlainObject(cx);
+  if (!vat->ns) return TakeJsErrorStatus(cx, "namespace");
+  JS::RootedValue nsv(cx, JS::ObjectValue(*vat->ns));
+  for (const JsSource& src : RuntimeSources()) {
+    JS::RootedValue installer(cx);
+    if (!EvalScript(cx, src.name, src.text, &installer)) {
+      return TakeJsErrorStatus(cx, StrCat("loading ", src.name));
+    }
+    JS::RootedValue rv(cx);
+    if (!JS_CallFunctionValue(cx, nullptr, installer, JS::HandleValueArray(nsv), &rv)) {
+      return TakeJsErrorStatus(cx, StrCat("installing ", src.name));
+    }
+  }
+
+  JS::RootedObject config(cx, JS_NewPlainObject(cx));
+  if (!config || !JS_DefineProperty(cx, config, "raw", spec.raw, JSPROP_ENUMERATE)) {
+    return TakeJsErrorStatus(cx, "config");
+  }
+  JS::RootedValueArray<2> boot_args(cx);
+  boot_args[0].setObject(*host);
+  boot_args[1].setObject(*config);
+  JS::RootedObject ns(cx, vat->ns);
+  if (!CallMethod(cx, ns, "boot", boot_args, &v)) return TakeJsErrorStatus(cx, "liveslots boot");
+  return absl::OkStatus();
+}
+
+absl::Status JsVatHost::Impl::LoadModules(JsVat* vat, const VatModules& modules) {
+  JSContext* cx = engine_.cx();
+  JSAutoRealm ar(cx, vat->global);
+  JS::RootedObject ns(cx, vat->ns);
+
+  // Module records by key ("vat:<path>" or "host:<specifier>"); the resolve hook must return
+  // the same record every time (TOOLCHAIN §2: it is called several times per import edge).
+  JS::RootedVector<JSObject*> records(cx);
+  std::map<std::string, size_t> by_key;
+
+  auto compile = [&](const std::string& key, const std::string& file,
+                     const std::string& text) -> JSObject* {
+    auto it = by_key.find(key);
+    if (it != by_key.end()) return records[it->second];
+    JS::CompileOptions opts(cx);
+    opts.setFileAndLine(file.c_str(), 1);
+    JS::SourceText<mozilla::Utf8Unit> src;
+    if (!src.init(cx, text.data(), text.size(), JS::SourceOwnership::Borrowed)) return nullptr;
+    JS::RootedObject mod(cx, JS::CompileModule(cx, opts, src));
+    if (!mod) return nullptr;
+    JS::RootedString keystr(cx, FromUtf8(cx, key));
+    if (!keystr) return nullptr;
+    JS::SetModulePrivate(mod, JS::StringValue(keystr));
+    if (!records.append(mod)) return nullptr;
+    by_key[key] = records.length() - 1;
+    return mod;
+  };
+
+  auto resolve = [&](JSContext* cx, const std::string& referrer,
+                     const std::string& specifier) -> JSObject* {
+    // Host modules first: "@endo/far" and friends.
+    JS::RootedValue spec(cx, JS::StringValue(FromUtf8(cx, specifier)));
+    JS::RootedValue src(cx);
+    if (!CallMethod(cx, ns, "hostModuleSource", JS::HandleValueArray(spec), &src)) {
+      return nullptr;
+    }
+    if (src.isString()) {
+      JS::RootedString s(cx, src.toString());
+      return compile(StrCat("host:", specifier), specifier, ToUtf8(cx, s));
+    }
+    std::string path;
+    if (referrer.rfind("vat:", 0) == 0 &&
+        (specifier.rfind("./", 0) == 0 || specifier.rfind("../", 0) == 0 ||
+         specifier.rfind("/", 0) == 0)) {
+      path = ResolveRelative(referrer.substr(4), specifier);
+    } else {
+      path = specifier;
+    }
+    auto it = modules.sources.find(path);
+    if (it == modules.sources.end()) {
+      std::string msg = StrCat("cannot resolve module \"", specifier, "\" imported by ",
+                               referrer.empty() ? "?" : referrer.substr(referrer.find(':') + 1));
+      JS_ReportErrorUTF8(cx, "%s", msg.c_str());
+      return nullptr;
+    }
+    return compile(StrCat("vat:", path), path, it->second);
+  };
+
+  auto metadata = [&](JSContext* cx, const std::string& key, JSObject* meta_raw) -> bool {
+    if (key.rfind("host:", 0) != 0) return true;
+    JS::RootedObject meta(cx, meta_raw);
+    JS::RootedValue spec(cx, JS::StringValue(FromUtf8(cx, key.substr(5))));
+    JS::RootedValue exports(cx);
+    if (!CallMethod(cx, ns, "hostModuleExports", JS::HandleValueArray(spec), &exports)) {
+      return false;
+    }
+    return JS_DefineProperty(cx, meta, "hostExports", exports, JSPROP_READONLY);
+  };
+
+  engine_.set_module_hooks(resolve, metadata);
+  struct ClearHooks {
+    JsEngine* e;
+    ~ClearHooks() { e->set_module_hooks(nullptr, nullptr); }
+  } clear_hooks{&engine_};
+
+  const std::string& entry_text = modules.sources.at(modules.entry);
+  JS::RootedObject entry(cx, compile(StrCat("vat:", modules.entry), modules.entry, entry_text));
+  if (!entry) return TakeJsErrorStatus(cx, "compiling the vat module", engine_.fault());
+  if (!JS::ModuleInstantiate(cx, entry)) {
+    return TakeJsErrorStatus(cx, "linking the vat modules", engine_.fault());
+  }
+  JS::RootedValue rval(cx);
+  if (!JS::ModuleEvaluate(cx, entry, &rval)) {
+    return TakeJsErrorStatus(cx, "evaluating the vat modules", engine_.fault());
+  }
+  if (!engine_.DrainJobs()) {
+    return TakeJsErrorStatus(cx, "evaluating the vat modules", engine_.fault());
+  }
+  if (rval.isObject()) {
+    JS::RootedObject promise(cx, &rval.toObject());
+    if (JS::IsPromiseObject(promise)) {
+      if (JS::GetPromiseState(promise) == JS::PromiseState::Pending) {
+        return absl::InvalidArgumentError("vat module evaluation did not finish (top-level await)");
+      }
+      if (!JS::ThrowOnModuleEvaluationFailure(cx, promise, JS::ThrowModuleErrorsSync)) {
+        return TakeJsErrorStatus(cx, "evaluating the vat modules", engine_.fault());
+      }
+    }
+  }
+  JS::RootedObject module_ns(cx, JS::GetModuleNamespace(cx, entry));
+  if (!module_ns) return TakeJsErrorStatus(cx, "module namespace");
+  JS::RootedValue nsv(cx, JS::ObjectValue(*module_ns));
+  if (!CallMethod(cx, ns, "setVatNamespace", JS::HandleValueArray(nsv), &rval) ||
+      !engine_.DrainJobs()) {
+    return TakeJsErrorStatus(cx, "vat set-up", engine_.fault());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status JsVatHost::Impl::LoadVat(const VatSpec& spec) {
+  if (vats_.count(spec.vat_id.n())) StopVat(spec.vat_id);
+  ASSIGN_OR_RETURN(VatModules modules, ParseVatSource(spec.source));
+  auto vat = std::make_unique<JsVat>(engine_.cx());
+  vat->id = spec.vat_id;
+  vat->name = spec.name;
+  vat->raw = spec.raw;
+
+  current_ = vat.get();
+  fatal_.clear();
+  engine_.BeginSection();
+  absl::Status st = BuildRealm(spec, vat.get());
+  if (st.ok()) st = LoadModules(vat.get(), modules);
+  JsEngine::Fault fault = engine_.EndSection();
+  current_ = nullptr;
+  if (st.ok() && fault != JsEngine::Fault::kNone) {
+    st = TakeJsErrorStatus(engine_.cx(), "loading the vat", fault);
+  }
+  if (st.ok() && !fatal_.empty()) st = absl::InternalError(ToAbsl(fatal_));
+  if (!st.ok()) {
+    engine_.ClearJobs();
+    if (vat->global) engine_.DropFinalizationCleanup(vat->global);
+    return absl::Status(st.code(), ToAbsl(StrCat(spec.vat_id.ToString(), ": ", st.message())));
+  }
+  JsVat* raw_ptr = vat.get();
+  vats_[spec.vat_id.n()] = std::move(vat);
+  if (spec.transcript != nullptr && spec.transcript->Length() > 0) {
+    Replay(raw_ptr, spec.transcript);
+  }
+  return absl::OkStatus();
+}
+
+void JsVatHost::Impl::Replay(JsVat* vat, TranscriptSource* transcript) {
+  const std::string who = vat->id.ToString();
+  const uint64_t n = transcript->Length();
+  const bool loud = options_.replay_progress_every > 0 && n >= options_.replay_progress_every;
+  if (loud) fprintf(stderr, "js_vat_host: replaying %s transcript (%llu deliveries)\n",
+                    who.c_str(), static_cast<unsigned long long>(n));
+  for (uint64_t i = 0; i < n; ++i) {
+    std::optional<std::string> text = transcript->Entry(i);
+    CHECK(text.has_value()) << "transcript of " << who << " lacks entry #" << i << " of " << n;
+    absl::StatusOr<Json> entry = Json::Parse(*text);
+    CHECK(entry.ok() && entry->is_object())
+        << "transcript of " << who << " entry #" << i << " is not a JSON object";
+    const Json* d = entry->Find("d");
+    const Json* sc = entry->Find("sc");
+    const Json* r = entry->Find("r");
+    CHECK(d && sc && sc->is_array() && r)
+        << "transcript of " << who << " entry #" << i << " lacks d/sc/r";
+    absl::StatusOr<VatDelivery> delivery = VatDelivery::FromJson(*d);
+    CHECK(delivery.ok()) << "transcript of " << who << " entry #" << i
+                         << ": bad delivery: " << delivery.status().ToString();
+    std::vector<std::pair<std::string, Json>> recorded;
+    for (const Json& pair : sc->as_array()) {
+      CHECK(pair.is_array() && pair.as_array().size() == 2)
+          << "transcript of " << who << " entry #" << i << ": bad syscall pair";
+      absl::StatusOr<VatSyscall> s = VatSyscall::FromJson(pair.as_array()[0]);
+      CHECK(s.ok()) << "transcript of " << who << " entry #" << i
+                    << ": bad syscall: " << s.status().ToString();
+      recorded.emplace_back(s->ToJson().Dump(), pair.as_array()[1]);
+    }
+    absl::StatusOr<DeliveryResult> want = DeliveryResult::FromJson(*r);
+    CHECK(want.ok()) << "transcript of " << who << " entry #" << i << ": bad delivery result";
+    ReplayHandler handler(who, i, std::move(recorded));
+    DeliveryResult got = RunDelivery(vat, *delivery, &handler);
+    handler.CheckAllUsed();
+    CHECK(got.ok == want->ok) << "transcript replay of " << who << " diverged at delivery #" << i
+                              << ": result " << got.ToJson().Dump() << " but recorded "
+                              << want->ToJson().Dump();
+    if (loud && (i + 1) % options_.replay_progress_every == 0) {
+      fprintf(stderr, "js_vat_host: %s replayed %llu/%llu\n", who.c_str(),
+              static_cast<unsigned long long>(i + 1), static_cast<unsigned long long>(n));
+    }
+  }
+  if (loud) fprintf(stderr, "js_vat_host: %s replay done\n", who.c_str());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deliveries
+
+DeliveryResult JsVatHost::Impl::RunDelivery(JsVat* vat, const VatDelivery& delivery,
+                                            SyscallHandler* handler) {
+  JSContext* cx = engine_.cx();
+  JSAutoRealm ar(cx, vat->global);
+  JS::RootedObject ns(cx, vat->ns);
+  JS::RootedObject global(cx, vat->global);
+  current_ = vat;
+  handler_ = handler;
+  fatal_.clear();
+  engine_.BeginSection();
+
+  std::string error;
+  auto fail = [&](std::string_view context) {
+    error = StrCat(context, ": ", TakeJsErrorText(cx, engine_.fault()));
+  };
+  JS::RootedValue rval(cx);
+  bool ok = engine_.DrainJobs();
+  if (!ok) fail("before delivery");
+  if (ok && delivery.type == VatDelivery::Type::kBringOutYourDead) {
+    // Twice: cleanups may release more (e.g. a collection's values). Deterministic either way.
+    for (int round = 0; ok && round < 2; ++round) {
+      engine_.FullGC();
+      ok = engine_.RunFinalizationCleanup(global) && engine_.DrainJobs();
+      if (!ok) fail("finalization cleanup");
+    }
+  }
+  if (ok) {
+    JS::RootedValue text(cx, JS::StringValue(FromUtf8(cx, delivery.ToJson().Dump())));
+    ok = CallMethod(cx, ns, "dispatchFromHost", JS::HandleValueArray(text), &rval);
+    if (!ok) fail(StrCat(DeliveryTypeName(delivery.type), " delivery"));
+  }
+  if (ok) {
+    ok = engine_.DrainJobs();
+    if (!ok) fail("promise jobs");
+  }
+  if (ok && rval.isObject()) {
+    JS::RootedObject promise(cx, &rval.toObject());
+    if (JS::IsPromiseObject(promise)) {
+      JS::PromiseState state = JS::GetPromiseState(promise);
+      if (state == JS::PromiseState::Rejected) {
+        JS::RootedValue reason(cx, JS::GetPromiseResult(promise));
+        error = StrCat(DeliveryTypeName(delivery.type), " delivery failed: ",
+                       DescribeJsValue(cx, reason));
+        ok = false;
+      } else if (state == JS::PromiseState::Pending &&
+                 delivery.type == VatDelivery::Type::kStartVat && !vat->raw) {
+        error = "startVat did not finish: buildRootObject() never settled";
+        ok = false;
+      }
+    }
+  }
+  JsEngine::Fault fault = engine_.EndSection();
+  if (fault != JsEngine::Fault::kNone) {
+    ok = false;
+    error = TakeJsErrorText(cx, fault);
+  } else if (ok && !fatal_.empty()) {
+    ok = false;
+    error = StrCat("vat fatal error: ", fatal_);
+  }
+  if (!ok) engine_.ClearJobs();
+  JS_ClearPendingException(cx);
+  handler_ = nullptr;
+  current_ = nullptr;
+  DeliveryResult result;
+  result.ok = ok;
+  result.error = ok ? "" : error;
+  return result;
+}
+
+DeliveryResult JsVatHost::Impl::Deliver(VatId vat, const VatDelivery& delivery,
+                                        SyscallHandler* handler) {
+  auto it = vats_.find(vat.n());
+  if (it == vats_.end()) {
+    DeliveryResult r;
+    r.ok = false;
+    r.error = StrCat("vat ", vat.ToString(), " is not loaded");
+    return r;
+  }
+  return RunDelivery(it->second.get(), delivery, handler);
+}
+
+void JsVatHost::Impl::StopVat(VatId vat) {
+  auto it = vats_.find(vat.n());
+  if (it == vats_.end()) return;
+  engine_.DropFinalizationCleanup(it->second->global);
+  vats_.erase(it);
+}
+
+absl::StatusOr<std::string> JsVatHost::Impl::Eval(VatId id, const std::string& fn_source) {
+  auto it = vats_.find(id.n());
+  if (it == vats_.end()) return absl::NotFoundError("vat not loaded");
+  JsVat* vat = it->second.get();
+  JSContext* cx = engine_.cx();
+  JSAutoRealm ar(cx, vat->global);
+  engine_.BeginSection();
+  current_ = vat;
+  JS::RootedValue fn(cx);
+  JS::RootedValue nsv(cx, JS::ObjectValue(*vat->ns));
+  JS::RootedValue rval(cx);
+  std::string out;
+  absl::Status st;
+  if (!EvalScript(cx, "test-eval.js", fn_source, &fn) ||
+      !JS_CallFunctionValue(cx, nullptr, fn, JS::HandleValueArray(nsv), &rval) ||
+      !engine_.DrainJobs() || !StringifyValue(cx, &rval, &out)) {
+    st = TakeJsErrorStatus(cx, "TEST_Eval", engine_.fault());
+  }
+  engine_.EndSection();
+  current_ = nullptr;
+  if (!st.ok()) return st;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JsVatHost
+
+std::unique_ptr<JsVatHost> JsVatHost::Create(const JsVatHostOptions& options) {
+  return std::unique_ptr<JsVatHost>(new JsVatHost(std::make_unique<Impl>(options)));
+}
+
+JsVatHost::JsVatHost(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+JsVatHost::~JsVatHost() = default;
+
+absl::Status JsVatHost::LoadVat(const VatSpec& spec) { return impl_->LoadVat(spec); }
+
+DeliveryResult JsVatHost::Deliver(VatId vat, const VatDelivery& delivery,
+                                  SyscallHandler* handler) {
+  return impl_->Deliver(vat, delivery, handler);
+}
+
+void JsVatHost::StopVat(VatId vat) { impl_->StopVat(vat); }
+
+void JsVatHost::DiscardUncommitted() {
+  // In-memory vat state may include uncommitted deliveries: rebuild everything lazily.
+  impl_->DropAll();
+}
+
+bool JsVatHost::IsLoaded(VatId vat) const { return impl_->IsLoaded(vat); }
+
+absl::StatusOr<std::string> JsVatHost::TEST_Eval(VatId vat, const std::string& fn_source) {
+  return impl_->Eval(vat, fn_source);
+}
+
+void JsVatHost::TEST_ForceGC() { impl_->ForceGC(); }
+
+std::string JsVatHost::TEST_TakeConsole() { return impl_->TakeConsole(); }
+
+std::unique_ptr<VatHost> NewJsVatHost(const JsVatHostOptions& options) {
+  return JsVatHost::Create(options);
+}
+
+}  // namespace swingset

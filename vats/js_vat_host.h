@@ -1,0 +1,94 @@
+// File: js_vat_host.h
+//
+// The SpiderMonkey implementation of the kernel's VatHost (kernel/vat_host.h, DESIGN §6).
+//
+// Each vat is one global in its own compartment and zone of a single JSContext (JsEngine) on
+// the kernel thread. The realm gets SES lockdown(), our liveslots (vats/js/*.js, embedded in the
+// binary) and then the vat's ES modules:
+//
+//   VatSpec::source   ES module text, or JSON {"entry": path, "modules": {path: text, ...}}.
+//                     Relative specifiers ("./x.js", "../y.js") resolve against the importing
+//                     module's path; "@endo/far", "@endo/eventual-send", "@endo/promise-kit",
+//                     "@endo/marshal", "@endo/pass-style" (and empty "@endo/init") come from the
+//                     host.
+//   liveslots vats    export buildRootObject(vatPowers, vatParameters, baggage). vatPowers has
+//                     exitVat, exitVatWithFailure, D (device calls), testLog. baggage is an
+//                     in-memory string-keyed map store (has/get/init/set/delete/keys/values/
+//                     entries/getSize); it is NOT durable yet (lost with the vat's memory).
+//   raw vats          (VatSpec::raw) export setup(syscall, state, helpers, vatPowers) returning
+//                     dispatch(vatDeliveryObject); syscall.send(target, methargs, result),
+//                     subscribe, resolve, exit, vatstoreGet/Set/Delete/GetNextKey, dropImports,
+//                     retireImports, retireExports, abandonExports, callNow mirror
+//                     KERNEL_SPEC §3.6 (vatstoreGet* return undefined for a missing key).
+//
+// Every delivery runs under the engine's watchdog; afterwards the promise job queue is drained.
+// An exception escaping the delivery, a rejected startVat, over-recursion or OOM reaching
+// liveslots, and the watchdog all give DeliveryResult{ok=false}. bringOutYourDead first forces
+// a full GC and runs the vat's FinalizationRegistry cleanups; at no other time do they run.
+//
+// LoadVat with a transcript replays it: syscalls are answered from the transcript and compared
+// with the recorded ones; a divergence is fatal (CHECK), since the vat's state would no longer
+// match what the kernel committed.
+//
+// Thread-safety: single kernel thread, like every VatHost. A JsProcess must exist.
+
+#ifndef SWINGSETD_VATS_JS_VAT_HOST_H_
+#define SWINGSETD_VATS_JS_VAT_HOST_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "kernel/vat_host.h"
+
+namespace swingset {
+
+struct JsVatHostOptions {
+  // Per-delivery wall-clock budget (watchdog); 0 disables it.
+  std::chrono::milliseconds delivery_timeout{30000};
+  // JSGC_MAX_BYTES for the whole context.
+  uint32_t gc_max_bytes = 1u << 30;
+  // Where vat console output goes: stderr when true, dropped when false.
+  bool console_to_stderr = false;
+  // Print replay progress to stderr every this many transcript entries (0: never).
+  uint64_t replay_progress_every = 1000;
+};
+
+class JsVatHost : public VatHost {
+ public:
+  static std::unique_ptr<JsVatHost> Create(const JsVatHostOptions& options);
+  ~JsVatHost() override;
+
+  absl::Status LoadVat(const VatSpec& spec) override;
+  DeliveryResult Deliver(VatId vat, const VatDelivery& delivery,
+                         SyscallHandler* handler) override;
+  void StopVat(VatId vat) override;
+  void DiscardUncommitted() override;
+
+  bool IsLoaded(VatId vat) const;
+
+  // Test hooks.
+  // Evaluates `fn_source`, which must evaluate to a function, in the vat's realm and calls it
+  // with the vat's private runtime namespace (passStyle, marshal, liveslotsInstance,
+  // debugTables(), ...). Returns JSON.stringify of the result (jobs are drained first).
+  absl::StatusOr<std::string> TEST_Eval(VatId vat, const std::string& fn_source);
+  // A full GC of the context between deliveries, without running finalization cleanups (as a
+  // natural GC might do).
+  void TEST_ForceGC();
+  // Console lines the vats printed (kept only in tests; capped).
+  std::string TEST_TakeConsole();
+
+ private:
+  class Impl;
+  explicit JsVatHost(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The factory the server uses.
+std::unique_ptr<VatHost> NewJsVatHost(const JsVatHostOptions& options);
+
+}  // namespace swingset
+
+#endif  // SWINGSETD_VATS_JS_VAT_HOST_H_

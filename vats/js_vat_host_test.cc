@@ -1,0 +1,366 @@
+// JsVatHost end to end through the real engine: loading, module resolution, raw vats, faults
+// (exceptions, infinite loops, deep recursion), isolation probes, transcript replay.
+
+#include "vats/js_vat_host.h"
+
+#include <chrono>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "kernel/strings.h"
+#include "vats/vat_test_util.h"
+
+namespace swingset {
+namespace {
+
+using testing::ElementsAre;
+using testing::HasSubstr;
+using testing_util::Boyd;
+using testing_util::FakeSyscallHandler;
+using testing_util::MemTranscript;
+using testing_util::Message;
+using testing_util::StartVat;
+
+const VatId kVat(1);
+
+class JsVatHostTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    JsVatHostOptions o;
+    o.delivery_timeout = std::chrono::milliseconds(2000);
+    host_ = JsVatHost::Create(o);
+  }
+  void TearDown() override { host_.reset(); }
+
+  absl::Status Load(const std::string& source, bool raw = false,
+                    TranscriptSource* transcript = nullptr, VatId id = kVat) {
+    VatSpec spec;
+    spec.vat_id = id;
+    spec.name = "test";
+    spec.source = source;
+    spec.raw = raw;
+    spec.transcript = transcript;
+    return host_->LoadVat(spec);
+  }
+
+  DeliveryResult Deliver(const VatDelivery& d, VatId id = kVat) {
+    return host_->Deliver(id, d, &syscalls_);
+  }
+
+  std::unique_ptr<JsVatHost> host_;
+  FakeSyscallHandler syscalls_;
+};
+
+constexpr char kHelloVat[] = R"(
+import { Far } from '@endo/far';
+export function buildRootObject(vatPowers, vatParameters) {
+  let count = 0;
+  return Far('root', {
+    hello(name) { count += 1; return `hello ${name} ${count} ${vatParameters.greeting}`; },
+    fail() { throw TypeError('nope'); },
+  });
+}
+)";
+
+TEST_F(JsVatHostTest, StartVatAndMessageToRootResolvesResult) {
+  ASSERT_TRUE(Load(kHelloVat).ok());
+  DeliveryResult r = Deliver(StartVat(R"(#{"greeting":"hi"})"));
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_THAT(syscalls_.Take(), ElementsAre());
+  r = Deliver(Message("o+0", R"(#["hello",["bob"]])", {}, "p-60"));
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_THAT(syscalls_.Take(),
+              ElementsAre(R"(["resolve",[["p-60",false,{"body":"#\"hello bob 1 hi\"","slots":[]}]]])"));
+  // A method that throws rejects the result; the delivery itself is fine.
+  r = Deliver(Message("o+0", R"(#["fail",[]])", {}, "p-61"));
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_THAT(syscalls_.Take(),
+              ElementsAre(R"(["resolve",[["p-61",true,{"body":"#{\"#error\":\"nope\",\"name\":\"TypeError\"}","slots":[]}]]])"));
+}
+
+
+constexpr char kProbeVat[] = R"(
+import { Far } from '@endo/far';
+const tryIt = f => { try { f(); return 'allowed'; } catch (e) { return 'threw'; } };
+export function buildRootObject() {
+  return Far('root', {
+    probe() {
+      return harden({
+        WeakRef: typeof WeakRef,
+        FinalizationRegistry: typeof FinalizationRegistry,
+        gc: typeof gc,
+        Compartment: typeof Compartment,
+        lockdown: typeof lockdown,
+        viaFunction: typeof Function('return globalThis.WeakRef')(),
+        harden: typeof harden,
+        dateNow: tryIt(() => Date.now()),
+        newDate: tryIt(() => new Date()),
+        dateCall: tryIt(() => Date()),
+        dateViaProto: tryIt(() => new Date(0).constructor.now()),
+        fixedDate: new Date(0).toISOString(),
+        mathRandom: tryIt(() => Math.random()),
+        mutatePrimordial: tryIt(() => { Array.prototype.push = null; }),
+        addToPrimordial: tryIt(() => { Object.prototype.evil = 1; }),
+        objectProtoFrozen: Object.isFrozen(Object.prototype),
+        weakMapTag: Object.prototype.toString.call(new WeakMap()),
+        weakMapIsNative: WeakMap.toString().includes('[native code]'),
+      });
+    },
+  });
+}
+)";
+
+TEST_F(JsVatHostTest, IsolationProbesSeeAbsentOrTamedPowers) {
+  ASSERT_TRUE(Load(kProbeVat).ok());
+  ASSERT_TRUE(Deliver(StartVat()).ok);
+  DeliveryResult r = Deliver(Message("o+0", R"(#["probe",[]])", {}, "p-60"));
+  ASSERT_TRUE(r.ok) << r.error;
+  std::vector<std::string> sc = syscalls_.Take();
+  ASSERT_EQ(sc.size(), 1u);
+  const std::string& s = sc[0];
+  for (const char* absent : {"WeakRef", "FinalizationRegistry", "gc", "Compartment", "lockdown",
+                             "viaFunction"}) {
+    EXPECT_THAT(s, HasSubstr(StrCat("\\\"", absent, "\\\":\\\"undefined\\\""))) << s;
+  }
+  EXPECT_THAT(s, HasSubstr(R"(\"harden\":\"function\")"));
+  for (const char* tamed : {"dateNow", "newDate", "dateCall", "dateViaProto", "mathRandom",
+                            "mutatePrimordial", "addToPrimordial"}) {
+    EXPECT_THAT(s, HasSubstr(StrCat("\\\"", tamed, "\\\":\\\"threw\\\""))) << tamed << " in " << s;
+  }
+  EXPECT_THAT(s, HasSubstr(R"(\"fixedDate\":\"1970-01-01T00:00:00.000Z\")"));
+  EXPECT_THAT(s, HasSubstr(R"(\"objectProtoFrozen\":true)"));
+  EXPECT_THAT(s, HasSubstr(R"(\"weakMapTag\":\"[object WeakMap]\")"));
+  EXPECT_THAT(s, HasSubstr(R"(\"weakMapIsNative\":false)"));
+}
+
+constexpr char kFaultVat[] = R"(
+import { Far } from '@endo/far';
+export function buildRootObject(vatPowers, vatParameters) {
+  if (vatParameters.failStart) throw Error('cannot start');
+  return Far('root', {
+    spin() { for (;;) {} },
+    spinLater() { return Promise.resolve().then(() => { for (;;) {} }); },
+    recurse() { const f = n => f(n + 1) + 1; return f(0); },
+    recurseCaught() { try { const f = n => f(n + 1) + 1; return f(0); } catch (e) { return 'caught'; } },
+    ok() { return 'fine'; },
+  });
+}
+)";
+
+TEST_F(JsVatHostTest, StartVatFailureIsADeliveryError) {
+  ASSERT_TRUE(Load(kFaultVat).ok());
+  DeliveryResult r = Deliver(StartVat(R"(#{"failStart":true})"));
+  EXPECT_FALSE(r.ok);
+  EXPECT_THAT(r.error, HasSubstr("cannot start"));
+}
+
+TEST_F(JsVatHostTest, MessageToUnknownExportIsADeliveryError) {
+  ASSERT_TRUE(Load(kFaultVat).ok());
+  ASSERT_TRUE(Deliver(StartVat()).ok);
+  DeliveryResult r = Deliver(Message("o+99", R"(#["ok",[]])", {}, "p-60"));
+  EXPECT_FALSE(r.ok);
+  EXPECT_THAT(r.error, HasSubstr("unknown export o+99"));
+  EXPECT_THAT(syscalls_.Take(), ElementsAre());
+}
+
+TEST_F(JsVatHostTest, InfiniteLoopIsStoppedByTheWatchdog) {
+  ASSERT_TRUE(Load(kFaultVat).ok());
+  ASSERT_TRUE(Deliver(StartVat()).ok);
+  for (const char* method : {"spin", "spinLater"}) {
+    auto start = std::chrono::steady_clock::now();
+    DeliveryResult r = Deliver(Message("o+0", StrCat("#[\"", method, "\",[]]"), {}, "p-60"));
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::steady_clock::now() - start).count();
+    EXPECT_FALSE(r.ok) << method;
+    EXPECT_THAT(r.error, HasSubstr("watchdog"));
+    EXPECT_LT(secs, 10);
+    EXPECT_THAT(syscalls_.Take(), ElementsAre());
+  }
+  // The host still works for the next delivery.
+  DeliveryResult r = Deliver(Message("o+0", R"(#["ok",[]])", {}, "p-61"));
+  EXPECT_TRUE(r.ok) << r.error;
+}
+
+TEST_F(JsVatHostTest, DeepRecursionIsADeliveryError) {
+  ASSERT_TRUE(Load(kFaultVat).ok());
+  ASSERT_TRUE(Deliver(StartVat()).ok);
+  DeliveryResult r = Deliver(Message("o+0", R"(#["recurse",[]])", {}, "p-60"));
+  EXPECT_FALSE(r.ok);
+  EXPECT_THAT(r.error, HasSubstr("too much recursion"));
+  // Caught inside the vat: the vat handled it; liveslots never saw it.
+  r = Deliver(Message("o+0", R"(#["recurseCaught",[]])", {}, "p-61"));
+  EXPECT_TRUE(r.ok) << r.error;
+}
+
+TEST_F(JsVatHostTest, LoadErrorsAreStatuses) {
+  absl::Status st = Load("export const x = ;");
+  EXPECT_FALSE(st.ok());
+  EXPECT_THAT(std::string(st.message()), HasSubstr("SyntaxError"));
+  st = Load("import { nothing } from './missing.js';");
+  EXPECT_FALSE(st.ok());
+  EXPECT_THAT(std::string(st.message()), HasSubstr("cannot resolve module \"./missing.js\""));
+  st = Load("throw Error('top-level boom');");
+  EXPECT_FALSE(st.ok());
+  EXPECT_THAT(std::string(st.message()), HasSubstr("top-level boom"));
+  EXPECT_FALSE(host_->IsLoaded(kVat));
+}
+
+TEST_F(JsVatHostTest, ModuleMapSourceResolvesRelativeImports) {
+  std::string source = R"({"entry":"main.js","modules":{
+    "main.js":"import { Far } from '@endo/far'; import { twice } from './lib/math.js'; export const buildRootObject = () => Far('root', { go: x => twice(x) });",
+    "lib/math.js":"import { one } from '../one.js'; export const twice = x => 2 * x + one - 1;",
+    "one.js":"export const one = 1;"}})";
+  ASSERT_TRUE(Load(source).ok());
+  ASSERT_TRUE(Deliver(StartVat()).ok);
+  ASSERT_TRUE(Deliver(Message("o+0", R"(#["go",[21]])", {}, "p-60")).ok);
+  EXPECT_THAT(syscalls_.Take(),
+              ElementsAre(R"(["resolve",[["p-60",false,{"body":"#42","slots":[]}]]])"));
+}
+
+constexpr char kRawVat[] = R"(
+export function setup(syscall, state, helpers, vatPowers) {
+  return function dispatch(vd) {
+    const [type] = vd;
+    if (type === 'startVat') { state.set(vd[1].body); return; }
+    if (type === 'message') {
+      const [, target, msg] = vd;
+      const [method] = JSON.parse(msg.methargs.body.slice(1));
+      if (method === 'throw') throw Error('raw dispatch threw');
+      if (method === 'reject') return Promise.reject(Error('raw dispatch rejected'));
+      syscall.send('o-50', { body: '#["ping",[]]', slots: [] }, 'p+1');
+      syscall.subscribe('p+1');
+      syscall.vatstoreSet('k', 'v');
+      const v = syscall.vatstoreGet('k');
+      const missing = syscall.vatstoreGet('nope');
+      const next = syscall.vatstoreGetNextKey('a');
+      syscall.vatstoreDelete('k');
+      const dev = syscall.callNow('d-70', 'read', { body: '#[]', slots: [] });
+      syscall.dropImports(['o-50']);
+      syscall.retireImports(['o-50']);
+      syscall.retireExports(['o+5']);
+      syscall.abandonExports(['o+6']);
+      syscall.resolve([[msg.result, false,
+        { body: `#"${target} ${v} ${missing} ${next} ${dev.body} ${state.get() === '#"params"'}"`, slots: [] }]]);
+      syscall.exit(false, { body: '#"bye"', slots: [] });
+    }
+  };
+}
+)";
+
+TEST_F(JsVatHostTest, RawVatSyscallsMirrorTheKernelForms) {
+  ASSERT_TRUE(Load(kRawVat, /*raw=*/true).ok());
+  ASSERT_TRUE(Deliver(StartVat("#\"params\"")).ok);
+  syscalls_.call_now_result = testing_util::Cap("#7");
+  DeliveryResult r = Deliver(Message("o+0", R"(#["go",[]])", {}, "p-60"));
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_THAT(
+      syscalls_.Take(),
+      ElementsAre(R"(["send","o-50",{"methargs":{"body":"#[\"ping\",[]]","slots":[]},"result":"p+1"}])",
+                  R"(["subscribe","p+1"])", R"(["vatstoreSet","k","v"])",
+                  R"(["vatstoreGet","k"])", R"(["vatstoreGet","nope"])",
+                  R"(["vatstoreGetNextKey","a"])", R"(["vatstoreDelete","k"])",
+                  R"(["callNow","d-70","read",{"body":"#[]","slots":[]}])",
+                  R"(["dropImports",["o-50"]])", R"(["retireImports",["o-50"]])",
+                  R"(["retireExports",["o+5"]])", R"(["abandonExports",["o+6"]])",
+                  R"(["resolve",[["p-60",false,{"body":"#\"o+0 v undefined k #7 true\"","slots":[]}]]])",
+                  R"(["exit",false,{"body":"#\"bye\"","slots":[]}])"));
+  r = Deliver(Message("o+0", R"(#["throw",[]])"));
+  EXPECT_FALSE(r.ok);
+  EXPECT_THAT(r.error, HasSubstr("raw dispatch threw"));
+  r = Deliver(Message("o+0", R"(#["reject",[]])"));
+  EXPECT_FALSE(r.ok);
+  EXPECT_THAT(r.error, HasSubstr("raw dispatch rejected"));
+}
+
+TEST_F(JsVatHostTest, RefusedSyscallThrowsInsideTheVat) {
+  ASSERT_TRUE(Load(kRawVat, /*raw=*/true).ok());
+  ASSERT_TRUE(Deliver(StartVat()).ok);
+  syscalls_.fail_type = VatSyscall::Type::kSubscribe;
+  DeliveryResult r = Deliver(Message("o+0", R"(#["go",[]])", {}, "p-60"));
+  EXPECT_FALSE(r.ok);
+  EXPECT_THAT(r.error, HasSubstr("syscall subscribe failed: refused by test"));
+}
+
+// ---- transcripts ----------------------------------------------------------------------------
+
+// Runs deliveries against a recording handler and returns them as a transcript.
+MemTranscript Record(JsVatHost* host, const std::vector<VatDelivery>& deliveries) {
+  MemTranscript t;
+  for (const VatDelivery& d : deliveries) {
+    FakeSyscallHandler h;
+    h.record = true;
+    DeliveryResult r = host->Deliver(kVat, d, &h);
+    EXPECT_TRUE(r.ok) << r.error;
+    t.Add(d, h.recorded, r);
+  }
+  return t;
+}
+
+TEST_F(JsVatHostTest, TranscriptReplayRestoresState) {
+  ASSERT_TRUE(Load(kHelloVat).ok());
+  MemTranscript t = Record(host_.get(), {StartVat(R"(#{"greeting":"yo"})"),
+                                         Message("o+0", R"(#["hello",["a"]])", {}, "p-60"),
+                                         Message("o+0", R"(#["hello",["b"]])", {}, "p-61")});
+  // A new host (as after a restart) rebuilds the vat from the transcript.
+  host_.reset();
+  JsVatHostOptions o;
+  o.replay_progress_every = 2;
+  host_ = JsVatHost::Create(o);
+  ASSERT_TRUE(Load(kHelloVat, false, &t).ok());
+  ASSERT_TRUE(Deliver(Message("o+0", R"(#["hello",["c"]])", {}, "p-62")).ok);
+  EXPECT_THAT(syscalls_.Take(),
+              ElementsAre(R"(["resolve",[["p-62",false,{"body":"#\"hello c 3 yo\"","slots":[]}]]])"));
+}
+
+TEST_F(JsVatHostTest, TamperedTranscriptIsFatal) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  ASSERT_TRUE(Load(kHelloVat).ok());
+  MemTranscript t = Record(host_.get(), {StartVat(R"(#{"greeting":"yo"})"),
+                                         Message("o+0", R"(#["hello",["a"]])", {}, "p-60")});
+  MemTranscript tampered = t;
+  size_t pos = tampered.entries[1].find("hello a 1 yo");
+  ASSERT_NE(pos, std::string::npos);
+  tampered.entries[1].replace(pos, 12, "hello a 9 yo");
+  host_.reset();
+  EXPECT_DEATH(
+      {
+        auto h = JsVatHost::Create(JsVatHostOptions());
+        VatSpec spec;
+        spec.vat_id = kVat;
+        spec.source = kHelloVat;
+        spec.transcript = &tampered;
+        (void)h->LoadVat(spec);
+      },
+      "transcript replay of v1 diverged at delivery #1, syscall #0");
+  // A missing syscall is detected too.
+  MemTranscript extra = t;
+  pos = extra.entries[1].find("\"sc\":[");
+  ASSERT_NE(pos, std::string::npos);
+  extra.entries[1].insert(pos + 6, R"([["subscribe","p-99"],["ok",null]],)");
+  EXPECT_DEATH(
+      {
+        auto h = JsVatHost::Create(JsVatHostOptions());
+        VatSpec spec;
+        spec.vat_id = kVat;
+        spec.source = kHelloVat;
+        spec.transcript = &extra;
+        (void)h->LoadVat(spec);
+      },
+      "diverged at delivery #1");
+}
+
+TEST_F(JsVatHostTest, StopVatAndDiscardUncommittedUnload) {
+  ASSERT_TRUE(Load(kHelloVat).ok());
+  ASSERT_TRUE(Load(kHelloVat, false, nullptr, VatId(2)).ok());
+  host_->StopVat(kVat);
+  EXPECT_FALSE(host_->IsLoaded(kVat));
+  EXPECT_TRUE(host_->IsLoaded(VatId(2)));
+  DeliveryResult r = Deliver(StartVat());
+  EXPECT_FALSE(r.ok);
+  EXPECT_THAT(r.error, HasSubstr("not loaded"));
+  host_->DiscardUncommitted();
+  EXPECT_FALSE(host_->IsLoaded(VatId(2)));
+}
+
+}  // namespace
+}  // namespace swingset
