@@ -70,6 +70,7 @@ struct VatConfig {
   bool raw = false;
   bool enable_pipelining = false;
   uint32_t reap_interval = 0;  // deliveries between bringOutYourDead; 0 = kernel default
+  bool use_transcript = true;  // record deliveries for replay (scripted test vats may opt out)
 };
 
 struct DeviceConfig {

@@ -133,6 +133,16 @@ inline std::string CListByKref(VatId v, const Kref& k) {
 inline std::string CListByVref(VatId v, std::string_view vref) {
   return StrCat(v.ToString(), ".c.", vref);
 }
+// Transcripts (DESIGN §6): entries are kept outside consensus (they are history, committed with
+// the block); their running SHA-256 chain and length are consensus state.
+inline std::string TranscriptLength(VatId v) { return StrCat(v.ToString(), ".t.length"); }
+inline std::string TranscriptHash(VatId v) { return StrCat(v.ToString(), ".t.hash"); }
+inline std::string TranscriptPrefix(VatId v) {
+  return StrCat("local.transcript.", v.ToString(), ".");
+}
+inline std::string TranscriptEntry(VatId v, uint64_t i) {
+  return StrCat("local.transcript.", v.ToString(), ".", i);
+}
 // Reasons of terminated vats outlive their deletion, for Inspect.
 inline std::string TerminatedVatRecord(VatId v) {
   return StrCat("vats.terminatedInfo.", v.ToString());

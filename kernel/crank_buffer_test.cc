@@ -1,0 +1,74 @@
+#include "kernel/crank_buffer.h"
+
+#include "gtest/gtest.h"
+#include "kernel/storage/mem_kv_store.h"
+
+namespace swingset {
+namespace {
+
+std::string Scan(CrankBuffer& b, const std::string& prefix) {
+  std::string out;
+  for (auto& [k, v] : b.ScanPrefix(prefix)) out += k + "=" + v + ";";
+  return out;
+}
+
+TEST(CrankBufferTest, LayersReadThroughAndMerge) {
+  auto store = NewMemKvStore();
+  ASSERT_TRUE(store->Write({{"a.1", "s1"}, {"a.2", "s2"}, {"a.4", "s4"}, {"b", "x"}}, true).ok());
+  CrankBuffer b(store.get());
+  b.Set("a.3", "c3");
+  b.Delete("a.2");
+  b.FinishCrank(nullptr);  // now in the block layer
+  b.Set("a.4", "c4");
+  b.Set("a.0", "c0");
+  EXPECT_EQ(Scan(b, "a."), "a.0=c0;a.1=s1;a.3=c3;a.4=c4;");
+  EXPECT_EQ(*b.Get("a.4"), "c4");
+  EXPECT_FALSE(b.Get("a.2").has_value());
+  auto n = b.NextAfter("a.1", "a.");
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->first, "a.3");
+  n = b.NextAfter("a.4", "a.");
+  EXPECT_FALSE(n);
+  n = b.NextAfter("", "a.");
+  EXPECT_EQ(n->first, "a.0");
+}
+
+TEST(CrankBufferTest, SavepointsRollBack) {
+  auto store = NewMemKvStore();
+  ASSERT_TRUE(store->Write({{"k", "v0"}}, true).ok());
+  CrankBuffer b(store.get());
+  b.Set("k", "v1");
+  size_t mark = b.SavePoint();
+  b.Set("k", "v2");
+  b.Set("new", "x");
+  b.Delete("k");
+  b.RollbackTo(mark);
+  EXPECT_EQ(*b.Get("k"), "v1");
+  EXPECT_FALSE(b.Get("new").has_value());
+  b.RollbackTo(0);
+  EXPECT_EQ(*b.Get("k"), "v0");
+  std::vector<KvWrite> writes;
+  b.Set("z", "1");
+  b.Set("a", "2");
+  b.FinishCrank(&writes);
+  ASSERT_EQ(writes.size(), 2u);
+  EXPECT_EQ(writes[0].key, "a");
+  EXPECT_EQ(writes[1].key, "z");
+}
+
+TEST(CrankBufferTest, CommitAndAbort) {
+  auto store = NewMemKvStore();
+  CrankBuffer b(store.get());
+  b.Set("x", "1");
+  b.FinishCrank(nullptr);
+  ASSERT_TRUE(store->Write(b.BlockBatch(), true).ok());
+  b.BlockCommitted();
+  EXPECT_EQ(*store->Get("x").value(), "1");
+  b.Set("x", "2");
+  b.FinishCrank(nullptr);
+  b.AbortBlock();
+  EXPECT_EQ(*b.Get("x"), "1");
+}
+
+}  // namespace
+}  // namespace swingset

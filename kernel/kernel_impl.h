@@ -1,0 +1,268 @@
+// File: kernel_impl.h
+//
+// KernelImpl: all kernel state and logic behind the Kernel facade. The implementation is split
+// by concern across:
+//   kernel_state.cc    typed accessors over the crank buffer: counters, objects, promises,
+//                      c-lists, queues, refcount primitives (KERNEL_SPEC §2, §4)
+//   kernel_syscall.cc  vat->kernel translation and syscall handling (§4.4, §5)
+//   kernel_run.cc      routing, deliveries, GC, reaping, termination, the run loop (§6-§10)
+//   kernel_host.cc     host-facing API: genesis, host sends, devices, blocks (§7.5, DESIGN §2)
+//   invariants.cc      CheckInvariants(): full recount
+// Only kernel sources and kernel tests include this header.
+
+#ifndef SWINGSETD_KERNEL_KERNEL_IMPL_H_
+#define SWINGSETD_KERNEL_KERNEL_IMPL_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "kernel/crank_buffer.h"
+#include "kernel/kernel.h"
+
+namespace swingset {
+
+// A message as the kernel stores it: methargs slots are krefs.
+struct KMessage {
+  CapData methargs;
+  std::optional<Kref> result;
+  bool omit_result = false;  // host sends with policy none: the "result" key is absent
+};
+
+// A stored queue event (KERNEL_SPEC §3.4).
+struct KEvent {
+  enum class Type { kSend, kNotify, kStartVat };
+  Type type = Type::kSend;
+  Kref target;          // send
+  KMessage msg;         // send
+  VatId vat;            // notify, startVat
+  Kref kpid;            // notify
+  CapData vat_parameters;  // startVat (kref slots)
+
+  Json ToJson() const;
+  static KEvent FromJsonOrDie(std::string_view text);
+};
+
+struct CListEntry {
+  bool reachable = false;
+  std::string vref;
+};
+
+// In-memory view of a vat record (derived from the store; rebuilt on AbortBlock).
+struct VatInfo {
+  VatId id;
+  std::string name;
+  bool alive = true;
+  bool pipelining = false;
+  bool use_transcript = true;
+  bool raw = false;
+  bool dynamic = false;
+  Json reap_threshold;  // the vat's own reapDirtThreshold overlay (object)
+};
+
+enum class GcActionType { kDropExport, kRetireExport, kRetireImport };
+
+class KernelImpl : public Kernel {
+ public:
+  explicit KernelImpl(KernelOptions options);
+  ~KernelImpl() override;
+
+  absl::Status Load();
+
+  // ---- Kernel
+  bool IsInitialized() override;
+  absl::Status InitializeGenesis(const GenesisConfig& config) override;
+  absl::StatusOr<Kref> QueueToVatRoot(std::string_view vat_name, std::string_view method,
+                                      const CapData& args) override;
+  absl::Status ReleaseHostPromise(const Kref& kpid) override;
+  PromiseStatus GetPromiseStatus(const Kref& kpid) override;
+  absl::Status WithDevice(std::string_view device_name,
+                          const std::function<absl::Status(DeviceContext*)>& fn) override;
+  RunStats Run(const RunPolicy& policy) override;
+  bool Step() override;
+  void VisitBlockWrites(
+      const std::function<void(std::string_view, const std::optional<std::string>&)>& fn)
+      override;
+  absl::Status CommitBlock(const KvBatch& host_writes, bool sync) override;
+  void AbortBlock() override;
+  std::optional<std::string> Get(std::string_view key) override { return buf_.Get(key); }
+  std::string ActivityHash() override;
+  uint64_t CrankNumber() override;
+  KernelCounts Counts() override;
+  std::optional<VatId> VatIdByName(std::string_view name) override;
+  absl::Status CheckInvariants() override;
+
+  // ---- test hooks
+  CrankBuffer* TEST_buffer() { return &buf_; }
+  absl::Status TEST_TerminateVat(VatId vat, bool reject, std::string_view reason);
+  absl::Status TEST_PinObject(const Kref& ko);
+  // Queue a send from the host to an arbitrary kref with args whose slots are krefs.
+  absl::StatusOr<Kref> TEST_QueueToKref(const Kref& target, const CapData& methargs,
+                                        bool with_result);
+  uint64_t TEST_cleanup_budget = 0;  // 0 = unlimited
+
+ private:
+  friend class SyscallHandlerImpl;
+  friend class DeviceContextImpl;
+  friend class InvariantChecker;
+
+  // ---------------- kernel_state.cc
+  uint64_t AllocCounter(std::string_view key, uint64_t first);
+  Kref AllocObject(std::optional<VatId> owner);
+  Kref AllocPromise(std::optional<VatId> decider);
+  // Objects
+  std::optional<std::pair<uint64_t, uint64_t>> GetObjectCounts(const Kref& ko);
+  void SetObjectCounts(const Kref& ko, uint64_t r, uint64_t c);
+  std::optional<VatId> GetOwner(const Kref& ko);
+  void DeleteObject(const Kref& ko);
+  // Promises
+  std::string GetPromiseState(const Kref& kp);  // "" when missing
+  uint64_t GetPromiseRefCount(const Kref& kp);
+  void SetPromiseRefCount(const Kref& kp, uint64_t n);
+  // Decider: nullopt = no key (settled/missing); VatId() (n==0) = "" (kernel / queued message).
+  std::optional<VatId> GetDecider(const Kref& kp);
+  void SetDecider(const Kref& kp, VatId vat);
+  std::vector<VatId> GetSubscribers(const Kref& kp);
+  void AddSubscriber(const Kref& kp, VatId vat);
+  CapData GetPromiseData(const Kref& kp);
+  void AddMessageToPromiseQueue(const Kref& kp, const KMessage& msg);
+  std::vector<KMessage> TakePromiseQueue(const Kref& kp);
+  void DeletePromise(const Kref& kp);
+  // Settles kp (must be unresolved): notifies subscribers, requeues queued messages, writes
+  // data (incrementing its slots). KERNEL_SPEC §5 doResolve.
+  void ResolveKernelPromise(const Kref& kp, bool rejected, const CapData& data);
+  // C-lists
+  std::optional<CListEntry> CListByKref(VatId vat, const Kref& k);
+  std::optional<Kref> CListByVref(VatId vat, std::string_view vref);
+  void CListWrite(VatId vat, const Kref& k, std::string_view vref, bool reachable);
+  void CListDeleteKeys(VatId vat, const Kref& k, std::string_view vref);
+  void DeleteCListEntry(VatId vat, const Kref& k, std::string_view vref);
+  void SetReachableFlag(VatId vat, const Kref& k);
+  void ClearReachableFlag(VatId vat, const Kref& k);
+  // Refcount primitives (§4.2).
+  void IncRef(const Kref& k, bool is_export = false, bool only_recognizable = false);
+  void DecRef(const Kref& k, bool is_export = false, bool only_recognizable = false);
+  void AddMaybeFree(const Kref& k);
+  void IncMessage(const Kref& target, const KMessage& msg);
+  void DecMessage(const Kref& target, const KMessage& msg);
+  void IncSlots(const std::vector<std::string>& kslots);
+  void DecSlots(const std::vector<std::string>& kslots);
+  // Queues
+  void Enqueue(std::string_view queue, const KEvent& ev);
+  std::optional<KEvent> Dequeue(std::string_view queue);
+  uint64_t QueueLength(std::string_view queue);
+  void EnqueueNotify(VatId vat, const Kref& kp);
+  void EnqueueSend(const Kref& target, const KMessage& msg);  // inc holds, acceptance queue
+  // GC actions / reap queue / terminated list
+  std::vector<std::string> GetGcActions();
+  void SetGcActions(std::vector<std::string> actions);
+  std::vector<VatId> GetVatList(std::string_view key);
+  void SetVatList(std::string_view key, const std::vector<VatId>& vats);
+  // Vats
+  VatInfo* FindVat(VatId vat);
+  bool VatIsAlive(VatId vat);
+  std::vector<VatId> LiveImporters(const Kref& ko);
+  absl::Status LoadVatInfo();
+
+  // ---------------- kernel_syscall.cc
+  absl::StatusOr<Kref> MapVatSlotToKernel(VatId vat, std::string_view vref, bool set_reachable,
+                                          bool required, bool require_new);
+  std::string MapKernelSlotToVat(VatId vat, const Kref& k, bool set_reachable = true,
+                                 bool required = false);
+  absl::StatusOr<CapData> TranslateCapDataToKernel(VatId vat, const CapData& data,
+                                                   bool allow_promises = true);
+  CapData TranslateCapDataToVat(VatId vat, const CapData& data);
+  SyscallResult HandleSyscall(VatId vat, const VatSyscall& sc, bool* doomed,
+                              std::optional<std::pair<bool, CapData>>* exit_request);
+  absl::StatusOr<SyscallResult> DoSyscall(VatId vat, const VatSyscall& sc,
+                                          std::optional<std::pair<bool, CapData>>* exit_request);
+  absl::StatusOr<SyscallResult> DoCallNow(VatId vat, const VatSyscall& sc);
+  absl::StatusOr<std::vector<std::string>> DeviceSlotsToKernel(
+      DeviceId d, const std::vector<std::string>& slots);
+  std::string KernelSlotToDevice(DeviceId d, const Kref& k);
+
+  // ---------------- kernel_run.cc
+  bool RunOneCrank(RunStats* stats);
+  bool HasWork();
+  void StartCrank();
+  void EndCrank();
+  void ProcessRefcounts();
+  void RetireKernelObjects(const std::vector<Kref>& krefs);
+  void OrphanKernelObject(const Kref& ko, VatId vat);
+  struct Route {
+    enum class Kind { kDeliver, kQueue, kSplat } kind;
+    VatId vat;
+    Kref target;     // deliver: final target (object, or the kpid when pipelined)
+    Kref queue_kp;   // queue: the promise
+    CapData error;   // splat
+  };
+  Route RouteSend(const Kref& target, const KMessage& msg);
+  void Splat(const Kref& target, const KMessage& msg, const CapData& error);
+  void ProcessRoutingCrank(KEvent ev);
+  // Delivery cranks. Each returns the crank outcome used for dirt and stats.
+  struct DeliveryOutcome {
+    bool delivered = false;  // a delivery was made to a vat
+    VatId vat;
+    bool gc = false;
+    uint64_t gc_krefs = 0;
+    bool measure_dirt = false;
+  };
+  DeliveryOutcome ProcessRunQueueEvent(const KEvent& ev, size_t start_mark);
+  DeliveryOutcome ProcessGcDelivery(VatId vat, GcActionType type, const std::vector<Kref>& krefs,
+                                    size_t start_mark);
+  DeliveryOutcome ProcessBringOutYourDead(VatId vat, size_t start_mark);
+  // Performs one delivery with syscall handling, transcript and failure handling. Returns false
+  // when the crank was aborted (rolled back) and the vat terminated.
+  bool Deliver(VatId vat, const VatDelivery& d, size_t start_mark, size_t deliver_mark,
+               bool consume_on_abort);
+  bool EnsureVatLoaded(VatId vat);
+  void AddDirt(VatId vat, uint64_t gc_krefs);
+  void TerminateVat(VatId vat, bool reject, const CapData& info);
+  // Returns true when the vat is fully cleaned up. `budget` 0 = unlimited.
+  bool CleanupTerminatedVat(VatId vat, uint64_t budget, uint64_t* work);
+  // GC action selection (§8.3): fills vat/type/krefs; returns 0 = nothing, 1 = delivery,
+  // 2 = negated crank.
+  int NextGcAction(VatId* vat, GcActionType* type, std::vector<Kref>* krefs);
+
+  // ---------------- kernel_host.cc
+  void EmitHostCrank();  // fold host-side writes into the block and the activity hash
+
+  KernelOptions options_;
+  KvStore* store_;
+  VatHost* host_;
+  CrankBuffer buf_;
+  std::unique_ptr<Hasher> hasher_;
+  std::vector<KvWrite> crank_writes_;  // scratch
+  // maybeFreeKrefs: insertion-ordered set, not rolled back with the crank (§8.1).
+  std::vector<Kref> maybe_free_;
+  absl::flat_hash_set<Kref> maybe_free_set_;
+  // Vats by id (ordered map: iteration feeds deterministic orders).
+  std::map<uint64_t, VatInfo> vats_;
+  absl::flat_hash_set<uint64_t> loaded_vats_;
+  // Devices by name (registration order) and by id.
+  std::map<std::string, std::unique_ptr<Device>> devices_;
+  bool in_crank_ = false;
+  std::string last_syscall_error_;  // why the last doomed syscall was refused
+  std::string last_load_error_;
+};
+
+// Smallcaps helpers (the kernel only inspects bodies in the ways KERNEL_SPEC §3.1 allows).
+// If the body is exactly one slot reference ("$0..." or "&0"), returns true.
+bool IsSingleSlotBody(std::string_view body);
+// The method name of a methargs body ["name", args], or "?" when not parseable.
+std::string MethodNameOf(const CapData& methargs);
+// Kernel error capdata: #{"#error":"<text>","name":"Error"}.
+CapData KernelError(std::string_view text);
+// Plain JSON data -> smallcaps body text (strings that could be mistaken for encodings are
+// escaped with '!').
+std::string PlainJsonToSmallcaps(const Json& j);
+
+}  // namespace swingset
+
+#endif  // SWINGSETD_KERNEL_KERNEL_IMPL_H_

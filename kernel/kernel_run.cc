@@ -1,0 +1,880 @@
+// The run loop and everything a crank does (KERNEL_SPEC §6-§10): routing, deliveries, splats,
+// processRefcounts, GC-action selection, reaping, termination and slow cleanup.
+
+#include <algorithm>
+
+#include "absl/strings/str_join.h"
+#include "kernel/base.h"
+#include "kernel/kernel_impl.h"
+#include "kernel/key_schema.h"
+#include "kernel/strings.h"
+
+namespace swingset {
+
+namespace {
+
+const char* GcTypeName(GcActionType t) {
+  switch (t) {
+    case GcActionType::kDropExport: return "dropExport";
+    case GcActionType::kRetireExport: return "retireExport";
+    case GcActionType::kRetireImport: return "retireImport";
+  }
+  return "?";
+}
+
+std::string GcAction(VatId vat, GcActionType t, const Kref& k) {
+  return StrCat(vat.ToString(), " ", GcTypeName(t), " ", k.ToString());
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- the syscall handler
+
+// Bridges one delivery's syscalls to the kernel and records them for the transcript.
+class SyscallHandlerImpl : public SyscallHandler {
+ public:
+  SyscallHandlerImpl(KernelImpl* kernel, VatId vat, bool record)
+      : kernel_(kernel), vat_(vat), record_(record) {}
+
+  SyscallResult Syscall(const VatSyscall& sc) override {
+    SyscallResult r = kernel_->HandleSyscall(vat_, sc, &doomed_, &exit_request_);
+    if (record_) {
+      recorded_.Push(Json::MakeArray({sc.ToJson(), r.ToJson()}));
+    }
+    return r;
+  }
+
+  bool doomed() const { return doomed_; }
+  const std::optional<std::pair<bool, CapData>>& exit_request() const { return exit_request_; }
+  Json TakeRecorded() { return std::move(recorded_); }
+
+ private:
+  KernelImpl* kernel_;
+  VatId vat_;
+  bool record_;
+  bool doomed_ = false;
+  std::optional<std::pair<bool, CapData>> exit_request_;
+  Json recorded_ = Json::MakeArray();
+};
+
+// ---------------------------------------------------------------- cranks
+
+void KernelImpl::StartCrank() {
+  CHECK(!in_crank_) << "nested crank";
+  in_crank_ = true;
+}
+
+void KernelImpl::EndCrank() {
+  ProcessRefcounts();
+  auto n = buf_.Get(keys::kCrankNumber);
+  uint64_t crank = 0;
+  if (n) ParseNat(*n, &crank);
+  buf_.Set(keys::kCrankNumber, StrCat(crank + 1));
+  EmitHostCrank();
+  in_crank_ = false;
+}
+
+void KernelImpl::EmitHostCrank() {
+  // Crank hash over this crank's net consensus writes in key order; then the activity hash
+  // chains it (DESIGN §5). The activityhash key itself is written outside the crank hash.
+  crank_writes_.clear();
+  buf_.FinishCrank(&crank_writes_);
+  bool any = false;
+  for (const KvWrite& w : crank_writes_) {
+    if (!keys::IsConsensusKey(w.key)) continue;
+    any = true;
+    if (w.value) {
+      hasher_->Update("add\n");
+      hasher_->Update(w.key);
+      hasher_->Update("\n");
+      hasher_->Update(*w.value);
+      hasher_->Update("\n");
+    } else {
+      hasher_->Update("delete\n");
+      hasher_->Update(w.key);
+      hasher_->Update("\n");
+    }
+  }
+  if (!any) {
+    hasher_->FinishHex();  // reset
+    return;
+  }
+  std::string crankhash = hasher_->FinishHex();
+  std::string prev = buf_.Get(keys::kActivityHash).value_or("");
+  hasher_->Update("activityhash\n");
+  hasher_->Update(prev);
+  hasher_->Update("\n");
+  hasher_->Update(crankhash);
+  hasher_->Update("\n");
+  buf_.Set(keys::kActivityHash, hasher_->FinishHex());
+  buf_.FinishCrank(nullptr);
+}
+
+// ---------------------------------------------------------------- refcount processing (§8.2)
+
+void KernelImpl::ProcessRefcounts() {
+  std::vector<std::string> actions;
+  bool changed = false;
+  for (size_t i = 0; i < maybe_free_.size(); ++i) {
+    const Kref k = maybe_free_[i];
+    if (k.is_promise()) {
+      std::string state = GetPromiseState(k);
+      if (state.empty()) continue;  // lost
+      if (GetPromiseRefCount(k) != 0) continue;
+      if (state != keys::kPromiseUnresolved) DecSlots(GetPromiseData(k).slots);
+      DeletePromise(k);
+      continue;
+    }
+    if (!k.is_object()) continue;
+    auto counts = GetObjectCounts(k).value_or(std::make_pair(uint64_t{0}, uint64_t{0}));
+    if (counts.first != 0) continue;
+    std::optional<VatId> owner = GetOwner(k);
+    if (owner && VatIsAlive(*owner)) {
+      auto e = CListByKref(*owner, k);
+      if (e && e->reachable) {
+        actions.push_back(GcAction(*owner, GcActionType::kDropExport, k));
+        changed = true;
+      }
+      if (counts.second == 0) {
+        actions.push_back(GcAction(*owner, GcActionType::kRetireExport, k));
+        changed = true;
+      }
+      continue;
+    }
+    if (owner) {
+      // Owner terminated but not yet cleaned up: fast-forward the orphaning.
+      buf_.Delete(keys::ObjectOwner(k));
+      auto e = CListByKref(*owner, k);
+      if (e) CListDeleteKeys(*owner, k, e->vref);
+    }
+    if (counts.second > 0) {
+      RetireKernelObjects({k});
+    } else {
+      DeleteObject(k);
+    }
+  }
+  maybe_free_.clear();
+  maybe_free_set_.clear();
+  if (changed) {
+    std::vector<std::string> all = GetGcActions();
+    all.insert(all.end(), actions.begin(), actions.end());
+    SetGcActions(std::move(all));
+  }
+}
+
+void KernelImpl::RetireKernelObjects(const std::vector<Kref>& krefs) {
+  std::vector<std::string> actions;
+  for (const Kref& k : krefs) {
+    for (VatId importer : LiveImporters(k)) {
+      actions.push_back(GcAction(importer, GcActionType::kRetireImport, k));
+    }
+    DeleteObject(k);
+  }
+  if (!actions.empty()) {
+    std::vector<std::string> all = GetGcActions();
+    all.insert(all.end(), actions.begin(), actions.end());
+    SetGcActions(std::move(all));
+  }
+}
+
+void KernelImpl::OrphanKernelObject(const Kref& ko, VatId vat) {
+  std::optional<VatId> owner = GetOwner(ko);
+  CHECK(owner && *owner == vat) << "orphaning " << ko.ToString() << " not owned by "
+                                << vat.ToString();
+  buf_.Delete(keys::ObjectOwner(ko));
+  auto e = CListByKref(vat, ko);
+  if (e) CListDeleteKeys(vat, ko, e->vref);
+  AddMaybeFree(ko);
+}
+
+// ---------------------------------------------------------------- GC action selection (§8.3)
+
+int KernelImpl::NextGcAction(VatId* vat_out, GcActionType* type_out, std::vector<Kref>* krefs) {
+  std::vector<std::string> actions = GetGcActions();
+  if (actions.empty()) return 0;
+  struct Parsed {
+    std::string vat_str;
+    VatId vat;
+    GcActionType type;
+    Kref k;
+    std::string text;
+  };
+  std::vector<Parsed> parsed;
+  for (const std::string& a : actions) {
+    size_t s1 = a.find(' ');
+    size_t s2 = a.find(' ', s1 + 1);
+    CHECK(s1 != std::string::npos && s2 != std::string::npos) << "corrupt gcAction " << a;
+    Parsed p;
+    p.vat_str = a.substr(0, s1);
+    p.vat = *VatId::Parse(p.vat_str);
+    std::string t = a.substr(s1 + 1, s2 - s1 - 1);
+    p.type = t == "dropExport"     ? GcActionType::kDropExport
+             : t == "retireExport" ? GcActionType::kRetireExport
+                                   : GcActionType::kRetireImport;
+    p.k = *Kref::Parse(a.substr(s2 + 1));
+    p.text = a;
+    parsed.push_back(std::move(p));
+  }
+  // Visit (vat as string, type priority) groups in order.
+  std::stable_sort(parsed.begin(), parsed.end(), [](const Parsed& a, const Parsed& b) {
+    if (a.vat_str != b.vat_str) return a.vat_str < b.vat_str;
+    return static_cast<int>(a.type) < static_cast<int>(b.type);
+  });
+  std::vector<bool> removed(parsed.size(), false);
+  bool any_removed = false;
+  size_t i = 0;
+  while (i < parsed.size()) {
+    size_t j = i;
+    while (j < parsed.size() && parsed[j].vat_str == parsed[i].vat_str &&
+           parsed[j].type == parsed[i].type) {
+      ++j;
+    }
+    std::vector<Kref> survivors;
+    const VatId vat = parsed[i].vat;
+    const GcActionType type = parsed[i].type;
+    bool alive = VatIsAlive(vat);
+    for (size_t x = i; x < j; ++x) {
+      removed[x] = true;
+      any_removed = true;
+      const Kref& k = parsed[x].k;
+      if (!alive) continue;
+      auto counts = GetObjectCounts(k);
+      auto e = CListByKref(vat, k);
+      bool keep = false;
+      switch (type) {
+        case GcActionType::kDropExport:
+          keep = counts && counts->first == 0 && e && e->reachable;
+          break;
+        case GcActionType::kRetireExport:
+          keep = counts && counts->first == 0 && counts->second == 0 && e.has_value();
+          break;
+        case GcActionType::kRetireImport:
+          keep = e.has_value();
+          break;
+      }
+      if (keep) survivors.push_back(k);
+    }
+    if (!survivors.empty()) {
+      std::vector<std::string> rest;
+      for (size_t x = 0; x < parsed.size(); ++x) {
+        if (!removed[x]) rest.push_back(parsed[x].text);
+      }
+      SetGcActions(std::move(rest));
+      std::sort(survivors.begin(), survivors.end(), KrefStringLess);
+      *vat_out = vat;
+      *type_out = type;
+      *krefs = std::move(survivors);
+      return 1;
+    }
+    i = j;
+  }
+  if (any_removed) {
+    SetGcActions({});
+    return 2;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- routing (§7.2)
+
+KernelImpl::Route KernelImpl::RouteSend(const Kref& target, const KMessage& msg) {
+  Route r;
+  auto to_object = [&](const Kref& ko) {
+    std::optional<VatId> owner = GetOwner(ko);
+    if (owner && VatIsAlive(*owner)) {
+      r.kind = Route::Kind::kDeliver;
+      r.vat = *owner;
+      r.target = ko;
+    } else {
+      r.kind = Route::Kind::kSplat;
+      r.error = KernelError("vat terminated");
+    }
+  };
+  if (target.is_object()) {
+    to_object(target);
+    return r;
+  }
+  if (target.is_device()) {
+    r.kind = Route::Kind::kSplat;
+    r.error = KernelError("cannot send to a device node");
+    return r;
+  }
+  std::string state = GetPromiseState(target);
+  CHECK(!state.empty()) << "send to missing promise " << target.ToString();
+  if (state == keys::kPromiseFulfilled) {
+    CapData data = GetPromiseData(target);
+    if (data.slots.size() == 1 && IsSingleSlotBody(data.body)) {
+      Kref k = *Kref::Parse(data.slots[0]);
+      if (k.is_object()) {
+        to_object(k);
+        return r;
+      }
+    }
+    r.kind = Route::Kind::kSplat;
+    r.error = KernelError(
+        StrCat("data is not callable, has no method ", MethodNameOf(msg.methargs)));
+    return r;
+  }
+  if (state == keys::kPromiseRejected) {
+    r.kind = Route::Kind::kSplat;
+    r.error = GetPromiseData(target);
+    return r;
+  }
+  std::optional<VatId> decider = GetDecider(target);
+  if (!decider || !decider->valid()) {
+    r.kind = Route::Kind::kQueue;
+    r.queue_kp = target;
+    return r;
+  }
+  VatInfo* dv = FindVat(*decider);
+  if (!dv || !dv->alive) {
+    r.kind = Route::Kind::kSplat;
+    r.error = KernelError("vat terminated");
+    return r;
+  }
+  if (dv->pipelining) {
+    r.kind = Route::Kind::kDeliver;
+    r.vat = *decider;
+    r.target = target;
+    return r;
+  }
+  r.kind = Route::Kind::kQueue;
+  r.queue_kp = target;
+  return r;
+}
+
+void KernelImpl::Splat(const Kref& target, const KMessage& msg, const CapData& error) {
+  if (msg.result) {
+    const Kref& kp = *msg.result;
+    if (GetPromiseState(kp) == keys::kPromiseUnresolved) {
+      std::optional<VatId> decider = GetDecider(kp);
+      CHECK(decider && !decider->valid())
+          << "splat of a message whose result " << kp.ToString() << " has a decider";
+      ResolveKernelPromise(kp, true, error);
+    }
+  }
+  DecMessage(target, msg);
+}
+
+void KernelImpl::ProcessRoutingCrank(KEvent ev) {
+  if (ev.type != KEvent::Type::kSend) {
+    Enqueue(keys::kRunQueue, ev);
+    return;
+  }
+  Route r = RouteSend(ev.target, ev.msg);
+  switch (r.kind) {
+    case Route::Kind::kSplat:
+      Splat(ev.target, ev.msg, r.error);
+      break;
+    case Route::Kind::kQueue:
+      AddMessageToPromiseQueue(r.queue_kp, ev.msg);
+      break;
+    case Route::Kind::kDeliver:
+      if (r.target != ev.target) {
+        DecRef(ev.target);
+        IncRef(r.target);
+        ev.target = r.target;
+      }
+      Enqueue(keys::kRunQueue, ev);
+      break;
+  }
+}
+
+// ---------------------------------------------------------------- deliveries (§6)
+
+bool KernelImpl::EnsureVatLoaded(VatId vat) {
+  if (loaded_vats_.contains(vat.n())) return true;
+  VatInfo* info = FindVat(vat);
+  CHECK(info) << "loading unknown vat " << vat.ToString();
+  VatSpec spec;
+  spec.vat_id = vat;
+  spec.name = info->name;
+  spec.raw = info->raw;
+  spec.use_transcript = info->use_transcript;
+  auto source = buf_.Get(keys::VatSource(vat));
+  if (source) {
+    auto j = Json::Parse(*source);
+    CHECK(j.ok()) << "corrupt source of " << vat.ToString();
+    if (const Json* b = j->Find("bundle")) spec.source = b->as_string();
+  }
+  spec.options_json = buf_.Get(keys::VatOptions(vat)).value_or("{}");
+  class Source : public TranscriptSource {
+   public:
+    Source(KernelImpl* k, VatId v) : k_(k), v_(v) {}
+    uint64_t Length() override {
+      auto n = k_->buf_.Get(keys::TranscriptLength(v_));
+      uint64_t len = 0;
+      if (n) ParseNat(*n, &len);
+      return len;
+    }
+    std::optional<std::string> Entry(uint64_t i) override {
+      return k_->buf_.Get(keys::TranscriptEntry(v_, i));
+    }
+
+   private:
+    KernelImpl* k_;
+    VatId v_;
+  } transcript(this, vat);
+  spec.transcript = &transcript;
+  absl::Status s = host_->LoadVat(spec);
+  if (!s.ok()) {
+    last_load_error_ = std::string(s.message());
+    return false;
+  }
+  loaded_vats_.insert(vat.n());
+  return true;
+}
+
+bool KernelImpl::Deliver(VatId vat, const VatDelivery& d, size_t start_mark, size_t deliver_mark,
+                         bool consume_on_abort) {
+  VatInfo* info = FindVat(vat);
+  CHECK(info && info->alive) << "delivery to dead vat " << vat.ToString();
+  if (!EnsureVatLoaded(vat)) {
+    buf_.RollbackTo(consume_on_abort ? deliver_mark : start_mark);
+    TerminateVat(vat, true, KernelError(StrCat("vat failed to load: ", last_load_error_)));
+    return false;
+  }
+  SyscallHandlerImpl handler(this, vat, info->use_transcript);
+  DeliveryResult result = host_->Deliver(vat, d, &handler);
+  if (handler.doomed() || !result.ok) {
+    std::string why = handler.doomed() ? "syscall translation error: prepare to die"
+                                       : StrCat("delivery failed: ", result.error);
+    buf_.RollbackTo(consume_on_abort ? deliver_mark : start_mark);
+    if (handler.doomed()) StrAppend(&why, " (", last_syscall_error_, ")");
+    TerminateVat(vat, true, KernelError(why));
+    return false;
+  }
+  if (info->use_transcript) {
+    uint64_t pos = 0;
+    if (auto n = buf_.Get(keys::TranscriptLength(vat))) ParseNat(*n, &pos);
+    Json entry = Json::MakeObject();
+    entry.Set("d", d.ToJson());
+    entry.Set("sc", handler.TakeRecorded());
+    entry.Set("r", result.ToJson());
+    std::string text = entry.Dump();
+    std::string prev = buf_.Get(keys::TranscriptHash(vat)).value_or("");
+    hasher_->Update(prev);
+    hasher_->Update("\n");
+    hasher_->Update(text);
+    std::string h = hasher_->FinishHex();
+    buf_.Set(keys::TranscriptEntry(vat, pos), text);
+    buf_.Set(keys::TranscriptLength(vat), StrCat(pos + 1));
+    buf_.Set(keys::TranscriptHash(vat), h);
+  }
+  if (handler.exit_request()) {
+    const auto& [is_failure, info_k] = *handler.exit_request();
+    if (is_failure) buf_.RollbackTo(consume_on_abort ? deliver_mark : start_mark);
+    TerminateVat(vat, is_failure, info_k);
+    return !is_failure;
+  }
+  return true;
+}
+
+void KernelImpl::AddDirt(VatId vat, uint64_t gc_krefs) {
+  VatInfo* info = FindVat(vat);
+  if (!info || !info->alive) return;
+  Json thresholds = Json::MakeObject();
+  if (auto d = buf_.Get(keys::kDefaultReapDirtThreshold)) {
+    auto j = Json::Parse(*d);
+    if (j.ok() && j->is_object()) thresholds = *j;
+  }
+  if (info->reap_threshold.is_object()) {
+    for (const auto& [k, v] : info->reap_threshold.as_object()) thresholds.Set(k, v);
+  }
+  if (const Json* never = thresholds.Find("never"); never && never->is_bool() && never->as_bool()) {
+    return;
+  }
+  Json dirt = Json::MakeObject();
+  if (auto d = buf_.Get(keys::VatReapDirt(vat))) {
+    auto j = Json::Parse(*d);
+    if (j.ok() && j->is_object()) dirt = *j;
+  }
+  bool reap = false;
+  auto add = [&](const char* key, uint64_t amount) {
+    const Json* t = thresholds.Find(key);
+    if (!t || !t->is_number()) return;
+    const Json* cur = dirt.Find(key);
+    int64_t total = (cur && cur->is_number() ? cur->as_int() : 0) + static_cast<int64_t>(amount);
+    dirt.Set(key, total);
+    if (total >= t->as_int()) reap = true;
+  };
+  add("deliveries", 1);
+  if (gc_krefs > 0) add("gcKrefs", gc_krefs);
+  buf_.Set(keys::VatReapDirt(vat), dirt.Dump());
+  if (reap) {
+    std::vector<VatId> q = GetVatList(keys::kReapQueue);
+    if (std::find(q.begin(), q.end(), vat) == q.end()) {
+      q.push_back(vat);
+      SetVatList(keys::kReapQueue, q);
+    }
+  }
+}
+
+KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(const KEvent& ev, size_t start_mark) {
+  DeliveryOutcome out;
+  if (ev.type == KEvent::Type::kSend) {
+    Route r = RouteSend(ev.target, ev.msg);
+    if (r.kind == Route::Kind::kSplat) {
+      Splat(ev.target, ev.msg, r.error);
+      return out;
+    }
+    if (r.kind == Route::Kind::kQueue) {
+      AddMessageToPromiseQueue(r.queue_kp, ev.msg);
+      return out;
+    }
+    const VatId vat = r.vat;
+    size_t deliver_mark = buf_.SavePoint();
+    DecMessage(ev.target, ev.msg);
+    VatDelivery d;
+    d.type = VatDelivery::Type::kMessage;
+    if (r.target.is_object()) {
+      auto e = CListByKref(vat, r.target);
+      CHECK(e && e->vref[1] == '+') << "message to " << r.target.ToString()
+                                     << " routed to wrong vat " << vat.ToString();
+      d.target = MapKernelSlotToVat(vat, r.target);
+    } else {
+      CHECK(GetPromiseState(r.target) == keys::kPromiseUnresolved &&
+            GetDecider(r.target) == std::optional<VatId>(vat))
+          << "pipelined delivery to " << r.target.ToString() << " not decided by "
+          << vat.ToString();
+      d.target = MapKernelSlotToVat(vat, r.target);
+    }
+    d.methargs = TranslateCapDataToVat(vat, ev.msg.methargs);
+    if (ev.msg.result) {
+      const Kref& kr = *ev.msg.result;
+      CHECK(GetPromiseState(kr) == keys::kPromiseUnresolved)
+          << "result promise " << kr.ToString() << " already settled";
+      std::optional<VatId> decider = GetDecider(kr);
+      CHECK(decider && !decider->valid()) << "result promise " << kr.ToString() << " has decider";
+      d.result = MapKernelSlotToVat(vat, kr);
+      SetDecider(kr, vat);
+      if (FindVat(vat)->pipelining) {
+        for (const KMessage& m : TakePromiseQueue(kr)) {
+          KEvent mev;
+          mev.type = KEvent::Type::kSend;
+          mev.target = kr;
+          mev.msg = m;
+          Enqueue(keys::kAcceptanceQueue, mev);
+        }
+      }
+    }
+    out.vat = vat;
+    out.delivered = true;
+    out.measure_dirt = Deliver(vat, d, start_mark, deliver_mark, false);
+    return out;
+  }
+  if (ev.type == KEvent::Type::kNotify) {
+    const VatId vat = ev.vat;
+    size_t deliver_mark = buf_.SavePoint();
+    DecRef(ev.kpid);
+    if (!VatIsAlive(vat)) return out;
+    std::string state = GetPromiseState(ev.kpid);
+    CHECK(!state.empty() && state != keys::kPromiseUnresolved)
+        << "notify of unsettled promise " << ev.kpid.ToString();
+    if (!CListByKref(vat, ev.kpid)) return out;
+    // Targets: kpid, then settled promises reachable through data slots, DFS pre-order.
+    std::vector<Kref> targets;
+    absl::flat_hash_set<Kref> seen;
+    std::vector<Kref> stack = {ev.kpid};
+    while (!stack.empty()) {
+      Kref k = stack.back();
+      stack.pop_back();
+      if (!seen.insert(k).second) continue;
+      targets.push_back(k);
+      CapData data = GetPromiseData(k);
+      for (auto it = data.slots.rbegin(); it != data.slots.rend(); ++it) {
+        Kref s = *Kref::Parse(*it);
+        if (!s.is_promise() || seen.contains(s)) continue;
+        std::string st = GetPromiseState(s);
+        if (st.empty() || st == keys::kPromiseUnresolved) continue;
+        stack.push_back(s);
+      }
+    }
+    VatDelivery d;
+    d.type = VatDelivery::Type::kNotify;
+    for (const Kref& k : targets) {
+      Resolution res;
+      res.vpid = MapKernelSlotToVat(vat, k);
+      res.rejected = GetPromiseState(k) == keys::kPromiseRejected;
+      res.data = TranslateCapDataToVat(vat, GetPromiseData(k));
+      d.resolutions.push_back(std::move(res));
+    }
+    for (const Kref& k : targets) {
+      auto e = CListByKref(vat, k);
+      if (e) DeleteCListEntry(vat, k, e->vref);
+    }
+    out.vat = vat;
+    out.delivered = true;
+    out.measure_dirt = Deliver(vat, d, start_mark, deliver_mark, false);
+    return out;
+  }
+  // startVat
+  const VatId vat = ev.vat;
+  size_t deliver_mark = buf_.SavePoint();
+  if (!VatIsAlive(vat)) {
+    DecSlots(ev.vat_parameters.slots);
+    return out;
+  }
+  IncSlots(ev.vat_parameters.slots);
+  if (auto prev = buf_.Get(keys::VatParameters(vat))) {
+    auto j = Json::Parse(*prev);
+    CHECK(j.ok()) << "corrupt vatParameters";
+    DecSlots(CapDataFromJson(*j)->slots);
+  }
+  buf_.Set(keys::VatParameters(vat), CapDataToJson(ev.vat_parameters).Dump());
+  VatDelivery d;
+  d.type = VatDelivery::Type::kStartVat;
+  d.vat_parameters = TranslateCapDataToVat(vat, ev.vat_parameters);
+  DecSlots(ev.vat_parameters.slots);
+  out.vat = vat;
+  out.delivered = true;
+  out.measure_dirt = Deliver(vat, d, start_mark, deliver_mark, true);
+  return out;
+}
+
+KernelImpl::DeliveryOutcome KernelImpl::ProcessGcDelivery(VatId vat, GcActionType type,
+                                                          const std::vector<Kref>& krefs,
+                                                          size_t start_mark) {
+  DeliveryOutcome out;
+  if (!VatIsAlive(vat)) return out;
+  size_t deliver_mark = buf_.SavePoint();
+  VatDelivery d;
+  switch (type) {
+    case GcActionType::kDropExport:
+      d.type = VatDelivery::Type::kDropExports;
+      for (const Kref& k : krefs) d.vrefs.push_back(MapKernelSlotToVat(vat, k, false, true));
+      for (const Kref& k : krefs) ClearReachableFlag(vat, k);
+      break;
+    case GcActionType::kRetireExport:
+      d.type = VatDelivery::Type::kRetireExports;
+      for (const Kref& k : krefs) DeleteObject(k);
+      for (const Kref& k : krefs) {
+        std::string v = MapKernelSlotToVat(vat, k, false, true);
+        d.vrefs.push_back(v);
+        DeleteCListEntry(vat, k, v);
+      }
+      break;
+    case GcActionType::kRetireImport:
+      d.type = VatDelivery::Type::kRetireImports;
+      for (const Kref& k : krefs) {
+        std::string v = MapKernelSlotToVat(vat, k, false, true);
+        d.vrefs.push_back(v);
+        DeleteCListEntry(vat, k, v);
+      }
+      break;
+  }
+  out.vat = vat;
+  out.delivered = true;
+  out.gc = true;
+  out.gc_krefs = krefs.size();
+  out.measure_dirt = Deliver(vat, d, start_mark, deliver_mark, false);
+  return out;
+}
+
+KernelImpl::DeliveryOutcome KernelImpl::ProcessBringOutYourDead(VatId vat, size_t start_mark) {
+  DeliveryOutcome out;
+  if (!VatIsAlive(vat)) return out;
+  size_t deliver_mark = buf_.SavePoint();
+  VatDelivery d;
+  d.type = VatDelivery::Type::kBringOutYourDead;
+  out.vat = vat;
+  out.delivered = true;
+  if (Deliver(vat, d, start_mark, deliver_mark, false)) {
+    buf_.Set(keys::VatReapDirt(vat), "{}");
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- termination (§10)
+
+void KernelImpl::TerminateVat(VatId vat, bool reject, const CapData& info) {
+  VatInfo* v = FindVat(vat);
+  if (!v || !v->alive) return;
+  if (v->dynamic) {
+    std::vector<VatId> ids = GetVatList(keys::kVatDynamicIds);
+    ids.erase(std::remove(ids.begin(), ids.end(), vat), ids.end());
+    SetVatList(keys::kVatDynamicIds, ids);
+  } else {
+    buf_.Delete(keys::VatName(v->name));
+    auto names = Json::Parse(buf_.Get(keys::kVatNames).value_or("[]"));
+    CHECK(names.ok()) << "corrupt vat.names";
+    Json kept = Json::MakeArray();
+    for (const Json& n : names->as_array()) {
+      if (n.as_string() != v->name) kept.Push(n);
+    }
+    buf_.Set(keys::kVatNames, kept.Dump());
+  }
+  std::vector<VatId> terminated = GetVatList(keys::kVatsTerminated);
+  terminated.push_back(vat);
+  SetVatList(keys::kVatsTerminated, terminated);
+  Json record = Json::MakeObject();
+  record.Set("name", v->name);
+  record.Set("rejected", reject);
+  record.Set("info", CapDataToJson(info));
+  buf_.Set(keys::TerminatedVatRecord(vat), record.Dump());
+  v->alive = false;
+  // Reap queue entries for it are moot.
+  std::vector<VatId> rq = GetVatList(keys::kReapQueue);
+  if (std::find(rq.begin(), rq.end(), vat) != rq.end()) {
+    rq.erase(std::remove(rq.begin(), rq.end(), vat), rq.end());
+    SetVatList(keys::kReapQueue, rq);
+  }
+  // Reject every unresolved promise it decides, in c-list key order.
+  CapData err = KernelError("vat terminated");
+  for (const auto& [key, kref_text] : buf_.ScanPrefix(keys::CListByVref(vat, "p"))) {
+    Kref kp = *Kref::Parse(kref_text);
+    if (GetPromiseState(kp) != keys::kPromiseUnresolved) continue;
+    std::optional<VatId> decider = GetDecider(kp);
+    if (decider && *decider == vat) ResolveKernelPromise(kp, true, err);
+  }
+  if (loaded_vats_.erase(vat.n())) host_->StopVat(vat);
+}
+
+bool KernelImpl::CleanupTerminatedVat(VatId vat, uint64_t budget, uint64_t* work) {
+  uint64_t remaining = budget == 0 ? UINT64_MAX : budget;
+  auto spend = [&]() {
+    ++*work;
+    --remaining;
+    return remaining == 0;
+  };
+  // exports
+  for (const auto& [key, kref_text] : buf_.ScanPrefix(keys::CListByVref(vat, "o+"))) {
+    Kref k = *Kref::Parse(kref_text);
+    std::optional<VatId> owner = GetOwner(k);
+    if (owner && *owner == vat) {
+      OrphanKernelObject(k, vat);
+    } else {
+      auto e = CListByKref(vat, k);
+      if (e) CListDeleteKeys(vat, k, e->vref);
+    }
+    if (spend()) return false;
+  }
+  // imports
+  for (const auto& [key, kref_text] : buf_.ScanPrefix(keys::CListByVref(vat, "o-"))) {
+    Kref k = *Kref::Parse(kref_text);
+    DeleteCListEntry(vat, k, key.substr(keys::CListPrefix(vat).size()));
+    if (spend()) return false;
+  }
+  // device imports and promises
+  for (const char* p : {"d-", "p"}) {
+    for (const auto& [key, kref_text] : buf_.ScanPrefix(keys::CListByVref(vat, p))) {
+      Kref k = *Kref::Parse(kref_text);
+      DeleteCListEntry(vat, k, key.substr(keys::CListPrefix(vat).size()));
+      if (spend()) return false;
+    }
+  }
+  // kv: every remaining v<N>. key
+  for (const auto& [key, value] : buf_.ScanPrefix(keys::VatPrefix(vat))) {
+    buf_.Delete(key);
+    if (spend()) return false;
+  }
+  // transcripts
+  for (const auto& [key, value] : buf_.ScanPrefix(keys::TranscriptPrefix(vat))) {
+    buf_.Delete(key);
+    if (spend()) return false;
+  }
+  std::vector<VatId> terminated = GetVatList(keys::kVatsTerminated);
+  terminated.erase(std::remove(terminated.begin(), terminated.end(), vat), terminated.end());
+  SetVatList(keys::kVatsTerminated, terminated);
+  vats_.erase(vat.n());
+  return true;
+}
+
+// ---------------------------------------------------------------- the run loop (§9)
+
+bool KernelImpl::RunOneCrank(RunStats* stats) {
+  StartCrank();
+  const size_t start_mark = buf_.SavePoint();
+  // 1. routing
+  if (std::optional<KEvent> ev = Dequeue(keys::kAcceptanceQueue)) {
+    ProcessRoutingCrank(*std::move(ev));
+    EndCrank();
+    ++stats->cranks;
+    return true;
+  }
+  // 2. cleanup of terminated vats
+  std::vector<VatId> terminated = GetVatList(keys::kVatsTerminated);
+  if (!terminated.empty()) {
+    uint64_t work = 0;
+    VatId vat = terminated.front();
+    if (!FindVat(vat)) {
+      // Cleanup finished but the list entry survived a reload: drop it.
+      terminated.erase(terminated.begin());
+      SetVatList(keys::kVatsTerminated, terminated);
+    } else {
+      CleanupTerminatedVat(vat, TEST_cleanup_budget, &work);
+    }
+    EndCrank();
+    ++stats->cranks;
+    ++stats->cleanups;
+    return true;
+  }
+  // 3. GC actions
+  VatId gc_vat;
+  GcActionType gc_type;
+  std::vector<Kref> gc_krefs;
+  int gc = NextGcAction(&gc_vat, &gc_type, &gc_krefs);
+  if (gc != 0) {
+    if (gc == 1) {
+      DeliveryOutcome out = ProcessGcDelivery(gc_vat, gc_type, gc_krefs, start_mark);
+      if (out.delivered) ++stats->gc_deliveries;
+      if (out.measure_dirt) AddDirt(out.vat, out.gc_krefs);
+    }
+    EndCrank();
+    ++stats->cranks;
+    return true;
+  }
+  // 4. reap
+  std::vector<VatId> reap = GetVatList(keys::kReapQueue);
+  if (!reap.empty()) {
+    VatId vat = reap.front();
+    reap.erase(reap.begin());
+    SetVatList(keys::kReapQueue, reap);
+    ProcessBringOutYourDead(vat, start_mark);
+    EndCrank();
+    ++stats->cranks;
+    ++stats->reaps;
+    return true;
+  }
+  // 5. run-queue
+  if (std::optional<KEvent> ev = Dequeue(keys::kRunQueue)) {
+    DeliveryOutcome out = ProcessRunQueueEvent(*ev, start_mark);
+    if (out.delivered) ++stats->deliveries;
+    if (out.measure_dirt) AddDirt(out.vat, 0);
+    EndCrank();
+    ++stats->cranks;
+    return true;
+  }
+  // Nothing to do: the crank made no writes.
+  buf_.RollbackTo(start_mark);
+  buf_.DiscardCrank();
+  maybe_free_.clear();
+  maybe_free_set_.clear();
+  in_crank_ = false;
+  return false;
+}
+
+RunStats KernelImpl::Run(const RunPolicy& policy) {
+  RunStats stats;
+  while (true) {
+    if (policy.max_cranks != 0 && stats.cranks >= policy.max_cranks) {
+      stats.work_remains = HasWork();
+      break;
+    }
+    if (!RunOneCrank(&stats)) break;
+  }
+  return stats;
+}
+
+bool KernelImpl::Step() {
+  RunStats stats;
+  return RunOneCrank(&stats);
+}
+
+bool KernelImpl::HasWork() {
+  return QueueLength(keys::kAcceptanceQueue) > 0 || QueueLength(keys::kRunQueue) > 0 ||
+         !GetVatList(keys::kVatsTerminated).empty() || !GetGcActions().empty() ||
+         !GetVatList(keys::kReapQueue).empty();
+}
+
+}  // namespace swingset

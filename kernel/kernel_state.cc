@@ -1,0 +1,548 @@
+// Typed accessors over the crank buffer (KERNEL_SPEC §2, §4): counters, kernel objects and
+// promises, c-lists with reachable flags, the refcount primitives, queues, GC-action and vat
+// lists. Every key comes from key_schema.h.
+
+#include <algorithm>
+
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "kernel/base.h"
+#include "kernel/kernel_impl.h"
+#include "kernel/key_schema.h"
+#include "kernel/strings.h"
+
+namespace swingset {
+
+namespace {
+
+uint64_t ParseU64OrDie(std::string_view s, std::string_view what) {
+  uint64_t n;
+  CHECK(ParseNat(s, &n)) << "corrupt " << std::string(what) << ": '" << std::string(s) << "'";
+  return n;
+}
+
+std::vector<std::string> SplitCommas(std::string_view s) {
+  std::vector<std::string> out;
+  if (s.empty()) return out;
+  for (absl::string_view part : absl::StrSplit(ToAbsl(s), ',')) out.emplace_back(part);
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- events
+
+Json KEvent::ToJson() const {
+  Json o = Json::MakeObject();
+  switch (type) {
+    case Type::kSend: {
+      o.Set("type", "send");
+      o.Set("target", target.ToString());
+      Json m = Json::MakeObject();
+      m.Set("methargs", CapDataToJson(msg.methargs));
+      if (msg.result) {
+        m.Set("result", msg.result->ToString());
+      } else if (!msg.omit_result) {
+        m.Set("result", Json());
+      }
+      o.Set("msg", std::move(m));
+      break;
+    }
+    case Type::kNotify:
+      o.Set("type", "notify");
+      o.Set("vatID", vat.ToString());
+      o.Set("kpid", kpid.ToString());
+      break;
+    case Type::kStartVat:
+      o.Set("type", "startVat");
+      o.Set("vatID", vat.ToString());
+      o.Set("vatParameters", CapDataToJson(vat_parameters));
+      break;
+  }
+  return o;
+}
+
+KEvent KEvent::FromJsonOrDie(std::string_view text) {
+  auto j = Json::Parse(text);
+  CHECK(j.ok()) << "corrupt queue event: " << j.status().ToString();
+  KEvent ev;
+  const Json* type = j->Find("type");
+  CHECK(type && type->is_string()) << "queue event without type";
+  const std::string& t = type->as_string();
+  if (t == "send") {
+    ev.type = Type::kSend;
+    auto target = Kref::Parse(j->Find("target")->as_string());
+    CHECK(target.ok()) << "corrupt send target";
+    ev.target = *target;
+    const Json* msg = j->Find("msg");
+    CHECK(msg) << "send without msg";
+    auto ma = CapDataFromJson(*msg->Find("methargs"));
+    CHECK(ma.ok()) << "corrupt methargs";
+    ev.msg.methargs = *std::move(ma);
+    const Json* r = msg->Find("result");
+    if (!r) {
+      ev.msg.omit_result = true;
+    } else if (r->is_string()) {
+      auto kr = Kref::Parse(r->as_string());
+      CHECK(kr.ok()) << "corrupt result";
+      ev.msg.result = *kr;
+    }
+  } else if (t == "notify") {
+    ev.type = Type::kNotify;
+    ev.vat = *VatId::Parse(j->Find("vatID")->as_string());
+    ev.kpid = *Kref::Parse(j->Find("kpid")->as_string());
+  } else if (t == "startVat") {
+    ev.type = Type::kStartVat;
+    ev.vat = *VatId::Parse(j->Find("vatID")->as_string());
+    ev.vat_parameters = *CapDataFromJson(*j->Find("vatParameters"));
+  } else {
+    CHECK(false) << "unknown queue event type " << t;
+  }
+  return ev;
+}
+
+// ---------------------------------------------------------------- counters
+
+uint64_t KernelImpl::AllocCounter(std::string_view key, uint64_t first) {
+  auto v = buf_.Get(key);
+  uint64_t n = v ? ParseU64OrDie(*v, key) : first;
+  buf_.Set(key, StrCat(n + 1));
+  return n;
+}
+
+Kref KernelImpl::AllocObject(std::optional<VatId> owner) {
+  Kref ko = Kref::Object(AllocCounter(keys::kKoNextId, keys::kFirstObjectId));
+  if (owner) buf_.Set(keys::ObjectOwner(ko), owner->ToString());
+  buf_.Set(keys::ObjectRefCount(ko), "0,0");
+  return ko;
+}
+
+Kref KernelImpl::AllocPromise(std::optional<VatId> decider) {
+  Kref kp = Kref::Promise(AllocCounter(keys::kKpNextId, keys::kFirstPromiseId));
+  buf_.Set(keys::PromiseState(kp), keys::kPromiseUnresolved);
+  buf_.Set(keys::PromiseSubscribers(kp), "");
+  buf_.Set(keys::PromiseQueueNextId(kp), "0");
+  buf_.Set(keys::PromiseRefCount(kp), "0");
+  buf_.Set(keys::PromiseDecider(kp), decider ? decider->ToString() : "");
+  return kp;
+}
+
+// ---------------------------------------------------------------- objects
+
+std::optional<std::pair<uint64_t, uint64_t>> KernelImpl::GetObjectCounts(const Kref& ko) {
+  auto v = buf_.Get(keys::ObjectRefCount(ko));
+  if (!v) return std::nullopt;
+  size_t comma = v->find(',');
+  CHECK(comma != std::string::npos) << "corrupt refCount of " << ko.ToString() << ": " << *v;
+  uint64_t r = ParseU64OrDie(std::string_view(*v).substr(0, comma), "refCount");
+  uint64_t c = ParseU64OrDie(std::string_view(*v).substr(comma + 1), "refCount");
+  CHECK(r <= c) << "refCount of " << ko.ToString() << " has reachable > recognizable: " << *v;
+  return std::make_pair(r, c);
+}
+
+void KernelImpl::SetObjectCounts(const Kref& ko, uint64_t r, uint64_t c) {
+  CHECK(r <= c) << "setting refCount of " << ko.ToString() << " to " << r << "," << c;
+  buf_.Set(keys::ObjectRefCount(ko), StrCat(r, ",", c));
+}
+
+std::optional<VatId> KernelImpl::GetOwner(const Kref& ko) {
+  auto v = buf_.Get(keys::ObjectOwner(ko));
+  if (!v) return std::nullopt;
+  auto id = VatId::Parse(*v);
+  CHECK(id.ok()) << "corrupt owner of " << ko.ToString();
+  return *id;
+}
+
+void KernelImpl::DeleteObject(const Kref& ko) {
+  buf_.Delete(keys::ObjectOwner(ko));
+  buf_.Delete(keys::ObjectRefCount(ko));
+}
+
+// ---------------------------------------------------------------- promises
+
+std::string KernelImpl::GetPromiseState(const Kref& kp) {
+  auto v = buf_.Get(keys::PromiseState(kp));
+  return v ? *v : std::string();
+}
+
+uint64_t KernelImpl::GetPromiseRefCount(const Kref& kp) {
+  auto v = buf_.Get(keys::PromiseRefCount(kp));
+  return v ? ParseU64OrDie(*v, "promise refCount") : 0;
+}
+
+void KernelImpl::SetPromiseRefCount(const Kref& kp, uint64_t n) {
+  buf_.Set(keys::PromiseRefCount(kp), StrCat(n));
+}
+
+std::optional<VatId> KernelImpl::GetDecider(const Kref& kp) {
+  auto v = buf_.Get(keys::PromiseDecider(kp));
+  if (!v) return std::nullopt;
+  if (v->empty()) return VatId();
+  auto id = VatId::Parse(*v);
+  CHECK(id.ok()) << "corrupt decider of " << kp.ToString();
+  return *id;
+}
+
+void KernelImpl::SetDecider(const Kref& kp, VatId vat) {
+  buf_.Set(keys::PromiseDecider(kp), vat.valid() ? vat.ToString() : "");
+}
+
+std::vector<VatId> KernelImpl::GetSubscribers(const Kref& kp) {
+  std::vector<VatId> out;
+  auto v = buf_.Get(keys::PromiseSubscribers(kp));
+  if (!v) return out;
+  for (const std::string& s : SplitCommas(*v)) out.push_back(*VatId::Parse(s));
+  return out;
+}
+
+void KernelImpl::AddSubscriber(const Kref& kp, VatId vat) {
+  std::vector<VatId> subs = GetSubscribers(kp);
+  if (std::find(subs.begin(), subs.end(), vat) != subs.end()) return;
+  subs.push_back(vat);
+  std::sort(subs.begin(), subs.end(), VatIdStringLess);
+  std::vector<std::string> names;
+  for (VatId v : subs) names.push_back(v.ToString());
+  buf_.Set(keys::PromiseSubscribers(kp), absl::StrJoin(names, ","));
+}
+
+CapData KernelImpl::GetPromiseData(const Kref& kp) {
+  CapData d;
+  auto body = buf_.Get(keys::PromiseDataBody(kp));
+  if (body) d.body = *body;
+  auto slots = buf_.Get(keys::PromiseDataSlots(kp));
+  if (slots) d.slots = SplitCommas(*slots);
+  return d;
+}
+
+void KernelImpl::AddMessageToPromiseQueue(const Kref& kp, const KMessage& msg) {
+  uint64_t n = ParseU64OrDie(*buf_.Get(keys::PromiseQueueNextId(kp)), "queue.nextID");
+  KEvent ev;
+  ev.type = KEvent::Type::kSend;
+  Json m = Json::MakeObject();
+  m.Set("methargs", CapDataToJson(msg.methargs));
+  if (msg.result) {
+    m.Set("result", msg.result->ToString());
+  } else if (!msg.omit_result) {
+    m.Set("result", Json());
+  }
+  buf_.Set(keys::PromiseQueueItem(kp, n), m.Dump());
+  buf_.Set(keys::PromiseQueueNextId(kp), StrCat(n + 1));
+}
+
+std::vector<KMessage> KernelImpl::TakePromiseQueue(const Kref& kp) {
+  std::vector<KMessage> out;
+  auto next = buf_.Get(keys::PromiseQueueNextId(kp));
+  if (!next) return out;
+  uint64_t n = ParseU64OrDie(*next, "queue.nextID");
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string key = keys::PromiseQueueItem(kp, i);
+    auto text = buf_.Get(key);
+    CHECK(text) << "missing promise queue item " << key;
+    // Reuse the event parser by wrapping as a send event.
+    KEvent ev = KEvent::FromJsonOrDie(
+        StrCat("{\"type\":\"send\",\"target\":\"", kp.ToString(), "\",\"msg\":", *text, "}"));
+    out.push_back(std::move(ev.msg));
+    buf_.Delete(key);
+  }
+  buf_.Set(keys::PromiseQueueNextId(kp), "0");
+  return out;
+}
+
+void KernelImpl::DeletePromise(const Kref& kp) {
+  for (const auto& [k, v] : buf_.ScanPrefix(keys::PromisePrefix(kp))) buf_.Delete(k);
+}
+
+void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapData& data) {
+  CHECK(GetPromiseState(kp) == keys::kPromiseUnresolved)
+      << "resolving " << kp.ToString() << " which is not unresolved";
+  for (VatId s : GetSubscribers(kp)) EnqueueNotify(s, kp);
+  IncSlots(data.slots);
+  std::vector<KMessage> queued = TakePromiseQueue(kp);
+  for (const KMessage& m : queued) {
+    // Lateral move: the holds the queued message had are carried over unchanged.
+    KEvent ev;
+    ev.type = KEvent::Type::kSend;
+    ev.target = kp;
+    ev.msg = m;
+    Enqueue(keys::kAcceptanceQueue, ev);
+  }
+  buf_.Delete(keys::PromiseDecider(kp));
+  buf_.Delete(keys::PromiseSubscribers(kp));
+  buf_.Delete(keys::PromisePolicy(kp));
+  buf_.Delete(keys::PromiseQueueNextId(kp));
+  buf_.Set(keys::PromiseState(kp), rejected ? keys::kPromiseRejected : keys::kPromiseFulfilled);
+  buf_.Set(keys::PromiseDataBody(kp), data.body);
+  buf_.Set(keys::PromiseDataSlots(kp), absl::StrJoin(data.slots, ","));
+}
+
+// ---------------------------------------------------------------- c-lists
+
+std::optional<CListEntry> KernelImpl::CListByKref(VatId vat, const Kref& k) {
+  auto v = buf_.Get(keys::CListByKref(vat, k));
+  if (!v) return std::nullopt;
+  CHECK(v->size() >= 3 && (*v)[1] == ' ' && ((*v)[0] == 'R' || (*v)[0] == '_'))
+      << "corrupt c-list entry " << keys::CListByKref(vat, k) << ": " << *v;
+  return CListEntry{(*v)[0] == 'R', v->substr(2)};
+}
+
+std::optional<Kref> KernelImpl::CListByVref(VatId vat, std::string_view vref) {
+  auto v = buf_.Get(keys::CListByVref(vat, vref));
+  if (!v) return std::nullopt;
+  auto k = Kref::Parse(*v);
+  CHECK(k.ok()) << "corrupt c-list entry for " << std::string(vref);
+  return *k;
+}
+
+void KernelImpl::CListWrite(VatId vat, const Kref& k, std::string_view vref, bool reachable) {
+  buf_.Set(keys::CListByKref(vat, k), StrCat(reachable ? "R " : "_ ", vref));
+  buf_.Set(keys::CListByVref(vat, vref), k.ToString());
+}
+
+void KernelImpl::CListDeleteKeys(VatId vat, const Kref& k, std::string_view vref) {
+  buf_.Delete(keys::CListByKref(vat, k));
+  buf_.Delete(keys::CListByVref(vat, vref));
+}
+
+void KernelImpl::SetReachableFlag(VatId vat, const Kref& k) {
+  auto e = CListByKref(vat, k);
+  CHECK(e) << "setReachableFlag on missing entry " << vat.ToString() << " " << k.ToString();
+  if (e->reachable) return;
+  CListWrite(vat, k, e->vref, true);
+  if (k.is_object() && e->vref[1] == '-') {
+    auto counts = GetObjectCounts(k);
+    if (counts) SetObjectCounts(k, counts->first + 1, counts->second);
+  }
+}
+
+void KernelImpl::ClearReachableFlag(VatId vat, const Kref& k) {
+  auto e = CListByKref(vat, k);
+  CHECK(e) << "clearReachableFlag on missing entry " << vat.ToString() << " " << k.ToString();
+  CListWrite(vat, k, e->vref, false);
+  if (e->reachable && k.is_object() && e->vref[1] == '-') {
+    auto counts = GetObjectCounts(k);
+    if (counts) {
+      CHECK(counts->first > 0) << "reachable count of " << k.ToString() << " below zero";
+      SetObjectCounts(k, counts->first - 1, counts->second);
+      if (counts->first - 1 == 0) AddMaybeFree(k);
+    }
+  }
+}
+
+void KernelImpl::DeleteCListEntry(VatId vat, const Kref& k, std::string_view vref) {
+  std::string v(vref);
+  ClearReachableFlag(vat, k);
+  DecRef(k, /*is_export=*/v[1] == '+', /*only_recognizable=*/true);
+  CListDeleteKeys(vat, k, v);
+}
+
+// ---------------------------------------------------------------- refcounts
+
+void KernelImpl::AddMaybeFree(const Kref& k) {
+  if (maybe_free_set_.insert(k).second) maybe_free_.push_back(k);
+}
+
+void KernelImpl::IncRef(const Kref& k, bool is_export, bool only_recognizable) {
+  if (k.is_promise()) {
+    SetPromiseRefCount(k, GetPromiseRefCount(k) + 1);
+    return;
+  }
+  if (!k.is_object() || is_export) return;
+  auto counts = GetObjectCounts(k).value_or(std::make_pair(uint64_t{0}, uint64_t{0}));
+  SetObjectCounts(k, counts.first + (only_recognizable ? 0 : 1), counts.second + 1);
+}
+
+void KernelImpl::DecRef(const Kref& k, bool is_export, bool only_recognizable) {
+  if (k.is_promise()) {
+    uint64_t n = GetPromiseRefCount(k);
+    CHECK(n > 0) << "refCount of " << k.ToString() << " below zero";
+    SetPromiseRefCount(k, n - 1);
+    if (n - 1 == 0) AddMaybeFree(k);
+    return;
+  }
+  if (!k.is_object() || is_export) return;
+  auto counts = GetObjectCounts(k);
+  if (!counts) return;
+  uint64_t r = counts->first, c = counts->second;
+  if (!only_recognizable) {
+    CHECK(r > 0) << "reachable count of " << k.ToString() << " below zero";
+    --r;
+  }
+  CHECK(c > 0) << "recognizable count of " << k.ToString() << " below zero";
+  --c;
+  SetObjectCounts(k, r, c);
+  if (r == 0 || c == 0) AddMaybeFree(k);
+}
+
+void KernelImpl::IncSlots(const std::vector<std::string>& kslots) {
+  for (const std::string& s : kslots) IncRef(*Kref::Parse(s));
+}
+
+void KernelImpl::DecSlots(const std::vector<std::string>& kslots) {
+  for (const std::string& s : kslots) DecRef(*Kref::Parse(s));
+}
+
+void KernelImpl::IncMessage(const Kref& target, const KMessage& msg) {
+  IncRef(target);
+  if (msg.result) IncRef(*msg.result);
+  IncSlots(msg.methargs.slots);
+}
+
+void KernelImpl::DecMessage(const Kref& target, const KMessage& msg) {
+  DecRef(target);
+  if (msg.result) DecRef(*msg.result);
+  DecSlots(msg.methargs.slots);
+}
+
+// ---------------------------------------------------------------- queues
+
+namespace {
+// "[head,tail]"
+std::pair<uint64_t, uint64_t> ParseQueueMeta(const std::optional<std::string>& v) {
+  if (!v) return {1, 1};
+  std::string_view s(*v);
+  CHECK(s.size() >= 5 && s.front() == '[' && s.back() == ']') << "corrupt queue meta " << *v;
+  size_t comma = s.find(',');
+  CHECK(comma != std::string_view::npos) << "corrupt queue meta " << *v;
+  return {ParseU64OrDie(s.substr(1, comma - 1), "queue head"),
+          ParseU64OrDie(s.substr(comma + 1, s.size() - comma - 2), "queue tail")};
+}
+}  // namespace
+
+void KernelImpl::Enqueue(std::string_view queue, const KEvent& ev) {
+  auto [head, tail] = ParseQueueMeta(buf_.Get(queue));
+  buf_.Set(keys::QueueItem(queue, tail), ev.ToJson().Dump());
+  buf_.Set(queue, StrCat("[", head, ",", tail + 1, "]"));
+}
+
+std::optional<KEvent> KernelImpl::Dequeue(std::string_view queue) {
+  auto [head, tail] = ParseQueueMeta(buf_.Get(queue));
+  if (head >= tail) return std::nullopt;
+  std::string key = keys::QueueItem(queue, head);
+  auto text = buf_.Get(key);
+  CHECK(text) << "missing queue item " << key;
+  buf_.Delete(key);
+  buf_.Set(queue, StrCat("[", head + 1, ",", tail, "]"));
+  return KEvent::FromJsonOrDie(*text);
+}
+
+uint64_t KernelImpl::QueueLength(std::string_view queue) {
+  auto [head, tail] = ParseQueueMeta(buf_.Get(queue));
+  return tail - head;
+}
+
+void KernelImpl::EnqueueNotify(VatId vat, const Kref& kp) {
+  IncRef(kp);
+  KEvent ev;
+  ev.type = KEvent::Type::kNotify;
+  ev.vat = vat;
+  ev.kpid = kp;
+  Enqueue(keys::kAcceptanceQueue, ev);
+}
+
+void KernelImpl::EnqueueSend(const Kref& target, const KMessage& msg) {
+  IncMessage(target, msg);
+  KEvent ev;
+  ev.type = KEvent::Type::kSend;
+  ev.target = target;
+  ev.msg = msg;
+  Enqueue(keys::kAcceptanceQueue, ev);
+}
+
+// ---------------------------------------------------------------- lists
+
+std::vector<std::string> KernelImpl::GetGcActions() {
+  std::vector<std::string> out;
+  auto v = buf_.Get(keys::kGcActions);
+  if (!v) return out;
+  auto j = Json::Parse(*v);
+  CHECK(j.ok() && j->is_array()) << "corrupt gcActions";
+  for (const Json& e : j->as_array()) out.push_back(e.as_string());
+  return out;
+}
+
+void KernelImpl::SetGcActions(std::vector<std::string> actions) {
+  std::sort(actions.begin(), actions.end());
+  actions.erase(std::unique(actions.begin(), actions.end()), actions.end());
+  Json a = Json::MakeArray();
+  for (auto& s : actions) a.Push(Json(std::move(s)));
+  std::string text = a.Dump();
+  auto old = buf_.Get(keys::kGcActions);
+  if (!old || *old != text) buf_.Set(keys::kGcActions, text);
+}
+
+std::vector<VatId> KernelImpl::GetVatList(std::string_view key) {
+  std::vector<VatId> out;
+  auto v = buf_.Get(key);
+  if (!v) return out;
+  auto j = Json::Parse(*v);
+  CHECK(j.ok() && j->is_array()) << "corrupt " << std::string(key);
+  for (const Json& e : j->as_array()) out.push_back(*VatId::Parse(e.as_string()));
+  return out;
+}
+
+void KernelImpl::SetVatList(std::string_view key, const std::vector<VatId>& vats) {
+  Json a = Json::MakeArray();
+  for (VatId v : vats) a.Push(Json(v.ToString()));
+  buf_.Set(key, a.Dump());
+}
+
+// ---------------------------------------------------------------- vats
+
+VatInfo* KernelImpl::FindVat(VatId vat) {
+  auto it = vats_.find(vat.n());
+  return it == vats_.end() ? nullptr : &it->second;
+}
+
+bool KernelImpl::VatIsAlive(VatId vat) {
+  VatInfo* v = FindVat(vat);
+  return v && v->alive;
+}
+
+std::vector<VatId> KernelImpl::LiveImporters(const Kref& ko) {
+  std::vector<VatId> out;
+  for (auto& [n, info] : vats_) {
+    if (!info.alive) continue;
+    auto e = CListByKref(info.id, ko);
+    if (e && e->vref[1] == '-') out.push_back(info.id);
+  }
+  std::sort(out.begin(), out.end(), VatIdStringLess);
+  return out;
+}
+
+absl::Status KernelImpl::LoadVatInfo() {
+  vats_.clear();
+  auto load = [&](VatId id, std::string name, bool alive, bool dynamic) -> absl::Status {
+    VatInfo info;
+    info.id = id;
+    info.name = std::move(name);
+    info.alive = alive;
+    info.dynamic = dynamic;
+    auto opts_text = buf_.Get(keys::VatOptions(id));
+    if (opts_text) {
+      auto opts = Json::Parse(*opts_text);
+      if (!opts.ok()) return opts.status();
+      if (const Json* p = opts->Find("enablePipelining")) info.pipelining = p->as_bool();
+      if (const Json* t = opts->Find("useTranscript")) info.use_transcript = t->as_bool();
+      if (const Json* r = opts->Find("raw")) info.raw = r->as_bool();
+      if (const Json* n = opts->Find("name"); n && info.name.empty()) info.name = n->as_string();
+      if (const Json* r = opts->Find("reapDirtThreshold")) info.reap_threshold = *r;
+    }
+    vats_[id.n()] = std::move(info);
+    return absl::OkStatus();
+  };
+  auto names = buf_.Get(keys::kVatNames);
+  if (names) {
+    auto j = Json::Parse(*names);
+    if (!j.ok()) return j.status();
+    for (const Json& n : j->as_array()) {
+      auto id_text = buf_.Get(keys::VatName(n.as_string()));
+      if (!id_text) return absl::DataLossError(StrCat("vat.names lists ", n.as_string()));
+      RETURN_IF_ERROR(load(*VatId::Parse(*id_text), n.as_string(), true, false));
+    }
+  }
+  for (VatId id : GetVatList(keys::kVatDynamicIds)) RETURN_IF_ERROR(load(id, "", true, true));
+  for (VatId id : GetVatList(keys::kVatsTerminated)) RETURN_IF_ERROR(load(id, "", false, false));
+  return absl::OkStatus();
+}
+
+}  // namespace swingset

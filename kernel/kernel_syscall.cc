@@ -1,0 +1,298 @@
+// Vat<->kernel translation (KERNEL_SPEC §4.3-§4.5) and syscall handling (§5).
+//
+// Errors returned here are vat-fatal: the syscall answers ['error', ...] and the vat is doomed
+// (its crank is rolled back and it is terminated after the delivery). Contradictions in kernel
+// state are CHECKs.
+
+#include <algorithm>
+
+#include "kernel/base.h"
+#include "kernel/kernel_impl.h"
+#include "kernel/key_schema.h"
+#include "kernel/strings.h"
+
+namespace swingset {
+
+namespace {
+absl::Status VatError(std::string msg) { return absl::InvalidArgumentError(std::move(msg)); }
+}  // namespace
+
+absl::StatusOr<Kref> KernelImpl::MapVatSlotToKernel(VatId vat, std::string_view vref_text,
+                                                    bool set_reachable, bool required,
+                                                    bool require_new) {
+  ASSIGN_OR_RETURN(VatRef vref, VatRef::Parse(vref_text));
+  std::optional<Kref> k = CListByVref(vat, vref.str());
+  if (k && require_new) {
+    return VatError(StrCat("vref ", vref.str(), " is already allocated"));
+  }
+  if (!k) {
+    if (required) return VatError(StrCat("vref ", vref.str(), " is not in the c-list"));
+    if (!vref.is_export()) return VatError(StrCat("unknown vatSlot ", vref.str()));
+    if (vref.is_device()) return VatError(StrCat("vats cannot export device nodes: ", vref.str()));
+    if (vref.is_object()) {
+      k = AllocObject(vat);
+    } else {
+      k = AllocPromise(vat);
+      IncRef(*k, /*is_export=*/true, /*only_recognizable=*/true);
+    }
+    CListWrite(vat, *k, vref.str(), false);
+  }
+  if (set_reachable) {
+    if (vref.is_export()) {
+      SetReachableFlag(vat, *k);
+    } else {
+      auto e = CListByKref(vat, *k);
+      CHECK(e) << "c-list reverse entry missing for " << vref.str();
+      if (!e->reachable && k->is_object()) {
+        return VatError(StrCat("vat tried to access unreachable import ", vref.str()));
+      }
+    }
+  }
+  return *k;
+}
+
+std::string KernelImpl::MapKernelSlotToVat(VatId vat, const Kref& k, bool set_reachable,
+                                           bool required) {
+  auto e = CListByKref(vat, k);
+  std::string vref;
+  if (!e) {
+    CHECK(!required) << "kernel slot " << k.ToString() << " not in c-list of " << vat.ToString();
+    VrefType type;
+    uint64_t n;
+    if (k.is_object()) {
+      type = VrefType::kObject;
+      n = AllocCounter(keys::VatNextObject(vat), keys::kFirstVatImportObject);
+    } else if (k.is_promise()) {
+      type = VrefType::kPromise;
+      n = AllocCounter(keys::VatNextPromise(vat), keys::kFirstVatImportPromise);
+    } else {
+      type = VrefType::kDevice;
+      n = AllocCounter(keys::VatNextDevice(vat), keys::kFirstVatImportDevice);
+    }
+    vref = VatRef::Import(type, n).str();
+    IncRef(k, /*is_export=*/false, /*only_recognizable=*/true);
+    CListWrite(vat, k, vref, false);
+  } else {
+    vref = e->vref;
+  }
+  if (set_reachable) {
+    if (vref[1] == '-') {
+      SetReachableFlag(vat, k);
+    } else {
+      auto cur = CListByKref(vat, k);
+      CHECK(cur->reachable || !k.is_object())
+          << "kernel sent unreachable export " << k.ToString() << " (" << vref << ") to "
+          << vat.ToString();
+    }
+  }
+  return vref;
+}
+
+absl::StatusOr<CapData> KernelImpl::TranslateCapDataToKernel(VatId vat, const CapData& data,
+                                                             bool allow_promises) {
+  CapData out;
+  out.body = data.body;
+  out.slots.reserve(data.slots.size());
+  for (const std::string& s : data.slots) {
+    if (!allow_promises && !s.empty() && s[0] == 'p') {
+      return VatError(StrCat("promises are not allowed here: ", s));
+    }
+    ASSIGN_OR_RETURN(Kref k, MapVatSlotToKernel(vat, s, true, false, false));
+    out.slots.push_back(k.ToString());
+  }
+  return out;
+}
+
+CapData KernelImpl::TranslateCapDataToVat(VatId vat, const CapData& data) {
+  CapData out;
+  out.body = data.body;
+  out.slots.reserve(data.slots.size());
+  for (const std::string& s : data.slots) {
+    out.slots.push_back(MapKernelSlotToVat(vat, *Kref::Parse(s)));
+  }
+  return out;
+}
+
+SyscallResult KernelImpl::HandleSyscall(VatId vat, const VatSyscall& sc, bool* doomed,
+                                        std::optional<std::pair<bool, CapData>>* exit_request) {
+  SyscallResult r;
+  if (*doomed) {
+    r.ok = false;
+    r.error = "syscall translation error: prepare to die";
+    return r;
+  }
+  absl::StatusOr<SyscallResult> res = DoSyscall(vat, sc, exit_request);
+  if (!res.ok()) {
+    *doomed = true;
+    r.ok = false;
+    r.error = "syscall translation error: prepare to die";
+    last_syscall_error_ = std::string(res.status().message());
+    return r;
+  }
+  return *std::move(res);
+}
+
+absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
+    VatId vat, const VatSyscall& sc, std::optional<std::pair<bool, CapData>>* exit_request) {
+  VatInfo* info = FindVat(vat);
+  CHECK(info) << "syscall from unknown vat " << vat.ToString();
+  SyscallResult ok;
+  ok.ok = true;
+  switch (sc.type) {
+    case VatSyscall::Type::kSend: {
+      ASSIGN_OR_RETURN(Kref target, MapVatSlotToKernel(vat, sc.target, true, false, false));
+      if (target.is_device()) return VatError("cannot send to a device node");
+      KMessage msg;
+      ASSIGN_OR_RETURN(msg.methargs, TranslateCapDataToKernel(vat, sc.methargs));
+      if (sc.result) {
+        ASSIGN_OR_RETURN(VatRef rv, VatRef::Parse(*sc.result));
+        if (!rv.is_promise()) return VatError(StrCat("result must be a promise: ", *sc.result));
+        ASSIGN_OR_RETURN(Kref kr,
+                         MapVatSlotToKernel(vat, *sc.result, true, false, !info->pipelining));
+        if (GetPromiseState(kr) != keys::kPromiseUnresolved) {
+          return VatError(StrCat("result promise ", *sc.result, " is already resolved"));
+        }
+        std::optional<VatId> decider = GetDecider(kr);
+        if (!decider || *decider != vat) {
+          return VatError(StrCat("result promise ", *sc.result, " is not decided by ",
+                                 vat.ToString()));
+        }
+        SetDecider(kr, VatId());
+        msg.result = kr;
+      }
+      EnqueueSend(target, msg);
+      return ok;
+    }
+    case VatSyscall::Type::kSubscribe: {
+      ASSIGN_OR_RETURN(VatRef v, VatRef::Parse(sc.vpid));
+      if (!v.is_promise()) return VatError(StrCat("subscribe to non-promise ", sc.vpid));
+      ASSIGN_OR_RETURN(Kref kp, MapVatSlotToKernel(vat, sc.vpid, true, false, false));
+      std::string state = GetPromiseState(kp);
+      CHECK(!state.empty()) << "subscribe to missing promise " << kp.ToString();
+      if (state == keys::kPromiseUnresolved) {
+        AddSubscriber(kp, vat);
+      } else {
+        EnqueueNotify(vat, kp);
+      }
+      return ok;
+    }
+    case VatSyscall::Type::kResolve: {
+      struct Res {
+        Kref kp;
+        bool rejected;
+        CapData data;
+      };
+      std::vector<Res> list;
+      for (const Resolution& r : sc.resolutions) {
+        if (!r.rejected && r.data.slots.size() == 1 && !r.data.slots[0].empty() &&
+            r.data.slots[0][0] == 'p' && IsSingleSlotBody(r.data.body)) {
+          return VatError("cannot resolve to a promise");
+        }
+        ASSIGN_OR_RETURN(VatRef v, VatRef::Parse(r.vpid));
+        if (!v.is_promise()) return VatError(StrCat("resolve of non-promise ", r.vpid));
+        ASSIGN_OR_RETURN(Kref kp, MapVatSlotToKernel(vat, r.vpid, true, false, false));
+        ASSIGN_OR_RETURN(CapData kdata, TranslateCapDataToKernel(vat, r.data));
+        list.push_back(Res{kp, r.rejected, std::move(kdata)});
+      }
+      // The decider check happens before any c-list change so a refused resolve leaves the
+      // vat's tables as they were (DESIGN §7: vat-fatal rather than a kernel panic).
+      for (size_t i = 0; i < list.size(); ++i) {
+        const Res& r = list[i];
+        for (size_t j = 0; j < i; ++j) {
+          if (list[j].kp == r.kp) return VatError("promise resolved twice in one syscall");
+        }
+        if (GetPromiseState(r.kp) != keys::kPromiseUnresolved) {
+          return VatError(StrCat(r.kp.ToString(), " is already resolved"));
+        }
+        std::optional<VatId> decider = GetDecider(r.kp);
+        if (!decider || *decider != vat) {
+          return VatError(StrCat(r.kp.ToString(), " is decided by ",
+                                 decider && decider->valid() ? decider->ToString() : "the kernel",
+                                 ", not ", vat.ToString()));
+        }
+      }
+      for (size_t i = 0; i < list.size(); ++i) {
+        auto e = CListByKref(vat, list[i].kp);
+        CHECK(e) << "resolver lost its c-list entry";
+        DeleteCListEntry(vat, list[i].kp, e->vref);
+      }
+      for (const Res& r : list) ResolveKernelPromise(r.kp, r.rejected, r.data);
+      return ok;
+    }
+    case VatSyscall::Type::kExit: {
+      ASSIGN_OR_RETURN(CapData info_k, TranslateCapDataToKernel(vat, sc.info));
+      *exit_request = std::make_pair(sc.is_failure, std::move(info_k));
+      return ok;
+    }
+    case VatSyscall::Type::kVatstoreGet: {
+      auto v = buf_.Get(keys::VatStoreKey(vat, sc.key));
+      SyscallResult r;
+      r.data = v ? Json(*v) : Json();
+      return r;
+    }
+    case VatSyscall::Type::kVatstoreGetNextKey: {
+      std::string prefix = keys::VatStorePrefix(vat);
+      auto next = buf_.NextAfter(keys::VatStoreKey(vat, sc.key), prefix);
+      SyscallResult r;
+      r.data = next ? Json(next->first.substr(prefix.size())) : Json();
+      return r;
+    }
+    case VatSyscall::Type::kVatstoreSet:
+      buf_.Set(keys::VatStoreKey(vat, sc.key), sc.value);
+      return ok;
+    case VatSyscall::Type::kVatstoreDelete:
+      buf_.Delete(keys::VatStoreKey(vat, sc.key));
+      return ok;
+    case VatSyscall::Type::kDropImports:
+    case VatSyscall::Type::kRetireImports:
+    case VatSyscall::Type::kRetireExports:
+    case VatSyscall::Type::kAbandonExports: {
+      const bool want_export = sc.type == VatSyscall::Type::kRetireExports ||
+                               sc.type == VatSyscall::Type::kAbandonExports;
+      std::vector<std::pair<Kref, std::string>> items;
+      for (const std::string& s : sc.vrefs) {
+        ASSIGN_OR_RETURN(VatRef v, VatRef::Parse(s));
+        if (!v.is_object() || v.is_export() != want_export) {
+          return VatError(StrCat("bad vref for GC syscall: ", s));
+        }
+        ASSIGN_OR_RETURN(Kref k, MapVatSlotToKernel(vat, s, false, true, false));
+        items.emplace_back(k, v.str());
+      }
+      if (sc.type == VatSyscall::Type::kDropImports) {
+        for (auto& [k, v] : items) ClearReachableFlag(vat, k);
+      } else if (sc.type == VatSyscall::Type::kRetireImports) {
+        for (auto& [k, v] : items) {
+          auto e = CListByKref(vat, k);
+          if (!e) return VatError(StrCat("retireImports of ", v, " twice"));
+          if (e->reachable) return VatError(StrCat("retireImports of ", v, ": still reachable"));
+          DeleteCListEntry(vat, k, v);
+        }
+      } else if (sc.type == VatSyscall::Type::kRetireExports) {
+        std::vector<Kref> krefs;
+        for (auto& [k, v] : items) {
+          auto e = CListByKref(vat, k);
+          if (!e) return VatError(StrCat("retireExports of ", v, " twice"));
+          if (e->reachable) return VatError(StrCat("retireExports of ", v, ": still reachable"));
+          DeleteCListEntry(vat, k, v);
+          krefs.push_back(k);
+        }
+        RetireKernelObjects(krefs);
+      } else {
+        for (auto& [k, v] : items) {
+          if (!CListByKref(vat, k)) return VatError(StrCat("abandonExports of ", v, " twice"));
+          std::optional<VatId> owner = GetOwner(k);
+          if (!owner || *owner != vat) {
+            return VatError(StrCat("abandonExports of ", v, ": not owned by ", vat.ToString()));
+          }
+          OrphanKernelObject(k, vat);
+        }
+      }
+      return ok;
+    }
+    case VatSyscall::Type::kCallNow:
+      return DoCallNow(vat, sc);
+  }
+  return VatError("unknown syscall");
+}
+
+}  // namespace swingset
