@@ -33,8 +33,7 @@ bool IsValidVatName(std::string_view name) {
   return true;
 }
 
-// UTF-8 well-formedness (protobuf string fields must hold valid UTF-8; method names feed
-// capdata).
+// No control characters (method names end up in capdata and logs).
 bool IsIdentifierLike(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
@@ -52,20 +51,6 @@ std::string PendingPromisesJson(const std::vector<std::string>& kpids) {
 absl::StatusOr<std::optional<std::string>> GetFrom(const KvStore& store, std::string_view key) {
   return store.Get(key);
 }
-
-std::string CountsJson(const KernelCounts& c) {
-  Json j = Json::MakeObject();
-  j.Set("objects", Json(c.objects));
-  j.Set("promises", Json(c.promises));
-  j.Set("clistEntries", Json(c.clist_entries));
-  j.Set("runQueue", Json(c.run_queue));
-  j.Set("acceptanceQueue", Json(c.acceptance_queue));
-  j.Set("gcActions", Json(c.gc_actions));
-  j.Set("vatsAlive", Json(c.vats_alive));
-  j.Set("vatsTerminated", Json(c.vats_terminated));
-  return j.Dump();
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<BlockLifecycle>> BlockLifecycle::Open(Options options) {
@@ -310,6 +295,10 @@ absl::Status BlockLifecycle::ValidateActions(const v1::EndBlockRequest& req) {
         if (!IsIdentifierLike(c.method()) || c.method().size() > lim.max_method_bytes) {
           return Invalid(StrCat(field, ".call_vat.method: must be 1-", lim.max_method_bytes,
                                 " printable characters"));
+        }
+        if (c.method()[0] >= '!' && c.method()[0] <= '-') {
+          return Invalid(StrCat(field, ".call_vat.method: must not start with one of "
+                                       "!\"#$%&'()*+,- (reserved by smallcaps)"));
         }
         if (c.args_json().size() > lim.max_args_json_bytes) {
           return Invalid(StrCat(field, ".call_vat.args_json: ", c.args_json().size(),
@@ -563,7 +552,6 @@ absl::Status BlockLifecycle::PrepareCommit(int64_t height, v1::EndBlockResponse*
   commit_writes_.push_back(KvWrite{std::string(host_keys::kEndBlockResponse), stored_bytes});
   commit_writes_.push_back(KvWrite{std::string(host_keys::kPendingPromises),
                                    PendingPromisesJson(commit_pending_promises_)});
-  commit_writes_.push_back(KvWrite{std::string(host_keys::kCounts), CountsJson(kernel_->Counts())});
   commit_state_hash_ = hash.state_hash;
   return absl::OkStatus();
 }

@@ -25,8 +25,6 @@ inline constexpr std::string_view kParams = "host.params";  // {"maxCranksPerBlo
 // Result promises of call_vat actions the host still holds: JSON array of kpids, in the order
 // they were created.
 inline constexpr std::string_view kPendingPromises = "host.pendingPromises";
-// Kernel table sizes at the last commit (JSON), for Inspect.GetStatus.
-inline constexpr std::string_view kCounts = "host.counts";
 
 }  // namespace host_keys
 }  // namespace swingset

@@ -295,6 +295,50 @@ absl::StatusOr<bool> FillPromise(const Snapshot& s, const Kref& kp, bool with_qu
 
 }  // namespace
 
+absl::StatusOr<Inspector::TableSizes> Inspector::Sizes(const std::unique_ptr<KvSnapshot>& s,
+                                                       int64_t height,
+                                                       const std::string& state_hash) const {
+  {
+    std::lock_guard<std::mutex> lock(sizes_mu_);
+    if (sizes_height_ == height && sizes_hash_ == state_hash) return sizes_;
+  }
+  TableSizes t;
+  ASSIGN_OR_RETURN(uint64_t ko_next, GetNat(s, keys::kKoNextId, keys::kFirstObjectId));
+  for (uint64_t n = keys::kFirstObjectId; n < ko_next; ++n) {
+    ASSIGN_OR_RETURN(std::optional<std::string> rc, Get(s, keys::ObjectRefCount(Kref::Object(n))));
+    if (rc) ++t.objects;
+  }
+  ASSIGN_OR_RETURN(uint64_t kp_next, GetNat(s, keys::kKpNextId, keys::kFirstPromiseId));
+  for (uint64_t n = keys::kFirstPromiseId; n < kp_next; ++n) {
+    ASSIGN_OR_RETURN(std::optional<std::string> st, Get(s, keys::PromiseState(Kref::Promise(n))));
+    if (st) ++t.promises;
+  }
+  ASSIGN_OR_RETURN(uint64_t vat_next, VatNextId(s));
+  ASSIGN_OR_RETURN(std::vector<std::string> terminated, TerminatedList(s));
+  for (uint64_t n = keys::kFirstVatId; n < vat_next; ++n) {
+    VatId v(n);
+    ASSIGN_OR_RETURN(bool exists, VatExists(s, v));
+    ASSIGN_OR_RETURN(std::optional<std::string> reason, TerminationReason(s, v));
+    bool pending_cleanup =
+        std::find(terminated.begin(), terminated.end(), v.ToString()) != terminated.end();
+    if (exists && !reason && !pending_cleanup) {
+      ++t.vats_alive;
+    } else if (exists || reason || pending_cleanup) {
+      ++t.vats_terminated;
+    }
+    if (exists) {
+      ASSIGN_OR_RETURN(std::vector<CListScan> entries,
+                       ScanCList(s, v, "", std::numeric_limits<size_t>::max()));
+      t.clist_entries += entries.size();
+    }
+  }
+  std::lock_guard<std::mutex> lock(sizes_mu_);
+  sizes_height_ = height;
+  sizes_hash_ = state_hash;
+  sizes_ = t;
+  return t;
+}
+
 absl::Status Inspector::GetStatus(const v1::GetStatusRequest&, v1::GetStatusResponse* resp) const {
   Snapshot s = store_->GetSnapshot();
   ASSIGN_OR_RETURN(std::optional<std::string> saved, Get(s, host_keys::kSavedHeight));
@@ -325,16 +369,12 @@ absl::Status Inspector::GetStatus(const v1::GetStatusRequest&, v1::GetStatusResp
   }
   ASSIGN_OR_RETURN(Json gc, GetJson(s, keys::kGcActions));
   resp->set_gc_actions(gc.is_array() ? gc.as_array().size() : 0);
-  ASSIGN_OR_RETURN(Json counts, GetJson(s, host_keys::kCounts));
-  auto count = [&](std::string_view k) -> uint64_t {
-    const Json* v = counts.is_object() ? counts.Find(k) : nullptr;
-    return v && v->is_int() ? static_cast<uint64_t>(v->as_int()) : 0;
-  };
-  resp->set_objects(count("objects"));
-  resp->set_promises(count("promises"));
-  resp->set_clist_entries(count("clistEntries"));
-  resp->set_vats_alive(count("vatsAlive"));
-  resp->set_vats_terminated(count("vatsTerminated"));
+  ASSIGN_OR_RETURN(TableSizes sizes, Sizes(s, resp->saved_height(), resp->state_hash()));
+  resp->set_objects(sizes.objects);
+  resp->set_promises(sizes.promises);
+  resp->set_clist_entries(sizes.clist_entries);
+  resp->set_vats_alive(sizes.vats_alive);
+  resp->set_vats_terminated(sizes.vats_terminated);
   ASSIGN_OR_RETURN(Json params, GetJson(s, host_keys::kParams));
   if (const Json* m = params.is_object() ? params.Find("maxCranksPerBlock") : nullptr) {
     resp->set_max_cranks_per_block(static_cast<uint64_t>(m->as_int()));

@@ -13,7 +13,13 @@
 #ifndef SWINGSETD_SERVER_INSPECTOR_H_
 #define SWINGSETD_SERVER_INSPECTOR_H_
 
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "kernel/kv_store.h"
 #include "swingsetd/v1/inspect.pb.h"
 
@@ -41,7 +47,19 @@ class Inspector {
   absl::Status ScanKV(const v1::ScanKVRequest& req, v1::ScanKVResponse* resp) const;
 
  private:
+  // Table sizes cost a walk over the id counters and c-lists: computed once per committed
+  // state and cached.
+  struct TableSizes {
+    uint64_t objects = 0, promises = 0, clist_entries = 0, vats_alive = 0, vats_terminated = 0;
+  };
+  absl::StatusOr<TableSizes> Sizes(const std::unique_ptr<KvSnapshot>& s, int64_t height,
+                                   const std::string& state_hash) const;
+
   const KvStore* store_;
+  mutable std::mutex sizes_mu_;
+  mutable int64_t sizes_height_ = -1;  // guarded by sizes_mu_
+  mutable std::string sizes_hash_;     // guarded by sizes_mu_
+  mutable TableSizes sizes_;           // guarded by sizes_mu_
 };
 
 }  // namespace swingset
