@@ -279,8 +279,8 @@ absl::Status BlockLifecycle::ValidateActions(const v1::EndBlockRequest& req) {
     return Invalid(StrCat("actions: ", req.actions_size(), " actions; at most ", lim.max_actions,
                           " per block"));
   }
-  // Peers and the handler are checked against the state at the start of the block: peers are
-  // never forgotten and a handler never unregistered, so they still hold when the action runs.
+  // Peers are checked against the state at the start of the block: a peer is never forgotten,
+  // so it is still known when the action runs.
   std::optional<MailboxDeviceState> mailbox;
   for (int i = 0; i < req.actions_size(); ++i) {
     const v1::Action& a = req.actions(i);
@@ -340,10 +340,6 @@ absl::Status BlockLifecycle::ValidateActions(const v1::EndBlockRequest& req) {
         }
         if (mailbox->peers.count(d.peer()) == 0) {
           return Invalid(StrCat(field, ".deliver_inbound.peer: unknown peer '", d.peer(), "'"));
-        }
-        if (mailbox->handler.empty()) {
-          return OutOfOrder(StrCat(field, ".deliver_inbound: no vat has registered an inbound "
-                                          "handler with the mailbox device yet"));
         }
         break;
       }
@@ -429,6 +425,17 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
   for (int i = 0; i < req.actions_size() && budget_left(); ++i) {
     if (i == mid && i > 0) Crash("end_block_mid", req.height());
     const v1::Action& a = req.actions(i);
+    if (a.has_deliver_inbound()) {
+      // Inbound mail waits (unconsumed, so Go keeps it) until a vat has registered a handler;
+      // typically the bootstrap does so in the first block.
+      bool has_handler = false;
+      RETURN_IF_ERROR(kernel_->WithDevice(kMailboxDeviceName, [&](DeviceContext* ctx) {
+        ASSIGN_OR_RETURN(MailboxDeviceState st, mailbox_->Load(ctx));
+        has_handler = !st.handler.empty();
+        return absl::OkStatus();
+      }));
+      if (!has_handler) break;
+    }
     v1::ActionResult* result = resp->add_results();
     result->set_id(a.id());
     if (a.has_call_vat()) {
