@@ -94,23 +94,34 @@ absl::StatusOr<MailboxDeviceState> MailboxDeviceState::Parse(std::string_view te
 }
 
 std::string MailboxDeviceState::Serialize() const {
-  Json peers_json = Json::MakeObject();
-  for (const auto& [name, box] : peers) {
-    Json outbox = Json::MakeArray();
-    for (const auto& [num, body] : box.outbox) {
-      outbox.Push(Json::MakeArray({Json(num), Json(body)}));
-    }
-    Json p = Json::MakeObject();
-    p.Set("outbox", std::move(outbox));
-    p.Set("ack", Json(box.ack));
-    p.Set("inbound", Json(box.inbound_delivered));
-    p.Set("inboundAck", Json(box.inbound_ack_delivered));
-    peers_json.Set(name, std::move(p));
+  // Written directly (not through Json) because vats call the device once per message: this
+  // runs for every add/remove. The bytes equal Json's compact form of the same structure.
+  std::string out = "{\"handler\":";
+  if (handler.empty()) {
+    out += "null";
+  } else {
+    AppendJsonString(handler, &out);
   }
-  Json j = Json::MakeObject();
-  j.Set("handler", handler.empty() ? Json() : Json(handler));
-  j.Set("peers", std::move(peers_json));
-  return j.Dump();
+  out += ",\"peers\":{";
+  bool first_peer = true;
+  for (const auto& [name, box] : peers) {
+    if (!first_peer) out += ',';
+    first_peer = false;
+    AppendJsonString(name, &out);
+    out += ":{\"outbox\":[";
+    bool first_msg = true;
+    for (const auto& [num, body] : box.outbox) {
+      if (!first_msg) out += ',';
+      first_msg = false;
+      StrAppend(&out, "[", num, ",");
+      AppendJsonString(body, &out);
+      out += ']';
+    }
+    StrAppend(&out, "],\"ack\":", box.ack, ",\"inbound\":", box.inbound_delivered,
+              ",\"inboundAck\":", box.inbound_ack_delivered, "}");
+  }
+  out += "}}";
+  return out;
 }
 
 std::vector<std::string> ChangedPeers(const MailboxDeviceState& before,
@@ -135,24 +146,32 @@ std::vector<std::string> ChangedPeers(const MailboxDeviceState& before,
   return changed;
 }
 
-absl::StatusOr<MailboxDeviceState> MailboxDevice::Load(DeviceContext* ctx) {
+absl::StatusOr<MailboxDeviceState*> MailboxDevice::Current(DeviceContext* ctx) {
   std::optional<std::string> text = ctx->GetState();
-  if (!text) return MailboxDeviceState();
-  if (cache_valid_ && *text == cached_text_) return cached_state_;
-  ASSIGN_OR_RETURN(MailboxDeviceState state, MailboxDeviceState::Parse(*text));
-  cached_text_ = std::move(*text);
-  cached_state_ = state;
-  cache_valid_ = true;
-  return state;
+  if (!text) {
+    cached_state_ = MailboxDeviceState();
+    cached_text_.clear();
+    cache_valid_ = false;  // nothing stored yet
+    return &cached_state_;
+  }
+  if (!cache_valid_ || *text != cached_text_) {
+    cache_valid_ = false;
+    ASSIGN_OR_RETURN(cached_state_, MailboxDeviceState::Parse(*text));
+    cached_text_ = std::move(*text);
+    cache_valid_ = true;
+  }
+  return &cached_state_;
 }
 
-absl::Status MailboxDevice::Store(DeviceContext* ctx, const MailboxDeviceState& state) {
-  std::string text = state.Serialize();
-  ctx->SetState(text);
-  cached_text_ = std::move(text);
-  cached_state_ = state;
+absl::StatusOr<MailboxDeviceState> MailboxDevice::Load(DeviceContext* ctx) {
+  ASSIGN_OR_RETURN(MailboxDeviceState * state, Current(ctx));
+  return *state;
+}
+
+void MailboxDevice::Store(DeviceContext* ctx) {
+  cached_text_ = cached_state_.Serialize();
+  ctx->SetState(cached_text_);
   cache_valid_ = true;
-  return absl::OkStatus();
 }
 
 SyscallResult MailboxDevice::Invoke(DeviceContext* ctx, std::string_view node,
@@ -162,9 +181,11 @@ SyscallResult MailboxDevice::Invoke(DeviceContext* ctx, std::string_view node,
   if (!decoded.ok()) return Error(std::string(decoded.status().message()));
   if (!decoded->is_array()) return Error("arguments are not an array");
   const Json& a = *decoded;
-  absl::StatusOr<MailboxDeviceState> loaded = Load(ctx);
-  if (!loaded.ok()) return Error(std::string(loaded.status().message()));
-  MailboxDeviceState state = std::move(*loaded);
+  absl::StatusOr<MailboxDeviceState*> current = Current(ctx);
+  if (!current.ok()) return Error(std::string(current.status().message()));
+  // Edited in place: the cache is re-validated against the stored text on every call, so a
+  // failed call (or a rolled-back crank) cannot leak into the next one.
+  MailboxDeviceState& state = **current;
 
   std::string peer;
   uint64_t num = 0;
@@ -197,8 +218,7 @@ SyscallResult MailboxDevice::Invoke(DeviceContext* ctx, std::string_view node,
   } else {
     return Error(StrCat("unknown method ", method));
   }
-  absl::Status s = Store(ctx, state);
-  if (!s.ok()) return Error(std::string(s.message()));
+  Store(ctx);
   return Ok();
 }
 
@@ -242,7 +262,9 @@ absl::Status MailboxDevice::DeliverInbound(
     RETURN_IF_ERROR(ctx->SendOnly(state.handler, "deliverInboundAck", args));
     box.inbound_ack_delivered = ack;
   }
-  return Store(ctx, state);
+  cached_state_ = std::move(state);
+  Store(ctx);
+  return absl::OkStatus();
 }
 
 absl::Status MailboxDevice::AddPeers(DeviceContext* ctx, const std::vector<std::string>& peers) {
@@ -251,7 +273,9 @@ absl::Status MailboxDevice::AddPeers(DeviceContext* ctx, const std::vector<std::
     if (!IsValidPeerName(p)) return absl::InvalidArgumentError(StrCat("bad peer name '", p, "'"));
     state.peers[p];
   }
-  return Store(ctx, state);
+  cached_state_ = std::move(state);
+  Store(ctx);
+  return absl::OkStatus();
 }
 
 }  // namespace swingset

@@ -93,10 +93,14 @@ class MailboxDevice : public Device {
   absl::Status AddPeers(DeviceContext* ctx, const std::vector<std::string>& peers);
 
  private:
-  absl::Status Store(DeviceContext* ctx, const MailboxDeviceState& state);
+  // The state as stored now, parsed; edits through the pointer must be followed by Store.
+  absl::StatusOr<MailboxDeviceState*> Current(DeviceContext* ctx);
+  // Writes cached_state_ as the device state.
+  void Store(DeviceContext* ctx);
 
-  // Parsing the whole state on every call would make N calls cost O(N^2): keep the last text
-  // seen and its parse. Only a cache: validated against the current text on every Load.
+  // Vats call the device once per message, so re-parsing the state on every call would make a
+  // block of N messages cost O(N^2) parse work: keep the last text written or read and its
+  // parse. Only a cache: Current() checks it against the stored text on every call.
   std::string cached_text_;
   MailboxDeviceState cached_state_;
   bool cache_valid_ = false;
