@@ -7,6 +7,13 @@
 namespace swingset {
 namespace {
 
+// EVP_sha256() makes OpenSSL 3 fetch the implementation on every init; fetch it once.
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  CHECK(md != nullptr) << "OpenSSL has no SHA256";
+  return md;
+}
+
 class Sha256Hasher : public Hasher {
  public:
   Sha256Hasher() : ctx_(EVP_MD_CTX_new()) {
@@ -28,7 +35,7 @@ class Sha256Hasher : public Hasher {
   }
 
  private:
-  void Reset() { CHECK(EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) == 1) << "EVP_DigestInit"; }
+  void Reset() { CHECK(EVP_DigestInit_ex(ctx_, Sha256Md(), nullptr) == 1) << "EVP_DigestInit"; }
   EVP_MD_CTX* ctx_;
 };
 

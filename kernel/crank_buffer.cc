@@ -6,21 +6,20 @@
 namespace swingset {
 
 std::optional<std::string> CrankBuffer::ReadStore(std::string_view key) {
-  std::string k(key);
-  auto it = cache_.find(k);
-  if (it != cache_.end()) return it->second;
+  auto it = view_.find(ToAbsl(key));
+  if (it != view_.end()) return it->second;
   auto v = store_->Get(key);
-  CHECK(v.ok()) << "storage read failed for key '" << k << "': " << v.status().ToString();
-  if (cache_.size() >= kMaxCacheEntries) cache_.clear();
-  cache_.emplace(std::move(k), *v);
+  CHECK(v.ok()) << "storage read failed for key '" << std::string(key)
+                << "': " << v.status().ToString();
+  view_.emplace(std::string(key), *v);
   return *std::move(v);
 }
 
 std::optional<std::string> CrankBuffer::Get(std::string_view key) {
-  auto c = crank_.find(key);
-  if (c != crank_.end()) return c->second;
-  auto b = block_.find(key);
-  if (b != block_.end()) return b->second;
+  if (!crank_.empty()) {
+    auto c = crank_.find(key);
+    if (c != crank_.end()) return c->second;
+  }
   return ReadStore(key);
 }
 
@@ -46,6 +45,12 @@ void CrankBuffer::Delete(std::string_view key) {
   }
 }
 
+const std::optional<std::string>& CrankBuffer::BlockValue(std::string_view key) const {
+  auto it = view_.find(ToAbsl(key));
+  CHECK(it != view_.end()) << "block key " << std::string(key) << " missing from the view";
+  return it->second;
+}
+
 void CrankBuffer::RollbackTo(size_t mark) {
   CHECK(mark <= undo_.size()) << "bad savepoint";
   while (undo_.size() > mark) {
@@ -62,7 +67,8 @@ void CrankBuffer::RollbackTo(size_t mark) {
 void CrankBuffer::FinishCrank(std::vector<KvWrite>* writes) {
   for (auto& [k, v] : crank_) {
     if (writes) writes->push_back(KvWrite{k, v});
-    block_.insert_or_assign(k, std::move(v));
+    block_.insert(k);
+    view_.insert_or_assign(k, std::move(v));
   }
   crank_.clear();
   undo_.clear();
@@ -76,11 +82,8 @@ void CrankBuffer::DiscardCrank() {
 std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
     std::string_view after, std::string_view prefix) {
   std::string cursor(after);
-  if (cursor < prefix) {
-    // Start just before the prefix: any key >= prefix is a candidate, but the prefix itself
-    // must be considered, so seek from the prefix inclusively below.
-  }
   std::unique_ptr<KvIterator> it = store_->NewIterator();
+  // A cursor before the prefix starts at the prefix itself, inclusively.
   bool inclusive = cursor < prefix;
   if (inclusive) cursor = std::string(prefix);
   while (true) {
@@ -95,7 +98,7 @@ std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
     bool store_valid = it->Valid();
     if (store_valid) store_key = std::string(it->key());
     if (c != crank_.end()) best = &c->first;
-    if (b != block_.end() && (!best || b->first < *best)) best = &b->first;
+    if (b != block_.end() && (!best || *b < *best)) best = &*b;
     if (store_valid && (!best || store_key < *best)) best = &store_key;
     if (!best) return std::nullopt;
     std::string key = *best;
@@ -103,8 +106,8 @@ std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
     std::optional<std::string> value;
     if (c != crank_.end() && c->first == key) {
       value = c->second;
-    } else if (b != block_.end() && b->first == key) {
-      value = b->second;
+    } else if (b != block_.end() && *b == key) {
+      value = BlockValue(key);
     } else {
       value = std::string(it->value());
     }
@@ -126,11 +129,11 @@ std::vector<std::pair<std::string, std::string>> CrankBuffer::ScanPrefix(std::st
     CHECK(it->status().ok()) << "storage iteration failed: " << it->status().ToString();
     bool sv = it->Valid() && in_prefix(it->key());
     bool cv = c != crank_.end() && in_prefix(c->first);
-    bool bv = b != block_.end() && in_prefix(b->first);
+    bool bv = b != block_.end() && in_prefix(*b);
     if (!sv && !cv && !bv) break;
     std::string_view key;
     if (cv) key = c->first;
-    if (bv && (key.empty() || b->first < key)) key = b->first;
+    if (bv && (key.empty() || *b < key)) key = *b;
     if (sv && (key.empty() || it->key() < key)) key = it->key();
     std::string k(key);
     std::optional<std::string> value;
@@ -140,8 +143,8 @@ std::vector<std::pair<std::string, std::string>> CrankBuffer::ScanPrefix(std::st
       decided = true;
       ++c;
     }
-    if (bv && b->first == k) {
-      if (!decided) value = b->second;
+    if (bv && *b == k) {
+      if (!decided) value = BlockValue(k);
       decided = true;
       ++b;
     }
@@ -156,28 +159,27 @@ std::vector<std::pair<std::string, std::string>> CrankBuffer::ScanPrefix(std::st
 
 void CrankBuffer::VisitBlock(
     const std::function<void(std::string_view, const std::optional<std::string>&)>& fn) const {
-  for (const auto& [k, v] : block_) fn(k, v);
+  for (const std::string& k : block_) fn(k, BlockValue(k));
 }
 
 KvBatch CrankBuffer::BlockBatch() const {
   KvBatch batch;
   batch.reserve(block_.size());
-  for (const auto& [k, v] : block_) batch.push_back(KvWrite{k, v});
+  for (const std::string& k : block_) batch.push_back(KvWrite{k, BlockValue(k)});
   return batch;
 }
 
 void CrankBuffer::BlockCommitted() {
   CHECK(crank_.empty()) << "commit with a crank in progress";
-  if (cache_.size() + block_.size() >= kMaxCacheEntries) cache_.clear();
-  for (auto& [k, v] : block_) cache_.insert_or_assign(k, std::move(v));
   block_.clear();
+  if (view_.size() >= kMaxCacheEntries) view_.clear();
 }
 
 void CrankBuffer::AbortBlock() {
   crank_.clear();
   undo_.clear();
   block_.clear();
-  cache_.clear();
+  view_.clear();
 }
 
 }  // namespace swingset

@@ -3,7 +3,10 @@
 // The kernel's write path: three layers read top-down (DESIGN §2, STYLE point 4):
 //   crank layer  writes of the crank in progress, with savepoints (an undo log)
 //   block layer  net writes of the block so far (folded from finished cranks)
-//   store        the last committed state (KvStore), behind a read cache
+//   store        the last committed state (KvStore)
+// Reads below the crank layer go through one hash map (`view_`) holding the newest known value
+// of every key seen: block writes and cached store reads. The ordered block map is kept only
+// for iteration and commit.
 // Nothing reaches the store until TakeBlock() is written by the owner. Iteration merges the three
 // layers in key order, so prefix scans see uncommitted writes.
 //
@@ -24,6 +27,7 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "kernel/kv_store.h"
 
@@ -71,6 +75,7 @@ class CrankBuffer {
 
  private:
   std::optional<std::string> ReadStore(std::string_view key);
+  const std::optional<std::string>& BlockValue(std::string_view key) const;
 
   struct Undo {
     std::string key;
@@ -81,9 +86,11 @@ class CrankBuffer {
   KvStore* store_;
   Layer crank_;
   std::vector<Undo> undo_;
-  Layer block_;
-  // Committed values read from the store (nullopt = known absent). Lookups only, never iterated.
-  absl::flat_hash_map<std::string, std::optional<std::string>> cache_;
+  // Keys written in this block (their values are in view_), ordered for iteration and commit.
+  absl::btree_set<std::string, std::less<>> block_;
+  // Newest value of every key seen (block writes and store reads; nullopt = absent). Lookups
+  // only, never iterated. Entries for keys in block_ must stay until the block is committed.
+  absl::flat_hash_map<std::string, std::optional<std::string>> view_;
   static constexpr size_t kMaxCacheEntries = 1 << 20;
 };
 

@@ -239,6 +239,7 @@ class KernelImpl : public Kernel {
   CrankBuffer buf_;
   std::unique_ptr<Hasher> hasher_;
   std::vector<KvWrite> crank_writes_;  // scratch
+  std::string hash_scratch_;           // scratch
   // maybeFreeKrefs: insertion-ordered set, not rolled back with the crank (§8.1).
   std::vector<Kref> maybe_free_;
   absl::flat_hash_set<Kref> maybe_free_set_;

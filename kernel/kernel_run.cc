@@ -79,26 +79,18 @@ void KernelImpl::EmitHostCrank() {
   // chains it (DESIGN §5). The activityhash key itself is written outside the crank hash.
   crank_writes_.clear();
   buf_.FinishCrank(&crank_writes_);
-  bool any = false;
+  std::string& text = hash_scratch_;
+  text.clear();
   for (const KvWrite& w : crank_writes_) {
     if (!keys::IsConsensusKey(w.key)) continue;
-    any = true;
     if (w.value) {
-      hasher_->Update("add\n");
-      hasher_->Update(w.key);
-      hasher_->Update("\n");
-      hasher_->Update(*w.value);
-      hasher_->Update("\n");
+      StrAppend(&text, "add\n", w.key, "\n", *w.value, "\n");
     } else {
-      hasher_->Update("delete\n");
-      hasher_->Update(w.key);
-      hasher_->Update("\n");
+      StrAppend(&text, "delete\n", w.key, "\n");
     }
   }
-  if (!any) {
-    hasher_->FinishHex();  // reset
-    return;
-  }
+  if (text.empty()) return;
+  hasher_->Update(text);
   std::string crankhash = hasher_->FinishHex();
   std::string prev = buf_.Get(keys::kActivityHash).value_or("");
   hasher_->Update("activityhash\n");
@@ -117,6 +109,10 @@ void KernelImpl::ProcessRefcounts() {
   bool changed = false;
   for (size_t i = 0; i < maybe_free_.size(); ++i) {
     const Kref k = maybe_free_[i];
+    // Unlike a JS Set walk, a kref whose count drops again later in this same walk (e.g. an
+    // object released by a promise deleted after it was visited) is visited again; otherwise
+    // it would survive with R == 0 and no GC action.
+    maybe_free_set_.erase(k);
     if (k.is_promise()) {
       std::string state = GetPromiseState(k);
       if (state.empty()) continue;  // lost

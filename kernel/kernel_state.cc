@@ -249,7 +249,19 @@ std::vector<KMessage> KernelImpl::TakePromiseQueue(const Kref& kp) {
 }
 
 void KernelImpl::DeletePromise(const Kref& kp) {
-  for (const auto& [k, v] : buf_.ScanPrefix(keys::PromisePrefix(kp))) buf_.Delete(k);
+  // Every key a promise can have (§2.3), deleted only where present: no store iterator.
+  uint64_t queued = 0;
+  if (auto n = buf_.Get(keys::PromiseQueueNextId(kp))) queued = ParseU64OrDie(*n, "queue.nextID");
+  for (uint64_t i = 0; i < queued; ++i) {
+    std::string k = keys::PromiseQueueItem(kp, i);
+    if (buf_.Has(k)) buf_.Delete(k);
+  }
+  for (const std::string& k :
+       {keys::PromiseState(kp), keys::PromiseRefCount(kp), keys::PromiseDecider(kp),
+        keys::PromisePolicy(kp), keys::PromiseSubscribers(kp), keys::PromiseQueueNextId(kp),
+        keys::PromiseDataBody(kp), keys::PromiseDataSlots(kp)}) {
+    if (buf_.Has(k)) buf_.Delete(k);
+  }
 }
 
 void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapData& data) {

@@ -11,13 +11,14 @@ void PuppetWorld::Install() {
     const std::string& name = names_[c.vat().n()];
     if (d.type == VatDelivery::Type::kMessage && d.target == "o+0" &&
         d.methargs.body.rfind("#[\"act\"", 0) == 0) {
+      // Answer the host first, so the action sees only its own promises.
+      if (d.result) c.Resolve(*d.result, false, "#\"#undefined\"");
       auto& q = actions_[name];
       if (!q.empty()) {
         Action a = std::move(q.front());
         q.pop_front();
         a(c);
       }
-      if (d.result) c.Resolve(*d.result, false, "#\"#undefined\"");
       return;
     }
     if (d.type == VatDelivery::Type::kMessage) received_[name].push_back(d);
