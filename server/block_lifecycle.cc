@@ -1,0 +1,600 @@
+#include "server/block_lifecycle.h"
+
+#include <chrono>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "consensus/sha256.h"
+#include "kernel/base.h"
+#include "kernel/json.h"
+#include "kernel/strings.h"
+#include "server/host_keys.h"
+#include "server/log.h"
+#include "server/mailbox_device.h"
+#include "server/smallcaps.h"
+#include "server/state_commitment.h"
+
+namespace swingset {
+namespace {
+
+absl::Status Invalid(std::string message) { return absl::InvalidArgumentError(std::move(message)); }
+absl::Status OutOfOrder(std::string message) {
+  return absl::FailedPreconditionError(std::move(message));
+}
+
+bool IsValidVatName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// No control characters (method names end up in capdata and logs).
+bool IsIdentifierLike(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+std::string PendingPromisesJson(const std::vector<std::string>& kpids) {
+  Json a = Json::MakeArray();
+  for (const std::string& k : kpids) a.Push(Json(k));
+  return a.Dump();
+}
+
+absl::StatusOr<std::optional<std::string>> GetFrom(const KvStore& store, std::string_view key) {
+  return store.Get(key);
+}
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<BlockLifecycle>> BlockLifecycle::Open(Options options) {
+  CHECK(options.store != nullptr && options.vat_host != nullptr);
+  auto mailbox = std::make_unique<MailboxDevice>();
+  MailboxDevice* mailbox_ptr = mailbox.get();
+  KernelOptions ko;
+  ko.store = options.store;
+  ko.vat_host = options.vat_host;
+  ko.hasher_factory = Sha256HasherFactory();
+  ko.devices.push_back(DeviceConfig{std::string(kMailboxDeviceName), std::move(mailbox)});
+  ASSIGN_OR_RETURN(std::unique_ptr<Kernel> kernel, Kernel::Open(std::move(ko)));
+  return std::unique_ptr<BlockLifecycle>(
+      new BlockLifecycle(std::move(options), std::move(kernel), mailbox_ptr));
+}
+
+BlockLifecycle::BlockLifecycle(Options options, std::unique_ptr<Kernel> kernel,
+                               MailboxDevice* mailbox)
+    : options_(std::move(options)), kernel_(std::move(kernel)), mailbox_(mailbox) {}
+
+std::string BlockLifecycle::PhaseName() const {
+  switch (phase_) {
+    case Phase::kNotInitialized: return "not initialized (call Init)";
+    case Phase::kIdle: return StrCat("idle at saved height ", saved_height_);
+    case Phase::kBegun: return StrCat("block ", current_height_, " begun (EndBlock expected)");
+    case Phase::kEnded: return StrCat("block ", current_height_, " ended (Commit expected)");
+    case Phase::kReplayBegun:
+      return StrCat("replay of block ", current_height_, " begun (EndBlock expected)");
+    case Phase::kReplayEnded:
+      return StrCat("replay of block ", current_height_, " ended (Commit expected)");
+  }
+  return "?";
+}
+
+void BlockLifecycle::AbortPendingBlock() {
+  if (phase_ == Phase::kBegun || phase_ == Phase::kEnded) {
+    log::Warn("discarding uncommitted block", {{"height", StrCat(current_height_)}});
+    kernel_->AbortBlock();
+    commit_writes_.clear();
+  }
+  if (phase_ != Phase::kNotInitialized) phase_ = Phase::kIdle;
+}
+
+absl::Status BlockLifecycle::LoadHostState() {
+  const KvStore& store = *options_.store;
+  ASSIGN_OR_RETURN(std::optional<std::string> saved, GetFrom(store, host_keys::kSavedHeight));
+  if (!saved) {
+    saved_height_ = -1;
+    return absl::OkStatus();
+  }
+  uint64_t h;
+  if (!ParseNat(*saved, &h)) return absl::DataLossError(StrCat("bad ", host_keys::kSavedHeight));
+  saved_height_ = static_cast<int64_t>(h);
+  ASSIGN_OR_RETURN(std::optional<std::string> hash, GetFrom(store, host_keys::kStateHash));
+  saved_state_hash_ = hash.value_or("");
+  ASSIGN_OR_RETURN(std::optional<std::string> chain, GetFrom(store, host_keys::kChainId));
+  chain_id_ = chain.value_or("");
+  ASSIGN_OR_RETURN(std::optional<std::string> params, GetFrom(store, host_keys::kParams));
+  max_cranks_per_block_ = 0;
+  if (params) {
+    ASSIGN_OR_RETURN(Json p, Json::Parse(*params));
+    const Json* m = p.Find("maxCranksPerBlock");
+    if (m && m->is_int()) max_cranks_per_block_ = static_cast<uint64_t>(m->as_int());
+  }
+  pending_promises_.clear();
+  ASSIGN_OR_RETURN(std::optional<std::string> pending, GetFrom(store, host_keys::kPendingPromises));
+  if (pending) {
+    ASSIGN_OR_RETURN(Json p, Json::Parse(*pending));
+    for (const Json& k : p.as_array()) pending_promises_.push_back(k.as_string());
+  }
+  return absl::OkStatus();
+}
+
+// ---- Init
+
+absl::Status BlockLifecycle::Init(const v1::InitRequest& req, v1::InitResponse* resp) {
+  AbortPendingBlock();
+  RETURN_IF_ERROR(LoadHostState());
+  if (saved_height_ < 0) {
+    if (kernel_->IsInitialized()) {
+      return absl::DataLossError(
+          StrCat("the store holds kernel state but no ", host_keys::kSavedHeight,
+                 ": not a swingsetd data dir, or written by an incompatible version"));
+    }
+    if (!req.has_genesis()) {
+      return Invalid("genesis: the store is empty, so Init needs a genesis");
+    }
+    RETURN_IF_ERROR(ApplyGenesis(req.genesis(), resp));
+  } else {
+    resp->set_saved_height(saved_height_);
+    resp->set_state_hash(saved_state_hash_);
+    resp->set_activity_hash(kernel_->ActivityHash());
+    resp->set_chain_id(chain_id_);
+    resp->set_genesis_applied(false);
+  }
+  phase_ = Phase::kIdle;
+  log::Info("initialized", {{"saved_height", StrCat(saved_height_)},
+                            {"state_hash", resp->state_hash()},
+                            {"genesis_applied", resp->genesis_applied() ? "true" : "false"}});
+  return absl::OkStatus();
+}
+
+absl::Status BlockLifecycle::ValidateGenesis(const v1::Genesis& g) {
+  if (g.vats_size() == 0) return Invalid("genesis.vats: at least one vat is needed");
+  std::set<std::string> names;
+  for (int i = 0; i < g.vats_size(); ++i) {
+    const v1::VatConfig& v = g.vats(i);
+    std::string field = StrCat("genesis.vats[", i, "]");
+    if (!IsValidVatName(v.name())) {
+      return Invalid(StrCat(field, ".name: '", v.name(), "' is not 1-64 of [A-Za-z0-9_-]"));
+    }
+    if (!names.insert(v.name()).second) {
+      return Invalid(StrCat(field, ".name: duplicate vat name '", v.name(), "'"));
+    }
+    if (v.source().empty()) return Invalid(StrCat(field, ".source: empty"));
+    if (!v.parameters_json().empty()) {
+      absl::StatusOr<Json> p = Json::Parse(v.parameters_json());
+      if (!p.ok()) {
+        return Invalid(StrCat(field, ".parameters_json: ", p.status().message()));
+      }
+    }
+  }
+  if (!g.bootstrap_vat().empty() && names.count(g.bootstrap_vat()) == 0) {
+    return Invalid(StrCat("genesis.bootstrap_vat: no vat named '", g.bootstrap_vat(), "'"));
+  }
+  std::set<std::string> peers;
+  for (int i = 0; i < g.mailbox_peers_size(); ++i) {
+    if (!IsValidPeerName(g.mailbox_peers(i))) {
+      return Invalid(StrCat("genesis.mailbox_peers[", i, "]: bad peer name '",
+                            g.mailbox_peers(i), "'"));
+    }
+    if (!peers.insert(g.mailbox_peers(i)).second) {
+      return Invalid(StrCat("genesis.mailbox_peers[", i, "]: duplicate"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BlockLifecycle::ApplyGenesis(const v1::Genesis& g, v1::InitResponse* resp) {
+  RETURN_IF_ERROR(ValidateGenesis(g));
+  GenesisConfig config;
+  for (const v1::VatConfig& v : g.vats()) {
+    VatConfig vc;
+    vc.name = v.name();
+    vc.source = v.source();
+    if (!v.parameters_json().empty()) vc.parameters_json = v.parameters_json();
+    vc.raw = v.raw();
+    vc.enable_pipelining = v.enable_pipelining();
+    vc.reap_interval = v.reap_interval();
+    config.vats.push_back(std::move(vc));
+  }
+  config.bootstrap_vat = g.bootstrap_vat();
+  config.device_names.push_back(std::string(kMailboxDeviceName));
+
+  absl::Status s = kernel_->InitializeGenesis(config);
+  if (s.ok() && g.mailbox_peers_size() > 0) {
+    std::vector<std::string> peers(g.mailbox_peers().begin(), g.mailbox_peers().end());
+    s = kernel_->WithDevice(kMailboxDeviceName,
+                            [&](DeviceContext* ctx) { return mailbox_->AddPeers(ctx, peers); });
+  }
+  if (!s.ok()) {
+    kernel_->AbortBlock();
+    return s.code() == absl::StatusCode::kInvalidArgument
+               ? Invalid(StrCat("genesis: ", s.message()))
+               : s;
+  }
+
+  chain_id_ = g.chain_id();
+  max_cranks_per_block_ = g.params().max_cranks_per_block();
+  pending_promises_.clear();
+  current_height_ = 0;
+  v1::EndBlockResponse genesis_block;
+  genesis_block.set_height(0);
+  genesis_block.set_stats_json("{\"genesis\":true}");
+  Json params = Json::MakeObject();
+  params.Set("maxCranksPerBlock", Json(max_cranks_per_block_));
+  commit_pending_promises_.clear();
+  s = PrepareCommit(0, &genesis_block);
+  if (s.ok()) {
+    commit_writes_.push_back(KvWrite{std::string(host_keys::kChainId), chain_id_});
+    commit_writes_.push_back(KvWrite{std::string(host_keys::kParams), params.Dump()});
+    s = kernel_->CommitBlock(commit_writes_, /*sync=*/true);
+  }
+  commit_writes_.clear();
+  if (!s.ok()) {
+    kernel_->AbortBlock();
+    return s;
+  }
+  saved_height_ = 0;
+  saved_state_hash_ = commit_state_hash_;
+  resp->set_saved_height(0);
+  resp->set_state_hash(saved_state_hash_);
+  resp->set_activity_hash(genesis_block.activity_hash());
+  resp->set_chain_id(chain_id_);
+  resp->set_genesis_applied(true);
+  return absl::OkStatus();
+}
+
+// ---- BeginBlock
+
+absl::Status BlockLifecycle::BeginBlock(const v1::BeginBlockRequest& req,
+                                        v1::BeginBlockResponse* resp) {
+  if (phase_ != Phase::kIdle) {
+    return OutOfOrder(StrCat("BeginBlock(", req.height(), "): ", PhaseName()));
+  }
+  if (req.height() == saved_height_ + 1) {
+    phase_ = Phase::kBegun;
+    resp->set_replay(false);
+  } else if (req.height() == saved_height_) {
+    phase_ = Phase::kReplayBegun;
+    resp->set_replay(true);
+  } else {
+    return OutOfOrder(StrCat("BeginBlock: height ", req.height(), " but the saved height is ",
+                             saved_height_, " (expected ", saved_height_ + 1,
+                             ", or ", saved_height_, " to replay)"));
+  }
+  current_height_ = req.height();
+  return absl::OkStatus();
+}
+
+// ---- EndBlock
+
+absl::Status BlockLifecycle::ValidateActions(const v1::EndBlockRequest& req) {
+  const LifecycleLimits& lim = options_.limits;
+  if (static_cast<size_t>(req.actions_size()) > lim.max_actions) {
+    return Invalid(StrCat("actions: ", req.actions_size(), " actions; at most ", lim.max_actions,
+                          " per block"));
+  }
+  // Peers are checked against the state at the start of the block: a peer is never forgotten,
+  // so it is still known when the action runs.
+  std::optional<MailboxDeviceState> mailbox;
+  for (int i = 0; i < req.actions_size(); ++i) {
+    const v1::Action& a = req.actions(i);
+    std::string field = StrCat("actions[", i, "]");
+    switch (a.kind_case()) {
+      case v1::Action::kCallVat: {
+        const v1::CallVat& c = a.call_vat();
+        if (c.vat().empty()) return Invalid(StrCat(field, ".call_vat.vat: empty"));
+        if (!kernel_->VatIdByName(c.vat())) {
+          return Invalid(StrCat(field, ".call_vat.vat: unknown vat '", c.vat(), "'"));
+        }
+        if (!IsIdentifierLike(c.method()) || c.method().size() > lim.max_method_bytes) {
+          return Invalid(StrCat(field, ".call_vat.method: must be 1-", lim.max_method_bytes,
+                                " printable characters"));
+        }
+        if (c.method()[0] >= '!' && c.method()[0] <= '-') {
+          return Invalid(StrCat(field, ".call_vat.method: must not start with one of "
+                                       "!\"#$%&'()*+,- (reserved by smallcaps)"));
+        }
+        if (c.args_json().size() > lim.max_args_json_bytes) {
+          return Invalid(StrCat(field, ".call_vat.args_json: ", c.args_json().size(),
+                                " bytes; at most ", lim.max_args_json_bytes));
+        }
+        absl::StatusOr<CapData> args = smallcaps::ArgsFromJson(c.args_json());
+        if (!args.ok()) return Invalid(StrCat(field, ".call_vat.args_json: ", args.status().message()));
+        break;
+      }
+      case v1::Action::kDeliverInbound: {
+        const v1::DeliverInbound& d = a.deliver_inbound();
+        if (!IsValidPeerName(d.peer())) {
+          return Invalid(StrCat(field, ".deliver_inbound.peer: bad peer name '", d.peer(), "'"));
+        }
+        if (static_cast<size_t>(d.messages_size()) > lim.max_inbound_messages) {
+          return Invalid(StrCat(field, ".deliver_inbound.messages: at most ",
+                                lim.max_inbound_messages));
+        }
+        if (d.ack() > kMaxMailboxNumber) {
+          return Invalid(StrCat(field, ".deliver_inbound.ack: above 2^53-1"));
+        }
+        for (int j = 0; j < d.messages_size(); ++j) {
+          const v1::MailboxMessage& m = d.messages(j);
+          if (m.num() == 0 || m.num() > kMaxMailboxNumber) {
+            return Invalid(StrCat(field, ".deliver_inbound.messages[", j,
+                                  "].num: must be 1..2^53-1"));
+          }
+          if (m.body().size() > lim.max_body_bytes) {
+            return Invalid(StrCat(field, ".deliver_inbound.messages[", j, "].body: at most ",
+                                  lim.max_body_bytes, " bytes"));
+          }
+        }
+        if (!mailbox) {
+          absl::Status s = kernel_->WithDevice(kMailboxDeviceName, [&](DeviceContext* ctx) {
+            ASSIGN_OR_RETURN(mailbox, mailbox_->Load(ctx));
+            return absl::OkStatus();
+          });
+          RETURN_IF_ERROR(s);
+        }
+        if (mailbox->peers.count(d.peer()) == 0) {
+          return Invalid(StrCat(field, ".deliver_inbound.peer: unknown peer '", d.peer(), "'"));
+        }
+        break;
+      }
+      case v1::Action::KIND_NOT_SET:
+        return Invalid(StrCat(field, ": no action kind set"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BlockLifecycle::EndBlock(const v1::EndBlockRequest& req, v1::EndBlockResponse* resp) {
+  if (phase_ == Phase::kReplayBegun && req.height() == current_height_) {
+    ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                     GetFrom(*options_.store, host_keys::kEndBlockResponse));
+    if (!stored || !resp->ParseFromString(*stored) || resp->height() != current_height_) {
+      return absl::DataLossError(StrCat("no stored EndBlock response for height ",
+                                        current_height_));
+    }
+    phase_ = Phase::kReplayEnded;
+    log::Info("replayed EndBlock", {{"height", StrCat(current_height_)}});
+    return absl::OkStatus();
+  }
+  if (phase_ != Phase::kBegun || req.height() != current_height_) {
+    return OutOfOrder(StrCat("EndBlock(", req.height(), "): ", PhaseName()));
+  }
+  RETURN_IF_ERROR(ValidateActions(req));
+
+  auto start = std::chrono::steady_clock::now();
+  absl::Status s = ExecuteBlock(req, resp);
+  if (s.ok()) s = PrepareCommit(req.height(), resp);
+  if (!s.ok()) {
+    log::Error("EndBlock failed; block discarded",
+               {{"height", StrCat(req.height())}, {"error", s.ToString()}});
+    kernel_->AbortBlock();
+    commit_writes_.clear();
+    resp->Clear();
+    return s;
+  }
+  phase_ = Phase::kEnded;
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::steady_clock::now() - start)
+                    .count();
+  log::Info("EndBlock", {{"height", StrCat(req.height())},
+                         {"actions", StrCat(resp->actions_consumed(), "/", req.actions_size())},
+                         {"state_hash", resp->state_hash()},
+                         {"micros", StrCat(micros)}});
+  Crash("end_block_done", req.height());
+  return absl::OkStatus();
+}
+
+absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
+                                          v1::EndBlockResponse* resp) {
+  auto start = std::chrono::steady_clock::now();
+  MailboxDeviceState before;
+  RETURN_IF_ERROR(kernel_->WithDevice(kMailboxDeviceName, [&](DeviceContext* ctx) {
+    ASSIGN_OR_RETURN(before, mailbox_->Load(ctx));
+    return absl::OkStatus();
+  }));
+
+  const uint64_t budget = max_cranks_per_block_;
+  RunStats total;
+  RunStats last;
+  bool ran_last = false;
+  auto budget_left = [&] { return budget == 0 || total.cranks < budget; };
+  auto run = [&] {
+    RunPolicy policy;
+    policy.max_cranks = budget == 0 ? 0 : budget - total.cranks;
+    last = kernel_->Run(policy);
+    ran_last = true;
+    total.cranks += last.cranks;
+    total.deliveries += last.deliveries;
+    total.gc_deliveries += last.gc_deliveries;
+    total.reaps += last.reaps;
+    total.cleanups += last.cleanups;
+  };
+
+  // Work left over from earlier blocks goes first, then the actions in order, each followed by
+  // the cranks it causes, while the budget lasts.
+  run();
+  std::vector<std::string> pending = pending_promises_;
+  uint64_t consumed = 0;
+  const int mid = req.actions_size() / 2;
+  for (int i = 0; i < req.actions_size() && budget_left(); ++i) {
+    if (i == mid && i > 0) Crash("end_block_mid", req.height());
+    const v1::Action& a = req.actions(i);
+    if (a.has_deliver_inbound()) {
+      // Inbound mail waits (unconsumed, so Go keeps it) until a vat has registered a handler;
+      // typically the bootstrap does so in the first block.
+      bool has_handler = false;
+      RETURN_IF_ERROR(kernel_->WithDevice(kMailboxDeviceName, [&](DeviceContext* ctx) {
+        ASSIGN_OR_RETURN(MailboxDeviceState st, mailbox_->Load(ctx));
+        has_handler = !st.handler.empty();
+        return absl::OkStatus();
+      }));
+      if (!has_handler) break;
+    }
+    v1::ActionResult* result = resp->add_results();
+    result->set_id(a.id());
+    if (a.has_call_vat()) {
+      const v1::CallVat& c = a.call_vat();
+      absl::StatusOr<CapData> args = smallcaps::ArgsFromJson(c.args_json());
+      CHECK(args.ok()) << "validated args_json no longer parses";
+      absl::StatusOr<Kref> kpid = kernel_->QueueToVatRoot(c.vat(), c.method(), *args);
+      if (kpid.ok()) {
+        result->set_result_kpid(kpid->ToString());
+        pending.push_back(kpid->ToString());
+      } else {
+        result->set_error(std::string(kpid.status().message()));
+      }
+    } else {
+      const v1::DeliverInbound& d = a.deliver_inbound();
+      std::vector<std::pair<uint64_t, std::string>> messages;
+      messages.reserve(d.messages_size());
+      for (const v1::MailboxMessage& m : d.messages()) messages.emplace_back(m.num(), m.body());
+      absl::Status s = kernel_->WithDevice(kMailboxDeviceName, [&](DeviceContext* ctx) {
+        return mailbox_->DeliverInbound(ctx, d.peer(), messages, d.ack());
+      });
+      if (!s.ok()) result->set_error(std::string(s.message()));
+    }
+    ++consumed;
+    ran_last = false;
+    if (budget_left()) run();
+  }
+  resp->set_actions_consumed(consumed);
+
+  // Report host-held result promises that settled, and drop the host's interest in them.
+  std::vector<std::string> still_pending;
+  bool released = false;
+  for (const std::string& k : pending) {
+    ASSIGN_OR_RETURN(Kref kpid, Kref::Parse(k));
+    PromiseStatus ps = kernel_->GetPromiseStatus(kpid);
+    if (ps.state == "unresolved") {
+      still_pending.push_back(k);
+      continue;
+    }
+    if (ps.state == "fulfilled" || ps.state == "rejected") {
+      v1::PromiseResult* r = resp->add_settled();
+      r->set_kpid(k);
+      r->set_state(ps.state);
+      r->set_body(ps.data.body);
+      for (const std::string& slot : ps.data.slots) r->add_slots(slot);
+      absl::StatusOr<Json> value = smallcaps::Decode(ps.data);
+      if (value.ok()) r->set_value_json(value->Dump());
+    }
+    RETURN_IF_ERROR(kernel_->ReleaseHostPromise(kpid));
+    released = true;
+  }
+  commit_pending_promises_ = std::move(still_pending);
+  if (released) {
+    ran_last = false;
+    if (budget_left()) run();
+  }
+  bool work_remains;
+  if (ran_last) {
+    work_remains = last.work_remains;
+  } else {
+    KernelCounts c = kernel_->Counts();
+    work_remains = c.run_queue + c.acceptance_queue + c.gc_actions > 0 ||
+                   consumed < static_cast<uint64_t>(req.actions_size());
+  }
+  resp->set_work_remains(work_remains);
+
+  MailboxDeviceState after;
+  RETURN_IF_ERROR(kernel_->WithDevice(kMailboxDeviceName, [&](DeviceContext* ctx) {
+    ASSIGN_OR_RETURN(after, mailbox_->Load(ctx));
+    return absl::OkStatus();
+  }));
+  for (const std::string& peer : ChangedPeers(before, after)) {
+    v1::MailboxState* m = resp->add_mailboxes();
+    m->set_peer(peer);
+    auto it = after.peers.find(peer);
+    if (it == after.peers.end()) continue;
+    m->set_ack(it->second.ack);
+    for (const auto& [num, body] : it->second.outbox) {
+      v1::MailboxMessage* out = m->add_outbox();
+      out->set_num(num);
+      out->set_body(body);
+    }
+  }
+
+  Json stats = Json::MakeObject();
+  stats.Set("cranks", Json(total.cranks));
+  stats.Set("deliveries", Json(total.deliveries));
+  stats.Set("gcDeliveries", Json(total.gc_deliveries));
+  stats.Set("reaps", Json(total.reaps));
+  stats.Set("cleanups", Json(total.cleanups));
+  stats.Set("crankNumber", Json(kernel_->CrankNumber()));
+  stats.Set("wallMicros", Json(static_cast<int64_t>(
+                              std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::steady_clock::now() - start)
+                                  .count())));
+  resp->set_stats_json(stats.Dump());
+  return absl::OkStatus();
+}
+
+absl::Status BlockLifecycle::PrepareCommit(int64_t height, v1::EndBlockResponse* resp) {
+  std::vector<KvWrite> writes;
+  kernel_->VisitBlockWrites([&](std::string_view key, const std::optional<std::string>& value) {
+    writes.push_back(KvWrite{std::string(key), value});
+  });
+  ASSIGN_OR_RETURN(BlockStateHash hash, ComputeBlockStateHash(*options_.store, writes));
+  resp->set_height(height);
+  resp->set_state_hash(hash.state_hash);
+  resp->set_activity_hash(kernel_->ActivityHash());
+
+  // The stored copy is the replay answer, so it is kept with replayed=true.
+  v1::EndBlockResponse stored = *resp;
+  stored.set_replayed(true);
+  std::string stored_bytes;
+  if (!stored.SerializeToString(&stored_bytes)) {
+    return absl::InternalError("cannot serialize the EndBlock response");
+  }
+
+  commit_writes_ = std::move(hash.host_writes);
+  commit_writes_.push_back(KvWrite{std::string(host_keys::kSavedHeight), StrCat(height)});
+  commit_writes_.push_back(KvWrite{std::string(host_keys::kActivityHash), resp->activity_hash()});
+  commit_writes_.push_back(KvWrite{std::string(host_keys::kEndBlockResponse), stored_bytes});
+  commit_writes_.push_back(KvWrite{std::string(host_keys::kPendingPromises),
+                                   PendingPromisesJson(commit_pending_promises_)});
+  commit_state_hash_ = hash.state_hash;
+  return absl::OkStatus();
+}
+
+// ---- Commit
+
+absl::Status BlockLifecycle::Commit(const v1::CommitRequest& req, v1::CommitResponse* resp) {
+  if (phase_ == Phase::kReplayEnded && req.height() == current_height_) {
+    phase_ = Phase::kIdle;
+    resp->set_height(req.height());
+    resp->set_state_hash(saved_state_hash_);
+    resp->set_replayed(true);
+    return absl::OkStatus();
+  }
+  if (phase_ != Phase::kEnded || req.height() != current_height_) {
+    return OutOfOrder(StrCat("Commit(", req.height(), "): ", PhaseName()));
+  }
+  Crash("commit_before_write", req.height());
+  absl::Status s = kernel_->CommitBlock(commit_writes_, /*sync=*/true);
+  if (!s.ok()) {
+    // DESIGN §7: a storage failure stops the process rather than risk a forked state.
+    log::Error("commit failed; stopping", {{"height", StrCat(req.height())},
+                                          {"error", s.ToString()}});
+    CHECK_OK(s);
+  }
+  commit_writes_.clear();
+  saved_height_ = req.height();
+  saved_state_hash_ = commit_state_hash_;
+  pending_promises_ = std::move(commit_pending_promises_);
+  commit_pending_promises_.clear();
+  phase_ = Phase::kIdle;
+  resp->set_height(saved_height_);
+  resp->set_state_hash(saved_state_hash_);
+  log::Debug("committed", {{"height", StrCat(saved_height_)}, {"state_hash", saved_state_hash_}});
+  Crash("commit_after_write", req.height());
+  return absl::OkStatus();
+}
+
+}  // namespace swingset

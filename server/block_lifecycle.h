@@ -1,0 +1,114 @@
+// File: block_lifecycle.h
+//
+// The block lifecycle of DESIGN §2 over a Kernel: strict heights, genesis on an empty store,
+// actions consumed in order within the crank budget, one synced batch per Commit holding the
+// block's kernel writes and the host's keys (server/host_keys.h), and replay of the committed
+// height from the stored EndBlock response. The gRPC layer (grpc_services.h) is a thin adapter
+// over this class.
+//
+// Phases:  (not initialized) --Init--> idle --BeginBlock(saved+1)--> begun --EndBlock--> ended
+//          --Commit--> idle;  idle --BeginBlock(saved)--> replay-begun --EndBlock--> replay-ended
+//          --Commit--> idle.  Init from any phase discards an uncommitted block.
+// Any call out of this order, or with another height, is kFailedPrecondition and changes nothing.
+// A request that fails validation is kInvalidArgument and changes nothing.
+//
+// Thread-safety: not thread-safe; used on the kernel thread only.
+
+#ifndef SWINGSETD_SERVER_BLOCK_LIFECYCLE_H_
+#define SWINGSETD_SERVER_BLOCK_LIFECYCLE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "kernel/kernel.h"
+#include "kernel/kv_store.h"
+#include "kernel/vat_host.h"
+#include "swingsetd/v1/lifecycle.pb.h"
+
+namespace swingset {
+
+namespace v1 = ::swingsetd::v1;
+
+class MailboxDevice;
+
+// Limits on request contents (beyond gRPC's message size limit).
+struct LifecycleLimits {
+  size_t max_actions = 10000;
+  size_t max_args_json_bytes = 256 << 10;
+  size_t max_method_bytes = 256;
+  size_t max_inbound_messages = 10000;  // per deliver_inbound action
+  size_t max_body_bytes = 256 << 10;
+};
+
+class BlockLifecycle {
+ public:
+  // Testing only: called at named points (end_block_mid, end_block_done, commit_before_write,
+  // commit_after_write) with the height, so crash tests can kill the process there.
+  using CrashHook = std::function<void(std::string_view point, int64_t height)>;
+
+  struct Options {
+    KvStore* store = nullptr;     // not owned; must outlive this object
+    VatHost* vat_host = nullptr;  // not owned
+    LifecycleLimits limits;
+    CrashHook crash_hook;
+  };
+
+  // Opens the kernel on the store. Errors: whatever Kernel::Open reports.
+  static absl::StatusOr<std::unique_ptr<BlockLifecycle>> Open(Options options);
+
+  absl::Status Init(const v1::InitRequest& req, v1::InitResponse* resp);
+  absl::Status BeginBlock(const v1::BeginBlockRequest& req, v1::BeginBlockResponse* resp);
+  absl::Status EndBlock(const v1::EndBlockRequest& req, v1::EndBlockResponse* resp);
+  absl::Status Commit(const v1::CommitRequest& req, v1::CommitResponse* resp);
+
+  bool initialized() const { return phase_ != Phase::kNotInitialized; }
+
+  // Discards an uncommitted block (shutdown).
+  void AbortPendingBlock();
+
+ private:
+  enum class Phase { kNotInitialized, kIdle, kBegun, kEnded, kReplayBegun, kReplayEnded };
+
+  BlockLifecycle(Options options, std::unique_ptr<Kernel> kernel, MailboxDevice* mailbox);
+
+  absl::Status LoadHostState();
+  absl::Status ApplyGenesis(const v1::Genesis& genesis, v1::InitResponse* resp);
+  absl::Status ValidateGenesis(const v1::Genesis& genesis);
+  absl::Status ValidateActions(const v1::EndBlockRequest& req);
+  // Runs the block; on error the caller aborts it.
+  absl::Status ExecuteBlock(const v1::EndBlockRequest& req, v1::EndBlockResponse* resp);
+  // Hashes, host writes and the stored response; fills the hashes into `resp`.
+  absl::Status PrepareCommit(int64_t height, v1::EndBlockResponse* resp);
+  absl::StatusOr<std::string> MailboxStateText();
+  void Crash(std::string_view point, int64_t height) {
+    if (options_.crash_hook) options_.crash_hook(point, height);
+  }
+  std::string PhaseName() const;
+
+  Options options_;
+  std::unique_ptr<Kernel> kernel_;
+  MailboxDevice* mailbox_;  // owned by kernel_
+
+  Phase phase_ = Phase::kNotInitialized;
+  int64_t saved_height_ = -1;    // last committed height; -1 = empty store
+  int64_t current_height_ = -1;  // the block in progress (begun/ended phases)
+  uint64_t max_cranks_per_block_ = 0;
+  std::string chain_id_;
+  std::string saved_state_hash_;
+  std::vector<std::string> pending_promises_;  // committed list of host-held result kpids
+
+  // Prepared by EndBlock, written by Commit.
+  KvBatch commit_writes_;
+  std::string commit_state_hash_;
+  std::vector<std::string> commit_pending_promises_;
+};
+
+}  // namespace swingset
+
+#endif  // SWINGSETD_SERVER_BLOCK_LIFECYCLE_H_

@@ -1,0 +1,32 @@
+// File: host_keys.h
+//
+// Every key the sidecar host writes (DESIGN §2, §5). All start with "host.": the kernel never
+// writes them and they are not part of the state hash. They are committed in the same batch as
+// the block's kernel writes, so they always describe the committed kernel state next to them.
+// (The state-hash lanes belong to consensus/ and are named there.)
+//
+// DO NOT CHANGE: a renamed key makes existing data dirs unreadable.
+
+#ifndef SWINGSETD_SERVER_HOST_KEYS_H_
+#define SWINGSETD_SERVER_HOST_KEYS_H_
+
+#include <string_view>
+
+namespace swingset {
+namespace host_keys {
+
+inline constexpr std::string_view kSavedHeight = "host.savedHeight";        // decimal
+inline constexpr std::string_view kStateHash = "host.stateHash";            // hex
+inline constexpr std::string_view kActivityHash = "host.activityHash";      // hex
+// The last committed EndBlockResponse (serialized protobuf, replayed=true), for replays.
+inline constexpr std::string_view kEndBlockResponse = "host.endBlockResponse";
+inline constexpr std::string_view kChainId = "host.chainId";
+inline constexpr std::string_view kParams = "host.params";  // {"maxCranksPerBlock":n}
+// Result promises of call_vat actions the host still holds: JSON array of kpids, in the order
+// they were created.
+inline constexpr std::string_view kPendingPromises = "host.pendingPromises";
+
+}  // namespace host_keys
+}  // namespace swingset
+
+#endif  // SWINGSETD_SERVER_HOST_KEYS_H_

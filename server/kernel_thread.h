@@ -1,0 +1,49 @@
+// File: kernel_thread.h
+//
+// The single thread that owns the kernel (DESIGN §1): gRPC handler threads hand it closures and
+// wait for their results, so kernel calls never overlap and run in arrival order.
+//
+// Thread-safety: Call() and Stop() may be called from any thread. Call() after Stop() returns
+// false without running the closure.
+
+#ifndef SWINGSETD_SERVER_KERNEL_THREAD_H_
+#define SWINGSETD_SERVER_KERNEL_THREAD_H_
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+namespace swingset {
+
+class KernelThread {
+ public:
+  KernelThread();
+  ~KernelThread();  // Stop()s and joins
+  KernelThread(const KernelThread&) = delete;
+  KernelThread& operator=(const KernelThread&) = delete;
+
+  // Runs `fn` on the kernel thread and waits for it. Returns false if the thread has stopped.
+  bool Call(std::function<void()> fn);
+
+  // Finishes the closures already queued, then ends the thread. Idempotent.
+  void Stop();
+
+  bool OnKernelThread() const { return std::this_thread::get_id() == thread_.get_id(); }
+
+ private:
+  void Loop();
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;  // guarded by mu_
+  bool stopping_ = false;                    // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace swingset
+
+#endif  // SWINGSETD_SERVER_KERNEL_THREAD_H_

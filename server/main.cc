@@ -1,0 +1,320 @@
+// swingsetd: the SwingSet kernel as a gRPC sidecar (DESIGN §1, §9).
+//
+//   swingsetd [--listen HOST:PORT] [--data-dir DIR] [--log-level L] [--log-format F]
+//             [--port-file PATH] [--max-message-bytes N]
+//   swingsetd verify-state [--data-dir DIR]
+//
+// Exit status: 0 clean shutdown (SIGTERM/SIGINT) or verify-state match; 1 verify-state mismatch;
+// 2 runtime error (cannot listen, kernel failed to open); 3 the store cannot be opened;
+// 4 the store is locked by another process; 64 bad command line.
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "kernel/base.h"
+#include "kernel/ids.h"
+#include "kernel/storage/leveldb_kv_store.h"
+#include "kernel/strings.h"
+#include "server/block_lifecycle.h"
+#include "server/grpc_services.h"
+#include "server/host_keys.h"
+#include "server/inspector.h"
+#include "server/kernel_thread.h"
+#include "server/log.h"
+#include "server/state_commitment.h"
+#include "server/vat_host_router.h"
+
+namespace swingset {
+namespace {
+
+constexpr int kExitMismatch = 1;
+constexpr int kExitRuntime = 2;
+constexpr int kExitStore = 3;
+constexpr int kExitLocked = 4;
+constexpr int kExitUsage = 64;
+
+constexpr const char* kUsage =
+    "usage: swingsetd [--listen HOST:PORT] [--data-dir DIR] [options]\n"
+    "       swingsetd verify-state [--data-dir DIR] [options]\n"
+    "\n"
+    "  --listen HOST:PORT         gRPC address (default 127.0.0.1:26660)\n"
+    "  --data-dir DIR             LevelDB store (default ./data)\n"
+    "  --log-level LEVEL          debug | info | warn | error (default info)\n"
+    "  --log-format FORMAT        text | json (default text)\n"
+    "  --port-file PATH           write the bound port here once serving\n"
+    "  --max-message-bytes N      largest request accepted (default 16777216)\n"
+    "  --crash-at POINT:HEIGHT    testing only: SIGKILL self at a lifecycle point\n"
+    "                             (end_block_mid, end_block_done, commit_before_write,\n"
+    "                             commit_after_write)\n"
+    "\n"
+    "verify-state recomputes the state hash from a full scan of the store and exits 0 when it\n"
+    "equals the committed one, 1 when it differs, 2 on error.\n";
+
+struct Flags {
+  std::string command = "serve";
+  std::string listen = "127.0.0.1:26660";
+  std::string data_dir = "./data";
+  std::string port_file;
+  std::string crash_at;
+  log::Level level = log::Level::kInfo;
+  log::Format format = log::Format::kText;
+  int max_message_bytes = 16 << 20;
+};
+
+[[noreturn]] void UsageError(std::string_view message) {
+  std::fprintf(stderr, "swingsetd: %.*s\n\n%s", static_cast<int>(message.size()), message.data(),
+               kUsage);
+  std::exit(kExitUsage);
+}
+
+Flags ParseFlags(int argc, char** argv) {
+  Flags f;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  size_t i = 0;
+  if (!args.empty() && args[0] == "verify-state") {
+    f.command = "verify-state";
+    i = 1;
+  }
+  for (; i < args.size(); ++i) {
+    std::string a = args[i];
+    if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    }
+    std::string value;
+    size_t eq = a.find('=');
+    if (a.rfind("--", 0) != 0) UsageError(StrCat("unexpected argument '", a, "'"));
+    if (eq != std::string::npos) {
+      value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+    } else {
+      if (i + 1 >= args.size()) UsageError(StrCat(a, " needs a value"));
+      value = args[++i];
+    }
+    if (a == "--listen") {
+      f.listen = value;
+    } else if (a == "--data-dir") {
+      f.data_dir = value;
+    } else if (a == "--port-file") {
+      f.port_file = value;
+    } else if (a == "--crash-at") {
+      f.crash_at = value;
+    } else if (a == "--log-level") {
+      if (!log::ParseLevel(value, &f.level)) UsageError(StrCat("bad --log-level '", value, "'"));
+    } else if (a == "--log-format") {
+      if (!log::ParseFormat(value, &f.format)) UsageError(StrCat("bad --log-format '", value, "'"));
+    } else if (a == "--max-message-bytes") {
+      uint64_t n;
+      if (!ParseNat(value, &n) || n < 1024 || n > (1u << 30)) {
+        UsageError("--max-message-bytes must be 1024..2^30");
+      }
+      f.max_message_bytes = static_cast<int>(n);
+    } else {
+      UsageError(StrCat("unknown flag ", a));
+    }
+  }
+  if (f.listen.empty() || f.listen.find(':') == std::string::npos) {
+    UsageError("--listen must be HOST:PORT");
+  }
+  if (f.data_dir.empty()) UsageError("--data-dir must not be empty");
+  return f;
+}
+
+// Opens the store or exits with a clear message.
+std::unique_ptr<KvStore> OpenStoreOrExit(const std::string& dir, bool create) {
+  LevelDbOptions options;
+  options.create_if_missing = create;
+  absl::StatusOr<std::unique_ptr<KvStore>> store = OpenLevelDbKvStore(dir, options);
+  if (store.ok()) return std::move(*store);
+  std::string message(store.status().message());
+  bool locked = store.status().code() == absl::StatusCode::kUnavailable &&
+                message.find("lock") != std::string::npos;
+  if (locked) {
+    log::Error("the store is locked: another process (a running swingsetd?) holds it",
+               {{"data_dir", dir}, {"error", message}});
+    std::exit(kExitLocked);
+  }
+  log::Error("cannot open the store", {{"data_dir", dir}, {"error", message}});
+  std::exit(kExitStore);
+}
+
+int VerifyState(const Flags& flags) {
+  std::unique_ptr<KvStore> store = OpenStoreOrExit(flags.data_dir, /*create=*/false);
+  std::unique_ptr<KvSnapshot> snap = store->GetSnapshot();
+  absl::StatusOr<std::optional<std::string>> height = snap->Get(host_keys::kSavedHeight);
+  if (!height.ok() || !height->has_value()) {
+    log::Error("no committed state in this store", {{"data_dir", flags.data_dir}});
+    return kExitRuntime;
+  }
+  absl::StatusOr<std::string> stored = StoredStateHash(*snap);
+  if (!stored.ok()) {
+    log::Error("cannot read the stored state hash", {{"error", stored.status().ToString()}});
+    return kExitRuntime;
+  }
+  auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::string> recomputed = RecomputeStateHash(*snap, [](uint64_t n) {
+    log::Info("verify-state: scanning", {{"keys", StrCat(n)}});
+  });
+  if (!recomputed.ok()) {
+    log::Error("scan failed", {{"error", recomputed.status().ToString()}});
+    return kExitRuntime;
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - start)
+                .count();
+  if (*recomputed != *stored) {
+    log::Error("verify-state: MISMATCH", {{"height", **height},
+                                          {"stored", *stored},
+                                          {"recomputed", *recomputed}});
+    std::printf("MISMATCH height=%s stored=%s recomputed=%s\n", (*height)->c_str(),
+                stored->c_str(), recomputed->c_str());
+    return kExitMismatch;
+  }
+  std::printf("OK height=%s state_hash=%s (%lld ms)\n", (*height)->c_str(), stored->c_str(),
+              static_cast<long long>(ms));
+  return 0;
+}
+
+BlockLifecycle::CrashHook MakeCrashHook(const std::string& spec) {
+  if (spec.empty()) return nullptr;
+  size_t colon = spec.rfind(':');
+  uint64_t h;
+  if (colon == std::string::npos || !ParseNat(spec.substr(colon + 1), &h)) {
+    UsageError("--crash-at must be POINT:HEIGHT");
+  }
+  std::string point = spec.substr(0, colon);
+  if (point != "end_block_mid" && point != "end_block_done" && point != "commit_before_write" &&
+      point != "commit_after_write") {
+    UsageError(StrCat("unknown --crash-at point '", point, "'"));
+  }
+  int64_t height = static_cast<int64_t>(h);
+  return [point, height](std::string_view at, int64_t at_height) {
+    if (at == point && at_height == height) {
+      log::Warn("crash point reached: SIGKILL", {{"point", point}, {"height", StrCat(height)}});
+      raise(SIGKILL);
+    }
+  };
+}
+
+// The JS vat host joins here once vats/ provides it; until then JS vats fail to load (and are
+// terminated) while scripted vats run.
+std::unique_ptr<VatHost> MakeJsVatHost() { return nullptr; }
+
+int Serve(const Flags& flags) {
+  // Signals are taken by one waiting thread; every other thread inherits the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::unique_ptr<KvStore> store = OpenStoreOrExit(flags.data_dir, /*create=*/true);
+  VatHostRouter vat_host(MakeJsVatHost());
+  KernelThread kernel_thread;
+
+  std::unique_ptr<BlockLifecycle> lifecycle;
+  absl::Status open_status;
+  kernel_thread.Call([&] {
+    BlockLifecycle::Options options;
+    options.store = store.get();
+    options.vat_host = &vat_host;
+    options.crash_hook = MakeCrashHook(flags.crash_at);
+    absl::StatusOr<std::unique_ptr<BlockLifecycle>> l = BlockLifecycle::Open(std::move(options));
+    if (l.ok()) {
+      lifecycle = std::move(*l);
+    } else {
+      open_status = l.status();
+    }
+  });
+  if (!lifecycle) {
+    log::Error("cannot open the kernel on the store",
+               {{"data_dir", flags.data_dir}, {"error", open_status.ToString()}});
+    return kExitRuntime;
+  }
+  Inspector inspector(store.get());
+
+  std::mutex server_mu;
+  std::unique_ptr<grpc::Server> server;
+  static constexpr const char* kServiceNames[] = {"", "swingsetd.v1.Lifecycle",
+                                                  "swingsetd.v1.Inspect"};
+  auto set_serving = [&](bool serving) {
+    std::lock_guard<std::mutex> lock(server_mu);
+    if (!server) return;
+    for (const char* name : kServiceNames) {
+      server->GetHealthCheckService()->SetServingStatus(name, serving);
+    }
+  };
+  std::unique_ptr<Services> services =
+      Services::Create(&kernel_thread, lifecycle.get(), &inspector, [&] { set_serving(true); });
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(flags.listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(flags.max_message_bytes);
+  services->RegisterWith(&builder);
+  {
+    std::lock_guard<std::mutex> lock(server_mu);
+    server = builder.BuildAndStart();
+    if (!server || port == 0) {
+      log::Error("cannot listen", {{"listen", flags.listen}});
+      return kExitRuntime;
+    }
+    for (const char* name : kServiceNames) {
+      server->GetHealthCheckService()->SetServingStatus(name, false);
+    }
+  }
+  if (!flags.port_file.empty()) {
+    std::string tmp = flags.port_file + ".tmp";
+    {
+      std::ofstream out(tmp);
+      out << port << "\n";
+    }
+    std::rename(tmp.c_str(), flags.port_file.c_str());
+  }
+  log::Info("serving", {{"listen", flags.listen},
+                        {"port", StrCat(port)},
+                        {"data_dir", flags.data_dir}});
+
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    set_serving(false);
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  });
+  server->Wait();
+  signal_thread.join();
+
+  kernel_thread.Call([&] {
+    lifecycle->AbortPendingBlock();
+    lifecycle.reset();
+  });
+  kernel_thread.Stop();
+  log::Info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace swingset
+
+int main(int argc, char** argv) {
+  swingset::Flags flags = swingset::ParseFlags(argc, argv);
+  swingset::log::Configure(flags.level, flags.format);
+  if (flags.command == "verify-state") return swingset::VerifyState(flags);
+  return swingset::Serve(flags);
+}
