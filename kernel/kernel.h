@@ -57,6 +57,10 @@ class DeviceContext {
   virtual ~DeviceContext() = default;
   virtual std::optional<std::string> GetState() = 0;
   virtual void SetState(std::string_view state) = 0;
+  // Keyed device state, one store key per `key` (for state too large to rewrite per call).
+  virtual std::optional<std::string> GetStateKey(std::string_view key) = 0;
+  virtual void SetStateKey(std::string_view key, std::string_view value) = 0;
+  virtual void DeleteStateKey(std::string_view key) = 0;
   // Queues a one-way message (no result promise) to an object the device holds, named by its
   // device-side slot (e.g. "o-10").
   virtual absl::Status SendOnly(std::string_view target_slot, std::string_view method,

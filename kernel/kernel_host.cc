@@ -73,6 +73,8 @@ Json EscapePlain(const Json& j) {
 
 std::string PlainJsonToSmallcaps(const Json& j) { return StrCat("#", EscapePlain(j).Dump()); }
 
+std::string SmallcapsString(std::string_view s) { return EscapePlain(Json(s)).Dump(); }
+
 // ---------------------------------------------------------------- opening
 
 KernelImpl::KernelImpl(KernelOptions options)
@@ -293,8 +295,7 @@ absl::StatusOr<Kref> KernelImpl::QueueToVatRoot(std::string_view vat_name,
   buf_.Set(StrCat(keys::kHostInterest, kp.ToString()), "1");
   KMessage msg;
   std::string inner(std::string_view(args.body).substr(2, args.body.size() - 3));
-  std::string m;
-  AppendJsonString(method, &m);
+  std::string m = SmallcapsString(method);
   msg.methargs.body = inner.empty() ? StrCat("#[", m, ",[]]") : StrCat("#[", m, ",[", inner, "]]");
   msg.result = kp;
   EnqueueSend(*root, msg);
@@ -370,6 +371,15 @@ class DeviceContextImpl : public DeviceContext {
   DeviceContextImpl(KernelImpl* k, DeviceId d) : k_(k), d_(d) {}
   std::optional<std::string> GetState() override { return k_->buf_.Get(keys::DeviceState(d_)); }
   void SetState(std::string_view state) override { k_->buf_.Set(keys::DeviceState(d_), state); }
+  std::optional<std::string> GetStateKey(std::string_view key) override {
+    return k_->buf_.Get(keys::DeviceStateKey(d_, key));
+  }
+  void SetStateKey(std::string_view key, std::string_view value) override {
+    k_->buf_.Set(keys::DeviceStateKey(d_, key), value);
+  }
+  void DeleteStateKey(std::string_view key) override {
+    k_->buf_.Delete(keys::DeviceStateKey(d_, key));
+  }
   absl::Status SendOnly(std::string_view target_slot, std::string_view method,
                         const CapData& args) override {
     auto target = k_->buf_.Get(keys::DeviceCListBySlot(d_, target_slot));
@@ -381,8 +391,7 @@ class DeviceContextImpl : public DeviceContext {
     }
     KMessage msg;
     ASSIGN_OR_RETURN(msg.methargs.slots, k_->DeviceSlotsToKernel(d_, args.slots));
-    std::string m;
-    AppendJsonString(method, &m);
+    std::string m = SmallcapsString(method);
     std::string inner(std::string_view(args.body).substr(2, args.body.size() - 3));
     msg.methargs.body =
         inner.empty() ? StrCat("#[", m, ",[]]") : StrCat("#[", m, ",[", inner, "]]");

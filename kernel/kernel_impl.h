@@ -263,6 +263,8 @@ CapData KernelError(std::string_view text);
 // Plain JSON data -> smallcaps body text (strings that could be mistaken for encodings are
 // escaped with '!').
 std::string PlainJsonToSmallcaps(const Json& j);
+// One string as smallcaps JSON text (quoted, '!'-escaped when it starts with '!'..'-').
+std::string SmallcapsString(std::string_view s);
 
 }  // namespace swingset
 

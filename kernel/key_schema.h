@@ -156,6 +156,9 @@ inline std::string DeviceCListBySlot(DeviceId d, std::string_view slot) {
   return StrCat(d.ToString(), ".c.", slot);
 }
 inline std::string DeviceState(DeviceId d) { return StrCat(d.ToString(), ".deviceState"); }
+inline std::string DeviceStateKey(DeviceId d, std::string_view key) {
+  return StrCat(d.ToString(), ".deviceState.", key);
+}
 inline std::string DeviceOptions(DeviceId d) { return StrCat(d.ToString(), ".options"); }
 inline std::string DeviceNextObject(DeviceId d) { return StrCat(d.ToString(), ".o.nextID"); }
 inline std::string DeviceNextDevice(DeviceId d) { return StrCat(d.ToString(), ".d.nextID"); }

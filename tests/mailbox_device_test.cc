@@ -12,6 +12,8 @@
 
 #include "server/smallcaps.h"
 
+#include <map>
+
 namespace swingset {
 namespace {
 
@@ -20,12 +22,22 @@ class RecordingContext : public DeviceContext {
  public:
   std::optional<std::string> GetState() override { return state; }
   void SetState(std::string_view s) override { state = std::string(s); }
+  std::optional<std::string> GetStateKey(std::string_view k) override {
+    auto it = keyed.find(std::string(k));
+    if (it == keyed.end()) return std::nullopt;
+    return it->second;
+  }
+  void SetStateKey(std::string_view k, std::string_view v) override {
+    keyed[std::string(k)] = std::string(v);
+  }
+  void DeleteStateKey(std::string_view k) override { keyed.erase(std::string(k)); }
   absl::Status SendOnly(std::string_view target, std::string_view method,
                         const CapData& args) override {
     sends.push_back(std::string(target) + " " + std::string(method) + " " + args.body);
     return absl::OkStatus();
   }
   std::optional<std::string> state;
+  std::map<std::string, std::string> keyed;
   std::vector<std::string> sends;
 };
 
