@@ -69,7 +69,10 @@ absl::StatusOr<std::unique_ptr<BlockLifecycle>> BlockLifecycle::Open(Options opt
 
 BlockLifecycle::BlockLifecycle(Options options, std::unique_ptr<Kernel> kernel,
                                MailboxDevice* mailbox)
-    : options_(std::move(options)), kernel_(std::move(kernel)), mailbox_(mailbox) {}
+    : options_(std::move(options)),
+      kernel_(std::move(kernel)),
+      mailbox_(mailbox),
+      state_hash_(options_.store) {}
 
 std::string BlockLifecycle::PhaseName() const {
   switch (phase_) {
@@ -90,12 +93,14 @@ void BlockLifecycle::AbortPendingBlock() {
     log::Warn("discarding uncommitted block", {{"height", StrCat(current_height_)}});
     kernel_->AbortBlock();
     commit_writes_.clear();
+    state_hash_.Abandon();
   }
   if (phase_ != Phase::kNotInitialized) phase_ = Phase::kIdle;
 }
 
 absl::Status BlockLifecycle::LoadHostState() {
   const KvStore& store = *options_.store;
+  RETURN_IF_ERROR(state_hash_.Load());
   ASSIGN_OR_RETURN(std::optional<std::string> saved, GetFrom(store, host_keys::kSavedHeight));
   if (!saved) {
     saved_height_ = -1;
@@ -104,8 +109,6 @@ absl::Status BlockLifecycle::LoadHostState() {
   uint64_t h;
   if (!ParseNat(*saved, &h)) return absl::DataLossError(StrCat("bad ", host_keys::kSavedHeight));
   saved_height_ = static_cast<int64_t>(h);
-  ASSIGN_OR_RETURN(std::optional<std::string> hash, GetFrom(store, host_keys::kStateHash));
-  saved_state_hash_ = hash.value_or("");
   ASSIGN_OR_RETURN(std::optional<std::string> chain, GetFrom(store, host_keys::kChainId));
   chain_id_ = chain.value_or("");
   ASSIGN_OR_RETURN(std::optional<std::string> params, GetFrom(store, host_keys::kParams));
@@ -141,7 +144,7 @@ absl::Status BlockLifecycle::Init(const v1::InitRequest& req, v1::InitResponse* 
     RETURN_IF_ERROR(ApplyGenesis(req.genesis(), resp));
   } else {
     resp->set_saved_height(saved_height_);
-    resp->set_state_hash(saved_state_hash_);
+    resp->set_state_hash(state_hash_.committed_digest());
     resp->set_activity_hash(kernel_->ActivityHash());
     resp->set_chain_id(chain_id_);
     resp->set_genesis_applied(false);
@@ -237,12 +240,13 @@ absl::Status BlockLifecycle::ApplyGenesis(const v1::Genesis& g, v1::InitResponse
   commit_writes_.clear();
   if (!s.ok()) {
     kernel_->AbortBlock();
+    state_hash_.Abandon();
     return s;
   }
   saved_height_ = 0;
-  saved_state_hash_ = commit_state_hash_;
+  state_hash_.Committed();
   resp->set_saved_height(0);
-  resp->set_state_hash(saved_state_hash_);
+  resp->set_state_hash(state_hash_.committed_digest());
   resp->set_activity_hash(genesis_block.activity_hash());
   resp->set_chain_id(chain_id_);
   resp->set_genesis_applied(true);
@@ -375,6 +379,7 @@ absl::Status BlockLifecycle::EndBlock(const v1::EndBlockRequest& req, v1::EndBlo
                {{"height", StrCat(req.height())}, {"error", s.ToString()}});
     kernel_->AbortBlock();
     commit_writes_.clear();
+    state_hash_.Abandon();
     resp->Clear();
     return s;
   }
@@ -536,13 +541,13 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
 }
 
 absl::Status BlockLifecycle::PrepareCommit(int64_t height, v1::EndBlockResponse* resp) {
-  std::vector<KvWrite> writes;
-  kernel_->VisitBlockWrites([&](std::string_view key, const std::optional<std::string>& value) {
-    writes.push_back(KvWrite{std::string(key), value});
-  });
-  ASSIGN_OR_RETURN(BlockStateHash hash, ComputeBlockStateHash(*options_.store, writes));
+  KvBatch host_writes;
+  ASSIGN_OR_RETURN(std::string state_hash,
+                   state_hash_.Prepare(
+                       [&](const StateWriteVisitor& fn) { kernel_->VisitBlockWrites(fn); },
+                       &host_writes));
   resp->set_height(height);
-  resp->set_state_hash(hash.state_hash);
+  resp->set_state_hash(state_hash);
   resp->set_activity_hash(kernel_->ActivityHash());
 
   // The stored copy is the replay answer, so it is kept with replayed=true.
@@ -550,16 +555,16 @@ absl::Status BlockLifecycle::PrepareCommit(int64_t height, v1::EndBlockResponse*
   stored.set_replayed(true);
   std::string stored_bytes;
   if (!stored.SerializeToString(&stored_bytes)) {
+    state_hash_.Abandon();
     return absl::InternalError("cannot serialize the EndBlock response");
   }
 
-  commit_writes_ = std::move(hash.host_writes);
+  commit_writes_ = std::move(host_writes);
   commit_writes_.push_back(KvWrite{std::string(host_keys::kSavedHeight), StrCat(height)});
   commit_writes_.push_back(KvWrite{std::string(host_keys::kActivityHash), resp->activity_hash()});
   commit_writes_.push_back(KvWrite{std::string(host_keys::kEndBlockResponse), stored_bytes});
   commit_writes_.push_back(KvWrite{std::string(host_keys::kPendingPromises),
                                    PendingPromisesJson(commit_pending_promises_)});
-  commit_state_hash_ = hash.state_hash;
   return absl::OkStatus();
 }
 
@@ -569,7 +574,7 @@ absl::Status BlockLifecycle::Commit(const v1::CommitRequest& req, v1::CommitResp
   if (phase_ == Phase::kReplayEnded && req.height() == current_height_) {
     phase_ = Phase::kIdle;
     resp->set_height(req.height());
-    resp->set_state_hash(saved_state_hash_);
+    resp->set_state_hash(state_hash_.committed_digest());
     resp->set_replayed(true);
     return absl::OkStatus();
   }
@@ -586,13 +591,14 @@ absl::Status BlockLifecycle::Commit(const v1::CommitRequest& req, v1::CommitResp
   }
   commit_writes_.clear();
   saved_height_ = req.height();
-  saved_state_hash_ = commit_state_hash_;
+  state_hash_.Committed();
   pending_promises_ = std::move(commit_pending_promises_);
   commit_pending_promises_.clear();
   phase_ = Phase::kIdle;
   resp->set_height(saved_height_);
-  resp->set_state_hash(saved_state_hash_);
-  log::Debug("committed", {{"height", StrCat(saved_height_)}, {"state_hash", saved_state_hash_}});
+  resp->set_state_hash(state_hash_.committed_digest());
+  log::Debug("committed", {{"height", StrCat(saved_height_)},
+                           {"state_hash", resp->state_hash()}});
   Crash("commit_after_write", req.height());
   return absl::OkStatus();
 }

@@ -29,6 +29,7 @@
 #include "kernel/kernel.h"
 #include "kernel/kv_store.h"
 #include "kernel/vat_host.h"
+#include "server/state_commitment.h"
 #include "swingsetd/v1/lifecycle.pb.h"
 
 namespace swingset {
@@ -100,12 +101,11 @@ class BlockLifecycle {
   int64_t current_height_ = -1;  // the block in progress (begun/ended phases)
   uint64_t max_cranks_per_block_ = 0;
   std::string chain_id_;
-  std::string saved_state_hash_;
+  StateCommitment state_hash_;  // committed lanes; the block's hash between EndBlock and Commit
   std::vector<std::string> pending_promises_;  // committed list of host-held result kpids
 
   // Prepared by EndBlock, written by Commit.
   KvBatch commit_writes_;
-  std::string commit_state_hash_;
   std::vector<std::string> commit_pending_promises_;
 };
 

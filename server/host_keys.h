@@ -3,7 +3,8 @@
 // Every key the sidecar host writes (DESIGN §2, §5). All start with "host.": the kernel never
 // writes them and they are not part of the state hash. They are committed in the same batch as
 // the block's kernel writes, so they always describe the committed kernel state next to them.
-// (The state-hash lanes belong to consensus/ and are named there.)
+// The state hash (host.stateHash, host.stateHash.lanes) belongs to consensus/ and is named in
+// consensus/state_hash.h.
 //
 // DO NOT CHANGE: a renamed key makes existing data dirs unreadable.
 
@@ -16,7 +17,6 @@ namespace swingset {
 namespace host_keys {
 
 inline constexpr std::string_view kSavedHeight = "host.savedHeight";        // decimal
-inline constexpr std::string_view kStateHash = "host.stateHash";            // hex
 inline constexpr std::string_view kActivityHash = "host.activityHash";      // hex
 // The last committed EndBlockResponse (serialized protobuf, replayed=true), for replays.
 inline constexpr std::string_view kEndBlockResponse = "host.endBlockResponse";

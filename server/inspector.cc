@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "consensus/state_hash.h"
 #include "kernel/base.h"
 #include "kernel/ids.h"
 #include "kernel/json.h"
@@ -347,7 +348,7 @@ absl::Status Inspector::GetStatus(const v1::GetStatusRequest&, v1::GetStatusResp
   uint64_t h;
   if (!ParseNat(*saved, &h)) return absl::DataLossError("bad saved height");
   resp->set_saved_height(static_cast<int64_t>(h));
-  ASSIGN_OR_RETURN(std::optional<std::string> hash, Get(s, host_keys::kStateHash));
+  ASSIGN_OR_RETURN(std::optional<std::string> hash, Get(s, kStateHashKey));
   resp->set_state_hash(hash.value_or(""));
   ASSIGN_OR_RETURN(std::optional<std::string> activity, Get(s, host_keys::kActivityHash));
   resp->set_activity_hash(activity.value_or(""));
