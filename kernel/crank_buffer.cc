@@ -72,6 +72,18 @@ void CrankBuffer::RollbackTo(size_t mark) {
   }
 }
 
+const std::vector<const std::string*>& CrankBuffer::BlockKeys() const {
+  if (!block_sorted_valid_) {
+    block_sorted_.clear();
+    block_sorted_.reserve(block_.size());
+    for (const std::string& k : block_) block_sorted_.push_back(&k);
+    std::sort(block_sorted_.begin(), block_sorted_.end(),
+              [](const std::string* a, const std::string* b) { return *a < *b; });
+    block_sorted_valid_ = true;
+  }
+  return block_sorted_;
+}
+
 std::vector<CrankBuffer::CrankEntry> CrankBuffer::SortedCrank(std::string_view prefix) const {
   std::vector<CrankEntry> out;
   for (const auto& [k, v] : crank_) {
@@ -87,7 +99,7 @@ void CrankBuffer::FinishCrank(std::vector<KvWrite>* writes) {
     for (const auto& [k, v] : SortedCrank("")) writes->push_back(KvWrite{*k, *v});
   }
   for (auto& [k, v] : crank_) {
-    block_.insert(k);
+    if (block_.insert(k).second) block_sorted_valid_ = false;
     view_.insert_or_assign(k, std::move(v));
   }
   crank_.clear();
@@ -111,7 +123,10 @@ std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
     auto c = std::lower_bound(crank.begin(), crank.end(), cursor,
                               [](const CrankEntry& e, const std::string& k) { return *e.first < k; });
     if (!inclusive && c != crank.end() && *c->first == cursor) ++c;
-    auto b = inclusive ? block_.lower_bound(cursor) : block_.upper_bound(cursor);
+    const auto& bk = BlockKeys();
+    auto by_key = [](const std::string* e, const std::string& k) { return *e < k; };
+    auto b = std::lower_bound(bk.begin(), bk.end(), cursor, by_key);
+    if (!inclusive && b != bk.end() && **b == cursor) ++b;
     it->Seek(cursor);
     if (!inclusive && it->Valid() && it->key() == cursor) it->Next();
     CHECK(it->status().ok()) << "storage iteration failed: " << it->status().ToString();
@@ -120,7 +135,7 @@ std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
     if (store_valid) store_key = std::string(it->key());
     const std::string* best = nullptr;
     if (c != crank.end()) best = c->first;
-    if (b != block_.end() && (!best || *b < *best)) best = &*b;
+    if (b != bk.end() && (!best || **b < *best)) best = *b;
     if (store_valid && (!best || store_key < *best)) best = &store_key;
     if (!best) return std::nullopt;
     std::string key = *best;
@@ -128,7 +143,7 @@ std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
     std::optional<std::string> value;
     if (c != crank.end() && *c->first == key) {
       value = *c->second;
-    } else if (b != block_.end() && *b == key) {
+    } else if (b != bk.end() && **b == key) {
       value = BlockValue(key);
     } else {
       value = std::string(it->value());
@@ -145,16 +160,18 @@ std::vector<std::pair<std::string, std::string>> CrankBuffer::ScanPrefix(std::st
   auto c = crank.begin();
   std::unique_ptr<KvIterator> it = store_->NewIterator();
   it->Seek(prefix);
-  auto b = block_.lower_bound(prefix);
+  const auto& bk = BlockKeys();
+  auto b = std::lower_bound(bk.begin(), bk.end(), prefix,
+                            [](const std::string* e, std::string_view k) { return *e < k; });
   while (true) {
     CHECK(it->status().ok()) << "storage iteration failed: " << it->status().ToString();
     bool sv = it->Valid() && HasPrefix(it->key(), prefix);
     bool cv = c != crank.end();
-    bool bv = b != block_.end() && HasPrefix(*b, prefix);
+    bool bv = b != bk.end() && HasPrefix(**b, prefix);
     if (!sv && !cv && !bv) break;
     std::string_view key;
     if (cv) key = *c->first;
-    if (bv && (key.empty() || *b < key)) key = *b;
+    if (bv && (key.empty() || **b < key)) key = **b;
     if (sv && (key.empty() || it->key() < key)) key = it->key();
     std::string k(key);
     std::optional<std::string> value;
@@ -164,7 +181,7 @@ std::vector<std::pair<std::string, std::string>> CrankBuffer::ScanPrefix(std::st
       decided = true;
       ++c;
     }
-    if (bv && *b == k) {
+    if (bv && **b == k) {
       if (!decided) value = BlockValue(k);
       decided = true;
       ++b;
@@ -180,19 +197,21 @@ std::vector<std::pair<std::string, std::string>> CrankBuffer::ScanPrefix(std::st
 
 void CrankBuffer::VisitBlock(
     const std::function<void(std::string_view, const std::optional<std::string>&)>& fn) const {
-  for (const std::string& k : block_) fn(k, BlockValue(k));
+  for (const std::string* k : BlockKeys()) fn(*k, BlockValue(*k));
 }
 
 KvBatch CrankBuffer::BlockBatch() const {
   KvBatch batch;
   batch.reserve(block_.size());
-  for (const std::string& k : block_) batch.push_back(KvWrite{k, BlockValue(k)});
+  for (const std::string* k : BlockKeys()) batch.push_back(KvWrite{*k, BlockValue(*k)});
   return batch;
 }
 
 void CrankBuffer::BlockCommitted() {
   CHECK(crank_.empty()) << "commit with a crank in progress";
   block_.clear();
+  block_sorted_.clear();
+  block_sorted_valid_ = true;
   if (view_.size() >= kMaxCacheEntries) view_.clear();
 }
 
@@ -200,6 +219,8 @@ void CrankBuffer::AbortBlock() {
   crank_.clear();
   undo_.clear();
   block_.clear();
+  block_sorted_.clear();
+  block_sorted_valid_ = true;
   view_.clear();
 }
 

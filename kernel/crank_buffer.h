@@ -26,7 +26,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "kernel/kv_store.h"
 
@@ -88,8 +88,12 @@ class CrankBuffer {
   // The crank layer: hashed for O(1) access; sorted only when the crank ends or a scan needs it.
   absl::flat_hash_map<std::string, std::optional<std::string>> crank_;
   std::vector<Undo> undo_;
-  // Keys written in this block (their values are in view_), ordered for iteration and commit.
-  absl::btree_set<std::string, std::less<>> block_;
+  // Keys written in this block (their values are in view_). Unordered; BlockKeys() sorts them
+  // on demand (commit, scans) and caches the order until the next crank folds in.
+  absl::flat_hash_set<std::string> block_;
+  mutable std::vector<const std::string*> block_sorted_;
+  mutable bool block_sorted_valid_ = true;
+  const std::vector<const std::string*>& BlockKeys() const;
   // Newest value of every key seen (block writes and store reads; nullopt = absent). Lookups
   // only, never iterated. Entries for keys in block_ must stay until the block is committed.
   absl::flat_hash_map<std::string, std::optional<std::string>> view_;
