@@ -465,7 +465,7 @@ void KernelImpl::EnqueueSend(const Kref& target, const KMessage& msg) {
 std::vector<std::string> KernelImpl::GetGcActions() {
   std::vector<std::string> out;
   auto v = buf_.Get(keys::kGcActions);
-  if (!v) return out;
+  if (!v || *v == "[]") return out;
   auto j = Json::Parse(*v);
   CHECK(j.ok() && j->is_array()) << "corrupt gcActions";
   for (const Json& e : j->as_array()) out.push_back(e.as_string());
@@ -485,7 +485,7 @@ void KernelImpl::SetGcActions(std::vector<std::string> actions) {
 std::vector<VatId> KernelImpl::GetVatList(std::string_view key) {
   std::vector<VatId> out;
   auto v = buf_.Get(key);
-  if (!v) return out;
+  if (!v || *v == "[]") return out;
   auto j = Json::Parse(*v);
   CHECK(j.ok() && j->is_array()) << "corrupt " << std::string(key);
   for (const Json& e : j->as_array()) out.push_back(*VatId::Parse(e.as_string()));
