@@ -286,5 +286,78 @@ TEST_F(GcTest, GcSyscallChecksAreVatFatal) {
   }
 }
 
+
+// Reaping (KERNEL_SPEC §8.5): bringOutYourDead after `deliveries` deliveries, reset afterwards.
+TEST(ReapTest, DeliveryThresholdSchedulesBringOutYourDead) {
+  PuppetWorld w;
+  ASSERT_OK(w.Start({"A", "B"}, {}, /*reap_deliveries=*/2));
+  VatId b = w.h.Vat("B");
+  // startVat was B's first delivery: dirt 1.
+  EXPECT_THAT(w.TakeLog("B"), ElementsAre("startVat #{} []"));
+  for (int i = 0; i < 5; ++i) ASSERT_OK(w.HostSend(w.Root("B"), "m", {}));
+  ASSERT_OK(w.Run());
+  EXPECT_THAT(w.TakeLog("B"),
+              ElementsAre("message o+0 #[\"m\",[]] []", "bringOutYourDead",
+                          "message o+0 #[\"m\",[]] []", "message o+0 #[\"m\",[]] []",
+                          "bringOutYourDead", "message o+0 #[\"m\",[]] []",
+                          "message o+0 #[\"m\",[]] []", "bringOutYourDead"));
+  EXPECT_EQ(*w.h.Get(keys::VatReapDirt(b)), "{}");
+  EXPECT_EQ(*w.h.Get(std::string(keys::kReapQueue)), "[]");
+}
+
+TEST(ReapTest, GcKrefsThresholdCountsKrefsOfGcDeliveries) {
+  PuppetWorld w;
+  ASSERT_OK(w.Start({"A", "B"}, {}, /*reap_deliveries=*/0));
+  // Per-vat override for A: reap when 3 GC krefs have been delivered.
+  Json opts = *Json::Parse(*w.h.Get(keys::VatOptions(w.h.Vat("A"))));
+  Json thr = Json::MakeObject();
+  thr.Set("gcKrefs", 3);
+  thr.Set("deliveries", 1000);
+  thr.Set("never", false);  // the kernel default says never; the vat's overlay wins
+  opts.Set("reapDirtThreshold", thr);
+  w.h.kernel()->TEST_buffer()->Set(keys::VatOptions(w.h.Vat("A")), opts.Dump());
+  w.h.kernel()->TEST_buffer()->FinishCrank(nullptr);
+  ASSERT_OK(w.h.Commit());
+  w.h.Reopen();
+  ASSERT_OK(w.Introduce("A", "B"));
+  ASSERT_OK(w.Act("A", [](VatCtx& c) { c.Send("o-50", "take", {"o+1", "o+2"}); }));
+  w.TakeLog("A");
+  ASSERT_OK(w.Act("B", [](VatCtx& c) {
+    c.Gc(kDrop, {"o-50", "o-51"});
+    c.Gc(kRetireImp, {"o-50", "o-51"});
+  }));
+  EXPECT_THAT(w.TakeLog("A"), ElementsAre("dropExports o+1 o+2", "retireExports o+1 o+2",
+                                          "bringOutYourDead"));
+}
+
+// Run-loop priority (KERNEL_SPEC §9.1): routing > GC actions > reap > run-queue.
+TEST(ReapTest, RunLoopPriority) {
+  PuppetWorld w;
+  ASSERT_OK(w.Start({"A", "B"}, {}, /*reap_deliveries=*/1));
+  ASSERT_OK(w.Introduce("A", "B"));
+  ASSERT_OK(w.Introduce("B", "A"));
+  ASSERT_OK(w.Act("A", [](VatCtx& c) { c.Send("o-50", "take", {"o+1"}); }));
+  w.h.host()->ClearLog();
+  // One crank of B: a message to A (acceptance queue) and a drop (GC action for A); B's own
+  // dirt reaches the threshold (reap queue).
+  ASSERT_OK(w.Act("B", [](VatCtx& c) {
+    c.Send("o-50", "x", {});
+    c.Gc(kDrop, {"o-51"});
+  }));
+  std::vector<std::string> log = w.h.host()->log();
+  std::vector<std::string> after;
+  bool seen_act = false;
+  for (const std::string& l : log) {
+    if (l.find("#[\"act\"") != std::string::npos) {
+      seen_act = true;
+      continue;
+    }
+    if (seen_act) after.push_back(l);
+  }
+  EXPECT_THAT(after, ElementsAre("v1: dropExports o+1", "v2: bringOutYourDead",
+                                 "v1: bringOutYourDead", "v1: message o+0 #[\"x\",[]] []",
+                                 "v1: bringOutYourDead"));
+}
+
 }  // namespace
 }  // namespace swingset
