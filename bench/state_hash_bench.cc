@@ -232,8 +232,8 @@ double MicrosPerElement() {
 }
 
 int Main(int argc, char** argv) {
-  std::string dir = StrCat(std::filesystem::temp_directory_path().string(), "/state_hash_bench-",
-                           ::getpid());
+  std::string dir =
+      StrCat(std::filesystem::temp_directory_path().string(), "/state_hash_bench-", ::getpid());
   int blocks = 15;
   uint64_t small = 10000;
   uint64_t large = 1000000;
@@ -269,9 +269,10 @@ int Main(int argc, char** argv) {
     return 2;
   }
 
-  std::printf("state_hash_bench: %d writes/block (50%% overwrite, 25%% insert, 25%% delete), "
-              "%d warm-up + %d measured blocks, LevelDB in %s\n",
-              kWritesPerBlock, kWarmupBlocks, blocks, dir.c_str());
+  std::printf(
+      "state_hash_bench: %d writes/block (50%% overwrite, 25%% insert, 25%% delete), "
+      "%d warm-up + %d measured blocks, LevelDB in %s\n",
+      kWritesPerBlock, kWarmupBlocks, blocks, dir.c_str());
   std::printf("one LtHash16 element: %.2f us\n", MicrosPerElement());
   BenchStore small_store(StrCat(dir, "/", small), small);
   BenchStore large_store(StrCat(dir, "/", large), large);
@@ -286,20 +287,21 @@ int Main(int argc, char** argv) {
   small_store.Check();
   large_store.Check();
   for (BenchStore* s : {&small_store, &large_store}) {
-    std::printf("store %8llu keys: fill %6.0f ms, full scan %6.0f ms | ApplyWrites per block: "
-                "wall median %6.1f ms (min %6.1f, max %6.1f), CPU median %6.1f ms (min %6.1f); "
-                "of which old-value reads alone: CPU ~%4.1f ms\n",
-                static_cast<unsigned long long>(s->n()), s->fill_ms(), s->full_scan_ms(),
-                Median(s->wall_ms()), Min(s->wall_ms()), Max(s->wall_ms()), Median(s->cpu_ms()),
-                Min(s->cpu_ms()), s->ReadsOnlyCpuMillis(5));
+    std::printf(
+        "store %8llu keys: fill %6.0f ms, full scan %6.0f ms | ApplyWrites per block: "
+        "wall median %6.1f ms (min %6.1f, max %6.1f), CPU median %6.1f ms (min %6.1f); "
+        "of which old-value reads alone: CPU ~%4.1f ms\n",
+        static_cast<unsigned long long>(s->n()), s->fill_ms(), s->full_scan_ms(),
+        Median(s->wall_ms()), Min(s->wall_ms()), Max(s->wall_ms()), Median(s->cpu_ms()),
+        Min(s->cpu_ms()), s->ReadsOnlyCpuMillis(5));
   }
   double wall_ratio = Median(large_store.wall_ms()) / Median(small_store.wall_ms());
   double cpu_ratio = Median(large_store.cpu_ms()) / Median(small_store.cpu_ms());
   std::printf("ratio large/small of the medians: wall %.3f, CPU %.3f  (target <= 1.2: %s)\n",
               wall_ratio, cpu_ratio,
               std::max(wall_ratio, cpu_ratio) <= 1.2 ? "OK"
-              : cpu_ratio <= 1.2                    ? "OK on CPU time; wall time disturbed by other load"
-                                                    : "EXCEEDED");
+              : cpu_ratio <= 1.2 ? "OK on CPU time; wall time disturbed by other load"
+                                 : "EXCEEDED");
   small_store.Close(keep);
   large_store.Close(keep);
   if (!keep) std::filesystem::remove_all(dir);
