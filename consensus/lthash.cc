@@ -106,8 +106,8 @@ std::string LtHash16::Serialize() const {
 
 absl::StatusOr<LtHash16> LtHash16::Deserialize(std::string_view bytes) {
   if (bytes.size() != kSerializedSize) {
-    return absl::InvalidArgumentError(StrCat("LtHash16: serialized lanes must be ",
-                                             kSerializedSize, " bytes, got ", bytes.size()));
+    return absl::InvalidArgumentError(StrCat("LtHash16: serialized lanes must be ", kSerializedSize,
+                                             " bytes, got ", bytes.size()));
   }
   LtHash16 h;
   const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());

@@ -38,8 +38,7 @@ const Entries& GoldenEntries() {
 
 TEST(LtHashTest, EntryBytesAreLengthPrefixedLittleEndian) {
   using namespace std::string_literals;
-  EXPECT_EQ(LtHashEntryBytes("ab", "c"),
-            "\x02\0\0\0\0\0\0\0ab\x01\0\0\0\0\0\0\0c"s);
+  EXPECT_EQ(LtHashEntryBytes("ab", "c"), "\x02\0\0\0\0\0\0\0ab\x01\0\0\0\0\0\0\0c"s);
   EXPECT_EQ(LtHashEntryBytes("", ""), std::string(16, '\0'));
   std::string k(258, 'k');
   std::string bytes = LtHashEntryBytes(k, "");

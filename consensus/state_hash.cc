@@ -114,9 +114,9 @@ absl::StatusOr<std::optional<LtHash16>> ReadStoredStateHash(const KvSnapshot& sn
   ASSIGN_OR_RETURN(std::optional<std::string> digest, snap.Get(kStateHashKey));
   if (!lanes.has_value() && !digest.has_value()) return std::optional<LtHash16>();
   if (!lanes.has_value() || !digest.has_value()) {
-    return absl::DataLossError(StrCat("stored state hash is incomplete: ",
-                                      lanes.has_value() ? kStateHashKey : kStateHashLanesKey,
-                                      " is missing"));
+    return absl::DataLossError(StrCat(
+        "stored state hash is incomplete: ", lanes.has_value() ? kStateHashKey : kStateHashLanesKey,
+        " is missing"));
   }
   absl::StatusOr<LtHash16> hash = LtHash16::Deserialize(*lanes);
   if (!hash.ok()) {

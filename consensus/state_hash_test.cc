@@ -123,12 +123,12 @@ TEST_P(StateHashTest, EmptyAndGoldenStore) {
 
 TEST_P(StateHashTest, OnlyConsensusKeysAreHashed) {
   // Keys next to the local./host. ranges are consensus keys; the ranges themselves are not.
-  const std::vector<std::string> consensus = {"a",      "host",    "host-", "host/",
+  const std::vector<std::string> consensus = {"a",      "host",    "host-",  "host/",
                                               "hostx",  "local",   "local-", "local/",
                                               "localx", "v1.vs.x", "\xff"};
-  const std::vector<std::string> excluded = {"host.",        "host.a",      "host.stateHash",
-                                             "host.zzzzzz", "local.",      "local.\xff",
-                                             "local.kernelStats"};
+  const std::vector<std::string> excluded = {
+      "host.",  "host.a",     "host.stateHash",   "host.zzzzzz",
+      "local.", "local.\xff", "local.kernelStats"};
   LtHash16 expected;
   for (const std::string& k : consensus) {
     Put(k, "v-" + k);
@@ -153,8 +153,8 @@ TEST_P(StateHashTest, OnlyConsensusKeysAreHashed) {
 TEST_P(StateHashTest, IncrementalEqualsFullRecompute) {
   std::mt19937_64 rng(20240601);
   std::vector<std::string> pool;
-  for (int i = 0; i < 120; ++i) pool.push_back("v" + std::to_string(i % 7) + ".c.o+" +
-                                               std::to_string(i));
+  for (int i = 0; i < 120; ++i)
+    pool.push_back("v" + std::to_string(i % 7) + ".c.o+" + std::to_string(i));
   for (int i = 0; i < 60; ++i) pool.push_back("ko" + std::to_string(20 + i) + ".refCount");
   for (int i = 0; i < 30; ++i) pool.push_back("local.stat" + std::to_string(i));
   for (int i = 0; i < 30; ++i) pool.push_back("host.h" + std::to_string(i));
@@ -234,10 +234,10 @@ TEST_P(StateHashTest, ApplyWritesReadsOncePerConsensusWrite) {
   Put("b", "2");
   LtHash16 h = FullHash();
   TestingKvStore counting(store_.get());
-  KvBatch writes = {{"a", std::string("1")},     // unchanged: no hash work
-                    {"b", std::nullopt},         // delete
-                    {"c", std::string("3")},     // insert
-                    {"d", std::nullopt},         // delete of an absent key
+  KvBatch writes = {{"a", std::string("1")},  // unchanged: no hash work
+                    {"b", std::nullopt},      // delete
+                    {"c", std::string("3")},  // insert
+                    {"d", std::nullopt},      // delete of an absent key
                     {"local.x", std::string("y")}};
   ASSERT_TRUE(ApplyWrites(counting, writes, &h).ok());
   EXPECT_EQ(counting.gets_, 4);
@@ -266,8 +266,7 @@ TEST_P(StateHashTest, ApplyWritesLeavesHashUnchangedOnReadError) {
   TestingKvStore failing(store_.get());
   failing.fail_key_ = "m";
   LtHash16 h = start;
-  absl::Status s =
-      ApplyWrites(failing, {{"a", std::string("2")}, {"m", std::string("3")}}, &h);
+  absl::Status s = ApplyWrites(failing, {{"a", std::string("2")}, {"m", std::string("3")}}, &h);
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
   EXPECT_EQ(h, start);
 }
@@ -305,11 +304,10 @@ TEST(ComputeStateHashTest, ProgressEveryInterval) {
   batch.push_back({"host.x", std::string("v")});
   ASSERT_TRUE(store->Write(batch, false).ok());
   std::vector<uint64_t> calls;
-  ASSERT_TRUE(ComputeStateHash(*store->GetSnapshot(), [&](uint64_t n) {
-                calls.push_back(n);
-              }).ok());
-  EXPECT_EQ(calls, (std::vector<uint64_t>{kStateHashProgressInterval,
-                                          kStateHashProgressInterval + 5}));
+  ASSERT_TRUE(
+      ComputeStateHash(*store->GetSnapshot(), [&](uint64_t n) { calls.push_back(n); }).ok());
+  EXPECT_EQ(calls,
+            (std::vector<uint64_t>{kStateHashProgressInterval, kStateHashProgressInterval + 5}));
 }
 
 TEST_P(StateHashTest, StoredHashRoundTripsAndSurvivesReopen) {
