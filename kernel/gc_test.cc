@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "kernel/key_schema.h"
 #include "kernel/testing/puppet.h"
+#include "kernel/testing/status_macros.h"
 
 namespace swingset {
 namespace {
@@ -15,11 +16,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-#define ASSERT_OK(expr)                          \
-  do {                                           \
-    absl::Status _s = (expr);                    \
-    ASSERT_TRUE(_s.ok()) << _s.ToString();       \
-  } while (0)
 
 constexpr auto kDrop = VatSyscall::Type::kDropImports;
 constexpr auto kRetireImp = VatSyscall::Type::kRetireImports;

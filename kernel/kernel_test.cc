@@ -6,6 +6,7 @@
 #include "kernel/strings.h"
 #include "kernel/testing/kernel_harness.h"
 #include "kernel/testing/puppet.h"
+#include "kernel/testing/status_macros.h"
 
 namespace swingset {
 namespace {
@@ -14,11 +15,6 @@ using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-#define ASSERT_OK(expr)                    \
-  do {                                     \
-    absl::Status _s = (expr);              \
-    ASSERT_TRUE(_s.ok()) << _s.ToString(); \
-  } while (0)
 
 VatConfig Vat(const std::string& name, const std::string& source, bool pipelining = false) {
   VatConfig v;
