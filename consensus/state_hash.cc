@@ -22,13 +22,14 @@ std::string Printable(std::string_view bytes) { return absl::CHexEscape(ToAbsl(b
 
 // Reader is KvStore or KvSnapshot (both have the same Get).
 template <typename Reader>
-absl::Status ApplyWritesImpl(const Reader& before, const StateWriteSource& visit_writes,
+absl::Status ApplyWritesImpl(const Reader& before, const StateWriteWithBaseSource& visit_writes,
                              LtHash16* hash) {
   LtHash16 updated = *hash;
   absl::Status status;
   std::string prev_key;
   bool first = true;
-  visit_writes([&](std::string_view key, const std::optional<std::string>& value) {
+  visit_writes([&](std::string_view key, const std::optional<std::string>& value,
+                   const std::optional<std::string>* committed) {
     if (!status.ok()) return;
     if (!first && key <= std::string_view(prev_key)) {
       status = absl::InvalidArgumentError(
@@ -39,7 +40,8 @@ absl::Status ApplyWritesImpl(const Reader& before, const StateWriteSource& visit
     first = false;
     prev_key.assign(key.data(), key.size());
     if (!keys::IsConsensusKey(key)) return;
-    absl::StatusOr<std::optional<std::string>> old = before.Get(key);
+    absl::StatusOr<std::optional<std::string>> old =
+        committed ? absl::StatusOr<std::optional<std::string>>(*committed) : before.Get(key);
     if (!old.ok()) {
       status = old.status();
       return;
@@ -53,23 +55,37 @@ absl::Status ApplyWritesImpl(const Reader& before, const StateWriteSource& visit
   return absl::OkStatus();
 }
 
+// Adapts a plain write source: every write has an unknown committed value.
+StateWriteWithBaseSource WithoutBase(const StateWriteSource& source) {
+  return [&source](const StateWriteWithBaseVisitor& fn) {
+    source([&fn](std::string_view key, const std::optional<std::string>& value) {
+      fn(key, value, nullptr);
+    });
+  };
+}
+
 }  // namespace
 
 absl::Status ApplyWrites(const KvStore& before, const StateWriteSource& visit_writes,
                          LtHash16* hash) {
-  return ApplyWritesImpl(before, visit_writes, hash);
+  return ApplyWritesImpl(before, WithoutBase(visit_writes), hash);
 }
 
 absl::Status ApplyWrites(const KvSnapshot& before, const StateWriteSource& visit_writes,
                          LtHash16* hash) {
+  return ApplyWritesImpl(before, WithoutBase(visit_writes), hash);
+}
+
+absl::Status ApplyWritesWithBase(const KvStore& before, const StateWriteWithBaseSource& visit_writes,
+                                 LtHash16* hash) {
   return ApplyWritesImpl(before, visit_writes, hash);
 }
 
 absl::Status ApplyWrites(const KvStore& before, const KvBatch& writes, LtHash16* hash) {
   return ApplyWritesImpl(
       before,
-      [&writes](const StateWriteVisitor& fn) {
-        for (const KvWrite& w : writes) fn(w.key, w.value);
+      [&writes](const StateWriteWithBaseVisitor& fn) {
+        for (const KvWrite& w : writes) fn(w.key, w.value, nullptr);
       },
       hash);
 }

@@ -63,6 +63,15 @@ absl::Status ApplyWrites(const KvStore& before, const StateWriteSource& visit_wr
                          LtHash16* hash);
 absl::Status ApplyWrites(const KvSnapshot& before, const StateWriteSource& visit_writes,
                          LtHash16* hash);
+// The same with writes that may carry the key's committed value (as
+// Kernel::VisitBlockWritesWithBase yields them): where `committed` is non-null it is used instead
+// of reading `before`, so only keys the kernel never read cost a store read.
+using StateWriteWithBaseVisitor =
+    std::function<void(std::string_view key, const std::optional<std::string>& value,
+                       const std::optional<std::string>* committed)>;
+using StateWriteWithBaseSource = std::function<void(const StateWriteWithBaseVisitor&)>;
+absl::Status ApplyWritesWithBase(const KvStore& before, const StateWriteWithBaseSource& visit_writes,
+                                 LtHash16* hash);
 // The same for a batch, which must likewise be sorted by key with no key repeated.
 absl::Status ApplyWrites(const KvStore& before, const KvBatch& writes, LtHash16* hash);
 

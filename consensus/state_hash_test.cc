@@ -451,5 +451,37 @@ TEST_P(VerifyStateTest, MissingOrMalformedStoredHashIsAnError) {
   EXPECT_FALSE(matches);
 }
 
+TEST(StateHashWithBaseTest, KnownCommittedValuesSkipReadsAndGiveTheSameHash) {
+  auto store = NewMemKvStore();
+  KvBatch init = {{"a", "1"}, {"b", "2"}, {"c", "3"}};
+  ASSERT_TRUE(store->Write(init, true).ok());
+  LtHash16 base;
+  ASSERT_TRUE(ApplyWrites(*NewMemKvStore(), init, &base).ok());
+  KvBatch writes = {{"a", "10"}, {"b", std::nullopt}, {"d", "4"}};
+  LtHash16 plain = base, with_base = base;
+  ASSERT_TRUE(ApplyWrites(*store, writes, &plain).ok());
+  std::optional<std::string> a_committed = "1";
+  ASSERT_TRUE(ApplyWritesWithBase(
+                  *store,
+                  [&](const StateWriteWithBaseVisitor& fn) {
+                    fn("a", writes[0].value, &a_committed);  // known: no read
+                    fn("b", writes[1].value, nullptr);       // unknown: read
+                    fn("d", writes[2].value, nullptr);
+                  },
+                  &with_base)
+                  .ok());
+  EXPECT_EQ(plain.DigestHex(), with_base.DigestHex());
+  // A wrong committed value changes the result: the base really is used.
+  std::optional<std::string> wrong = "999";
+  LtHash16 bad = base;
+  ASSERT_TRUE(ApplyWritesWithBase(
+                  *store, [&](const StateWriteWithBaseVisitor& fn) { fn("a", writes[0].value, &wrong); },
+                  &bad)
+                  .ok());
+  LtHash16 good = base;
+  ASSERT_TRUE(ApplyWrites(*store, KvBatch{writes[0]}, &good).ok());
+  EXPECT_NE(bad.DigestHex(), good.DigestHex());
+}
+
 }  // namespace
 }  // namespace swingset

@@ -99,7 +99,16 @@ void CrankBuffer::FinishCrank(std::vector<KvWrite>* writes) {
     for (const auto& [k, v] : SortedCrank("")) writes->push_back(KvWrite{*k, *v});
   }
   for (auto& [k, v] : crank_) {
-    if (block_.insert(k).second) block_sorted_valid_ = false;
+    if (block_.insert(k).second) {
+      block_sorted_valid_ = false;
+      // Not yet written in this block, so a view entry is a read of the committed store.
+      auto seen = view_.find(k);
+      if (seen != view_.end()) {
+        block_base_.emplace(k, std::move(seen->second));
+        seen->second = std::move(v);
+        continue;
+      }
+    }
     view_.insert_or_assign(k, std::move(v));
   }
   crank_.clear();
@@ -200,6 +209,15 @@ void CrankBuffer::VisitBlock(
   for (const std::string* k : BlockKeys()) fn(*k, BlockValue(*k));
 }
 
+void CrankBuffer::VisitBlockWithBase(
+    const std::function<void(std::string_view, const std::optional<std::string>&,
+                             const std::optional<std::string>*)>& fn) const {
+  for (const std::string* k : BlockKeys()) {
+    auto base = block_base_.find(*k);
+    fn(*k, BlockValue(*k), base == block_base_.end() ? nullptr : &base->second);
+  }
+}
+
 KvBatch CrankBuffer::BlockBatch() const {
   KvBatch batch;
   batch.reserve(block_.size());
@@ -210,6 +228,7 @@ KvBatch CrankBuffer::BlockBatch() const {
 void CrankBuffer::BlockCommitted() {
   CHECK(crank_.empty()) << "commit with a crank in progress";
   block_.clear();
+  block_base_.clear();
   block_sorted_.clear();
   block_sorted_valid_ = true;
   if (view_.size() >= kMaxCacheEntries) view_.clear();
@@ -219,6 +238,7 @@ void CrankBuffer::AbortBlock() {
   crank_.clear();
   undo_.clear();
   block_.clear();
+  block_base_.clear();
   block_sorted_.clear();
   block_sorted_valid_ = true;
   view_.clear();

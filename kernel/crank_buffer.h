@@ -63,6 +63,11 @@ class CrankBuffer {
   // Visits the block layer in key order.
   void VisitBlock(
       const std::function<void(std::string_view, const std::optional<std::string>&)>& fn) const;
+  // The same, also passing each key's committed value when the buffer knows it (it was read
+  // before its first write in this block), or nullptr when it does not.
+  void VisitBlockWithBase(const std::function<void(std::string_view,
+                                                   const std::optional<std::string>&,
+                                                   const std::optional<std::string>*)>& fn) const;
   size_t BlockSize() const { return block_.size(); }
   // The block as a batch; the block layer is left intact until BlockCommitted().
   KvBatch BlockBatch() const;
@@ -91,6 +96,8 @@ class CrankBuffer {
   // Keys written in this block (their values are in view_). Unordered; BlockKeys() sorts them
   // on demand (commit, scans) and caches the order until the next crank folds in.
   absl::flat_hash_set<std::string> block_;
+  // Committed values of block keys that were read before their first write in this block.
+  absl::flat_hash_map<std::string, std::optional<std::string>> block_base_;
   mutable std::vector<const std::string*> block_sorted_;
   mutable bool block_sorted_valid_ = true;
   const std::vector<const std::string*>& BlockKeys() const;

@@ -70,5 +70,26 @@ TEST(CrankBufferTest, CommitAndAbort) {
   EXPECT_EQ(*b.Get("x"), "1");
 }
 
+TEST(CrankBufferTest, BlockBaseIsTheCommittedValueWhenKnown) {
+  auto store = NewMemKvStore();
+  ASSERT_TRUE(store->Write({{"read", "r0"}, {"blind", "b0"}}, true).ok());
+  CrankBuffer b(store.get());
+  EXPECT_EQ(*b.Get("read"), "r0");
+  b.Set("read", "r1");
+  b.Set("blind", "b1");
+  b.Set("new", "n1");
+  b.FinishCrank(nullptr);
+  EXPECT_EQ(*b.Get("read"), "r1");
+  b.Set("read", "r2");  // a second write in the block keeps the committed base
+  b.FinishCrank(nullptr);
+  std::string out;
+  b.VisitBlockWithBase([&](std::string_view k, const std::optional<std::string>& v,
+                           const std::optional<std::string>* base) {
+    out += std::string(k) + "=" + v.value_or("-") + "/" +
+           (base ? base->value_or("absent") : "unknown") + ";";
+  });
+  EXPECT_EQ(out, "blind=b1/unknown;new=n1/unknown;read=r2/r0;");
+}
+
 }  // namespace
 }  // namespace swingset

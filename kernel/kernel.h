@@ -164,6 +164,12 @@ class Kernel {
   virtual void VisitBlockWrites(
       const std::function<void(std::string_view key, const std::optional<std::string>& value)>&
           fn) = 0;
+  // Like VisitBlockWrites, also passing the key's committed value when the kernel already knows
+  // it (read before its first write in this block), or nullptr: then the caller must read the
+  // store. Lets the state hash skip most store reads.
+  virtual void VisitBlockWritesWithBase(
+      const std::function<void(std::string_view key, const std::optional<std::string>& value,
+                               const std::optional<std::string>* committed)>& fn) = 0;
   // Writes the block buffer plus `host_writes` as one atomic batch (sync), then starts a new
   // block. A storage error is returned and the block stays pending.
   virtual absl::Status CommitBlock(const KvBatch& host_writes, bool sync = true) = 0;

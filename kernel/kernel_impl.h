@@ -33,6 +33,7 @@ struct KMessage {
   CapData methargs;
   std::optional<Kref> result;
   bool omit_result = false;  // host sends with policy none: the "result" key is absent
+  Json ToJson() const;       // {methargs, result}
 };
 
 // A stored queue event (KERNEL_SPEC §3.4).
@@ -89,6 +90,11 @@ class KernelImpl : public Kernel {
   void VisitBlockWrites(
       const std::function<void(std::string_view, const std::optional<std::string>&)>& fn)
       override;
+  void VisitBlockWritesWithBase(
+      const std::function<void(std::string_view, const std::optional<std::string>&,
+                               const std::optional<std::string>*)>& fn) override {
+    buf_.VisitBlockWithBase(fn);
+  }
   absl::Status CommitBlock(const KvBatch& host_writes, bool sync) override;
   void AbortBlock() override;
   std::optional<std::string> Get(std::string_view key) override { return buf_.Get(key); }

@@ -32,20 +32,24 @@ std::vector<std::string> SplitCommas(std::string_view s) {
 
 // ---------------------------------------------------------------- events
 
+Json KMessage::ToJson() const {
+  Json m = Json::MakeObject();
+  m.Set("methargs", CapDataToJson(methargs));
+  if (result) {
+    m.Set("result", result->ToString());
+  } else if (!omit_result) {
+    m.Set("result", Json());
+  }
+  return m;
+}
+
 Json KEvent::ToJson() const {
   Json o = Json::MakeObject();
   switch (type) {
     case Type::kSend: {
       o.Set("type", "send");
       o.Set("target", target.ToString());
-      Json m = Json::MakeObject();
-      m.Set("methargs", CapDataToJson(msg.methargs));
-      if (msg.result) {
-        m.Set("result", msg.result->ToString());
-      } else if (!msg.omit_result) {
-        m.Set("result", Json());
-      }
-      o.Set("msg", std::move(m));
+      o.Set("msg", msg.ToJson());
       break;
     }
     case Type::kNotify:
@@ -216,16 +220,7 @@ CapData KernelImpl::GetPromiseData(const Kref& kp) {
 
 void KernelImpl::AddMessageToPromiseQueue(const Kref& kp, const KMessage& msg) {
   uint64_t n = ParseU64OrDie(*buf_.Get(keys::PromiseQueueNextId(kp)), "queue.nextID");
-  KEvent ev;
-  ev.type = KEvent::Type::kSend;
-  Json m = Json::MakeObject();
-  m.Set("methargs", CapDataToJson(msg.methargs));
-  if (msg.result) {
-    m.Set("result", msg.result->ToString());
-  } else if (!msg.omit_result) {
-    m.Set("result", Json());
-  }
-  buf_.Set(keys::PromiseQueueItem(kp, n), m.Dump());
+  buf_.Set(keys::PromiseQueueItem(kp, n), msg.ToJson().Dump());
   buf_.Set(keys::PromiseQueueNextId(kp), StrCat(n + 1));
 }
 
