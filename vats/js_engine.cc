@@ -124,44 +124,69 @@ class JsEngine::JobQueueImpl : public JS::JobQueue {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Watchdog: a thread that waits for the armed deadline and interrupts the context.
+// Watchdog: a thread that wakes at the running section's deadline and interrupts the context.
+//
+// Arming and disarming are a few atomic stores, with no lock and no wake-up (a condition
+// variable notify per delivery cost two context switches per crank). The thread sleeps until
+// the deadline of the section it last saw (or one timeout when idle), then re-reads: a newer
+// section only moves the deadline later, so it just sleeps again. A timeout is recorded with
+// the section's generation, so a late verdict can never hit the next section.
 
 struct JsEngine::Watchdog {
-  std::mutex mu;
+  std::mutex mu;  // only for sleeping and stopping
   std::condition_variable cv;
   bool stop = false;
-  bool armed = false;
-  uint64_t generation = 0;
-  std::chrono::steady_clock::time_point deadline;
-  // Read by the interrupt callback on the JS thread.
-  std::atomic<bool> timed_out{false};
+  // Written by the JS thread: `start_ns` before `generation` (release), read in that order.
+  std::atomic<uint64_t> generation{0};
+  std::atomic<int64_t> start_ns{0};
+  std::atomic<bool> armed{false};
+  // Generation of the section that timed out (0: none).
+  std::atomic<uint64_t> timed_out_gen{0};
   std::atomic<bool> out_of_memory{false};
+
+  bool TimedOut() const {
+    uint64_t g = timed_out_gen.load();
+    return g != 0 && g == generation.load();
+  }
 };
+
+namespace {
+int64_t SteadyNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
 
 void JsEngine::WatchdogLoop() {
   Watchdog& w = *watchdog_;
+  const int64_t timeout_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.watchdog_timeout).count();
   std::unique_lock<std::mutex> lock(w.mu);
   while (!w.stop) {
-    if (!w.armed) {
-      w.cv.wait(lock);
-      continue;
+    int64_t wake_ns = SteadyNowNs() + timeout_ns;
+    if (w.armed.load()) {
+      uint64_t gen = w.generation.load(std::memory_order_acquire);
+      int64_t deadline = w.start_ns.load(std::memory_order_acquire) + timeout_ns;
+      if (SteadyNowNs() >= deadline) {
+        if (w.armed.load() && w.generation.load() == gen) {
+          w.timed_out_gen = gen;
+          JS_RequestInterruptCallback(cx_);
+        }
+      } else {
+        wake_ns = deadline;
+      }
     }
-    uint64_t gen = w.generation;
-    auto deadline = w.deadline;
-    if (w.cv.wait_until(lock, deadline, [&] { return w.stop || w.generation != gen; })) {
-      continue;  // disarmed, re-armed or stopping
-    }
-    // Deadline passed while still armed for this generation.
-    w.timed_out = true;
-    w.armed = false;
-    JS_RequestInterruptCallback(cx_);
+    w.cv.wait_until(lock,
+                    std::chrono::steady_clock::time_point(std::chrono::nanoseconds(wake_ns)),
+                    [&] { return w.stop; });
   }
 }
 
 bool JsEngine::InterruptCallback(JSContext* cx) {
   JsEngine* e = FromContext(cx);
   // Returning false terminates the running script uncatchably (TOOLCHAIN §2 "Interrupts").
-  return !(e && e->watchdog_->timed_out.load());
+  return !(e && e->watchdog_->TimedOut());
 }
 
 void JsEngine::OutOfMemoryCallback(JSContext* cx, void* data) {
@@ -226,6 +251,8 @@ JsEngine::JsEngine(const JsEngineOptions& options)
   CHECK(JS::InitSelfHostedCode(cx_)) << "JS::InitSelfHostedCode failed";
 
   JS_SetGCParameter(cx_, JSGC_MAX_BYTES, options_.gc_max_bytes);
+  // bringOutYourDead collects one vat's zone; without per-zone GC every one is a full GC.
+  JS_SetGCParameter(cx_, JSGC_PER_ZONE_GC_ENABLED, 1);
   if (options_.native_stack_quota > 0) JS_SetNativeStackQuota(cx_, options_.native_stack_quota);
   JS_AddInterruptCallback(cx_, &JsEngine::InterruptCallback);
   JS::SetOutOfMemoryCallback(cx_, &JsEngine::OutOfMemoryCallback, this);
@@ -233,7 +260,9 @@ JsEngine::JsEngine(const JsEngineOptions& options)
   JS::SetModuleResolveHook(JS_GetRuntime(cx_), &ResolveHook);
   JS::SetModuleMetadataHook(JS_GetRuntime(cx_), &MetadataHook);
 
-  watchdog_thread_ = std::thread([this] { WatchdogLoop(); });
+  if (options_.watchdog_timeout.count() > 0) {
+    watchdog_thread_ = std::thread([this] { WatchdogLoop(); });
+  }
 }
 
 JsEngine::~JsEngine() {
@@ -243,7 +272,7 @@ JsEngine::~JsEngine() {
     watchdog_->stop = true;
   }
   watchdog_->cv.notify_all();
-  watchdog_thread_.join();
+  if (watchdog_thread_.joinable()) watchdog_thread_.join();
   resolve_ = nullptr;
   metadata_ = nullptr;
   roots_->jobs.clear();
@@ -267,33 +296,21 @@ void JsEngine::set_module_hooks(ResolveFn resolve, MetadataFn metadata) {
 
 void JsEngine::BeginSection() {
   CHECK(std::this_thread::get_id() == owner_thread_) << "JsEngine used off its thread";
-  watchdog_->timed_out = false;
   watchdog_->out_of_memory = false;
+  watchdog_->start_ns.store(SteadyNowNs(), std::memory_order_release);
+  watchdog_->generation.fetch_add(1, std::memory_order_release);  // old verdicts stop matching
   if (options_.watchdog_timeout.count() <= 0) return;
-  {
-    std::lock_guard<std::mutex> lock(watchdog_->mu);
-    watchdog_->armed = true;
-    ++watchdog_->generation;
-    watchdog_->deadline = std::chrono::steady_clock::now() + options_.watchdog_timeout;
-  }
-  watchdog_->cv.notify_all();
+  watchdog_->armed = true;
 }
 
 JsEngine::Fault JsEngine::EndSection() {
-  {
-    std::lock_guard<std::mutex> lock(watchdog_->mu);
-    watchdog_->armed = false;
-    ++watchdog_->generation;
-  }
-  watchdog_->cv.notify_all();
-  Fault f = fault();
-  // A request that raced with disarming must not hit the next section.
-  watchdog_->timed_out = false;
-  return f;
+  watchdog_->armed = false;
+  // A verdict that races with this stays tied to this section's generation.
+  return fault();
 }
 
 JsEngine::Fault JsEngine::fault() const {
-  if (watchdog_->timed_out.load()) return Fault::kTimeout;
+  if (watchdog_->TimedOut()) return Fault::kTimeout;
   if (watchdog_->out_of_memory.load()) return Fault::kOutOfMemory;
   return Fault::kNone;
 }
@@ -340,7 +357,13 @@ void JsEngine::FullGC() {
   JS::NonIncrementalGC(cx_, JS::GCOptions::Normal, JS::GCReason::API);
 }
 
-bool JsEngine::RunFinalizationCleanup(JSObject* global) {
+void JsEngine::ZoneGC(JSObject* global) {
+  JS::ClearKeptObjects(cx_);
+  JS::PrepareZoneForGC(cx_, JS::GetObjectZone(global));
+  JS::NonIncrementalGC(cx_, JS::GCOptions::Normal, JS::GCReason::API);
+}
+
+bool JsEngine::RunFinalizationCleanup(JSObject* global, size_t* ran) {
   JSContext* cx = cx_;
   JS::Compartment* comp = JS::GetCompartment(global);
   JS::RootedVector<JSObject*> mine(cx);
@@ -354,6 +377,7 @@ bool JsEngine::RunFinalizationCleanup(JSObject* global) {
     }
   }
   all.get().shrinkBy(all.length() - keep);
+  if (ran) *ran = mine.length();
   for (size_t i = 0; i < mine.length(); ++i) {
     JS::RootedObject fn(cx, mine[i]);
     JSAutoRealm ar(cx, fn);

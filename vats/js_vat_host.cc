@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <jsapi.h>
+#include <jsfriendapi.h>
 #include <js/CompilationAndEvaluation.h>
 #include <js/Modules.h>
 #include <js/Promise.h>
@@ -200,6 +201,16 @@ class JsVatHost::Impl {
   void ForceGC() { engine_.FullGC(); }
   std::string TakeConsole() { return std::exchange(console_, std::string()); }
   bool IsLoaded(VatId vat) const { return vats_.count(vat.n()) > 0; }
+  void ZoneGC(VatId vat) {
+    auto it = vats_.find(vat.n());
+    if (it == vats_.end()) return;
+    JSAutoRealm ar(engine_.cx(), it->second->global);
+    engine_.ZoneGC(it->second->global);
+  }
+  uint64_t ZoneHeapBytes(VatId vat) {
+    auto it = vats_.find(vat.n());
+    return it == vats_.end() ? 0 : js::GetGCHeapUsageForObjectZone(it->second->global);
+  }
   void DropAll() {
     for (auto& [n, vat] : vats_) engine_.DropFinalizationCleanup(vat->global);
     vats_.clear();
@@ -297,6 +308,9 @@ absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
   JS::RealmOptions ro;
   ro.creationOptions()
       .setWeakRefsEnabled(JS::WeakRefSpecifier::EnabledWithoutCleanupSome)
+      // Not setPreserveJitCode(true): it would make reaps cheaper (the next deliveries would
+      // not run cold), but JIT code and IC stubs then keep objects alive, so what a reap finds
+      // would depend on JIT tiering (liveslots_test's extra-GC determinism test catches it).
       .setNewCompartmentAndZone();
   vat->global = JS_NewGlobalObject(cx, &kGlobalClass, nullptr, JS::FireOnNewGlobalHook, ro);
   if (!vat->global) return TakeJsErrorStatus(cx, "creating the vat global");
@@ -566,11 +580,16 @@ DeliveryResult JsVatHost::Impl::RunDelivery(JsVat* vat, const VatDelivery& deliv
   bool ok = engine_.DrainJobs();
   if (!ok) fail("before delivery");
   if (ok && delivery.type == VatDelivery::Type::kBringOutYourDead) {
-    // Twice: cleanups may release more (e.g. a collection's values). Deterministic either way.
+    // A GC of this vat's zone only (nothing outside it refers to the vat's objects). Twice
+    // when the first round's cleanups ran: they may release more (e.g. a collection's
+    // values). When no cleanup ran, the heap is unchanged and a second GC would find nothing,
+    // so skipping it cannot change the syscalls.
     for (int round = 0; ok && round < 2; ++round) {
-      engine_.FullGC();
-      ok = engine_.RunFinalizationCleanup(global) && engine_.DrainJobs();
+      engine_.ZoneGC(global);
+      size_t ran = 0;
+      ok = engine_.RunFinalizationCleanup(global, &ran) && engine_.DrainJobs();
       if (!ok) fail("finalization cleanup");
+      if (ran == 0) break;
     }
   }
   if (ok) {
@@ -692,6 +711,10 @@ absl::StatusOr<std::string> JsVatHost::TEST_Eval(VatId vat, const std::string& f
 void JsVatHost::TEST_ForceGC() { impl_->ForceGC(); }
 
 std::string JsVatHost::TEST_TakeConsole() { return impl_->TakeConsole(); }
+
+uint64_t JsVatHost::TEST_ZoneHeapBytes(VatId vat) { return impl_->ZoneHeapBytes(vat); }
+
+void JsVatHost::TEST_ZoneGC(VatId vat) { impl_->ZoneGC(vat); }
 
 std::unique_ptr<VatHost> NewJsVatHost(const JsVatHostOptions& options) {
   return JsVatHost::Create(options);

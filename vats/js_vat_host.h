@@ -79,6 +79,10 @@ class JsVatHost : public VatHost {
   void TEST_ForceGC();
   // Console lines the vats printed (kept only in tests; capped).
   std::string TEST_TakeConsole();
+  // GC heap bytes of the vat's zone (0 if not loaded).
+  uint64_t TEST_ZoneHeapBytes(VatId vat);
+  // A GC of only the vat's zone, as bringOutYourDead does (without running cleanups).
+  void TEST_ZoneGC(VatId vat);
 
  private:
   class Impl;

@@ -1,0 +1,337 @@
+// js_bench: JavaScript vats on the real kernel (issue 5, benchmarks).
+//
+//   pingpong  vat A awaits N sequential `await E(b).ping(i)`; ~4 cranks per round trip
+//             (send routing + delivery, notify routing + delivery). Reaping off, and again with
+//             the kernel default (bringOutYourDead after every delivery).
+//   churn     A awaits N sequential `E(b).take(Far(...))` with a fresh Far each time; B drops it;
+//             bringOutYourDead after every delivery, so every object is dropped and retired
+//             across both vats. Reported as cranks/s to quiescence.
+//   reap      A sends B one message carrying N fresh Far objects; B drops them; the time of the
+//             one bringOutYourDead crank that finds all N dead (vat GC + dropImports +
+//             retireImports) and of the kernel GC deliveries that follow.
+//   idle      M idle JS vats loaded and started directly on a JsVatHost: RSS delta per vat and
+//             start time (LoadVat + startVat).
+//
+// The kernel runs on the in-memory store with a block commit every 1,000 cranks (no sync), or
+// on LevelDB (synced commit every 1,000 cranks) with --leveldb DIR.
+//
+// Usage: js_bench [--n N] [--vats M] [--leveldb DIR] [--only pingpong|churn|reap|idle]
+//                 [--reap never|1|both]   (pingpong only)
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "consensus/sha256.h"
+#include "kernel/base.h"
+#include "kernel/kernel.h"
+#include "kernel/storage/leveldb_kv_store.h"
+#include "kernel/storage/mem_kv_store.h"
+#include "kernel/strings.h"
+#include "vats/js_engine.h"
+#include "vats/js_vat_host.h"
+
+namespace swingset {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Secs(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+constexpr char kVatA[] = R"(
+import { Far, E } from '@endo/far';
+export function buildRootObject() {
+  let b;
+  return Far('root', {
+    bootstrap(vats) { b = vats.b; },
+    async pingpong(n) {
+      let sum = 0;
+      for (let i = 0; i < n; i += 1) sum += await E(b).ping(i);
+      return sum;
+    },
+    async churn(n) {
+      for (let i = 0; i < n; i += 1) await E(b).take(Far('thing', { get: () => i }));
+      return n;
+    },
+    async bulk(n) {
+      const things = [];
+      for (let i = 0; i < n; i += 1) things.push(Far('thing', { get: () => i }));
+      await E(b).takeAll(harden(things));
+      return n;
+    },
+  });
+}
+)";
+
+constexpr char kVatB[] = R"(
+import { Far } from '@endo/far';
+export function buildRootObject() {
+  let taken = 0;
+  return Far('root', {
+    ping(i) { return i; },
+    take(thing) { taken += 1; },
+    takeAll(things) { taken += things.length; },
+  });
+}
+)";
+
+constexpr char kIdleVat[] = R"(
+import { Far } from '@endo/far';
+export function buildRootObject() {
+  return Far('root', { hello: () => 'hi' });
+}
+)";
+
+// Times bringOutYourDead deliveries to one vat.
+class TimingHost : public VatHost {
+ public:
+  explicit TimingHost(VatHost* inner) : inner_(inner) {}
+  absl::Status LoadVat(const VatSpec& spec) override { return inner_->LoadVat(spec); }
+  DeliveryResult Deliver(VatId vat, const VatDelivery& d, SyscallHandler* h) override {
+    auto t0 = Clock::now();
+    DeliveryResult r = inner_->Deliver(vat, d, h);
+    double s = Secs(t0, Clock::now());
+    by_type[static_cast<int>(d.type)].first += 1;
+    by_type[static_cast<int>(d.type)].second += s;
+    if (d.type == VatDelivery::Type::kBringOutYourDead && watch_ && vat == *watch_ &&
+        s > max_reap_s) {
+      max_reap_s = s;
+    }
+    return r;
+  }
+  void PrintByType() {
+    for (const auto& [t, cs] : by_type) {
+      std::printf("    %-18s %7llu deliveries, %8.1f us each\n",
+                  DeliveryTypeName(static_cast<VatDelivery::Type>(t)),
+                  (unsigned long long)cs.first, cs.second * 1e6 / cs.first);
+    }
+  }
+  std::map<int, std::pair<uint64_t, double>> by_type;
+  void StopVat(VatId vat) override { inner_->StopVat(vat); }
+  void DiscardUncommitted() override { inner_->DiscardUncommitted(); }
+  void Watch(VatId v) { watch_ = v; }
+
+  double max_reap_s = 0;
+
+ private:
+  VatHost* inner_;
+  std::optional<VatId> watch_;
+};
+
+struct World {
+  std::unique_ptr<JsVatHost> js;
+  std::unique_ptr<TimingHost> timing;
+  std::unique_ptr<KvStore> store;
+  std::unique_ptr<Kernel> kernel;
+  bool sync = false;
+};
+
+// reap: "default" (every delivery) or "never".
+World Boot(const std::string& leveldb_dir, bool reap_never) {
+  World w;
+  JsVatHostOptions ho;
+  ho.console_to_stderr = true;
+  w.js = JsVatHost::Create(ho);
+  w.timing = std::make_unique<TimingHost>(w.js.get());
+  if (leveldb_dir.empty()) {
+    w.store = NewMemKvStore();
+  } else {
+    std::filesystem::remove_all(leveldb_dir);
+    auto s = OpenLevelDbKvStore(leveldb_dir);
+    CHECK_OK(s.status());
+    w.store = std::move(*s);
+    w.sync = true;
+  }
+  KernelOptions o;
+  o.store = w.store.get();
+  o.vat_host = w.timing.get();
+  o.hasher_factory = Sha256HasherFactory();
+  auto k = Kernel::Open(std::move(o));
+  CHECK_OK(k.status());
+  w.kernel = std::move(*k);
+  GenesisConfig g;
+  g.vats.push_back(VatConfig{"a", kVatA});
+  g.vats.push_back(VatConfig{"b", kVatB});
+  g.bootstrap_vat = "a";
+  if (reap_never) {
+    Json never = Json::MakeObject();
+    never.Set("never", true);
+    g.default_reap_dirt_threshold = never;
+  }
+  CHECK_OK(w.kernel->InitializeGenesis(g));
+  w.kernel->Run(RunPolicy{});
+  CHECK_OK(w.kernel->CommitBlock({}, w.sync));
+  w.timing->Watch(*w.kernel->VatIdByName("b"));
+  return w;
+}
+
+struct RunResult {
+  uint64_t cranks = 0;
+  double seconds = 0;
+  std::string outcome;
+};
+
+RunResult CallAndRun(World& w, const std::string& method, uint64_t n) {
+  Kernel* k = w.kernel.get();
+  uint64_t c0 = k->CrankNumber();
+  auto t0 = Clock::now();
+  auto kp = k->QueueToVatRoot("a", method, CapData{StrCat("#[", n, "]"), {}});
+  CHECK_OK(kp.status());
+  while (true) {
+    RunStats s = k->Run(RunPolicy{1000});
+    CHECK_OK(k->CommitBlock({}, w.sync));
+    if (!s.work_remains) break;
+  }
+  RunResult r;
+  r.seconds = Secs(t0, Clock::now());
+  r.cranks = k->CrankNumber() - c0;
+  PromiseStatus ps = k->GetPromiseStatus(*kp);
+  r.outcome = ps.state + " " + ps.data.body;
+  CHECK_OK(k->ReleaseHostPromise(*kp));
+  return r;
+}
+
+void Report(const char* what, const RunResult& r) {
+  std::printf("%-34s %7llu cranks in %7.3f s = %8.0f cranks/s   (%s)\n", what,
+              (unsigned long long)r.cranks, r.seconds, r.cranks / r.seconds,
+              r.outcome.c_str());
+  std::fflush(stdout);
+}
+
+std::string StoreName(const std::string& dir) { return dir.empty() ? "memory" : "leveldb"; }
+
+std::string g_reap = "both";  // never | 1 | both
+
+void PingPong(uint64_t n, const std::string& dir) {
+  for (bool never : {true, false}) {
+    if ((never && g_reap == "1") || (!never && g_reap == "never")) continue;
+    World w = Boot(dir, never);
+    RunResult r = CallAndRun(w, "pingpong", n);
+    std::string what = StrCat("pingpong ", StoreName(dir), never ? " reap=never" : " reap=1");
+    Report(what.c_str(), r);
+    w.timing->PrintByType();
+    std::printf("    zone heap a %.2f MB b %.2f MB\n",
+                w.js->TEST_ZoneHeapBytes(*w.kernel->VatIdByName("a")) / 1048576.0,
+                w.js->TEST_ZoneHeapBytes(*w.kernel->VatIdByName("b")) / 1048576.0);
+  }
+}
+
+void Churn(uint64_t n, const std::string& dir) {
+  World w = Boot(dir, false);
+  uint64_t objects_before = w.kernel->Counts().objects;
+  RunResult r = CallAndRun(w, "churn", n);
+  std::string what = StrCat("churn ", StoreName(dir), " reap=1");
+  Report(what.c_str(), r);
+  KernelCounts c = w.kernel->Counts();
+  std::printf("  kernel objects before %llu after %llu, c-list entries %llu\n",
+              (unsigned long long)objects_before, (unsigned long long)c.objects,
+              (unsigned long long)c.clist_entries);
+}
+
+void Reap(uint64_t n, const std::string& dir) {
+  World w = Boot(dir, false);
+  uint64_t objects_before = w.kernel->Counts().objects;
+  RunResult r = CallAndRun(w, "bulk", n);
+  std::string what = StrCat("bulk send+drop ", StoreName(dir));
+  Report(what.c_str(), r);
+  std::printf("  one bringOutYourDead of %llu objects in b: %.2f ms (delivery incl. syscalls)\n",
+              (unsigned long long)n, w.timing->max_reap_s * 1e3);
+  KernelCounts c = w.kernel->Counts();
+  std::printf("  kernel objects before %llu after %llu, c-list entries %llu\n",
+              (unsigned long long)objects_before, (unsigned long long)c.objects,
+              (unsigned long long)c.clist_entries);
+}
+
+uint64_t RssBytes() {
+  std::ifstream f("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  f >> size >> resident;
+  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+class OkHandler : public SyscallHandler {
+ public:
+  SyscallResult Syscall(const VatSyscall&) override { return SyscallResult{}; }
+};
+
+void Idle(int vats) {
+  auto host = JsVatHost::Create(JsVatHostOptions());
+  OkHandler handler;
+  auto start = [&](uint64_t i) {
+    VatSpec spec;
+    spec.vat_id = VatId(i);
+    spec.name = StrCat("idle", i);
+    spec.source = kIdleVat;
+    CHECK_OK(host->LoadVat(spec));
+    VatDelivery d;
+    d.type = VatDelivery::Type::kStartVat;
+    d.vat_parameters = CapData{"#{}", {}};
+    DeliveryResult r = host->Deliver(VatId(i), d, &handler);
+    CHECK(r.ok) << r.error;
+  };
+  auto t_first = Clock::now();
+  start(1);  // the first vat pays for one-time engine set-up
+  double first = Secs(t_first, Clock::now());
+  host->TEST_ForceGC();
+  uint64_t rss0 = RssBytes();
+  auto t0 = Clock::now();
+  for (int i = 0; i < vats; ++i) start(2 + i);
+  double secs = Secs(t0, Clock::now());
+  host->TEST_ForceGC();
+  uint64_t rss1 = RssBytes();
+  {
+    auto g0 = Clock::now();
+    for (int i = 0; i < 100; ++i) host->TEST_ZoneGC(VatId(2));
+    std::printf("idle vat zone GC: %.1f us (zone heap %.2f MB)\n",
+                Secs(g0, Clock::now()) * 1e4, host->TEST_ZoneHeapBytes(VatId(2)) / 1048576.0);
+    g0 = Clock::now();
+    for (int i = 0; i < 10; ++i) host->TEST_ForceGC();
+    std::printf("full GC with %d vats: %.1f us\n", vats + 1, Secs(g0, Clock::now()) * 1e5);
+  }
+  std::printf("idle vats: first vat %.1f ms; %d more in %.3f s = %.2f ms/vat; "
+              "RSS +%.1f MB = %.0f KB/vat\n",
+              first * 1e3, vats, secs, secs * 1e3 / vats, (rss1 - rss0) / 1048576.0,
+              (rss1 - rss0) / 1024.0 / vats);
+}
+
+}  // namespace
+}  // namespace swingset
+
+int main(int argc, char** argv) {
+  using namespace swingset;
+  uint64_t n = 10000;
+  int vats = 50;
+  std::string dir;
+  std::string only;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      CHECK(i + 1 < argc) << a << " needs a value";
+      return argv[++i];
+    };
+    if (a == "--n") n = std::stoull(next());
+    else if (a == "--vats") vats = std::stoi(next());
+    else if (a == "--leveldb") dir = next();
+    else if (a == "--only") only = next();
+    else if (a == "--reap") g_reap = next();
+    else {
+      std::fprintf(stderr, "usage: js_bench [--n N] [--vats M] [--leveldb DIR] [--only WHAT]\n");
+      return 2;
+    }
+  }
+  JsProcess process;
+  if (only.empty() || only == "pingpong") PingPong(n, dir);
+  if (only.empty() || only == "churn") Churn(n, dir);
+  if (only.empty() || only == "reap") Reap(n, dir);
+  if (only.empty() || only == "idle") Idle(vats);
+  if (!dir.empty()) std::filesystem::remove_all(dir);
+  return 0;
+}
