@@ -18,6 +18,7 @@
 // Usage: js_bench [--n N] [--vats M] [--leveldb DIR] [--only pingpong|churn|reap|idle]
 //                 [--reap never|1|both]   (pingpong only)
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -282,11 +283,19 @@ void Idle(int vats) {
   double first = Secs(t_first, Clock::now());
   host->TEST_ForceGC();
   uint64_t rss0 = RssBytes();
+  {
+    struct mallinfo2 mi = mallinfo2();
+    std::printf("malloc in use %.1f MB\n", mi.uordblks / 1048576.0);
+  }
   auto t0 = Clock::now();
   for (int i = 0; i < vats; ++i) start(2 + i);
   double secs = Secs(t0, Clock::now());
   host->TEST_ForceGC();
   uint64_t rss1 = RssBytes();
+  {
+    struct mallinfo2 mi = mallinfo2();
+    std::printf("malloc in use %.1f MB\n", mi.uordblks / 1048576.0);
+  }
   {
     auto g0 = Clock::now();
     for (int i = 0; i < 100; ++i) host->TEST_ZoneGC(VatId(2));

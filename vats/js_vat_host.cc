@@ -8,10 +8,13 @@
 #include <jsapi.h>
 #include <jsfriendapi.h>
 #include <js/CompilationAndEvaluation.h>
+#include <js/Conversions.h>
 #include <js/Modules.h>
 #include <js/Promise.h>
 #include <js/PropertyAndElement.h>
 #include <js/SourceText.h>
+#include <js/experimental/JSStencil.h>
+#include <mozilla/RefPtr.h>
 #include <js/JSON.h>
 
 #include "kernel/base.h"
@@ -230,8 +233,15 @@ class JsVatHost::Impl {
   DeliveryResult RunDelivery(JsVat* vat, const VatDelivery& delivery, SyscallHandler* handler);
   void Replay(JsVat* vat, TranscriptSource* transcript);
 
+  // Runs one of the host's own scripts (SES, our runtime) in the current realm from a stencil
+  // compiled once per host: each vat realm instantiates it without parsing again, and the
+  // realms share the source and bytecode.
+  bool RunCachedScript(const char* name, std::string_view text, JS::MutableHandleValue rval);
+
   JsVatHostOptions options_;
   JsEngine engine_;
+  // name -> compiled script; declared after engine_, so released before the context dies.
+  std::map<std::string, RefPtr<JS::Stencil>> stencils_;
   std::map<uint64_t, std::unique_ptr<JsVat>> vats_;
 
   // State of the delivery (or vat start-up) in progress.
@@ -303,6 +313,27 @@ bool JsVatHost::Impl::NativeLog(JSContext* cx, unsigned argc, JS::Value* vp) {
 // ---------------------------------------------------------------------------------------------
 // Building a vat
 
+bool JsVatHost::Impl::RunCachedScript(const char* name, std::string_view text,
+                                      JS::MutableHandleValue rval) {
+  JSContext* cx = engine_.cx();
+  JS::CompileOptions opts(cx);
+  opts.setFileAndLine(name, 1);
+  auto it = stencils_.find(name);
+  if (it == stencils_.end()) {
+    // Everything parsed up front: lazily parsed functions would be re-parsed in every realm.
+    opts.setForceFullParse();
+    JS::SourceText<mozilla::Utf8Unit> src;
+    if (!src.init(cx, text.data(), text.size(), JS::SourceOwnership::Borrowed)) return false;
+    RefPtr<JS::Stencil> stencil = JS::CompileGlobalScriptToStencil(cx, opts, src);
+    if (!stencil) return false;
+    it = stencils_.emplace(name, std::move(stencil)).first;
+  }
+  JS::InstantiateOptions iopts(opts);
+  JS::RootedScript script(cx, JS::InstantiateGlobalStencil(cx, iopts, it->second.get()));
+  if (!script) return false;
+  return JS_ExecuteScript(cx, script, rval);
+}
+
 absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
   JSContext* cx = engine_.cx();
   JS::RealmOptions ro;
@@ -331,7 +362,7 @@ absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
       "  const line = (...a) => host.log(a.map(x => String(x)).join(' '));\n"
       "  globalThis.console = { log: line, info: line, warn: line, error: line, debug: line };\n"
       "})";
-  if (!EvalScript(cx, "prelude.js", kPrelude, &v)) return TakeJsErrorStatus(cx, "prelude");
+  if (!RunCachedScript("prelude.js", kPrelude, &v)) return TakeJsErrorStatus(cx, "prelude");
   {
     JS::RootedValue hv(cx, JS::ObjectValue(*host));
     JS::RootedValue rv(cx);
@@ -341,8 +372,8 @@ absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
   }
 
   const JsSource& ses = SesBundleSource();
-  if (!EvalScript(cx, ses.name, ses.text, &v)) return TakeJsErrorStatus(cx, "loading SES");
-  if (!EvalScript(cx, "lockdown.js", "lockdown({ consoleTaming: 'unsafe' });", &v)) {
+  if (!RunCachedScript(ses.name, ses.text, &v)) return TakeJsErrorStatus(cx, "loading SES");
+  if (!RunCachedScript("lockdown.js", "lockdown({ consoleTaming: 'unsafe' });", &v)) {
     return TakeJsErrorStatus(cx, "SES lockdown()");
   }
 
@@ -351,7 +382,7 @@ absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
   JS::RootedValue nsv(cx, JS::ObjectValue(*vat->ns));
   for (const JsSource& src : RuntimeSources()) {
     JS::RootedValue installer(cx);
-    if (!EvalScript(cx, src.name, src.text, &installer)) {
+    if (!RunCachedScript(src.name, src.text, &installer)) {
       return TakeJsErrorStatus(cx, StrCat("loading ", src.name));
     }
     JS::RootedValue rv(cx);
@@ -579,7 +610,16 @@ DeliveryResult JsVatHost::Impl::RunDelivery(JsVat* vat, const VatDelivery& deliv
   JS::RootedValue rval(cx);
   bool ok = engine_.DrainJobs();
   if (!ok) fail("before delivery");
-  if (ok && delivery.type == VatDelivery::Type::kBringOutYourDead) {
+  bool collect = delivery.type == VatDelivery::Type::kBringOutYourDead;
+  if (ok && collect) {
+    // Skipped when liveslots holds nothing a GC could free with an effect (no Presence, no
+    // unpinned export, no recognized import): decided from its tables, which only deliveries
+    // change, so the skip is the same on every node.
+    ok = CallMethod(cx, ns, "needsGC", JS::HandleValueArray::empty(), &rval);
+    if (!ok) fail("needsGC");
+    collect = ok && JS::ToBoolean(rval);
+  }
+  if (ok && collect) {
     // A GC of this vat's zone only (nothing outside it refers to the vat's objects). Twice
     // when the first round's cleanups ran: they may release more (e.g. a collection's
     // values). When no cleanup ran, the heap is unchanged and a second GC would find nothing,

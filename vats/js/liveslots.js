@@ -110,8 +110,37 @@
     });
 
     // ---- object tables ---------------------------------------------------------------------
+    // How many object vrefs slotToVal holds, by kind. Changed only by deliveries (never by
+    // GC), so what they say is the same on every node.
+    let importsInTable = 0;
+    let exportsInTable = 0;
+    function setSlot(vref, wr) {
+      if (!slotToVal.has(vref)) {
+        if (vref[1] === '-') importsInTable += 1;
+        else exportsInTable += 1;
+      }
+      slotToVal.set(vref, wr);
+    }
+    function deleteSlot(vref) {
+      if (!slotToVal.delete(vref)) return;
+      if (vref[1] === '-') importsInTable -= 1;
+      else exportsInTable -= 1;
+    }
+    // Whether a GC could make bringOutYourDead emit anything: some Presence is in the table,
+    // some export is no longer pinned by the kernel, or some vref-aware collection recognizes
+    // an import. If not, no finalization can lead to a syscall, and the host skips the GC.
+    function needsGC() {
+      return (
+        importsInTable > 0 ||
+        exportsInTable > exportedRemotables.size ||
+        recognizers.size > 0 ||
+        pendingRetire.size > 0 ||
+        possiblyDead.size > 0
+      );
+    }
+
     function registerExport(vref, val) {
-      slotToVal.set(vref, new WeakRef(val));
+      setSlot(vref, new WeakRef(val));
       valToSlot.set(val, vref);
       exportedRemotables.add(val);
       kernelRecognizable.add(vref);
@@ -120,7 +149,7 @@
 
     function makeImport(vref, iface) {
       const presence = makePresence(iface === undefined ? 'Alleged: presence' : iface);
-      slotToVal.set(vref, new WeakRef(presence));
+      setSlot(vref, new WeakRef(presence));
       valToSlot.set(presence, vref);
       registry.register(presence, vref);
       // A re-import of something we dropped: it is reachable again.
@@ -582,7 +611,7 @@
           exportedRemotables.delete(val);
           valToSlot.delete(val);
         }
-        slotToVal.delete(vref);
+        deleteSlot(vref);
       }
     }
 
@@ -599,8 +628,10 @@
           }
           recognizers.delete(vref);
         }
-        const wr = slotToVal.get(vref);
-        if (wr && wr.deref() === undefined) slotToVal.delete(vref);
+        // The vref is gone for good, whether or not a Presence for it is still alive (an
+        // orphaned import): not deref()-dependent, so a natural GC cannot change what later
+        // reaps find.
+        deleteSlot(vref);
       }
     }
 
@@ -613,7 +644,7 @@
       for (const vref of dead) {
         const wr = slotToVal.get(vref);
         if (wr === undefined || wr.deref() !== undefined) continue;
-        slotToVal.delete(vref);
+        deleteSlot(vref);
         if (vref[1] === '-') {
           drops.push(vref);
           if (recognizers.has(vref)) droppedImports.add(vref);
@@ -711,6 +742,7 @@
       WeakMap: VatWeakMap,
       WeakSet: VatWeakSet,
       debugTables,
+      needsGC,
       vatPowers,
     });
   }

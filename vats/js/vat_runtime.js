@@ -176,6 +176,9 @@
       return liveslots.dispatch(vd);
     };
 
+    // Asked by the host before bringOutYourDead: false when no GC could change what the
+    // delivery emits (raw vats never see GC), so the host may skip collecting the vat's zone.
+    ns.needsGC = () => !raw && liveslots.needsGC();
     ns.debugTables = () => liveslots.debugTables();
     ns.liveslotsInstance = liveslots;
     ns.getPrototypeOf = getPrototypeOf;
