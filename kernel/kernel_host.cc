@@ -1,5 +1,5 @@
 // Host-facing parts of the kernel: opening, genesis, host sends, devices (callNow and the host's
-// access to device state), block commit/abort, and small smallcaps helpers.
+// access to device state), block commit/abort. Smallcaps encoding is kernel/smallcaps.h.
 
 #include <algorithm>
 
@@ -12,68 +12,6 @@
 #include "kernel/strings.h"
 
 namespace swingset {
-
-// ---------------------------------------------------------------- smallcaps helpers
-
-bool IsSingleSlotBody(std::string_view body) {
-  // Exactly one remotable or promise reference to slot 0: #"$0..." or #"&0".
-  if (body.size() < 4 || body[0] != '#' || body[1] != '"' || body.back() != '"') return false;
-  auto s = Json::Parse(body.substr(1));
-  if (!s.ok() || !s->is_string()) return false;
-  const std::string& v = s->as_string();
-  if (v == "&0") return true;
-  return v.size() >= 2 && v[0] == '$' && v[1] == '0' && (v.size() == 2 || v[2] == '.');
-}
-
-std::string MethodNameOf(const CapData& methargs) {
-  if (methargs.body.empty() || methargs.body[0] != '#') return "?";
-  auto j = Json::Parse(std::string_view(methargs.body).substr(1));
-  if (!j.ok() || !j->is_array() || j->as_array().empty() || !j->as_array()[0].is_string()) {
-    return "?";
-  }
-  std::string m = j->as_array()[0].as_string();
-  if (!m.empty() && m[0] == '!') m = m.substr(1);
-  return m;
-}
-
-CapData KernelError(std::string_view text) {
-  CapData c;
-  Json e = Json::MakeObject();
-  e.Set("#error", std::string(text));
-  e.Set("name", "Error");
-  c.body = StrCat("#", e.Dump());
-  return c;
-}
-
-namespace {
-Json EscapePlain(const Json& j) {
-  switch (j.type()) {
-    case Json::Type::kString: {
-      const std::string& s = j.as_string();
-      if (!s.empty() && s[0] >= '!' && s[0] <= '-') return Json(StrCat("!", s));
-      return j;
-    }
-    case Json::Type::kArray: {
-      Json a = Json::MakeArray();
-      for (const Json& e : j.as_array()) a.Push(EscapePlain(e));
-      return a;
-    }
-    case Json::Type::kObject: {
-      std::vector<std::pair<std::string, Json>> members;
-      for (const auto& [k, v] : j.as_object()) members.emplace_back(k, EscapePlain(v));
-      std::sort(members.begin(), members.end(),
-                [](const auto& a, const auto& b) { return a.first < b.first; });
-      return Json::MakeObject(std::move(members));
-    }
-    default:
-      return j;
-  }
-}
-}  // namespace
-
-std::string PlainJsonToSmallcaps(const Json& j) { return StrCat("#", EscapePlain(j).Dump()); }
-
-std::string SmallcapsString(std::string_view s) { return EscapePlain(Json(s)).Dump(); }
 
 // ---------------------------------------------------------------- opening
 
@@ -201,7 +139,7 @@ absl::Status KernelImpl::InitializeGenesis(const GenesisConfig& config) {
     ev.type = KEvent::Type::kStartVat;
     ev.vat = id;
     ev.vat_parameters.body =
-        PlainJsonToSmallcaps(*Json::Parse(v.parameters_json.empty() ? "{}" : v.parameters_json));
+        smallcaps::EncodePlain(*Json::Parse(v.parameters_json.empty() ? "{}" : v.parameters_json));
     Enqueue(keys::kRunQueue, ev);
   }
   buf_.Set(keys::kVatNames, names.Dump());
@@ -295,7 +233,7 @@ absl::StatusOr<Kref> KernelImpl::QueueToVatRoot(std::string_view vat_name,
   buf_.Set(StrCat(keys::kHostInterest, kp.ToString()), "1");
   KMessage msg;
   std::string inner(std::string_view(args.body).substr(2, args.body.size() - 3));
-  std::string m = SmallcapsString(method);
+  std::string m = smallcaps::EncodeString(method);
   msg.methargs.body = inner.empty() ? StrCat("#[", m, ",[]]") : StrCat("#[", m, ",[", inner, "]]");
   msg.result = kp;
   EnqueueSend(*root, msg);
@@ -391,7 +329,7 @@ class DeviceContextImpl : public DeviceContext {
     }
     KMessage msg;
     ASSIGN_OR_RETURN(msg.methargs.slots, k_->DeviceSlotsToKernel(d_, args.slots));
-    std::string m = SmallcapsString(method);
+    std::string m = smallcaps::EncodeString(method);
     std::string inner(std::string_view(args.body).substr(2, args.body.size() - 3));
     msg.methargs.body =
         inner.empty() ? StrCat("#[", m, ",[]]") : StrCat("#[", m, ",[", inner, "]]");

@@ -25,6 +25,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "kernel/crank_buffer.h"
 #include "kernel/kernel.h"
+#include "kernel/smallcaps.h"
 
 namespace swingset {
 
@@ -259,18 +260,11 @@ class KernelImpl : public Kernel {
   std::string last_load_error_;
 };
 
-// Smallcaps helpers (the kernel only inspects bodies in the ways KERNEL_SPEC §3.1 allows).
-// If the body is exactly one slot reference ("$0..." or "&0"), returns true.
-bool IsSingleSlotBody(std::string_view body);
-// The method name of a methargs body ["name", args], or "?" when not parseable.
-std::string MethodNameOf(const CapData& methargs);
+// Smallcaps (kernel/smallcaps.h) under the names the kernel's .cc files use.
+using smallcaps::IsSingleSlotBody;
+using smallcaps::MethodNameOf;
 // Kernel error capdata: #{"#error":"<text>","name":"Error"}.
-CapData KernelError(std::string_view text);
-// Plain JSON data -> smallcaps body text (strings that could be mistaken for encodings are
-// escaped with '!').
-std::string PlainJsonToSmallcaps(const Json& j);
-// One string as smallcaps JSON text (quoted, '!'-escaped when it starts with '!'..'-').
-std::string SmallcapsString(std::string_view s);
+inline CapData KernelError(std::string_view text) { return smallcaps::ErrorData(text); }
 
 }  // namespace swingset
 

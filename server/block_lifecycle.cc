@@ -8,11 +8,12 @@
 #include "consensus/sha256.h"
 #include "kernel/base.h"
 #include "kernel/json.h"
+#include "kernel/key_schema.h"
+#include "kernel/smallcaps.h"
 #include "kernel/strings.h"
 #include "server/host_keys.h"
 #include "server/log.h"
 #include "server/mailbox_device.h"
-#include "server/smallcaps.h"
 #include "server/state_commitment.h"
 
 namespace swingset {
@@ -285,7 +286,6 @@ absl::Status BlockLifecycle::ValidateActions(const v1::EndBlockRequest& req) {
   }
   // Peers are checked against the state at the start of the block: a peer is never forgotten,
   // so it is still known when the action runs.
-  std::optional<MailboxDeviceState> mailbox;
   for (int i = 0; i < req.actions_size(); ++i) {
     const v1::Action& a = req.actions(i);
     std::string field = StrCat("actions[", i, "]");
@@ -335,14 +335,12 @@ absl::Status BlockLifecycle::ValidateActions(const v1::EndBlockRequest& req) {
                                   lim.max_body_bytes, " bytes"));
           }
         }
-        if (!mailbox) {
-          absl::Status s = kernel_->WithDevice(kMailboxDeviceName, [&](DeviceContext* ctx) {
-            ASSIGN_OR_RETURN(mailbox, mailbox_->Load(ctx));
-            return absl::OkStatus();
-          });
-          RETURN_IF_ERROR(s);
-        }
-        if (mailbox->peers.count(d.peer()) == 0) {
+        bool known = false;
+        RETURN_IF_ERROR(kernel_->WithDevice(kMailboxDeviceName, [&](DeviceContext* ctx) {
+          ASSIGN_OR_RETURN(known, mailbox_->IsKnownPeer(ctx, d.peer()));
+          return absl::OkStatus();
+        }));
+        if (!known) {
           return Invalid(StrCat(field, ".deliver_inbound.peer: unknown peer '", d.peer(), "'"));
         }
         break;
@@ -398,11 +396,7 @@ absl::Status BlockLifecycle::EndBlock(const v1::EndBlockRequest& req, v1::EndBlo
 absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
                                           v1::EndBlockResponse* resp) {
   auto start = std::chrono::steady_clock::now();
-  MailboxDeviceState before;
-  RETURN_IF_ERROR(kernel_->WithDevice(kMailboxDeviceName, [&](DeviceContext* ctx) {
-    ASSIGN_OR_RETURN(before, mailbox_->Load(ctx));
-    return absl::OkStatus();
-  }));
+  mailbox_->ResetTouchedPeers();
 
   const uint64_t budget = max_cranks_per_block_;
   RunStats total;
@@ -435,8 +429,7 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
       // typically the bootstrap does so in the first block.
       bool has_handler = false;
       RETURN_IF_ERROR(kernel_->WithDevice(kMailboxDeviceName, [&](DeviceContext* ctx) {
-        ASSIGN_OR_RETURN(MailboxDeviceState st, mailbox_->Load(ctx));
-        has_handler = !st.handler.empty();
+        ASSIGN_OR_RETURN(has_handler, mailbox_->HasHandler(ctx));
         return absl::OkStatus();
       }));
       if (!has_handler) break;
@@ -507,23 +500,7 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
   }
   resp->set_work_remains(work_remains);
 
-  MailboxDeviceState after;
-  RETURN_IF_ERROR(kernel_->WithDevice(kMailboxDeviceName, [&](DeviceContext* ctx) {
-    ASSIGN_OR_RETURN(after, mailbox_->Load(ctx));
-    return absl::OkStatus();
-  }));
-  for (const std::string& peer : ChangedPeers(before, after)) {
-    v1::MailboxState* m = resp->add_mailboxes();
-    m->set_peer(peer);
-    auto it = after.peers.find(peer);
-    if (it == after.peers.end()) continue;
-    m->set_ack(it->second.ack);
-    for (const auto& [num, body] : it->second.outbox) {
-      v1::MailboxMessage* out = m->add_outbox();
-      out->set_num(num);
-      out->set_body(body);
-    }
-  }
+  RETURN_IF_ERROR(ReportChangedMailboxes(resp));
 
   Json stats = Json::MakeObject();
   stats.Set("cranks", Json(total.cranks));
@@ -537,6 +514,39 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
                                   std::chrono::steady_clock::now() - start)
                                   .count())));
   resp->set_stats_json(stats.Dump());
+  return absl::OkStatus();
+}
+
+absl::Status BlockLifecycle::ReportChangedMailboxes(v1::EndBlockResponse* resp) {
+  const std::set<std::string>& touched = mailbox_->touched_peers();
+  if (touched.empty()) return absl::OkStatus();
+  std::optional<std::string> device = kernel_->Get(keys::DeviceName(kMailboxDeviceName));
+  if (!device) return absl::InternalError("the mailbox device has no id");
+  ASSIGN_OR_RETURN(DeviceId d, DeviceId::Parse(*device));
+  const std::string prefix = keys::DeviceStateKey(d, "");
+  // The block's writes to the device state, over the committed store: before vs after.
+  MailboxReader::Overlay overlay;
+  kernel_->VisitBlockWrites([&](std::string_view key, const std::optional<std::string>& value) {
+    if (key.substr(0, prefix.size()) == prefix) overlay.emplace(std::string(key), value);
+  });
+  std::unique_ptr<KvSnapshot> snap = options_.store->GetSnapshot();
+  MailboxReader before(snap.get(), prefix);
+  MailboxReader after(snap.get(), prefix, &overlay);
+  static const PeerMailbox kEmpty;
+  for (const std::string& peer : touched) {
+    ASSIGN_OR_RETURN(std::optional<PeerMailbox> b, before.ReadPeer(peer));
+    ASSIGN_OR_RETURN(std::optional<PeerMailbox> a, after.ReadPeer(peer));
+    const PeerMailbox& now = a ? *a : kEmpty;
+    if (now.SameOutbound(b ? *b : kEmpty)) continue;
+    v1::MailboxState* m = resp->add_mailboxes();
+    m->set_peer(peer);
+    m->set_ack(now.ack);
+    for (const auto& [num, body] : now.outbox) {
+      v1::MailboxMessage* out = m->add_outbox();
+      out->set_num(num);
+      out->set_body(body);
+    }
+  }
   return absl::OkStatus();
 }
 

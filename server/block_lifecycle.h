@@ -84,9 +84,10 @@ class BlockLifecycle {
   absl::Status ValidateActions(const v1::EndBlockRequest& req);
   // Runs the block; on error the caller aborts it.
   absl::Status ExecuteBlock(const v1::EndBlockRequest& req, v1::EndBlockResponse* resp);
+  // Adds every peer whose outbox or ack the block changed to `resp` (in name order).
+  absl::Status ReportChangedMailboxes(v1::EndBlockResponse* resp);
   // Hashes, host writes and the stored response; fills the hashes into `resp`.
   absl::Status PrepareCommit(int64_t height, v1::EndBlockResponse* resp);
-  absl::StatusOr<std::string> MailboxStateText();
   void Crash(std::string_view point, int64_t height) {
     if (options_.crash_hook) options_.crash_hook(point, height);
   }

@@ -13,10 +13,10 @@
 #include "kernel/ids.h"
 #include "kernel/json.h"
 #include "kernel/key_schema.h"
+#include "kernel/smallcaps.h"
 #include "kernel/strings.h"
 #include "server/host_keys.h"
 #include "server/mailbox_device.h"
-#include "server/smallcaps.h"
 
 namespace swingset {
 namespace {
@@ -646,23 +646,24 @@ absl::Status Inspector::GetMailbox(const v1::GetMailboxRequest& req,
   if (!dev) return absl::NotFoundError("no mailbox device in this state");
   absl::StatusOr<DeviceId> d = DeviceId::Parse(*dev);
   if (!d.ok()) return absl::DataLossError(StrCat("bad device id ", *dev));
-  ASSIGN_OR_RETURN(std::optional<std::string> text, Get(s, keys::DeviceState(*d)));
-  MailboxDeviceState state;
-  if (text) {
-    ASSIGN_OR_RETURN(state, MailboxDeviceState::Parse(*text));
+  MailboxReader reader(s.get(), keys::DeviceStateKey(*d, ""));
+  ASSIGN_OR_RETURN(bool handler, reader.HasHandler());
+  resp->set_handler_registered(handler);
+  std::vector<std::string> peers;
+  if (req.peer().empty()) {
+    ASSIGN_OR_RETURN(peers, reader.Peers());
+  } else {
+    peers.push_back(req.peer());
   }
-  resp->set_handler_registered(!state.handler.empty());
-  if (!req.peer().empty() && state.peers.count(req.peer()) == 0) {
-    return absl::NotFoundError(StrCat("peer: unknown peer '", req.peer(), "'"));
-  }
-  for (const auto& [peer, box] : state.peers) {
-    if (!req.peer().empty() && peer != req.peer()) continue;
+  for (const std::string& peer : peers) {
+    ASSIGN_OR_RETURN(std::optional<PeerMailbox> box, reader.ReadPeer(peer));
+    if (!box) return absl::NotFoundError(StrCat("peer: unknown peer '", req.peer(), "'"));
     v1::MailboxInfo* m = resp->add_mailboxes();
     m->set_peer(peer);
-    m->set_ack(box.ack);
-    m->set_inbound_delivered(box.inbound_delivered);
-    m->set_inbound_ack_delivered(box.inbound_ack_delivered);
-    for (const auto& [num, body] : box.outbox) {
+    m->set_ack(box->ack);
+    m->set_inbound_delivered(box->inbound_delivered);
+    m->set_inbound_ack_delivered(box->inbound_ack_delivered);
+    for (const auto& [num, body] : box->outbox) {
       v1::MailboxMessage* out = m->add_outbox();
       out->set_num(num);
       out->set_body(body);

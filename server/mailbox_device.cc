@@ -1,11 +1,13 @@
 #include "server/mailbox_device.h"
 
 #include <algorithm>
+#include <functional>
+#include <memory>
 
 #include "kernel/base.h"
 #include "kernel/json.h"
+#include "kernel/smallcaps.h"
 #include "kernel/strings.h"
-#include "server/smallcaps.h"
 
 namespace swingset {
 namespace {
@@ -18,6 +20,41 @@ bool GetNat(const Json* j, uint64_t* out) {
   if (!j || !j->is_int() || j->as_int() < 0) return false;
   *out = static_cast<uint64_t>(j->as_int());
   return *out <= kMaxMailboxNumber;
+}
+
+// The counters of a peer record (everything but the outbox).
+struct PeerCounters {
+  uint64_t ack = 0;
+  uint64_t inbound = 0;
+  uint64_t inbound_ack = 0;
+};
+
+std::string SerializeCounters(const PeerCounters& c) {
+  return StrCat("{\"ack\":", c.ack, ",\"inbound\":", c.inbound, ",\"inboundAck\":", c.inbound_ack,
+                "}");
+}
+
+absl::StatusOr<PeerCounters> ParseCounters(std::string_view peer, std::string_view text) {
+  absl::StatusOr<Json> j = Json::Parse(text);
+  PeerCounters c;
+  if (!j.ok() || !j->is_object() || !GetNat(j->Find("ack"), &c.ack) ||
+      !GetNat(j->Find("inbound"), &c.inbound) || !GetNat(j->Find("inboundAck"), &c.inbound_ack)) {
+    return Corrupt(StrCat("bad record for peer ", peer));
+  }
+  return c;
+}
+
+// The number at the end of an outbox key ("...|0000000000000042").
+bool ParseOutboxNum(std::string_view key, uint64_t* num) {
+  size_t bar = key.rfind('|');
+  if (bar == std::string_view::npos || key.size() - bar - 1 != 16) return false;
+  uint64_t v = 0;
+  for (char c : key.substr(bar + 1)) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *num = v;
+  return v <= kMaxMailboxNumber;
 }
 
 SyscallResult Ok() {
@@ -45,7 +82,34 @@ bool ArgNat(const Json& args, size_t i, uint64_t* n) {
   return i < args.as_array().size() && GetNat(&args.as_array()[i], n);
 }
 
+// Reads a peer's counters through the device context; nullopt for an unknown peer.
+absl::StatusOr<std::optional<PeerCounters>> ReadCounters(DeviceContext* ctx,
+                                                         std::string_view peer) {
+  std::optional<std::string> text = ctx->GetStateKey(mailbox_keys::Peer(peer));
+  if (!text) return std::optional<PeerCounters>();
+  ASSIGN_OR_RETURN(PeerCounters c, ParseCounters(peer, *text));
+  return std::optional<PeerCounters>(c);
+}
+
+// The peer's counters, creating the peer record if the peer is new.
+absl::StatusOr<PeerCounters> EnsurePeer(DeviceContext* ctx, std::string_view peer) {
+  ASSIGN_OR_RETURN(std::optional<PeerCounters> c, ReadCounters(ctx, peer));
+  if (c) return *c;
+  ctx->SetStateKey(mailbox_keys::Peer(peer), SerializeCounters(PeerCounters()));
+  return PeerCounters();
+}
+
 }  // namespace
+
+namespace mailbox_keys {
+std::string Peer(std::string_view peer) { return StrCat(kPeerPrefix, peer); }
+std::string OutboxPrefix(std::string_view peer) { return StrCat("out.", peer, "|"); }
+std::string Outbox(std::string_view peer, uint64_t num) {
+  std::string digits = StrCat(num);
+  return StrCat(OutboxPrefix(peer), std::string(16 - std::min<size_t>(16, digits.size()), '0'),
+                digits);
+}
+}  // namespace mailbox_keys
 
 bool IsValidPeerName(std::string_view peer) {
   if (peer.empty() || peer.size() > 128) return false;
@@ -57,122 +121,7 @@ bool IsValidPeerName(std::string_view peer) {
   return true;
 }
 
-absl::StatusOr<MailboxDeviceState> MailboxDeviceState::Parse(std::string_view text) {
-  absl::StatusOr<Json> parsed = Json::Parse(text);
-  if (!parsed.ok()) return Corrupt(std::string(parsed.status().message()));
-  const Json& j = *parsed;
-  if (!j.is_object()) return Corrupt("not an object");
-  MailboxDeviceState state;
-  const Json* handler = j.Find("handler");
-  if (handler && handler->is_string()) {
-    state.handler = handler->as_string();
-  } else if (handler && !handler->is_null()) {
-    return Corrupt("bad handler");
-  }
-  const Json* peers = j.Find("peers");
-  if (!peers || !peers->is_object()) return Corrupt("no peers");
-  for (const auto& [name, p] : peers->as_object()) {
-    if (!p.is_object()) return Corrupt("bad peer");
-    PeerMailbox box;
-    if (!GetNat(p.Find("ack"), &box.ack) || !GetNat(p.Find("inbound"), &box.inbound_delivered) ||
-        !GetNat(p.Find("inboundAck"), &box.inbound_ack_delivered)) {
-      return Corrupt(StrCat("bad counters for peer ", name));
-    }
-    const Json* outbox = p.Find("outbox");
-    if (!outbox || !outbox->is_array()) return Corrupt("bad outbox");
-    for (const Json& m : outbox->as_array()) {
-      uint64_t num;
-      if (!m.is_array() || m.as_array().size() != 2 || !GetNat(&m.as_array()[0], &num) ||
-          !m.as_array()[1].is_string()) {
-        return Corrupt("bad outbox message");
-      }
-      box.outbox[num] = m.as_array()[1].as_string();
-    }
-    state.peers[name] = std::move(box);
-  }
-  return state;
-}
-
-std::string MailboxDeviceState::Serialize() const {
-  // Written directly (not through Json) because vats call the device once per message: this
-  // runs for every add/remove. The bytes equal Json's compact form of the same structure.
-  std::string out = "{\"handler\":";
-  if (handler.empty()) {
-    out += "null";
-  } else {
-    AppendJsonString(handler, &out);
-  }
-  out += ",\"peers\":{";
-  bool first_peer = true;
-  for (const auto& [name, box] : peers) {
-    if (!first_peer) out += ',';
-    first_peer = false;
-    AppendJsonString(name, &out);
-    out += ":{\"outbox\":[";
-    bool first_msg = true;
-    for (const auto& [num, body] : box.outbox) {
-      if (!first_msg) out += ',';
-      first_msg = false;
-      StrAppend(&out, "[", num, ",");
-      AppendJsonString(body, &out);
-      out += ']';
-    }
-    StrAppend(&out, "],\"ack\":", box.ack, ",\"inbound\":", box.inbound_delivered,
-              ",\"inboundAck\":", box.inbound_ack_delivered, "}");
-  }
-  out += "}}";
-  return out;
-}
-
-std::vector<std::string> ChangedPeers(const MailboxDeviceState& before,
-                                      const MailboxDeviceState& after) {
-  std::vector<std::string> changed;
-  auto b = before.peers.begin();
-  auto a = after.peers.begin();
-  static const PeerMailbox kEmpty;
-  while (b != before.peers.end() || a != after.peers.end()) {
-    if (a == after.peers.end() || (b != before.peers.end() && b->first < a->first)) {
-      if (!b->second.SameOutbound(kEmpty)) changed.push_back(b->first);
-      ++b;
-    } else if (b == before.peers.end() || a->first < b->first) {
-      if (!a->second.SameOutbound(kEmpty)) changed.push_back(a->first);
-      ++a;
-    } else {
-      if (!a->second.SameOutbound(b->second)) changed.push_back(a->first);
-      ++a;
-      ++b;
-    }
-  }
-  return changed;
-}
-
-absl::StatusOr<MailboxDeviceState*> MailboxDevice::Current(DeviceContext* ctx) {
-  std::optional<std::string> text = ctx->GetState();
-  if (!text) {
-    cached_state_ = MailboxDeviceState();
-    cached_text_.clear();
-    cache_valid_ = false;  // nothing stored yet
-    return &cached_state_;
-  }
-  if (!cache_valid_ || *text != cached_text_) {
-    cache_valid_ = false;
-    ASSIGN_OR_RETURN(cached_state_, MailboxDeviceState::Parse(*text));
-    cached_text_ = std::move(*text);
-    cache_valid_ = true;
-  }
-  return &cached_state_;
-}
-
-absl::StatusOr<MailboxDeviceState> MailboxDevice::Load(DeviceContext* ctx) {
-  ASSIGN_OR_RETURN(MailboxDeviceState * state, Current(ctx));
-  return *state;
-}
-
-void MailboxDevice::Store(DeviceContext* ctx) {
-  cached_text_ = cached_state_.Serialize();
-  ctx->SetState(cached_text_);
-  cache_valid_ = true;
-}
+// ---- MailboxDevice
 
 SyscallResult MailboxDevice::Invoke(DeviceContext* ctx, std::string_view node,
                                     std::string_view method, const CapData& args) {
@@ -181,11 +130,6 @@ SyscallResult MailboxDevice::Invoke(DeviceContext* ctx, std::string_view node,
   if (!decoded.ok()) return Error(std::string(decoded.status().message()));
   if (!decoded->is_array()) return Error("arguments are not an array");
   const Json& a = *decoded;
-  absl::StatusOr<MailboxDeviceState*> current = Current(ctx);
-  if (!current.ok()) return Error(std::string(current.status().message()));
-  // Edited in place: the cache is re-validated against the stored text on every call, so a
-  // failed call (or a rolled-back crank) cannot leak into the next one.
-  MailboxDeviceState& state = **current;
 
   std::string peer;
   uint64_t num = 0;
@@ -193,89 +137,173 @@ SyscallResult MailboxDevice::Invoke(DeviceContext* ctx, std::string_view node,
     if (a.as_array().size() != 1 || !smallcaps::IsSlotRef(a.as_array()[0])) {
       return Error("registerInboundHandler(handler) needs one object");
     }
-    state.handler = smallcaps::SlotOf(a.as_array()[0]);
-  } else if (method == "add") {
+    ctx->SetStateKey(mailbox_keys::kHandler, smallcaps::SlotOf(a.as_array()[0]));
+    return Ok();
+  }
+  if (method == "add") {
     if (a.as_array().size() != 3 || !ArgPeer(a, 0, &peer) || !ArgNat(a, 1, &num) ||
         !a.as_array()[2].is_string()) {
       return Error("add(peer, num, body) needs a peer name, a number and a string");
     }
-    state.peers[peer].outbox[num] = a.as_array()[2].as_string();
-  } else if (method == "remove") {
+  } else if (method == "remove" || method == "setAcknum") {
     if (a.as_array().size() != 2 || !ArgPeer(a, 0, &peer) || !ArgNat(a, 1, &num)) {
-      return Error("remove(peer, num) needs a peer name and a number");
+      return Error(StrCat(method, "(peer, num) needs a peer name and a number"));
     }
-    state.peers[peer].outbox.erase(num);
-  } else if (method == "setAcknum") {
-    if (a.as_array().size() != 2 || !ArgPeer(a, 0, &peer) || !ArgNat(a, 1, &num)) {
-      return Error("setAcknum(peer, num) needs a peer name and a number");
-    }
-    state.peers[peer].ack = num;
   } else if (method == "addPeer") {
     if (a.as_array().size() != 1 || !ArgPeer(a, 0, &peer)) {
       return Error("addPeer(peer) needs a peer name");
     }
-    state.peers[peer];
   } else {
     return Error(StrCat("unknown method ", method));
   }
-  Store(ctx);
+
+  absl::StatusOr<PeerCounters> counters = EnsurePeer(ctx, peer);
+  if (!counters.ok()) return Error(std::string(counters.status().message()));
+  touched_.insert(peer);
+  if (method == "add") {
+    ctx->SetStateKey(mailbox_keys::Outbox(peer, num), a.as_array()[2].as_string());
+  } else if (method == "remove") {
+    ctx->DeleteStateKey(mailbox_keys::Outbox(peer, num));
+  } else if (method == "setAcknum" && counters->ack != num) {
+    counters->ack = num;
+    ctx->SetStateKey(mailbox_keys::Peer(peer), SerializeCounters(*counters));
+  }
   return Ok();
 }
 
 absl::Status MailboxDevice::DeliverInbound(
     DeviceContext* ctx, std::string_view peer,
     const std::vector<std::pair<uint64_t, std::string>>& messages, uint64_t ack) {
-  ASSIGN_OR_RETURN(MailboxDeviceState state, Load(ctx));
-  auto it = state.peers.find(std::string(peer));
-  if (it == state.peers.end()) {
-    return absl::NotFoundError(StrCat("unknown mailbox peer '", peer, "'"));
-  }
-  if (state.handler.empty()) {
+  ASSIGN_OR_RETURN(std::optional<PeerCounters> counters, ReadCounters(ctx, peer));
+  if (!counters) return absl::NotFoundError(StrCat("unknown mailbox peer '", peer, "'"));
+  std::optional<std::string> handler = ctx->GetStateKey(mailbox_keys::kHandler);
+  if (!handler) {
     return absl::FailedPreconditionError("no inbound handler registered with the mailbox device");
   }
-  PeerMailbox& box = it->second;
-  Json fresh = Json::MakeArray();
-  uint64_t highest = box.inbound_delivered;
-  for (const auto& [num, body] : messages) {
-    // Messages may arrive unsorted or repeated; hand each new number over once, in order.
-    if (num > box.inbound_delivered) fresh.Push(Json::MakeArray({Json(num), Json(body)}));
-    if (num > highest) highest = num;
+  // Messages may arrive unsorted or repeated; hand each new number over once, in order (the
+  // first copy of a number wins).
+  std::vector<const std::pair<uint64_t, std::string>*> fresh;
+  for (const auto& m : messages) {
+    if (m.first > counters->inbound) fresh.push_back(&m);
   }
-  if (!fresh.as_array().empty()) {
-    std::sort(fresh.as_array().begin(), fresh.as_array().end(), [](const Json& x, const Json& y) {
-      return x.as_array()[0].as_int() < y.as_array()[0].as_int();
-    });
-    Json dedup = Json::MakeArray();
-    for (Json& m : fresh.as_array()) {
-      if (!dedup.as_array().empty() &&
-          dedup.as_array().back().as_array()[0].as_int() == m.as_array()[0].as_int()) {
-        continue;  // the first copy of a number wins
-      }
-      dedup.Push(std::move(m));
+  std::stable_sort(fresh.begin(), fresh.end(),
+                   [](const auto* x, const auto* y) { return x->first < y->first; });
+  PeerCounters next = *counters;
+  if (!fresh.empty()) {
+    Json list = Json::MakeArray();
+    uint64_t last = 0;
+    for (const auto* m : fresh) {
+      if (!list.as_array().empty() && m->first == last) continue;
+      list.Push(Json::MakeArray({Json(m->first), Json(m->second)}));
+      last = m->first;
     }
-    CapData args{smallcaps::EncodePlain(Json::MakeArray({Json(peer), std::move(dedup)})), {}};
-    RETURN_IF_ERROR(ctx->SendOnly(state.handler, "deliverInboundMessages", args));
-    box.inbound_delivered = highest;
+    CapData args{smallcaps::EncodePlain(Json::MakeArray({Json(peer), std::move(list)})), {}};
+    RETURN_IF_ERROR(ctx->SendOnly(*handler, "deliverInboundMessages", args));
+    next.inbound = last;
   }
-  if (ack > box.inbound_ack_delivered) {
+  if (ack > counters->inbound_ack) {
     CapData args{smallcaps::EncodePlain(Json::MakeArray({Json(peer), Json(ack)})), {}};
-    RETURN_IF_ERROR(ctx->SendOnly(state.handler, "deliverInboundAck", args));
-    box.inbound_ack_delivered = ack;
+    RETURN_IF_ERROR(ctx->SendOnly(*handler, "deliverInboundAck", args));
+    next.inbound_ack = ack;
   }
-  cached_state_ = std::move(state);
-  Store(ctx);
+  if (next.inbound != counters->inbound || next.inbound_ack != counters->inbound_ack) {
+    ctx->SetStateKey(mailbox_keys::Peer(peer), SerializeCounters(next));
+  }
   return absl::OkStatus();
 }
 
 absl::Status MailboxDevice::AddPeers(DeviceContext* ctx, const std::vector<std::string>& peers) {
-  ASSIGN_OR_RETURN(MailboxDeviceState state, Load(ctx));
   for (const std::string& p : peers) {
     if (!IsValidPeerName(p)) return absl::InvalidArgumentError(StrCat("bad peer name '", p, "'"));
-    state.peers[p];
   }
-  cached_state_ = std::move(state);
-  Store(ctx);
+  for (const std::string& p : peers) RETURN_IF_ERROR(EnsurePeer(ctx, p).status());
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> MailboxDevice::IsKnownPeer(DeviceContext* ctx, std::string_view peer) {
+  return ctx->GetStateKey(mailbox_keys::Peer(peer)).has_value();
+}
+
+absl::StatusOr<bool> MailboxDevice::HasHandler(DeviceContext* ctx) {
+  return ctx->GetStateKey(mailbox_keys::kHandler).has_value();
+}
+
+// ---- MailboxReader
+
+absl::StatusOr<std::optional<std::string>> MailboxReader::Get(const std::string& key) const {
+  std::string full = StrCat(prefix_, key);
+  if (overlay_) {
+    auto it = overlay_->find(full);
+    if (it != overlay_->end()) return it->second;
+  }
+  return snap_->Get(full);
+}
+
+absl::Status MailboxReader::Scan(
+    const std::string& prefix,
+    const std::function<absl::Status(std::string_view, std::string_view)>& fn) const {
+  const std::string full = StrCat(prefix_, prefix);
+  auto in_range = [&](std::string_view k) { return k.substr(0, full.size()) == full; };
+  std::unique_ptr<KvIterator> it = snap_->NewIterator();
+  it->Seek(full);
+  Overlay::const_iterator o, o_end;
+  if (overlay_) {
+    o = overlay_->lower_bound(full);
+    o_end = overlay_->end();
+  }
+  auto overlay_valid = [&] { return overlay_ && o != o_end && in_range(o->first); };
+  // Merge the two sorted sequences; an overlay entry replaces (or deletes) the stored one.
+  while ((it->Valid() && in_range(it->key())) || overlay_valid()) {
+    bool take_store = it->Valid() && in_range(it->key()) &&
+                      (!overlay_valid() || it->key() < std::string_view(o->first));
+    if (take_store) {
+      RETURN_IF_ERROR(fn(it->key().substr(prefix_.size()), it->value()));
+      it->Next();
+      continue;
+    }
+    if (it->Valid() && it->key() == std::string_view(o->first)) it->Next();
+    if (o->second) {
+      RETURN_IF_ERROR(fn(std::string_view(o->first).substr(prefix_.size()), *o->second));
+    }
+    ++o;
+  }
+  return it->status();
+}
+
+absl::StatusOr<std::optional<PeerMailbox>> MailboxReader::ReadPeer(std::string_view peer) const {
+  ASSIGN_OR_RETURN(std::optional<std::string> record, Get(mailbox_keys::Peer(peer)));
+  if (!record) return std::optional<PeerMailbox>();
+  ASSIGN_OR_RETURN(PeerCounters c, ParseCounters(peer, *record));
+  PeerMailbox box;
+  box.ack = c.ack;
+  box.inbound_delivered = c.inbound;
+  box.inbound_ack_delivered = c.inbound_ack;
+  RETURN_IF_ERROR(Scan(mailbox_keys::OutboxPrefix(peer),
+                       [&](std::string_view key, std::string_view body) -> absl::Status {
+                         uint64_t num;
+                         if (!ParseOutboxNum(key, &num)) {
+                           return Corrupt(StrCat("bad outbox key ", key));
+                         }
+                         box.outbox[num] = std::string(body);
+                         return absl::OkStatus();
+                       }));
+  return std::optional<PeerMailbox>(std::move(box));
+}
+
+absl::StatusOr<std::vector<std::string>> MailboxReader::Peers() const {
+  std::vector<std::string> peers;
+  RETURN_IF_ERROR(Scan(std::string(mailbox_keys::kPeerPrefix),
+                       [&](std::string_view key, std::string_view) -> absl::Status {
+                         peers.push_back(
+                             std::string(key.substr(mailbox_keys::kPeerPrefix.size())));
+                         return absl::OkStatus();
+                       }));
+  return peers;
+}
+
+absl::StatusOr<bool> MailboxReader::HasHandler() const {
+  ASSIGN_OR_RETURN(std::optional<std::string> h, Get(std::string(mailbox_keys::kHandler)));
+  return h.has_value();
 }
 
 }  // namespace swingset

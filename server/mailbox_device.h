@@ -6,8 +6,17 @@
 //   ack                    the highest inbound number our vats acknowledged (sent to the peer)
 //   inbound_delivered      the highest inbound number handed to the handler (dedup)
 //   inbound_ack_delivered  the highest peer ack handed to the handler
-// plus the registered inbound handler object. All of it is the device's state in the kernel
-// store (`d<N>.deviceState`), so it is consensus state.
+// plus the registered inbound handler object. All of it is consensus state, kept as keyed
+// device state (DeviceContext::SetStateKey, stored at d<N>.deviceState.<key>), one store key per
+// item, so every call reads and writes O(1) keys of O(1) size whatever the outbox holds:
+//
+//   handler                      device-side slot of the handler object (absent until registered)
+//   peer.<peer>                  {"ack":n,"inbound":n,"inboundAck":n}  (present iff the peer is known)
+//   out.<peer>|<num>             body of outbound message <num>, num as 16 zero-padded digits
+//
+// The bytes are canonical (fixed field order, decimal numbers, no whitespace) and '|' is not a
+// peer-name character, so a peer's outbox is exactly the keys with prefix "out.<peer>|", in
+// ascending number order. Numbers and acks are at most 2^53-1 (16 digits).
 //
 // Vat interface (syscall.callNow on the device root d+0; results are `undefined`):
 //   registerInboundHandler(handler)   handler gets deliverInboundMessages(peer, [[num, body]...])
@@ -19,11 +28,12 @@
 // Any call naming a peer makes that peer known. The host side (DeliverInbound) accepts only
 // known peers, and only once a handler is registered.
 //
-// State text: {"handler":<slot>|null,"peers":{<peer>:{"outbox":[[num,body]...],"ack":n,
-// "inbound":n,"inboundAck":n}...}} with peers and outbox in ascending order, so equal states
-// serialize to equal bytes.
+// Reading whole mailboxes (the outbox of a peer, every peer) needs a key scan, which a device
+// cannot do; MailboxReader does it on a store snapshot, optionally overlaid with a block's
+// pending writes.
 //
-// Thread-safety: used on the kernel thread only.
+// Thread-safety: MailboxDevice is used on the kernel thread only; MailboxReader is as
+// thread-safe as the snapshot it reads.
 
 #ifndef SWINGSETD_SERVER_MAILBOX_DEVICE_H_
 #define SWINGSETD_SERVER_MAILBOX_DEVICE_H_
@@ -31,6 +41,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,7 +49,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "kernel/ids.h"
 #include "kernel/kernel.h"
+#include "kernel/kv_store.h"
 
 namespace swingset {
 
@@ -54,22 +67,19 @@ struct PeerMailbox {
   bool SameOutbound(const PeerMailbox& o) const { return outbox == o.outbox && ack == o.ack; }
 };
 
-struct MailboxDeviceState {
-  std::string handler;  // device-side slot of the handler object; empty until registered
-  std::map<std::string, PeerMailbox> peers;
-
-  static absl::StatusOr<MailboxDeviceState> Parse(std::string_view text);
-  std::string Serialize() const;
-};
-
 // Peer names: 1..128 characters from [A-Za-z0-9._:@/+-].
 bool IsValidPeerName(std::string_view peer);
 // The largest message number or ack accepted (numbers travel as JSON numbers).
 inline constexpr uint64_t kMaxMailboxNumber = (uint64_t{1} << 53) - 1;
 
-// Peers whose outbox or ack differ between two states (present in either), in name order.
-std::vector<std::string> ChangedPeers(const MailboxDeviceState& before,
-                                      const MailboxDeviceState& after);
+// Device state keys (relative to d<N>.deviceState.), as laid out above.
+namespace mailbox_keys {
+inline constexpr std::string_view kHandler = "handler";
+inline constexpr std::string_view kPeerPrefix = "peer.";
+std::string Peer(std::string_view peer);
+std::string OutboxPrefix(std::string_view peer);  // "out.<peer>|"
+std::string Outbox(std::string_view peer, uint64_t num);
+}  // namespace mailbox_keys
 
 class MailboxDevice : public Device {
  public:
@@ -77,9 +87,6 @@ class MailboxDevice : public Device {
 
   SyscallResult Invoke(DeviceContext* ctx, std::string_view node, std::string_view method,
                        const CapData& args) override;
-
-  // Reads the current state (empty when never written).
-  absl::StatusOr<MailboxDeviceState> Load(DeviceContext* ctx);
 
   // Host side. Hands messages numbered above inbound_delivered to the handler (one
   // deliverInboundMessages send), and the ack if above inbound_ack_delivered
@@ -89,21 +96,49 @@ class MailboxDevice : public Device {
                               const std::vector<std::pair<uint64_t, std::string>>& messages,
                               uint64_t ack);
 
-  // Makes peers known (genesis).
+  // Makes peers known (genesis). kInvalidArgument for a bad name, before anything is written.
   absl::Status AddPeers(DeviceContext* ctx, const std::vector<std::string>& peers);
 
- private:
-  // The state as stored now, parsed; edits through the pointer must be followed by Store.
-  absl::StatusOr<MailboxDeviceState*> Current(DeviceContext* ctx);
-  // Writes cached_state_ as the device state.
-  void Store(DeviceContext* ctx);
+  absl::StatusOr<bool> IsKnownPeer(DeviceContext* ctx, std::string_view peer);
+  absl::StatusOr<bool> HasHandler(DeviceContext* ctx);
 
-  // Vats call the device once per message, so re-parsing the state on every call would make a
-  // block of N messages cost O(N^2) parse work: keep the last text written or read and its
-  // parse. Only a cache: Current() checks it against the stored text on every call.
-  std::string cached_text_;
-  MailboxDeviceState cached_state_;
-  bool cache_valid_ = false;
+  // Peers whose outbox or ack a vat call may have changed since ResetTouchedPeers() (a superset
+  // of those that did: a call in a crank that was later rolled back still counts). The host
+  // compares before/after with MailboxReader to report exactly the changed ones.
+  const std::set<std::string>& touched_peers() const { return touched_; }
+  void ResetTouchedPeers() { touched_.clear(); }
+
+ private:
+  std::set<std::string> touched_;
+};
+
+// Reads mailbox device state from the store. `device_state_prefix` is "d<N>.deviceState."
+// for the mailbox device's id. With an overlay (net writes of a pending block, full store keys,
+// nullopt = delete), reads see the block's writes on top of the snapshot.
+class MailboxReader {
+ public:
+  using Overlay = std::map<std::string, std::optional<std::string>, std::less<>>;
+
+  MailboxReader(const KvSnapshot* snapshot, std::string device_state_prefix,
+                const Overlay* overlay = nullptr)
+      : snap_(snapshot), prefix_(std::move(device_state_prefix)), overlay_(overlay) {}
+
+  // The peer's mailbox, or nullopt for an unknown peer. kDataLoss for malformed state.
+  absl::StatusOr<std::optional<PeerMailbox>> ReadPeer(std::string_view peer) const;
+  // Every known peer, in name order.
+  absl::StatusOr<std::vector<std::string>> Peers() const;
+  absl::StatusOr<bool> HasHandler() const;
+
+ private:
+  absl::StatusOr<std::optional<std::string>> Get(const std::string& key) const;
+  // Calls fn(key, value) for every key with `prefix`, in key order.
+  absl::Status Scan(const std::string& prefix,
+                    const std::function<absl::Status(std::string_view, std::string_view)>& fn)
+      const;
+
+  const KvSnapshot* snap_;
+  std::string prefix_;
+  const Overlay* overlay_;
 };
 
 }  // namespace swingset

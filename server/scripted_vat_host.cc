@@ -7,8 +7,8 @@
 
 #include "kernel/base.h"
 #include "kernel/json.h"
+#include "kernel/smallcaps.h"
 #include "kernel/strings.h"
-#include "server/smallcaps.h"
 
 namespace swingset {
 namespace {
