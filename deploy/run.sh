@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The demo: installs what is needed, builds, starts swingsetd on ./data (127.0.0.1:26660), plays
-# the Go app with a small block driver (Init with a demo genesis, then blocks of call_vat and
-# deliver_inbound actions, printing outbound messages and hashes per block), stops the server
-# with SIGTERM and checks the stored state hash with `swingsetd verify-state`.
+# the Go app with a small block driver (Init with the demo genesis: the JavaScript vats in
+# deploy/demo_vats/, then blocks of call_vat and deliver_inbound actions, printing outbound
+# messages and hashes per block), stops the server with SIGTERM and checks the stored state
+# hash with `swingsetd verify-state`.
 #
 # Environment: DATA_DIR (default ./data), LISTEN (default 127.0.0.1:26660), BLOCKS (default 8).
 # Running it again continues the same chain from its saved height.
@@ -34,7 +35,8 @@ done
 [ -s "$PORT_FILE" ] || { echo "run: swingsetd did not start" >&2; exit 1; }
 echo "run: swingsetd (pid $PID) serving on ${LISTEN%:*}:$(cat "$PORT_FILE"), data in $DATA_DIR"
 
-build/tests/swingsetd_demo --target "${LISTEN%:*}:$(cat "$PORT_FILE")" --blocks "$BLOCKS"
+build/tests/swingsetd_demo --target "${LISTEN%:*}:$(cat "$PORT_FILE")" --blocks "$BLOCKS" \
+  --vats deploy/demo_vats
 
 echo
 echo "run: stopping swingsetd"

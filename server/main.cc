@@ -1,7 +1,8 @@
 // swingsetd: the SwingSet kernel as a gRPC sidecar (DESIGN §1, §9).
 //
 //   swingsetd [--listen HOST:PORT] [--data-dir DIR] [--log-level L] [--log-format F]
-//             [--port-file PATH] [--max-message-bytes N]
+//             [--port-file PATH] [--max-message-bytes N] [--js-delivery-timeout-seconds N]
+//             [--js-heap-limit-mib N] [--testing-extra-gcs-per-delivery N]
 //   swingsetd verify-state [--data-dir DIR]
 //
 // Exit status: 0 clean shutdown (SIGTERM/SIGINT) or verify-state match; 1 verify-state mismatch;
@@ -37,6 +38,8 @@
 #include "server/kernel_thread.h"
 #include "server/log.h"
 #include "server/vat_host_router.h"
+#include "vats/js_engine.h"
+#include "vats/js_vat_host.h"
 
 namespace swingset {
 namespace {
@@ -57,6 +60,13 @@ constexpr const char* kUsage =
     "  --log-format FORMAT        text | json (default text)\n"
     "  --port-file PATH           write the bound port here once serving\n"
     "  --max-message-bytes N      largest request accepted (default 16777216)\n"
+    "  --js-delivery-timeout-seconds N\n"
+    "                             wall-clock budget of one JS vat delivery; a delivery that\n"
+    "                             runs longer fails and terminates its vat (default 30, 0 = none)\n"
+    "  --js-heap-limit-mib N      SpiderMonkey heap limit for all JS vats (default 1024)\n"
+    "  --testing-extra-gcs-per-delivery N\n"
+    "                             testing only: force N full GCs before every JS delivery\n"
+    "                             (results and hashes must not change)\n"
     "  --crash-at POINT:HEIGHT    testing only: SIGKILL self at a lifecycle point\n"
     "                             (end_block_mid, end_block_done, commit_before_write,\n"
     "                             commit_after_write)\n"
@@ -73,6 +83,9 @@ struct Flags {
   log::Level level = log::Level::kInfo;
   log::Format format = log::Format::kText;
   int max_message_bytes = 16 << 20;
+  uint64_t js_delivery_timeout_seconds = 30;
+  uint64_t js_heap_limit_mib = 1024;
+  uint64_t testing_extra_gcs = 0;
 };
 
 [[noreturn]] void UsageError(std::string_view message) {
@@ -123,6 +136,20 @@ Flags ParseFlags(int argc, char** argv) {
         UsageError("--max-message-bytes must be 1024..2^30");
       }
       f.max_message_bytes = static_cast<int>(n);
+    } else if (a == "--js-delivery-timeout-seconds") {
+      if (!ParseNat(value, &f.js_delivery_timeout_seconds) ||
+          f.js_delivery_timeout_seconds > 86400) {
+        UsageError("--js-delivery-timeout-seconds must be 0..86400");
+      }
+    } else if (a == "--js-heap-limit-mib") {
+      if (!ParseNat(value, &f.js_heap_limit_mib) || f.js_heap_limit_mib < 16 ||
+          f.js_heap_limit_mib > 4095) {
+        UsageError("--js-heap-limit-mib must be 16..4095");
+      }
+    } else if (a == "--testing-extra-gcs-per-delivery") {
+      if (!ParseNat(value, &f.testing_extra_gcs) || f.testing_extra_gcs > 16) {
+        UsageError("--testing-extra-gcs-per-delivery must be 0..16");
+      }
     } else {
       UsageError(StrCat("unknown flag ", a));
     }
@@ -203,9 +230,14 @@ BlockLifecycle::CrashHook MakeCrashHook(const std::string& spec) {
   };
 }
 
-// The JS vat host joins here once vats/ provides it; until then JS vats fail to load (and are
-// terminated) while scripted vats run.
-std::unique_ptr<VatHost> MakeJsVatHost() { return nullptr; }
+JsVatHostOptions JsOptions(const Flags& flags) {
+  JsVatHostOptions o;
+  o.delivery_timeout = std::chrono::milliseconds(flags.js_delivery_timeout_seconds * 1000);
+  o.gc_max_bytes = static_cast<uint32_t>(flags.js_heap_limit_mib << 20);
+  o.testing_extra_gcs_per_delivery = static_cast<uint32_t>(flags.testing_extra_gcs);
+  o.console_to_stderr = flags.level == log::Level::kDebug;
+  return o;
+}
 
 int Serve(const Flags& flags) {
   // Signals are taken by one waiting thread; every other thread inherits the blocked mask.
@@ -216,15 +248,26 @@ int Serve(const Flags& flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::unique_ptr<KvStore> store = OpenStoreOrExit(flags.data_dir, /*create=*/true);
-  VatHostRouter vat_host(MakeJsVatHost());
   KernelThread kernel_thread;
 
+  // The vat hosts and the kernel live on the kernel thread: the JS host's engine (one
+  // JSContext per process) may only be created, used and destroyed there.
+  std::unique_ptr<VatHostRouter> vat_host;
   std::unique_ptr<BlockLifecycle> lifecycle;
   absl::Status open_status;
+  auto tear_down = [&] {
+    kernel_thread.Call([&] {
+      if (lifecycle) lifecycle->AbortPendingBlock();
+      lifecycle.reset();
+      vat_host.reset();
+    });
+    kernel_thread.Stop();
+  };
   kernel_thread.Call([&] {
+    vat_host = std::make_unique<VatHostRouter>(NewJsVatHost(JsOptions(flags)));
     BlockLifecycle::Options options;
     options.store = store.get();
-    options.vat_host = &vat_host;
+    options.vat_host = vat_host.get();
     options.crash_hook = MakeCrashHook(flags.crash_at);
     absl::StatusOr<std::unique_ptr<BlockLifecycle>> l = BlockLifecycle::Open(std::move(options));
     if (l.ok()) {
@@ -236,6 +279,7 @@ int Serve(const Flags& flags) {
   if (!lifecycle) {
     log::Error("cannot open the kernel on the store",
                {{"data_dir", flags.data_dir}, {"error", open_status.ToString()}});
+    tear_down();
     return kExitRuntime;
   }
   Inspector inspector(store.get());
@@ -266,6 +310,8 @@ int Serve(const Flags& flags) {
     server = builder.BuildAndStart();
     if (!server || port == 0) {
       log::Error("cannot listen", {{"listen", flags.listen}});
+      server.reset();
+      tear_down();
       return kExitRuntime;
     }
     for (const char* name : kServiceNames) {
@@ -294,11 +340,7 @@ int Serve(const Flags& flags) {
   server->Wait();
   signal_thread.join();
 
-  kernel_thread.Call([&] {
-    lifecycle->AbortPendingBlock();
-    lifecycle.reset();
-  });
-  kernel_thread.Stop();
+  tear_down();
   log::Info("stopped");
   return 0;
 }
@@ -310,5 +352,8 @@ int main(int argc, char** argv) {
   swingset::Flags flags = swingset::ParseFlags(argc, argv);
   swingset::log::Configure(flags.level, flags.format);
   if (flags.command == "verify-state") return swingset::VerifyStateCommand(flags);
+  // SpiderMonkey for the whole process: initialized before the kernel thread creates the JS
+  // vat host, shut down after Serve() has destroyed it.
+  swingset::JsProcess js_process;
   return swingset::Serve(flags);
 }

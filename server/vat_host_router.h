@@ -1,8 +1,9 @@
 // File: vat_host_router.h
 //
 // A VatHost that sends each vat to one of two hosts by its source: "scripted:" sources to the
-// built-in C++ vats (ScriptedVatHost), everything else to the JS host. Without a JS host (a build
-// without vats/), loading a JS vat fails, which terminates that vat.
+// built-in C++ vats (ScriptedVatHost), everything else (ES module text or a module-set JSON) to
+// the JS host (vats/js_vat_host.h; swingsetd always has one). Without a JS host (unit tests),
+// loading a JS vat fails, which terminates that vat.
 //
 // Ownership: owns both hosts. Thread-safety: kernel thread only.
 

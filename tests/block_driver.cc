@@ -1,7 +1,10 @@
 #include "tests/block_driver.h"
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 
+#include "kernel/base.h"
 #include "kernel/strings.h"
 
 namespace swingset {
@@ -41,6 +44,35 @@ v1::Genesis ScriptedGenesis(uint64_t max_cranks_per_block) {
   v1::VatConfig* counter = g.add_vats();
   counter->set_name("counter");
   counter->set_source("scripted:counter");
+  counter->set_parameters_json("{\"start\":0}");
+  g.set_bootstrap_vat("bootstrap");
+  g.mutable_params()->set_max_cranks_per_block(max_cranks_per_block);
+  g.add_mailbox_peers("alice");
+  g.add_mailbox_peers("bob");
+  return g;
+}
+
+std::string DemoVatsDir() { return SWINGSETD_DEMO_VATS_DIR; }
+
+v1::Genesis JsGenesis(const std::string& dir, uint64_t max_cranks_per_block) {
+  auto read = [&dir](const std::string& name) {
+    std::ifstream in(dir + "/" + name);
+    CHECK(in.good()) << "cannot read " << dir << "/" << name;
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  v1::Genesis g;
+  g.set_chain_id("swingsetd-js");
+  v1::VatConfig* boot = g.add_vats();
+  boot->set_name("bootstrap");
+  boot->set_source(read("bootstrap.js"));
+  v1::VatConfig* vattp = g.add_vats();
+  vattp->set_name("vattp");
+  vattp->set_source(read("vattp.js"));
+  v1::VatConfig* counter = g.add_vats();
+  counter->set_name("counter");
+  counter->set_source(read("counter.js"));
   counter->set_parameters_json("{\"start\":0}");
   g.set_bootstrap_vat("bootstrap");
   g.mutable_params()->set_max_cranks_per_block(max_cranks_per_block);

@@ -25,6 +25,14 @@ namespace v1 = ::swingsetd::v1;
 // (scripted:counter); mailbox peers "alice" and "bob".
 v1::Genesis ScriptedGenesis(uint64_t max_cranks_per_block = 0);
 
+// The same chain with JavaScript vats, the demo genesis: "bootstrap" (wires the vats and the
+// mailbox device; send, relay), "vattp" (the mailbox handler: echoes and acks inbound mail) and
+// "counter" (the scripted counter's methods), read from `dir` (deploy/demo_vats). CHECK-fails
+// when a file is missing.
+v1::Genesis JsGenesis(const std::string& dir, uint64_t max_cranks_per_block = 0);
+// deploy/demo_vats in the source tree (set by CMake).
+std::string DemoVatsDir();
+
 v1::Action CallVat(uint64_t id, const std::string& vat, const std::string& method,
                    const std::string& args_json);
 v1::Action Inbound(uint64_t id, const std::string& peer, const std::vector<uint64_t>& nums,

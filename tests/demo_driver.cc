@@ -1,8 +1,12 @@
-// swingsetd_demo: plays the Go app against a running swingsetd (deploy/run.sh). Init with a demo
-// genesis (or continue an existing chain), then blocks of call_vat and deliver_inbound actions,
-// printing each block's outbound mailboxes, settled results and hashes.
+// swingsetd_demo: plays the Go app against a running swingsetd (deploy/run.sh). Init with the
+// demo genesis (or continue an existing chain), then blocks of call_vat and deliver_inbound
+// actions, printing each block's outbound mailboxes, settled results and hashes.
 //
-//   swingsetd_demo --target HOST:PORT [--blocks N]
+// The demo genesis is three JavaScript vats written like Agoric vats (deploy/demo_vats/:
+// bootstrap.js wires vattp.js, the mailbox handler, to the mailbox device; counter.js is the
+// application); --scripted uses the built-in C++ vats instead.
+//
+//   swingsetd_demo --target HOST:PORT [--blocks N] [--vats DIR | --scripted]
 
 #include <cstdio>
 #include <cstdlib>
@@ -18,7 +22,8 @@ namespace v1 = ::swingsetd::v1;
 using namespace swingset::testing;
 
 [[noreturn]] void Usage() {
-  std::fprintf(stderr, "usage: swingsetd_demo --target HOST:PORT [--blocks N]\n");
+  std::fprintf(stderr,
+               "usage: swingsetd_demo --target HOST:PORT [--blocks N] [--vats DIR | --scripted]\n");
   std::exit(64);
 }
 
@@ -27,7 +32,7 @@ v1::EndBlockRequest DemoBlock(int64_t h) {
   v1::EndBlockRequest req;
   req.set_height(h);
   switch (h) {
-    case 1:  // the bootstrap runs first, then: count, and say hello to alice
+    case 1:  // the bootstrap wires the vats first, then: count, and say hello to alice
       *req.add_actions() = CallVat(1, "counter", "increment", "[1]");
       *req.add_actions() = CallVat(2, "bootstrap", "send", "[\"alice\",\"hello alice\"]");
       return req;
@@ -54,6 +59,8 @@ std::string Short(const std::string& hash) { return hash.substr(0, 16); }
 
 int main(int argc, char** argv) {
   std::string target;
+  std::string vats_dir = DemoVatsDir();
+  bool scripted = false;
   int64_t blocks = 8;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -61,6 +68,10 @@ int main(int argc, char** argv) {
       target = argv[++i];
     } else if (a == "--blocks" && i + 1 < argc) {
       blocks = std::atoll(argv[++i]);
+    } else if (a == "--vats" && i + 1 < argc) {
+      vats_dir = argv[++i];
+    } else if (a == "--scripted") {
+      scripted = true;
     } else {
       Usage();
     }
@@ -69,7 +80,7 @@ int main(int argc, char** argv) {
   auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
   auto lifecycle = v1::Lifecycle::NewStub(channel);
 
-  v1::Genesis genesis = ScriptedGenesis();
+  v1::Genesis genesis = scripted ? ScriptedGenesis() : JsGenesis(vats_dir);
   genesis.set_chain_id("swingsetd-demo");
   v1::InitResponse init;
   grpc::Status s = InitWith(lifecycle.get(), genesis, &init);

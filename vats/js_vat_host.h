@@ -54,6 +54,10 @@ struct JsVatHostOptions {
   bool console_to_stderr = false;
   // Print replay progress to stderr every this many transcript entries (0: never).
   uint64_t replay_progress_every = 1000;
+  // Testing only: full GCs forced before every delivery, without running finalization
+  // cleanups, as natural GCs may happen at any moment. Nothing a vat or the kernel sees may
+  // change (GC is observed only in bringOutYourDead), so hashes must stay the same.
+  uint32_t testing_extra_gcs_per_delivery = 0;
 };
 
 class JsVatHost : public VatHost {
