@@ -617,7 +617,7 @@ DeliveryResult JsVatHost::Impl::RunDelivery(JsVat* vat, const VatDelivery& deliv
     // change, so the skip is the same on every node.
     ok = CallMethod(cx, ns, "needsGC", JS::HandleValueArray::empty(), &rval);
     if (!ok) fail("needsGC");
-    collect = false;
+    collect = ok && JS::ToBoolean(rval);
   }
   if (ok && collect) {
     // A GC of this vat's zone only (nothing outside it refers to the vat's objects). Twice
