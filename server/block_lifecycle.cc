@@ -554,7 +554,9 @@ absl::Status BlockLifecycle::PrepareCommit(int64_t height, v1::EndBlockResponse*
   KvBatch host_writes;
   ASSIGN_OR_RETURN(std::string state_hash,
                    state_hash_.Prepare(
-                       [&](const StateWriteVisitor& fn) { kernel_->VisitBlockWrites(fn); },
+                       [&](const StateWriteWithBaseVisitor& fn) {
+                         kernel_->VisitBlockWritesWithBase(fn);
+                       },
                        &host_writes));
   resp->set_height(height);
   resp->set_state_hash(state_hash);

@@ -15,10 +15,10 @@ absl::Status StateCommitment::Load() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> StateCommitment::Prepare(const StateWriteSource& writes,
+absl::StatusOr<std::string> StateCommitment::Prepare(const StateWriteWithBaseSource& writes,
                                                      KvBatch* host_writes) {
   LtHash16 hash = committed_;
-  RETURN_IF_ERROR(ApplyWrites(*store_, writes, &hash));
+  RETURN_IF_ERROR(ApplyWritesWithBase(*store_, writes, &hash));
   for (KvWrite& w : StateHashHostWrites(hash)) host_writes->push_back(std::move(w));
   std::string digest = hash.DigestHex();
   prepared_ = hash;

@@ -42,11 +42,13 @@ class StateCommitment {
   // The committed state hash (hex digest); the empty-set digest before the first commit.
   std::string committed_digest() const { return committed_.DigestHex(); }
 
-  // The state hash after applying `writes` (net writes in key order, as
-  // Kernel::VisitBlockWrites yields them) to the committed store. Appends the host writes that
+  // The state hash after applying `writes` (net writes in key order, each with the key's
+  // committed value when known, as Kernel::VisitBlockWritesWithBase yields them) to the
+  // committed store. Appends the host writes that
   // record it to *host_writes and remembers it until Committed()/Abandon(). Returns the hex
   // digest. On error nothing is remembered.
-  absl::StatusOr<std::string> Prepare(const StateWriteSource& writes, KvBatch* host_writes);
+  absl::StatusOr<std::string> Prepare(const StateWriteWithBaseSource& writes,
+                                      KvBatch* host_writes);
 
   void Committed();
   void Abandon() { prepared_.reset(); }

@@ -43,13 +43,24 @@ class CountingStore : public KvStore {
   std::unique_ptr<KvStore> inner_;
 };
 
-// One block: `writes` (sorted by key) hashed, then committed with the host writes.
+// One block: `writes` (sorted by key) hashed, then committed with the host writes. With
+// `pass_base`, each write carries the key's committed value (as the kernel passes the values it
+// has read), so no store read is needed.
 std::string CommitBlock(CountingStore* store, StateCommitment* sc,
-                        const std::map<std::string, std::optional<std::string>>& writes) {
+                        const std::map<std::string, std::optional<std::string>>& writes,
+                        bool pass_base = false) {
   KvBatch host;
   absl::StatusOr<std::string> digest = sc->Prepare(
-      [&](const StateWriteVisitor& fn) {
-        for (const auto& [k, v] : writes) fn(k, v);
+      [&](const StateWriteWithBaseVisitor& fn) {
+        for (const auto& [k, v] : writes) {
+          if (!pass_base) {
+            fn(k, v, nullptr);
+            continue;
+          }
+          absl::StatusOr<std::optional<std::string>> base = store->Get(k);
+          --store->gets;  // the test's own read, not the commitment's
+          fn(k, v, &*base);
+        }
       },
       &host);
   EXPECT_TRUE(digest.ok()) << digest.status();
@@ -93,12 +104,17 @@ TEST(StateCommitmentTest, PerBlockHashIsIncrementalAndMatchesFullRecompute) {
   EXPECT_EQ(h2, FullRecompute(store));
   EXPECT_EQ(sc.committed_digest(), h2);
 
-  // Undoing the block's changes brings the earlier hash back (it depends on state only).
+  // Undoing the block's changes brings the earlier hash back (it depends on state only); with
+  // the committed values passed along, the store is not read at all.
+  store.gets = 0;
   std::string h3 = CommitBlock(&store, &sc,
                                {{"ko1005.owner", std::string("v5")},
                                 {"ko1006.owner", std::string("v6")},
-                                {"ko9999.owner", std::nullopt}});
+                                {"ko9999.owner", std::nullopt}},
+                               /*pass_base=*/true);
   EXPECT_EQ(h3, h1);
+  EXPECT_EQ(store.gets, 0);
+  EXPECT_EQ(store.iterators, 0);
 
   // A restart reads the committed lanes back.
   StateCommitment reopened(&store);
@@ -116,17 +132,19 @@ TEST(StateCommitmentTest, AbandonedBlockLeavesTheCommittedHash) {
   ASSERT_TRUE(sc.Load().ok());
   std::string h1 = CommitBlock(&store, &sc, {{"a", std::string("1")}});
   KvBatch host;
-  ASSERT_TRUE(sc.Prepare([](const StateWriteVisitor& fn) { fn("b", std::string("2")); }, &host)
-                  .ok());
+  ASSERT_TRUE(
+      sc.Prepare([](const StateWriteWithBaseVisitor& fn) { fn("b", std::string("2"), nullptr); },
+                 &host)
+          .ok());
   ASSERT_EQ(host.size(), 2u);
   sc.Abandon();
   EXPECT_EQ(sc.committed_digest(), h1);
   // Unsorted writes are refused and leave nothing prepared.
   KvBatch host2;
   EXPECT_FALSE(sc.Prepare(
-                     [](const StateWriteVisitor& fn) {
-                       fn("b", std::string("2"));
-                       fn("a", std::string("2"));
+                     [](const StateWriteWithBaseVisitor& fn) {
+                       fn("b", std::string("2"), nullptr);
+                       fn("a", std::string("2"), nullptr);
                      },
                      &host2)
                    .ok());
