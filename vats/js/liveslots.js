@@ -40,6 +40,17 @@
     });
     return harden({ promise, resolve, reject });
   }
+  // The same, unhardened, for liveslots' own bookkeeping (never handed to vat code; hardening
+  // a kit per message was a measurable part of every send).
+  function makeInternalKit() {
+    let resolve;
+    let reject;
+    const promise = new Promise((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  }
 
   // powers: { syscall, fatal(text), log(text), WeakRef, FinalizationRegistry, WeakMap, WeakSet,
   //           InternalErrorPrototype }
@@ -170,7 +181,7 @@
     function importPromise(vpid) {
       if (promiseTable.has(vpid)) return promiseTable.get(vpid);
       if (vpid[1] !== '-') throw Error(`liveslots: unknown promise ${vpid}`);
-      const kit = makePromiseKit();
+      const kit = makeInternalKit();
       promiseTable.set(vpid, kit.promise);
       valToSlot.set(kit.promise, vpid);
       importedKits.set(vpid, kit);
@@ -293,7 +304,7 @@
       if (!sendOnly) {
         resultVPID = `p+${nextPromiseID}`;
         nextPromiseID += 1;
-        const kit = makePromiseKit();
+        const kit = makeInternalKit();
         promise = kit.promise;
         promiseTable.set(resultVPID, promise);
         valToSlot.set(promise, resultVPID);
