@@ -16,7 +16,7 @@
 // on LevelDB (synced commit every 1,000 cranks) with --leveldb DIR.
 //
 // Usage: js_bench [--n N] [--vats M] [--leveldb DIR] [--only pingpong|churn|reap|idle]
-//                 [--reap never|1|both]   (pingpong only)
+//                 [--reap never|1|both]   (pingpong only) [--no-jit]
 
 #include <malloc.h>
 #include <unistd.h>
@@ -43,6 +43,7 @@ namespace swingset {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+bool g_jit = true;
 double Secs(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
@@ -140,6 +141,7 @@ World Boot(const std::string& leveldb_dir, bool reap_never) {
   World w;
   JsVatHostOptions ho;
   ho.console_to_stderr = true;
+  ho.jit = g_jit;
   w.js = JsVatHost::Create(ho);
   w.timing = std::make_unique<TimingHost>(w.js.get());
   if (leveldb_dir.empty()) {
@@ -331,6 +333,7 @@ int main(int argc, char** argv) {
     else if (a == "--leveldb") dir = next();
     else if (a == "--only") only = next();
     else if (a == "--reap") g_reap = next();
+    else if (a == "--no-jit") g_jit = false;
     else {
       std::fprintf(stderr, "usage: js_bench [--n N] [--vats M] [--leveldb DIR] [--only WHAT]\n");
       return 2;

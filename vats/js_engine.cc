@@ -251,6 +251,11 @@ JsEngine::JsEngine(const JsEngineOptions& options)
   CHECK(JS::InitSelfHostedCode(cx_)) << "JS::InitSelfHostedCode failed";
 
   JS_SetGCParameter(cx_, JSGC_MAX_BYTES, options_.gc_max_bytes);
+  if (!options_.jit) {
+    JS_SetGlobalJitCompilerOption(cx_, JSJITCOMPILER_BASELINE_INTERPRETER_ENABLE, 0);
+    JS_SetGlobalJitCompilerOption(cx_, JSJITCOMPILER_BASELINE_ENABLE, 0);
+    JS_SetGlobalJitCompilerOption(cx_, JSJITCOMPILER_ION_ENABLE, 0);
+  }
   // bringOutYourDead collects one vat's zone; without per-zone GC every one is a full GC.
   JS_SetGCParameter(cx_, JSGC_PER_ZONE_GC_ENABLED, 1);
   if (options_.native_stack_quota > 0) JS_SetNativeStackQuota(cx_, options_.native_stack_quota);

@@ -51,6 +51,10 @@ struct JsEngineOptions {
   uint32_t gc_max_bytes = 1u << 30;
   // Native stack quota for JS recursion; exceeding it is a catchable "too much recursion".
   size_t native_stack_quota = 1u << 20;
+  // Baseline interpreter, baseline JIT and Ion. Off = SpiderMonkey's C++ interpreter only:
+  // slower hot code, but nothing to warm up again after each bringOutYourDead GC discards
+  // the vat's JIT data.
+  bool jit = true;
 };
 
 class JsEngine {

@@ -194,6 +194,7 @@ class JsVatHost::Impl {
     JsEngineOptions e;
     e.watchdog_timeout = o.delivery_timeout;
     e.gc_max_bytes = o.gc_max_bytes;
+    e.jit = o.jit;
     return e;
   }
 

@@ -50,6 +50,8 @@ struct JsVatHostOptions {
   std::chrono::milliseconds delivery_timeout{30000};
   // JSGC_MAX_BYTES for the whole context.
   uint32_t gc_max_bytes = 1u << 30;
+  // SpiderMonkey's JIT tiers (see JsEngineOptions::jit).
+  bool jit = true;
   // Where vat console output goes: stderr when true, dropped when false.
   bool console_to_stderr = false;
   // Print replay progress to stderr every this many transcript entries (0: never).

@@ -4,6 +4,7 @@
 #include "vats/js_vat_host.h"
 
 #include <chrono>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -179,6 +180,53 @@ TEST_F(JsVatHostTest, InfiniteLoopIsStoppedByTheWatchdog) {
   // The host still works for the next delivery.
   DeliveryResult r = Deliver(Message("o+0", R"(#["ok",[]])", {}, "p-61"));
   EXPECT_TRUE(r.ok) << r.error;
+}
+
+TEST_F(JsVatHostTest, ADeliveryStartedWhileTheWatchdogSleepsGetsItsWholeBudget) {
+  // The watchdog is armed without waking it: it sleeps until the deadline it last computed and
+  // re-reads. A delivery starting mid-sleep must still get its full budget, and be stopped.
+  host_.reset();
+  JsVatHostOptions o;
+  o.delivery_timeout = std::chrono::milliseconds(600);
+  host_ = JsVatHost::Create(o);
+  ASSERT_TRUE(Load(kFaultVat).ok());
+  ASSERT_TRUE(Deliver(StartVat()).ok);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  auto start = std::chrono::steady_clock::now();
+  DeliveryResult r = Deliver(Message("o+0", R"(#["spin",[]])", {}, "p-60"));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - start).count();
+  EXPECT_FALSE(r.ok);
+  EXPECT_THAT(r.error, HasSubstr("watchdog"));
+  EXPECT_GE(ms, 590);
+  EXPECT_LT(ms, 5000);
+  // The verdict belongs to that delivery only.
+  r = Deliver(Message("o+0", R"(#["ok",[]])", {}, "p-61"));
+  EXPECT_TRUE(r.ok) << r.error;
+}
+
+TEST_F(JsVatHostTest, WithoutJitTheSameSyscallsAndTheWatchdogStillWorks) {
+  host_.reset();
+  JsVatHostOptions o;
+  o.delivery_timeout = std::chrono::milliseconds(500);
+  o.jit = false;
+  host_ = JsVatHost::Create(o);
+  ASSERT_TRUE(Load(kHelloVat).ok());
+  ASSERT_TRUE(Deliver(StartVat(R"(#{"greeting":"hi"})")).ok);
+  for (int i = 1; i <= 3; ++i) {
+    DeliveryResult r = Deliver(Message("o+0", R"(#["hello",["bob"]])", {}, StrCat("p-", 60 + i)));
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_THAT(syscalls_.Take(),
+                ElementsAre(StrCat(R"(["resolve",[["p-)", 60 + i,
+                                   R"(",false,{"body":"#\"hello bob )", i,
+                                   R"( hi\"","slots":[]}]]])")));
+    ASSERT_TRUE(Deliver(Boyd()).ok);
+  }
+  ASSERT_TRUE(Load(kFaultVat, false, nullptr, VatId(2)).ok());
+  ASSERT_TRUE(Deliver(StartVat(), VatId(2)).ok);
+  DeliveryResult r = Deliver(Message("o+0", R"(#["spin",[]])", {}, "p-60"), VatId(2));
+  EXPECT_FALSE(r.ok);
+  EXPECT_THAT(r.error, HasSubstr("watchdog"));
 }
 
 TEST_F(JsVatHostTest, DeepRecursionIsADeliveryError) {
