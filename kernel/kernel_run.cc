@@ -26,6 +26,16 @@ std::string GcAction(VatId vat, GcActionType t, const Kref& k) {
   return StrCat(vat.ToString(), " ", GcTypeName(t), " ", k.ToString());
 }
 
+// Sorts krefs by their string form ("ko100" < "ko21"), formatting each once.
+void SortKrefsAsStrings(std::vector<Kref>* krefs) {
+  std::vector<std::pair<std::string, Kref>> keyed;
+  keyed.reserve(krefs->size());
+  for (const Kref& k : *krefs) keyed.emplace_back(k.ToString(), k);
+  std::sort(keyed.begin(), keyed.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (size_t i = 0; i < keyed.size(); ++i) (*krefs)[i] = keyed[i].second;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- the syscall handler
@@ -256,7 +266,7 @@ int KernelImpl::NextGcAction(VatId* vat_out, GcActionType* type_out, std::vector
         if (!removed[x]) rest.push_back(parsed[x].text);
       }
       SetGcActions(std::move(rest));
-      std::sort(survivors.begin(), survivors.end(), KrefStringLess);
+      SortKrefsAsStrings(&survivors);
       *vat_out = vat;
       *type_out = type;
       *krefs = std::move(survivors);

@@ -314,7 +314,8 @@ void KernelImpl::SetReachableFlag(VatId vat, const Kref& k) {
   auto e = CListByKref(vat, k);
   CHECK(e) << "setReachableFlag on missing entry " << vat.ToString() << " " << k.ToString();
   if (e->reachable) return;
-  CListWrite(vat, k, e->vref, true);
+  // Only the forward entry carries the flag; the reverse entry (vref -> kref) is unchanged.
+  buf_.Set(keys::CListByKref(vat, k), StrCat("R ", e->vref));
   if (k.is_object() && e->vref[1] == '-') {
     auto counts = GetObjectCounts(k);
     if (counts) SetObjectCounts(k, counts->first + 1, counts->second);
@@ -324,8 +325,9 @@ void KernelImpl::SetReachableFlag(VatId vat, const Kref& k) {
 void KernelImpl::ClearReachableFlag(VatId vat, const Kref& k) {
   auto e = CListByKref(vat, k);
   CHECK(e) << "clearReachableFlag on missing entry " << vat.ToString() << " " << k.ToString();
-  CListWrite(vat, k, e->vref, false);
-  if (e->reachable && k.is_object() && e->vref[1] == '-') {
+  if (!e->reachable) return;  // already recognizable-only: nothing to write
+  buf_.Set(keys::CListByKref(vat, k), StrCat("_ ", e->vref));
+  if (k.is_object() && e->vref[1] == '-') {
     auto counts = GetObjectCounts(k);
     if (counts) {
       CHECK(counts->first > 0) << "reachable count of " << k.ToString() << " below zero";
