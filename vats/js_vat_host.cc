@@ -277,6 +277,11 @@ bool JsVatHost::Impl::NativeSyscall(JSContext* cx, unsigned argc, JS::Value* vp)
     return false;
   }
   SyscallResult r = self->handler_->Syscall(*sc);
+  if (r.ok && r.data.is_null()) {
+    // ['ok', null], the answer to nearly every syscall: no JSON text to build and parse.
+    args.rval().setNull();
+    return true;
+  }
   JS::RootedString out(cx, FromUtf8(cx, r.ToJson().Dump()));
   if (!out) return false;
   args.rval().setString(out);

@@ -3,7 +3,8 @@
 // The host (vats/js_vat_host.cc) evaluates, in a fresh realm: ses.umd.js, lockdown(), then
 // pass_style.js, marshal.js, liveslots.js and this file, calling each installer with the same
 // private namespace object `ns`, and then ns.boot(host, config). `host` holds three natives:
-//   host.syscall(jsonText) -> jsonText   one KERNEL_SPEC §3.6 syscall and its result
+//   host.syscall(jsonText) -> jsonText   one KERNEL_SPEC §3.6 syscall and its result (null
+//                                        for the common ['ok', null])
 //   host.fatal(text)                     marks the current delivery as failed
 //   host.log(text)                       console output (not consensus)
 // Neither `ns` nor `host` is reachable from vat code.
@@ -23,7 +24,9 @@
     const { raw = false } = config;
 
     const rawSyscall = vso => {
-      const result = JSON.parse(host.syscall(JSON.stringify(vso)));
+      const text = host.syscall(JSON.stringify(vso));
+      if (text === null) return null; // ['ok', null]
+      const result = JSON.parse(text);
       if (result[0] !== 'ok') throw Error(`syscall ${vso[0]} failed: ${result[1]}`);
       return result[1];
     };
