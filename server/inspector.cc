@@ -172,6 +172,19 @@ absl::StatusOr<std::optional<std::string>> TerminationReason(const Snapshot& s, 
       const Json* reason = j->Find("reason");
       if (reason && reason->is_string()) return std::optional<std::string>(reason->as_string());
       if (reason) return std::optional<std::string>(reason->Dump());
+      // The kernel's record: {"name", "rejected", "info": capdata}; show the error text of
+      // an Error body, else the body itself.
+      const Json* info = j->Find("info");
+      const Json* body = info && info->is_object() ? info->Find("body") : nullptr;
+      if (body && body->is_string()) {
+        const std::string& text = body->as_string();
+        if (!text.empty() && text[0] == '#') {
+          absl::StatusOr<Json> b = Json::Parse(std::string_view(text).substr(1));
+          const Json* err = b.ok() && b->is_object() ? b->Find("#error") : nullptr;
+          if (err && err->is_string()) return std::optional<std::string>(err->as_string());
+        }
+        return std::optional<std::string>(text);
+      }
     }
     if (j.ok() && j->is_string()) return std::optional<std::string>(j->as_string());
     return r;
@@ -408,6 +421,12 @@ absl::Status Inspector::ListVats(const v1::ListVatsRequest& req, v1::ListVatsRes
     if (!options.is_null()) info->set_options_json(options.Dump());
     if (const Json* name = options.is_object() ? options.Find("name") : nullptr) {
       if (name->is_string()) info->set_name(name->as_string());
+    }
+    if (info->name().empty()) {
+      // A cleaned-up vat keeps its name in the termination record.
+      ASSIGN_OR_RETURN(Json record, GetJson(s, keys::TerminatedVatRecord(v)));
+      const Json* name = record.is_object() ? record.Find("name") : nullptr;
+      if (name && name->is_string()) info->set_name(name->as_string());
     }
     if (dynamic.is_array()) {
       for (const Json& d : dynamic.as_array()) {

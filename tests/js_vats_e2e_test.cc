@@ -349,8 +349,10 @@ TEST(JsVatsEndToEndTest, ForgedVrefAndRetiringAReachableImportTerminateOnlyThatV
   EXPECT_FALSE(by_id[retirer].alive());
   EXPECT_THAT(by_id[retirer].termination_reason(),
               HasSubstr("retireImports of o-50: still reachable"));
-  // A terminated vat's c-list is gone.
+  // A terminated vat's c-list is gone; its name and reason stay visible.
   EXPECT_EQ(by_id[retirer].clist_size(), 0u);
+  EXPECT_EQ(by_id[retirer].name(), "retirer");
+  EXPECT_EQ(by_id[forger].name(), "forger");
   vats = Vats(s.get());
   for (const char* name : {"bootstrap", "alice", "bob"}) {
     EXPECT_TRUE(vats[name].alive()) << name << ": " << vats[name].termination_reason();
