@@ -13,110 +13,130 @@ bool HasPrefix(std::string_view s, std::string_view prefix) {
 }
 }  // namespace
 
-std::optional<std::string> CrankBuffer::ReadStore(std::string_view key) {
-  auto it = view_.find(ToAbsl(key));
-  if (it != view_.end()) return it->second;
-  auto v = store_->Get(key);
-  CHECK(v.ok()) << "storage read failed for key '" << std::string(key)
-                << "': " << v.status().ToString();
-  view_.emplace(std::string(key), *v);
-  return *std::move(v);
+CrankBuffer::Node* CrankBuffer::NodeFor(std::string_view key) {
+  auto it = entries_.find(ToAbsl(key));
+  if (it == entries_.end()) it = entries_.emplace(std::string(key), Entry()).first;
+  return &*it;
+}
+
+const std::optional<std::string>& CrankBuffer::Lookup(Node* n) {
+  Entry& e = n->second;
+  if (e.in_crank) return e.crank;
+  if (!e.known) {
+    auto v = store_->Get(n->first);
+    CHECK(v.ok()) << "storage read failed for key '" << n->first
+                  << "': " << v.status().ToString();
+    e.value = *std::move(v);
+    e.known = true;
+  }
+  return e.value;
+}
+
+const std::string* CrankBuffer::Find(std::string_view key) {
+  const std::optional<std::string>& v = Lookup(NodeFor(key));
+  return v ? &*v : nullptr;
 }
 
 std::optional<std::string> CrankBuffer::Get(std::string_view key) {
-  if (!crank_.empty()) {
-    auto c = crank_.find(ToAbsl(key));
-    if (c != crank_.end()) return c->second;
-  }
-  return ReadStore(key);
+  return Lookup(NodeFor(key));
 }
 
-void CrankBuffer::Set(std::string_view key, std::string_view value) {
-  auto it = crank_.find(ToAbsl(key));
-  if (it == crank_.end()) {
-    undo_.push_back(Undo{std::string(key), false, std::nullopt});
-    crank_.emplace(std::string(key), std::string(value));
+void CrankBuffer::Write(std::string_view key, std::optional<std::string_view> value) {
+  Node* n = NodeFor(key);
+  Entry& e = n->second;
+  if (e.in_crank) {
+    undo_.push_back(Undo{n, true, std::move(e.crank)});
   } else {
-    undo_.push_back(Undo{std::string(key), true, std::move(it->second)});
-    it->second = std::string(value);
+    undo_.push_back(Undo{n, false, std::nullopt});
+    crank_keys_.push_back(n);
+    e.in_crank = true;
   }
-}
-
-void CrankBuffer::Delete(std::string_view key) {
-  auto it = crank_.find(ToAbsl(key));
-  if (it == crank_.end()) {
-    undo_.push_back(Undo{std::string(key), false, std::nullopt});
-    crank_.emplace(std::string(key), std::nullopt);
+  if (value) {
+    e.crank.emplace(*value);
   } else {
-    undo_.push_back(Undo{std::string(key), true, std::move(it->second)});
-    it->second = std::nullopt;
+    e.crank.reset();
   }
 }
 
-const std::optional<std::string>& CrankBuffer::BlockValue(std::string_view key) const {
-  auto it = view_.find(ToAbsl(key));
-  CHECK(it != view_.end()) << "block key " << std::string(key) << " missing from the view";
-  return it->second;
-}
+void CrankBuffer::Set(std::string_view key, std::string_view value) { Write(key, value); }
+
+void CrankBuffer::Delete(std::string_view key) { Write(key, std::nullopt); }
 
 void CrankBuffer::RollbackTo(size_t mark) {
   CHECK(mark <= undo_.size()) << "bad savepoint";
   while (undo_.size() > mark) {
     Undo& u = undo_.back();
+    Entry& e = u.node->second;
     if (u.existed) {
-      crank_[u.key] = std::move(u.before);
+      e.crank = std::move(u.before);
     } else {
-      crank_.erase(u.key);
+      // Undo entries without a prior crank value pair up, in LIFO order, with crank_keys_.
+      CHECK(!crank_keys_.empty() && crank_keys_.back() == u.node) << "undo log out of order";
+      crank_keys_.pop_back();
+      e.in_crank = false;
+      e.crank.reset();
     }
     undo_.pop_back();
   }
 }
 
-const std::vector<const std::string*>& CrankBuffer::BlockKeys() const {
-  if (!block_sorted_valid_) {
-    block_sorted_.clear();
-    block_sorted_.reserve(block_.size());
-    for (const std::string& k : block_) block_sorted_.push_back(&k);
-    std::sort(block_sorted_.begin(), block_sorted_.end(),
-              [](const std::string* a, const std::string* b) { return *a < *b; });
-    block_sorted_valid_ = true;
+const std::vector<CrankBuffer::Node*>& CrankBuffer::BlockKeys() const {
+  if (block_sorted_count_ < block_keys_.size()) {
+    auto by_key = [](const Node* a, const Node* b) { return a->first < b->first; };
+    auto mid = block_keys_.begin() + block_sorted_count_;
+    std::sort(mid, block_keys_.end(), by_key);
+    std::inplace_merge(block_keys_.begin(), mid, block_keys_.end(), by_key);
+    block_sorted_count_ = block_keys_.size();
   }
-  return block_sorted_;
+  return block_keys_;
 }
 
-std::vector<CrankBuffer::CrankEntry> CrankBuffer::SortedCrank(std::string_view prefix) const {
-  std::vector<CrankEntry> out;
-  for (const auto& [k, v] : crank_) {
-    if (HasPrefix(k, prefix)) out.emplace_back(&k, &v);
+std::vector<CrankBuffer::Node*> CrankBuffer::SortedCrank(std::string_view prefix) const {
+  std::vector<Node*> out;
+  for (Node* n : crank_keys_) {
+    if (HasPrefix(n->first, prefix)) out.push_back(n);
   }
-  std::sort(out.begin(), out.end(),
-            [](const CrankEntry& a, const CrankEntry& b) { return *a.first < *b.first; });
+  std::sort(out.begin(), out.end(), [](const Node* a, const Node* b) { return a->first < b->first; });
   return out;
+}
+
+void CrankBuffer::VisitCrank(
+    const std::function<void(std::string_view, const std::optional<std::string>&)>& fn) {
+  for (const Node* n : SortedCrank("")) fn(n->first, n->second.crank);
 }
 
 void CrankBuffer::FinishCrank(std::vector<KvWrite>* writes) {
   if (writes) {
-    for (const auto& [k, v] : SortedCrank("")) writes->push_back(KvWrite{*k, *v});
+    VisitCrank([&](std::string_view k, const std::optional<std::string>& v) {
+      writes->push_back(KvWrite{std::string(k), v});
+    });
   }
-  for (auto& [k, v] : crank_) {
-    if (block_.insert(k).second) {
-      block_sorted_valid_ = false;
-      // Not yet written in this block, so a view entry is a read of the committed store.
-      auto seen = view_.find(k);
-      if (seen != view_.end()) {
-        block_base_.emplace(k, std::move(seen->second));
-        seen->second = std::move(v);
-        continue;
+  for (Node* n : crank_keys_) {
+    Entry& e = n->second;
+    if (!e.in_block) {
+      e.in_block = true;
+      block_keys_.push_back(n);
+      // Not yet written in this block, so a known value is a read of the committed store.
+      if (e.known) {
+        e.base = std::move(e.value);
+        e.has_base = true;
       }
     }
-    view_.insert_or_assign(k, std::move(v));
+    e.value = std::move(e.crank);
+    e.crank.reset();
+    e.known = true;
+    e.in_crank = false;
   }
-  crank_.clear();
+  crank_keys_.clear();
   undo_.clear();
 }
 
 void CrankBuffer::DiscardCrank() {
-  crank_.clear();
+  for (Node* n : crank_keys_) {
+    n->second.in_crank = false;
+    n->second.crank.reset();
+  }
+  crank_keys_.clear();
   undo_.clear();
 }
 
@@ -126,16 +146,15 @@ std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
   // A cursor before the prefix starts at the prefix itself, inclusively.
   bool inclusive = cursor < prefix;
   if (inclusive) cursor = std::string(prefix);
-  std::vector<CrankEntry> crank = SortedCrank(prefix);
+  std::vector<Node*> crank = SortedCrank(prefix);
   std::unique_ptr<KvIterator> it = store_->NewIterator();
+  auto by_key = [](const Node* e, const std::string& k) { return e->first < k; };
   while (true) {
-    auto c = std::lower_bound(crank.begin(), crank.end(), cursor,
-                              [](const CrankEntry& e, const std::string& k) { return *e.first < k; });
-    if (!inclusive && c != crank.end() && *c->first == cursor) ++c;
+    auto c = std::lower_bound(crank.begin(), crank.end(), cursor, by_key);
+    if (!inclusive && c != crank.end() && (*c)->first == cursor) ++c;
     const auto& bk = BlockKeys();
-    auto by_key = [](const std::string* e, const std::string& k) { return *e < k; };
     auto b = std::lower_bound(bk.begin(), bk.end(), cursor, by_key);
-    if (!inclusive && b != bk.end() && **b == cursor) ++b;
+    if (!inclusive && b != bk.end() && (*b)->first == cursor) ++b;
     it->Seek(cursor);
     if (!inclusive && it->Valid() && it->key() == cursor) it->Next();
     CHECK(it->status().ok()) << "storage iteration failed: " << it->status().ToString();
@@ -143,17 +162,17 @@ std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
     bool store_valid = it->Valid();
     if (store_valid) store_key = std::string(it->key());
     const std::string* best = nullptr;
-    if (c != crank.end()) best = c->first;
-    if (b != bk.end() && (!best || **b < *best)) best = *b;
+    if (c != crank.end()) best = &(*c)->first;
+    if (b != bk.end() && (!best || (*b)->first < *best)) best = &(*b)->first;
     if (store_valid && (!best || store_key < *best)) best = &store_key;
     if (!best) return std::nullopt;
     std::string key = *best;
     if (!HasPrefix(key, prefix)) return std::nullopt;
     std::optional<std::string> value;
-    if (c != crank.end() && *c->first == key) {
-      value = *c->second;
-    } else if (b != bk.end() && **b == key) {
-      value = BlockValue(key);
+    if (c != crank.end() && (*c)->first == key) {
+      value = (*c)->second.crank;
+    } else if (b != bk.end() && (*b)->first == key) {
+      value = (*b)->second.value;
     } else {
       value = std::string(it->value());
     }
@@ -165,33 +184,33 @@ std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
 
 std::vector<std::pair<std::string, std::string>> CrankBuffer::ScanPrefix(std::string_view prefix) {
   std::vector<std::pair<std::string, std::string>> out;
-  std::vector<CrankEntry> crank = SortedCrank(prefix);
+  std::vector<Node*> crank = SortedCrank(prefix);
   auto c = crank.begin();
   std::unique_ptr<KvIterator> it = store_->NewIterator();
   it->Seek(prefix);
   const auto& bk = BlockKeys();
   auto b = std::lower_bound(bk.begin(), bk.end(), prefix,
-                            [](const std::string* e, std::string_view k) { return *e < k; });
+                            [](const Node* e, std::string_view k) { return e->first < k; });
   while (true) {
     CHECK(it->status().ok()) << "storage iteration failed: " << it->status().ToString();
     bool sv = it->Valid() && HasPrefix(it->key(), prefix);
     bool cv = c != crank.end();
-    bool bv = b != bk.end() && HasPrefix(**b, prefix);
+    bool bv = b != bk.end() && HasPrefix((*b)->first, prefix);
     if (!sv && !cv && !bv) break;
     std::string_view key;
-    if (cv) key = *c->first;
-    if (bv && (key.empty() || **b < key)) key = **b;
+    if (cv) key = (*c)->first;
+    if (bv && (key.empty() || (*b)->first < key)) key = (*b)->first;
     if (sv && (key.empty() || it->key() < key)) key = it->key();
     std::string k(key);
     std::optional<std::string> value;
     bool decided = false;
-    if (cv && *c->first == k) {
-      value = *c->second;
+    if (cv && (*c)->first == k) {
+      value = (*c)->second.crank;
       decided = true;
       ++c;
     }
-    if (bv && **b == k) {
-      if (!decided) value = BlockValue(k);
+    if (bv && (*b)->first == k) {
+      if (!decided) value = (*b)->second.value;
       decided = true;
       ++b;
     }
@@ -206,42 +225,44 @@ std::vector<std::pair<std::string, std::string>> CrankBuffer::ScanPrefix(std::st
 
 void CrankBuffer::VisitBlock(
     const std::function<void(std::string_view, const std::optional<std::string>&)>& fn) const {
-  for (const std::string* k : BlockKeys()) fn(*k, BlockValue(*k));
+  for (const Node* n : BlockKeys()) fn(n->first, n->second.value);
 }
 
 void CrankBuffer::VisitBlockWithBase(
     const std::function<void(std::string_view, const std::optional<std::string>&,
                              const std::optional<std::string>*)>& fn) const {
-  for (const std::string* k : BlockKeys()) {
-    auto base = block_base_.find(*k);
-    fn(*k, BlockValue(*k), base == block_base_.end() ? nullptr : &base->second);
+  for (const Node* n : BlockKeys()) {
+    const Entry& e = n->second;
+    fn(n->first, e.value, e.has_base ? &e.base : nullptr);
   }
 }
 
 KvBatch CrankBuffer::BlockBatch() const {
   KvBatch batch;
-  batch.reserve(block_.size());
-  for (const std::string* k : BlockKeys()) batch.push_back(KvWrite{*k, BlockValue(*k)});
+  batch.reserve(block_keys_.size());
+  for (const Node* n : BlockKeys()) batch.push_back(KvWrite{n->first, n->second.value});
   return batch;
 }
 
 void CrankBuffer::BlockCommitted() {
-  CHECK(crank_.empty()) << "commit with a crank in progress";
-  block_.clear();
-  block_base_.clear();
-  block_sorted_.clear();
-  block_sorted_valid_ = true;
-  if (view_.size() >= kMaxCacheEntries) view_.clear();
+  CHECK(crank_keys_.empty()) << "commit with a crank in progress";
+  for (Node* n : block_keys_) {
+    Entry& e = n->second;
+    e.in_block = false;
+    e.has_base = false;
+    e.base.reset();
+  }
+  block_keys_.clear();
+  block_sorted_count_ = 0;
+  if (entries_.size() >= kMaxCacheEntries) entries_.clear();
 }
 
 void CrankBuffer::AbortBlock() {
-  crank_.clear();
+  crank_keys_.clear();
   undo_.clear();
-  block_.clear();
-  block_base_.clear();
-  block_sorted_.clear();
-  block_sorted_valid_ = true;
-  view_.clear();
+  block_keys_.clear();
+  block_sorted_count_ = 0;
+  entries_.clear();
 }
 
 }  // namespace swingset

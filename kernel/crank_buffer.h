@@ -4,11 +4,14 @@
 //   crank layer  writes of the crank in progress, with savepoints (an undo log)
 //   block layer  net writes of the block so far (folded from finished cranks)
 //   store        the last committed state (KvStore)
-// Reads below the crank layer go through one hash map (`view_`) holding the newest known value
-// of every key seen: block writes and cached store reads. The ordered block map is kept only
-// for iteration and commit.
-// Nothing reaches the store until TakeBlock() is written by the owner. Iteration merges the three
-// layers in key order, so prefix scans see uncommitted writes.
+// All three layers of a key live in one hash-map entry (`entries_`), so a read, a write or the
+// fold at the end of a crank costs one key hash: the entry holds the crank-layer value (if
+// written in this crank), the newest value below it (a block write or a cached store read),
+// and the committed value of a block key when it was read before its first block write.
+// Separate key lists (pointers into the map, whose nodes never move) record which keys are in
+// the crank and block layers, for sorting and iteration.
+// Nothing reaches the store until BlockBatch() is written by the owner. Iteration merges the
+// three layers in key order, so prefix scans see uncommitted writes.
 //
 // A read or iteration error from the store is a storage failure: CHECK (fatal), as DESIGN §7
 // requires, since continuing could fork consensus.
@@ -26,8 +29,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "kernel/kv_store.h"
 
 namespace swingset {
@@ -40,7 +42,10 @@ class CrankBuffer {
   CrankBuffer& operator=(const CrankBuffer&) = delete;
 
   std::optional<std::string> Get(std::string_view key);
-  bool Has(std::string_view key) { return Get(key).has_value(); }
+  // The current value of key without copying it, or null when absent. The pointer is valid
+  // until the next non-const call on this buffer.
+  const std::string* Find(std::string_view key);
+  bool Has(std::string_view key) { return Find(key) != nullptr; }
   void Set(std::string_view key, std::string_view value);
   void Delete(std::string_view key);
 
@@ -54,6 +59,9 @@ class CrankBuffer {
   size_t SavePoint() const { return undo_.size(); }
   void RollbackTo(size_t mark);
 
+  // Visits the crank's net writes in key order (the crank layer is left intact).
+  void VisitCrank(
+      const std::function<void(std::string_view, const std::optional<std::string>&)>& fn);
   // Ends the crank: appends its net writes, in key order, to *writes (if non-null), folds them
   // into the block layer and clears the crank layer.
   void FinishCrank(std::vector<KvWrite>* writes);
@@ -68,7 +76,7 @@ class CrankBuffer {
   void VisitBlockWithBase(const std::function<void(std::string_view,
                                                    const std::optional<std::string>&,
                                                    const std::optional<std::string>*)>& fn) const;
-  size_t BlockSize() const { return block_.size(); }
+  size_t BlockSize() const { return block_keys_.size(); }
   // The block as a batch; the block layer is left intact until BlockCommitted().
   KvBatch BlockBatch() const;
   // The block was written to the store: move it into the read cache and clear it.
@@ -77,33 +85,47 @@ class CrankBuffer {
   void AbortBlock();
 
  private:
-  std::optional<std::string> ReadStore(std::string_view key);
-  const std::optional<std::string>& BlockValue(std::string_view key) const;
-  using CrankEntry = std::pair<const std::string*, const std::optional<std::string>*>;
-  // Crank-layer entries whose key starts with prefix, in key order.
-  std::vector<CrankEntry> SortedCrank(std::string_view prefix) const;
+  struct Entry {
+    // Crank layer: valid while in_crank.
+    std::optional<std::string> crank;
+    // The newest value below the crank layer (block write or committed); valid while known.
+    std::optional<std::string> value;
+    // The committed value of a block key read before its first write in this block; valid
+    // while has_base.
+    std::optional<std::string> base;
+    bool in_crank = false;
+    bool known = false;
+    bool in_block = false;
+    bool has_base = false;
+  };
+  using Node = std::pair<const std::string, Entry>;
 
   struct Undo {
-    std::string key;
-    bool existed;                       // key was present in crank_ before the write
+    Node* node;
+    bool existed;                       // key was in the crank layer before the write
     std::optional<std::string> before;  // its crank-layer value then
   };
 
+  // The entry for key, created (empty) if absent.
+  Node* NodeFor(std::string_view key);
+  // The value of key seen from the top of the layers; reads the store (and caches) on a miss.
+  const std::optional<std::string>& Lookup(Node* n);
+  void Write(std::string_view key, std::optional<std::string_view> value);
+  // Crank-layer nodes whose key starts with prefix, in key order.
+  std::vector<Node*> SortedCrank(std::string_view prefix) const;
+  // Block-layer nodes in key order (sorted lazily; new keys are merged in).
+  const std::vector<Node*>& BlockKeys() const;
+
   KvStore* store_;
-  // The crank layer: hashed for O(1) access; sorted only when the crank ends or a scan needs it.
-  absl::flat_hash_map<std::string, std::optional<std::string>> crank_;
+  // Every key seen: crank writes, block writes and cached store reads. Never iterated for
+  // anything consensus-visible. Node-based so Node pointers stay valid across inserts.
+  absl::node_hash_map<std::string, Entry> entries_;
+  std::vector<Node*> crank_keys_;  // keys in the crank layer, in first-write order
   std::vector<Undo> undo_;
-  // Keys written in this block (their values are in view_). Unordered; BlockKeys() sorts them
-  // on demand (commit, scans) and caches the order until the next crank folds in.
-  absl::flat_hash_set<std::string> block_;
-  // Committed values of block keys that were read before their first write in this block.
-  absl::flat_hash_map<std::string, std::optional<std::string>> block_base_;
-  mutable std::vector<const std::string*> block_sorted_;
-  mutable bool block_sorted_valid_ = true;
-  const std::vector<const std::string*>& BlockKeys() const;
-  // Newest value of every key seen (block writes and store reads; nullopt = absent). Lookups
-  // only, never iterated. Entries for keys in block_ must stay until the block is committed.
-  absl::flat_hash_map<std::string, std::optional<std::string>> view_;
+  // Keys in the block layer; the first block_sorted_count_ are sorted, the rest were added by
+  // cranks since and are merged in by BlockKeys().
+  mutable std::vector<Node*> block_keys_;
+  mutable size_t block_sorted_count_ = 0;
   static constexpr size_t kMaxCacheEntries = 1 << 20;
 };
 

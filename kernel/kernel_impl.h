@@ -245,7 +245,6 @@ class KernelImpl : public Kernel {
   VatHost* host_;
   CrankBuffer buf_;
   std::unique_ptr<Hasher> hasher_;
-  std::vector<KvWrite> crank_writes_;  // scratch
   std::string hash_scratch_;           // scratch
   // maybeFreeKrefs: insertion-ordered set, not rolled back with the crank (§8.1).
   std::vector<Kref> maybe_free_;

@@ -87,28 +87,27 @@ void KernelImpl::EndCrank() {
 void KernelImpl::EmitHostCrank() {
   // Crank hash over this crank's net consensus writes in key order; then the activity hash
   // chains it (DESIGN §5). The activityhash key itself is written outside the crank hash.
-  crank_writes_.clear();
-  buf_.FinishCrank(&crank_writes_);
   std::string& text = hash_scratch_;
   text.clear();
-  for (const KvWrite& w : crank_writes_) {
-    if (!keys::IsConsensusKey(w.key)) continue;
-    if (w.value) {
-      StrAppend(&text, "add\n", w.key, "\n", *w.value, "\n");
+  buf_.VisitCrank([&](std::string_view key, const std::optional<std::string>& value) {
+    if (!keys::IsConsensusKey(key)) return;
+    if (value) {
+      StrAppend(&text, "add\n", key, "\n", *value, "\n");
     } else {
-      StrAppend(&text, "delete\n", w.key, "\n");
+      StrAppend(&text, "delete\n", key, "\n");
     }
+  });
+  if (!text.empty()) {
+    hasher_->Update(text);
+    std::string crankhash = hasher_->FinishHex();
+    const std::string* prev = buf_.Find(keys::kActivityHash);
+    hasher_->Update("activityhash\n");
+    hasher_->Update(prev ? std::string_view(*prev) : std::string_view());
+    hasher_->Update("\n");
+    hasher_->Update(crankhash);
+    hasher_->Update("\n");
+    buf_.Set(keys::kActivityHash, hasher_->FinishHex());
   }
-  if (text.empty()) return;
-  hasher_->Update(text);
-  std::string crankhash = hasher_->FinishHex();
-  std::string prev = buf_.Get(keys::kActivityHash).value_or("");
-  hasher_->Update("activityhash\n");
-  hasher_->Update(prev);
-  hasher_->Update("\n");
-  hasher_->Update(crankhash);
-  hasher_->Update("\n");
-  buf_.Set(keys::kActivityHash, hasher_->FinishHex());
   buf_.FinishCrank(nullptr);
 }
 
