@@ -248,6 +248,12 @@ void CrankBuffer::BlockCommitted() {
   CHECK(crank_keys_.empty()) << "commit with a crank in progress";
   for (Node* n : block_keys_) {
     Entry& e = n->second;
+    if (!e.value) {
+      // Deleted keys are rarely read again; forgetting them keeps the map small under churn
+      // (a later read goes to the store, which now lacks the key too).
+      entries_.erase(n->first);
+      continue;
+    }
     e.in_block = false;
     e.has_base = false;
     e.base.reset();
