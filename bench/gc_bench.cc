@@ -17,6 +17,7 @@
 #include "kernel/storage/mem_kv_store.h"
 #include "kernel/strings.h"
 #include "kernel/testing/fake_vat_host.h"
+#include "kernel/testing/kernel_harness.h"
 
 namespace swingset {
 namespace {
@@ -61,25 +62,9 @@ double RunGc(uint64_t objects, uint64_t unrelated, uint64_t* cranks_out) {
     }
   });
   host.Register("C", [](const VatDelivery&, VatCtx&) {});
-  KernelOptions o;
-  o.store = store.get();
-  o.vat_host = &host;
-  o.hasher_factory = Sha256HasherFactory();
-  auto kernel = Kernel::Open(std::move(o));
-  CHECK_OK(kernel.status());
-  GenesisConfig g;
-  for (const char* name : {"A", "B", "C"}) {
-    VatConfig v;
-    v.name = name;
-    v.source = name;
-    v.use_transcript = false;
-    g.vats.push_back(v);
-  }
-  Json never = Json::MakeObject();
-  never.Set("never", true);
-  g.default_reap_dirt_threshold = never;
-  g.bootstrap_vat = "A";
-  Kernel* k = kernel->get();
+  std::unique_ptr<Kernel> kernel = OpenScriptedKernel(store.get(), &host);
+  GenesisConfig g = ScriptedGenesis({"A", "B", "C"}, "A");
+  Kernel* k = kernel.get();
   CHECK_OK(k->InitializeGenesis(g));
   while (k->Run(RunPolicy{20000}).work_remains) CHECK_OK(k->CommitBlock({}, false));
   CHECK_OK(k->CommitBlock({}, false));

@@ -19,6 +19,7 @@
 #include "kernel/storage/mem_kv_store.h"
 #include "kernel/strings.h"
 #include "kernel/testing/fake_vat_host.h"
+#include "kernel/testing/kernel_harness.h"
 
 namespace swingset {
 namespace {
@@ -50,27 +51,11 @@ Result RunPingPong(KvStore* store, uint64_t round_trips, uint64_t commit_every) 
       c.Resolve(*d.result, false, "#\"pong\"");
     }
   });
-  KernelOptions o;
-  o.store = store;
-  o.vat_host = &host;
-  o.hasher_factory = Sha256HasherFactory();
-  auto kernel = Kernel::Open(std::move(o));
-  CHECK_OK(kernel.status());
-  GenesisConfig g;
-  for (const char* name : {"A", "B"}) {
-    VatConfig v;
-    v.name = name;
-    v.source = name;
-    v.use_transcript = false;
-    g.vats.push_back(v);
-  }
-  Json never = Json::MakeObject();
-  never.Set("never", true);
-  g.default_reap_dirt_threshold = never;
-  g.bootstrap_vat = "A";
-  CHECK_OK((*kernel)->InitializeGenesis(g));
-  CHECK_OK((*kernel)->CommitBlock({}, true));
-  Kernel* impl = kernel->get();
+  std::unique_ptr<Kernel> kernel = OpenScriptedKernel(store, &host);
+  GenesisConfig g = ScriptedGenesis({"A", "B"}, "A");
+  CHECK_OK(kernel->InitializeGenesis(g));
+  CHECK_OK(kernel->CommitBlock({}, true));
+  Kernel* impl = kernel.get();
   uint64_t start_crank = impl->CrankNumber();
   auto t0 = std::chrono::steady_clock::now();
   uint64_t cranks = 0;

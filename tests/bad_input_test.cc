@@ -29,20 +29,7 @@ class BadInputTest : public ::testing::Test {
     RemoveDir(dir_);
   }
 
-  std::string Dump() {
-    std::string out;
-    v1::ScanKVRequest req;
-    req.set_page_size(1000);
-    for (;;) {
-      v1::ScanKVResponse resp;
-      grpc::Status st = server_->inspect()->ScanKV(Ctx().get(), req, &resp);
-      EXPECT_TRUE(st.ok());
-      for (const v1::KVEntry& e : resp.entries()) out += e.key() + "=" + e.value() + "\n";
-      if (!st.ok() || resp.next_page_token().empty()) break;
-      req.set_page_token(resp.next_page_token());
-    }
-    return out;
-  }
+  std::string Dump() { return DumpCommittedStore(server_->inspect()); }
 
   // Starts block h and expects EndBlock(req) to fail with `code` and a message containing
   // `text`, with the store unchanged; the block stays open for a valid EndBlock.

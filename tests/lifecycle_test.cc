@@ -46,21 +46,7 @@ class LifecycleTest : public ::testing::Test {
     return r;
   }
 
-  // Every key and value of the committed store, read through Inspect.ScanKV.
-  std::string Dump() {
-    std::string out;
-    v1::ScanKVRequest req;
-    req.set_page_size(1000);
-    for (;;) {
-      v1::ScanKVResponse resp;
-      grpc::Status s = server_->inspect()->ScanKV(Ctx().get(), req, &resp);
-      EXPECT_TRUE(s.ok()) << s.error_message();
-      for (const v1::KVEntry& e : resp.entries()) out += e.key() + "=" + e.value() + "\n";
-      if (resp.next_page_token().empty() || !s.ok()) break;
-      req.set_page_token(resp.next_page_token());
-    }
-    return out;
-  }
+  std::string Dump() { return DumpCommittedStore(server_->inspect()); }
 
   grpc::Status Begin(int64_t h) {
     v1::BeginBlockRequest req;

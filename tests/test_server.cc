@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "gtest/gtest.h"
 #include "kernel/strings.h"
 
 namespace swingset {
@@ -178,5 +179,21 @@ std::unique_ptr<grpc::ClientContext> Ctx(int timeout_ms) {
   return ctx;
 }
 
+std::string DumpCommittedStore(v1::Inspect::Stub* inspect) {
+  std::string out;
+  v1::ScanKVRequest req;
+  req.set_page_size(1000);
+  for (;;) {
+    v1::ScanKVResponse resp;
+    grpc::Status s = inspect->ScanKV(Ctx().get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    for (const v1::KVEntry& e : resp.entries()) out += e.key() + "=" + e.value() + "\n";
+    if (!s.ok() || resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  return out;
+}
+
 }  // namespace testing
+
 }  // namespace swingset

@@ -85,6 +85,10 @@ class ServerProcess {
 // A context with a deadline (default 60 s) for test RPCs.
 std::unique_ptr<grpc::ClientContext> Ctx(int timeout_ms = 60000);
 
+// Every key and value of the committed store ("key=value\n" in key order), read through
+// Inspect.ScanKV page by page; an RPC failure is a test failure.
+std::string DumpCommittedStore(v1::Inspect::Stub* inspect);
+
 }  // namespace testing
 }  // namespace swingset
 

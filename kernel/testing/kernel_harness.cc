@@ -8,6 +8,33 @@
 
 namespace swingset {
 
+GenesisConfig ScriptedGenesis(const std::vector<std::string>& names,
+                              const std::string& bootstrap) {
+  GenesisConfig g;
+  for (const std::string& name : names) {
+    VatConfig v;
+    v.name = name;
+    v.source = name;
+    v.use_transcript = false;
+    g.vats.push_back(v);
+  }
+  Json never = Json::MakeObject();
+  never.Set("never", true);
+  g.default_reap_dirt_threshold = never;
+  g.bootstrap_vat = bootstrap;
+  return g;
+}
+
+std::unique_ptr<Kernel> OpenScriptedKernel(KvStore* store, VatHost* host) {
+  KernelOptions o;
+  o.store = store;
+  o.vat_host = host;
+  o.hasher_factory = Sha256HasherFactory();
+  auto k = Kernel::Open(std::move(o));
+  CHECK_OK(k.status());
+  return *std::move(k);
+}
+
 KernelHarness::KernelHarness(KvStore* store) {
   if (!store) {
     owned_store_ = NewMemKvStore();
@@ -20,13 +47,7 @@ KernelHarness::KernelHarness(KvStore* store) {
 void KernelHarness::Reopen() {
   kernel_.reset();
   host_.DiscardUncommitted();
-  KernelOptions o;
-  o.store = store_;
-  o.vat_host = &host_;
-  o.hasher_factory = Sha256HasherFactory();
-  auto k = Kernel::Open(std::move(o));
-  CHECK_OK(k.status());
-  kernel_.reset(static_cast<KernelImpl*>(k->release()));
+  kernel_.reset(static_cast<KernelImpl*>(OpenScriptedKernel(store_, &host_).release()));
 }
 
 absl::Status KernelHarness::Genesis(const GenesisConfig& config) {

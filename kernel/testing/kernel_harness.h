@@ -8,11 +8,19 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kernel/kernel_impl.h"
 #include "kernel/testing/fake_vat_host.h"
 
 namespace swingset {
+
+// A genesis of scripted vats named `names` (each vat's source is its name), no transcripts,
+// reaping off, with `bootstrap` (may be empty) as the bootstrap vat.
+GenesisConfig ScriptedGenesis(const std::vector<std::string>& names, const std::string& bootstrap);
+
+// Opens a kernel over `store` and `host` with SHA-256 for the activity hash (CHECK on error).
+std::unique_ptr<Kernel> OpenScriptedKernel(KvStore* store, VatHost* host);
 
 class KernelHarness {
  public:
