@@ -133,17 +133,19 @@ void CrashRunInto(int run, const Reference& ref, const std::string& base, int* r
     if (driver_committed < 0) driver_committed = 0;
 
     std::atomic<bool> stop_killer{false};
+    std::atomic<bool> killer_fired{false};
     std::thread killer;
     if (fault == Fault::kExternal && faults_left > 0) {
       // Kill at a random moment within the next few blocks' worth of time.
       int delay_us = static_cast<int>(rng() % 20000);
       pid_t pid = server->pid();
-      killer = std::thread([pid, delay_us, &stop_killer] {
+      killer = std::thread([pid, delay_us, &stop_killer, &killer_fired] {
         auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(delay_us);
         while (std::chrono::steady_clock::now() < until) {
           if (stop_killer) return;
           std::this_thread::sleep_for(std::chrono::microseconds(50));
         }
+        killer_fired = true;
         kill(pid, SIGKILL);
       });
     }
@@ -169,6 +171,9 @@ void CrashRunInto(int run, const Reference& ref, const std::string& base, int* r
     }
     stop_killer = true;
     if (killer.joinable()) killer.join();
+    // The kill may land after the last block was driven, before the killer saw stop_killer:
+    // that is a crash like any other (between blocks), so restart and check again.
+    if (killer_fired) died = true;
     if (died) {
       ASSERT_GE(server->WaitForDeath(10000), 0) << "server unreachable but alive";
       --faults_left;
