@@ -208,6 +208,13 @@ absl::Status BlockLifecycle::ApplyGenesis(const v1::Genesis& g, v1::InitResponse
   }
   config.bootstrap_vat = g.bootstrap_vat();
   config.device_names.push_back(std::string(kMailboxDeviceName));
+  if (g.params().default_reap_interval() > 0) {
+    Json threshold = Json::MakeObject();
+    threshold.Set("deliveries", static_cast<int64_t>(g.params().default_reap_interval()));
+    threshold.Set("gcKrefs", 20);
+    threshold.Set("computrons", "never");
+    config.default_reap_dirt_threshold = std::move(threshold);
+  }
 
   absl::Status s = kernel_->InitializeGenesis(config);
   if (s.ok() && g.mailbox_peers_size() > 0) {

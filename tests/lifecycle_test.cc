@@ -9,6 +9,7 @@
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "kernel/ids.h"
+#include "kernel/json.h"
 #include "kernel/key_schema.h"
 #include "tests/block_driver.h"
 #include "tests/test_server.h"
@@ -203,6 +204,34 @@ TEST_F(LifecycleTest, ReplayReturnsTheStoredResponseByteForByte) {
   BlockResult b5 = Block(RandomBlock(3, 5));
   ASSERT_TRUE(b5.status.ok()) << b5.failed_call << ": " << b5.status.error_message();
   EXPECT_FALSE(b5.replay);
+}
+
+TEST_F(LifecycleTest, DefaultReapIntervalSetsHowOftenVatsAreReaped) {
+  auto reaps_for = [&](uint32_t interval) -> int64_t {
+    StartServer();
+    v1::Genesis g = ScriptedGenesis();
+    g.mutable_params()->set_default_reap_interval(interval);
+    v1::InitResponse init;
+    grpc::Status s = InitWith(server_->lifecycle(), g, &init);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_TRUE(Block(Empty(1)).status.ok());
+    v1::EndBlockRequest req;
+    req.set_height(2);
+    for (int i = 0; i < 6; ++i) *req.add_actions() = CallVat(i + 1, "counter", "increment", "[1]");
+    BlockResult b = Block(req);
+    EXPECT_TRUE(b.status.ok()) << b.status.error_message();
+    auto stats = Json::Parse(b.end.stats_json());
+    EXPECT_TRUE(stats.ok());
+    const Json* reaps = stats.ok() ? stats->Find("reaps") : nullptr;
+    server_.reset();
+    RemoveDir(dir_ + "/data");
+    return reaps ? reaps->as_int() : -1;
+  };
+  // 6 deliveries to the counter: reaped after each by default, after every 3rd with 3, never
+  // within the block with 1000.
+  EXPECT_EQ(reaps_for(0), 6);
+  EXPECT_EQ(reaps_for(3), 2);
+  EXPECT_EQ(reaps_for(1000), 0);
 }
 
 TEST_F(LifecycleTest, BudgetExhaustionCarriesWorkIntoLaterBlocks) {
