@@ -12,16 +12,12 @@
 
 #include "consensus/sha256.h"
 #include "gtest/gtest.h"
+#include "kernel/smallcaps.h"
 #include "kernel/strings.h"
 #include "kernel/testing/kernel_harness.h"
 
 namespace swingset {
 namespace {
-
-std::string MethodOf(const VatDelivery& d) {
-  auto j = Json::Parse(d.methargs.body.substr(1));
-  return j->as_array()[0].as_string();
-}
 
 VatConfig Vat(const std::string& name, bool pipelining, bool transcript) {
   VatConfig v;
@@ -49,7 +45,7 @@ TEST(GoldenTest, ScriptedWorkloadIsPinned) {
   std::vector<std::string> held;  // B's imports from A
   // A (v1): bootstrap slots are [o+0, o-50 = B, o-51 = C].
   h.host()->Register("A", [&](const VatDelivery& d, VatCtx& c) {
-    if (d.type == VatDelivery::Type::kMessage && MethodOf(d) == "bootstrap") {
+    if (d.type == VatDelivery::Type::kMessage && smallcaps::MethodNameOf(d.methargs) == "bootstrap") {
       std::vector<std::string> objs;
       for (int i = 1; i <= 40; ++i) objs.push_back(StrCat("o+", i));
       c.Send("o-50", "take", objs, std::nullopt, "[]");
@@ -95,7 +91,7 @@ TEST(GoldenTest, ScriptedWorkloadIsPinned) {
   // B (v2, pipelining, transcript).
   h.host()->Register("B", [&](const VatDelivery& d, VatCtx& c) {
     if (d.type != VatDelivery::Type::kMessage) return;
-    std::string m = MethodOf(d);
+    std::string m = smallcaps::MethodNameOf(d.methargs);
     if (m == "take") {
       held.insert(held.end(), d.methargs.slots.begin(), d.methargs.slots.end());
     } else if (m == "get") {
@@ -112,7 +108,7 @@ TEST(GoldenTest, ScriptedWorkloadIsPinned) {
   });
   // C (v3): exits with failure on its first message.
   h.host()->Register("C", [&](const VatDelivery& d, VatCtx& c) {
-    if (d.type == VatDelivery::Type::kMessage && MethodOf(d) == "die") {
+    if (d.type == VatDelivery::Type::kMessage && smallcaps::MethodNameOf(d.methargs) == "die") {
       c.Exit(true, "#\"bye\"");
     }
   });

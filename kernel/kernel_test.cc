@@ -3,6 +3,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kernel/key_schema.h"
+#include "kernel/smallcaps.h"
 #include "kernel/strings.h"
 #include "kernel/testing/kernel_harness.h"
 #include "kernel/testing/puppet.h"
@@ -15,46 +16,21 @@ using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-
-VatConfig Vat(const std::string& name, const std::string& source, bool pipelining = false) {
-  VatConfig v;
-  v.name = name;
-  v.source = source;
-  v.enable_pipelining = pipelining;
-  v.use_transcript = false;
-  return v;
-}
-
-GenesisConfig Config(std::vector<VatConfig> vats, const std::string& bootstrap = "") {
-  GenesisConfig g;
-  g.vats = std::move(vats);
-  g.bootstrap_vat = bootstrap;
-  Json never = Json::MakeObject();
-  never.Set("never", true);
-  g.default_reap_dirt_threshold = never;
-  return g;
-}
-
-std::string MethodOf(const VatDelivery& d) {
-  auto j = Json::Parse(d.methargs.body.substr(1));
-  return j->as_array()[0].as_string();
-}
-
 TEST(KernelTest, PingPongThroughBootstrap) {
   KernelHarness h;
   h.host()->Register("alice", [](const VatDelivery& d, VatCtx& c) {
-    if (d.type == VatDelivery::Type::kMessage && MethodOf(d) == "bootstrap") {
+    if (d.type == VatDelivery::Type::kMessage && smallcaps::MethodNameOf(d.methargs) == "bootstrap") {
       // slots: [o+0 (own root), o-50 (bob)]
       c.Send(d.methargs.slots[1], "ping", {}, "p+1");
       c.Subscribe("p+1");
     }
   });
   h.host()->Register("bob", [](const VatDelivery& d, VatCtx& c) {
-    if (d.type == VatDelivery::Type::kMessage && MethodOf(d) == "ping") {
+    if (d.type == VatDelivery::Type::kMessage && smallcaps::MethodNameOf(d.methargs) == "ping") {
       c.Resolve(*d.result, false, "#\"pong\"");
     }
   });
-  ASSERT_TRUE(h.Genesis(Config({Vat("alice", "alice"), Vat("bob", "bob")}, "alice")).ok());
+  ASSERT_TRUE(h.Genesis(ScriptedGenesis({"alice", "bob"}, "alice")).ok());
   auto n = h.RunChecked();
   ASSERT_TRUE(n.ok()) << n.status();
   VatId alice = h.Vat("alice"), bob = h.Vat("bob");
