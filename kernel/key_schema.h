@@ -46,7 +46,6 @@ inline constexpr std::string_view kDefaultReapDirtThreshold = "kernel.defaultRea
 inline constexpr std::string_view kActivityHash = "activityhash";
 inline constexpr std::string_view kBootstrapVat = "kernel.bootstrapVat";
 inline constexpr std::string_view kHostInterest = "kernel.hostInterest.";  // + kpid -> "1"
-inline constexpr std::string_view kLocalKernelStats = "local.kernelStats";
 
 // First values of the counters (§1).
 inline constexpr uint64_t kFirstVatId = 1;
@@ -119,9 +118,6 @@ inline std::string VatSource(VatId v) { return StrCat(v.ToString(), ".source"); 
 inline std::string VatOptions(VatId v) { return StrCat(v.ToString(), ".options"); }
 inline std::string VatReapDirt(VatId v) { return StrCat(v.ToString(), ".reapDirt"); }
 inline std::string VatParameters(VatId v) { return StrCat(v.ToString(), ".vatParameters"); }
-inline std::string VatTerminationReason(VatId v) {
-  return StrCat(v.ToString(), ".terminationReason");
-}
 inline std::string VatStorePrefix(VatId v) { return StrCat(v.ToString(), ".vs."); }
 inline std::string VatStoreKey(VatId v, std::string_view key) {
   return StrCat(v.ToString(), ".vs.", key);
@@ -159,7 +155,6 @@ inline std::string DeviceState(DeviceId d) { return StrCat(d.ToString(), ".devic
 inline std::string DeviceStateKey(DeviceId d, std::string_view key) {
   return StrCat(d.ToString(), ".deviceState.", key);
 }
-inline std::string DeviceOptions(DeviceId d) { return StrCat(d.ToString(), ".options"); }
 inline std::string DeviceNextObject(DeviceId d) { return StrCat(d.ToString(), ".o.nextID"); }
 inline std::string DeviceNextDevice(DeviceId d) { return StrCat(d.ToString(), ".d.nextID"); }
 inline std::string DeviceNextPromise(DeviceId d) {

@@ -162,34 +162,22 @@ absl::StatusOr<std::vector<std::string>> TerminatedList(const Snapshot& s) {
   return out;
 }
 
-// The reason recorded for a terminated vat, from either record the kernel keeps.
+// The reason recorded for a terminated vat: the kernel's record is
+// {"name", "rejected", "info": capdata}; this is the error text of an Error body, else the body.
 absl::StatusOr<std::optional<std::string>> TerminationReason(const Snapshot& s, VatId v) {
-  for (const std::string& key : {keys::VatTerminationReason(v), keys::TerminatedVatRecord(v)}) {
-    ASSIGN_OR_RETURN(std::optional<std::string> r, Get(s, key));
-    if (!r) continue;
-    absl::StatusOr<Json> j = Json::Parse(*r);
-    if (j.ok() && j->is_object()) {
-      const Json* reason = j->Find("reason");
-      if (reason && reason->is_string()) return std::optional<std::string>(reason->as_string());
-      if (reason) return std::optional<std::string>(reason->Dump());
-      // The kernel's record: {"name", "rejected", "info": capdata}; show the error text of
-      // an Error body, else the body itself.
-      const Json* info = j->Find("info");
-      const Json* body = info && info->is_object() ? info->Find("body") : nullptr;
-      if (body && body->is_string()) {
-        const std::string& text = body->as_string();
-        if (!text.empty() && text[0] == '#') {
-          absl::StatusOr<Json> b = Json::Parse(std::string_view(text).substr(1));
-          const Json* err = b.ok() && b->is_object() ? b->Find("#error") : nullptr;
-          if (err && err->is_string()) return std::optional<std::string>(err->as_string());
-        }
-        return std::optional<std::string>(text);
-      }
-    }
-    if (j.ok() && j->is_string()) return std::optional<std::string>(j->as_string());
-    return r;
+  ASSIGN_OR_RETURN(std::optional<std::string> r, Get(s, keys::TerminatedVatRecord(v)));
+  if (!r) return std::optional<std::string>();
+  absl::StatusOr<Json> j = Json::Parse(*r);
+  const Json* info = j.ok() && j->is_object() ? j->Find("info") : nullptr;
+  const Json* body = info && info->is_object() ? info->Find("body") : nullptr;
+  if (!body || !body->is_string()) return r;
+  const std::string& text = body->as_string();
+  if (!text.empty() && text[0] == '#') {
+    absl::StatusOr<Json> b = Json::Parse(std::string_view(text).substr(1));
+    const Json* err = b.ok() && b->is_object() ? b->Find("#error") : nullptr;
+    if (err && err->is_string()) return std::optional<std::string>(err->as_string());
   }
-  return std::optional<std::string>();
+  return std::optional<std::string>(text);
 }
 
 struct CListScan {
