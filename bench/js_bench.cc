@@ -3,9 +3,12 @@
 //   pingpong  vat A awaits N sequential `await E(b).ping(i)`; ~4 cranks per round trip
 //             (send routing + delivery, notify routing + delivery). Reaping off, and again with
 //             the kernel default (bringOutYourDead after every delivery).
-//   churn     A awaits N sequential `E(b).take(Far(...))` with a fresh Far each time; B drops it;
-//             bringOutYourDead after every delivery, so every object is dropped and retired
-//             across both vats. Reported as cranks/s to quiescence.
+//   churn     A awaits N sequential `E(b).take(Far(...))` with a fresh Far each time; B drops it.
+//             Run twice: with the reap schedule a chain uses (genesis default reap interval,
+//             --reap-interval, default 1,000 deliveries, plus the kernel's gcKrefs threshold of
+//             20), and with the kernel default (bringOutYourDead after every delivery, what the
+//             Agoric figures use). Reported as cranks/s to quiescence, plus how many objects
+//             were still unreaped at quiescence (the interval run).
 //   reap      A sends B one message carrying N fresh Far objects; B drops them; the time of the
 //             one bringOutYourDead crank that finds all N dead (vat GC + dropImports +
 //             retireImports) and of the kernel GC deliveries that follow.
@@ -17,6 +20,7 @@
 //
 // Usage: js_bench [--n N] [--vats M] [--leveldb DIR] [--only pingpong|churn|reap|idle]
 //                 [--reap never|1|both]   (pingpong only) [--no-jit]
+//                 [--churn-reap interval|1|both] [--reap-interval D]
 
 #include <malloc.h>
 #include <sys/resource.h>
@@ -99,17 +103,40 @@ export function buildRootObject() {
 }
 )";
 
-// Times bringOutYourDead deliveries to one vat.
+// Times the kernel's handling of a delivery's syscalls.
+class TimingSyscalls : public SyscallHandler {
+ public:
+  explicit TimingSyscalls(SyscallHandler* inner) : inner_(inner) {}
+  SyscallResult Syscall(const VatSyscall& s) override {
+    auto t0 = Clock::now();
+    SyscallResult r = inner_->Syscall(s);
+    seconds += Secs(t0, Clock::now());
+    ++count;
+    return r;
+  }
+  double seconds = 0;
+  uint64_t count = 0;
+
+ private:
+  SyscallHandler* inner_;
+};
+
+// Times deliveries by type (and the kernel's part of them, its syscall handling), and the
+// slowest bringOutYourDead of one vat.
 class TimingHost : public VatHost {
  public:
   explicit TimingHost(VatHost* inner) : inner_(inner) {}
   absl::Status LoadVat(const VatSpec& spec) override { return inner_->LoadVat(spec); }
   DeliveryResult Deliver(VatId vat, const VatDelivery& d, SyscallHandler* h) override {
+    TimingSyscalls sh(h);
     auto t0 = Clock::now();
-    DeliveryResult r = inner_->Deliver(vat, d, h);
+    DeliveryResult r = inner_->Deliver(vat, d, &sh);
     double s = Secs(t0, Clock::now());
-    by_type[static_cast<int>(d.type)].first += 1;
-    by_type[static_cast<int>(d.type)].second += s;
+    Stat& st = by_type[static_cast<int>(d.type)];
+    st.n += 1;
+    st.seconds += s;
+    st.syscall_seconds += sh.seconds;
+    st.syscalls += sh.count;
     if (d.type == VatDelivery::Type::kBringOutYourDead && watch_ && vat == *watch_ &&
         s > max_reap_s) {
       max_reap_s = s;
@@ -117,13 +144,20 @@ class TimingHost : public VatHost {
     return r;
   }
   void PrintByType() {
-    for (const auto& [t, cs] : by_type) {
-      std::printf("    %-18s %7llu deliveries, %8.1f us each\n",
+    for (const auto& [t, st] : by_type) {
+      std::printf("    %-18s %7llu deliveries, %8.1f us each (%5.1f us in %.1f syscalls)\n",
                   DeliveryTypeName(static_cast<VatDelivery::Type>(t)),
-                  (unsigned long long)cs.first, cs.second * 1e6 / cs.first);
+                  (unsigned long long)st.n, st.seconds * 1e6 / st.n,
+                  st.syscall_seconds * 1e6 / st.n, static_cast<double>(st.syscalls) / st.n);
     }
   }
-  std::map<int, std::pair<uint64_t, double>> by_type;
+  struct Stat {
+    uint64_t n = 0;
+    double seconds = 0;
+    double syscall_seconds = 0;
+    uint64_t syscalls = 0;
+  };
+  std::map<int, Stat> by_type;
   void StopVat(VatId vat) override { inner_->StopVat(vat); }
   void DiscardUncommitted() override { inner_->DiscardUncommitted(); }
   void Watch(VatId v) { watch_ = v; }
@@ -143,8 +177,9 @@ struct World {
   bool sync = false;
 };
 
-// reap: "default" (every delivery) or "never".
-World Boot(const std::string& leveldb_dir, bool reap_never) {
+// Reap schedule: 0 = never, 1 = the kernel default (every delivery), D = every D deliveries
+// (a genesis default_reap_interval: {"deliveries": D, "gcKrefs": 20, "computrons": "never"}).
+World Boot(const std::string& leveldb_dir, uint32_t reap_every) {
   World w;
   JsVatHostOptions ho;
   ho.console_to_stderr = true;
@@ -171,10 +206,16 @@ World Boot(const std::string& leveldb_dir, bool reap_never) {
   g.vats.push_back(VatConfig{"a", kVatA});
   g.vats.push_back(VatConfig{"b", kVatB});
   g.bootstrap_vat = "a";
-  if (reap_never) {
+  if (reap_every == 0) {
     Json never = Json::MakeObject();
     never.Set("never", true);
     g.default_reap_dirt_threshold = never;
+  } else if (reap_every > 1) {
+    Json t = Json::MakeObject();
+    t.Set("deliveries", static_cast<int64_t>(reap_every));
+    t.Set("gcKrefs", 20);
+    t.Set("computrons", "never");
+    g.default_reap_dirt_threshold = t;
   }
   CHECK_OK(w.kernel->InitializeGenesis(g));
   w.kernel->Run(RunPolicy{});
@@ -188,10 +229,13 @@ struct RunResult {
   double seconds = 0;
   double cpu_seconds = 0;
   std::string outcome;
+  uint64_t major_gcs = 0;  // including the reaps' zone GCs
+  uint64_t minor_gcs = 0;
 };
 
 RunResult CallAndRun(World& w, const std::string& method, uint64_t n) {
   Kernel* k = w.kernel.get();
+  auto gc0 = w.js->TEST_GcCounts();
   uint64_t c0 = k->CrankNumber();
   auto t0 = Clock::now();
   double cpu0 = CpuSecs();
@@ -208,6 +252,9 @@ RunResult CallAndRun(World& w, const std::string& method, uint64_t n) {
   r.cranks = k->CrankNumber() - c0;
   PromiseStatus ps = k->GetPromiseStatus(*kp);
   r.outcome = ps.state + " " + ps.data.body;
+  auto gc1 = w.js->TEST_GcCounts();
+  r.major_gcs = gc1.first - gc0.first;
+  r.minor_gcs = gc1.second - gc0.second;
   CHECK_OK(k->ReleaseHostPromise(*kp));
   return r;
 }
@@ -216,17 +263,21 @@ void Report(const char* what, const RunResult& r) {
   std::printf("%-34s %7llu cranks in %7.3f s = %8.0f cranks/s (per CPU s: %.0f)   (%s)\n",
               what, (unsigned long long)r.cranks, r.seconds, r.cranks / r.seconds,
               r.cranks / r.cpu_seconds, r.outcome.c_str());
+  std::printf("    GCs: %llu major (incl. reaps), %llu minor\n", (unsigned long long)r.major_gcs,
+              (unsigned long long)r.minor_gcs);
   std::fflush(stdout);
 }
 
 std::string StoreName(const std::string& dir) { return dir.empty() ? "memory" : "leveldb"; }
 
-std::string g_reap = "both";  // never | 1 | both
+std::string g_reap = "both";        // never | 1 | both
+std::string g_churn_reap = "both";  // interval | 1 | both
+uint32_t g_reap_interval = 1000;
 
 void PingPong(uint64_t n, const std::string& dir) {
   for (bool never : {true, false}) {
     if ((never && g_reap == "1") || (!never && g_reap == "never")) continue;
-    World w = Boot(dir, never);
+    World w = Boot(dir, never ? 0 : 1);
     RunResult r = CallAndRun(w, "pingpong", n);
     std::string what = StrCat("pingpong ", StoreName(dir), never ? " reap=never" : " reap=1");
     Report(what.c_str(), r);
@@ -238,19 +289,26 @@ void PingPong(uint64_t n, const std::string& dir) {
 }
 
 void Churn(uint64_t n, const std::string& dir) {
-  World w = Boot(dir, false);
-  uint64_t objects_before = w.kernel->Counts().objects;
-  RunResult r = CallAndRun(w, "churn", n);
-  std::string what = StrCat("churn ", StoreName(dir), " reap=1");
-  Report(what.c_str(), r);
-  KernelCounts c = w.kernel->Counts();
-  std::printf("  kernel objects before %llu after %llu, c-list entries %llu\n",
-              (unsigned long long)objects_before, (unsigned long long)c.objects,
-              (unsigned long long)c.clist_entries);
+  for (uint32_t every : {g_reap_interval, 1u}) {
+    if ((every == 1 && g_churn_reap == "interval") || (every != 1 && g_churn_reap == "1")) {
+      continue;
+    }
+    World w = Boot(dir, every);
+    uint64_t objects_before = w.kernel->Counts().objects;
+    RunResult r = CallAndRun(w, "churn", n);
+    std::string what = StrCat("churn ", StoreName(dir), " reap=", every);
+    Report(what.c_str(), r);
+    w.timing->PrintByType();
+    KernelCounts c = w.kernel->Counts();
+    std::printf("  kernel objects before %llu, at quiescence %llu (not yet reaped), "
+                "c-list entries %llu\n",
+                (unsigned long long)objects_before, (unsigned long long)c.objects,
+                (unsigned long long)c.clist_entries);
+  }
 }
 
 void Reap(uint64_t n, const std::string& dir) {
-  World w = Boot(dir, false);
+  World w = Boot(dir, 1);
   uint64_t objects_before = w.kernel->Counts().objects;
   RunResult r = CallAndRun(w, "bulk", n);
   std::string what = StrCat("bulk send+drop ", StoreName(dir));
@@ -276,7 +334,9 @@ class OkHandler : public SyscallHandler {
 };
 
 void Idle(int vats) {
-  auto host = JsVatHost::Create(JsVatHostOptions());
+  JsVatHostOptions ho;
+  ho.jit = g_jit;
+  auto host = JsVatHost::Create(ho);
   OkHandler handler;
   auto start = [&](uint64_t i) {
     VatSpec spec;
@@ -323,6 +383,64 @@ void Idle(int vats) {
               (rss1 - rss0) / 1024.0 / vats);
 }
 
+// Micro-benchmarks of the pieces of a delivery, run inside one idle vat's realm (TEST_Eval),
+// timed from C++: for profiling the JS path.
+void Micro(uint64_t n) {
+  JsVatHostOptions ho;
+  ho.jit = g_jit;
+  auto host = JsVatHost::Create(ho);
+  OkHandler handler;
+  VatSpec spec;
+  spec.vat_id = VatId(1);
+  spec.name = "micro";
+  spec.source = kIdleVat;
+  CHECK_OK(host->LoadVat(spec));
+  VatDelivery d;
+  d.type = VatDelivery::Type::kStartVat;
+  d.vat_parameters = CapData{"#{}", {}};
+  CHECK(host->Deliver(VatId(1), d, &handler).ok);
+  const std::pair<const char*, const char*> cases[] = {
+      {"empty loop", "ns => { for (let i = 0; i < N; i += 1) {} }"},
+      {"harden({})", "ns => { for (let i = 0; i < N; i += 1) harden({}); }"},
+      {"harden([m,[i]])", "ns => { for (let i = 0; i < N; i += 1) harden(['ping', [i]]); }"},
+      {"harden(hardened)", "ns => { const o = harden({}); for (let i = 0; i < N; i += 1) harden(o); }"},
+      {"new Set+add", "ns => { for (let i = 0; i < N; i += 1) { const s = new Set(); s.add({}); } }"},
+      {"getOwnPropDescs({})", "ns => { const g = Object.getOwnPropertyDescriptors; for (let i = 0; i < N; i += 1) g({}); }"},
+      {"TA toStringTag get", "ns => { const g = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag).get; "
+                             "for (let i = 0; i < N; i += 1) Reflect.apply(g, {}, []); }"},
+      {"Object.freeze({})", "ns => { for (let i = 0; i < N; i += 1) Object.freeze({}); }"},
+      {"Far(...)", "ns => { const F = ns.passStyle.Far; for (let i = 0; i < N; i += 1) "
+                   "F('thing', { get: () => i }); }"},
+      {"makePresence", "ns => { const f = ns.passStyle.makePresence; "
+                       "for (let i = 0; i < N; i += 1) f('Alleged: thing'); }"},
+      {"passStyleOf(record)", "ns => { const p = ns.passStyle.passStyleOf; const r = harden({ a: 1, b: 2 }); "
+                              "for (let i = 0; i < N; i += 1) p(r); }"},
+      {"serialize [m,[i]]", "ns => { const m = ns.liveslotsInstance.marshal; "
+                            "for (let i = 0; i < N; i += 1) m.serialize(harden(['ping', [i]])); }"},
+      {"unserialize [m,[i]]", "ns => { const m = ns.liveslotsInstance.marshal; "
+                              "const c = { body: '#[\"ping\",[1]]', slots: [] }; "
+                              "for (let i = 0; i < N; i += 1) m.unserialize(c); }"},
+      {"JSON.parse delivery", "ns => { const t = JSON.stringify(['message', 'o+0', "
+                              "{ methargs: { body: '#[\"ping\",[1]]', slots: [] }, "
+                              "result: 'p-60' }]); for (let i = 0; i < N; i += 1) JSON.parse(t); }"},
+      {"JSON.stringify sc", "ns => { const v = ['send', 'o-50', { methargs: { body: "
+                            "'#[\"ping\",[1]]', slots: [] }, result: 'p+5' }]; "
+                            "for (let i = 0; i < N; i += 1) JSON.stringify(v); }"},
+      {"promise kit+then", "ns => { for (let i = 0; i < N; i += 1) { let r; "
+                           "const p = new Promise(res => { r = res; }); p.then(x => x); r(i); } }"},
+  };
+  for (const auto& [name, body] : cases) {
+    std::string src = StrCat("(ns => { const N = ", n, "; const f = ", body, "; f(ns); })");
+    // warm up, then time
+    CHECK_OK(host->TEST_Eval(VatId(1), src).status());
+    auto t0 = Clock::now();
+    absl::StatusOr<std::string> r = host->TEST_Eval(VatId(1), src);
+    double s = Secs(t0, Clock::now());
+    CHECK(r.ok()) << name << ": " << r.status();
+    std::printf("  %-22s %8.3f us\n", name, s * 1e6 / n);
+  }
+}
+
 }  // namespace
 }  // namespace swingset
 
@@ -344,8 +462,13 @@ int main(int argc, char** argv) {
     else if (a == "--only") only = next();
     else if (a == "--reap") g_reap = next();
     else if (a == "--no-jit") g_jit = false;
+    else if (a == "--churn-reap") g_churn_reap = next();
+    else if (a == "--reap-interval") g_reap_interval = static_cast<uint32_t>(std::stoul(next()));
     else {
-      std::fprintf(stderr, "usage: js_bench [--n N] [--vats M] [--leveldb DIR] [--only WHAT]\n");
+      std::fprintf(stderr,
+                   "usage: js_bench [--n N] [--vats M] [--leveldb DIR] "
+                   "[--only pingpong|churn|reap|idle] [--reap never|1|both] "
+                   "[--churn-reap interval|1|both] [--reap-interval D] [--no-jit]\n");
       return 2;
     }
   }
@@ -354,6 +477,7 @@ int main(int argc, char** argv) {
   if (only.empty() || only == "churn") Churn(n, dir);
   if (only.empty() || only == "reap") Reap(n, dir);
   if (only.empty() || only == "idle") Idle(vats);
+  if (only == "micro") Micro(n);
   if (!dir.empty()) std::filesystem::remove_all(dir);
   return 0;
 }

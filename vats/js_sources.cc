@@ -15,6 +15,7 @@
   extern "C" const char sym##_end[];
 
 SWINGSET_INCBIN(swingset_js_ses, SWINGSET_SES_UMD)
+SWINGSET_INCBIN(swingset_js_harden, SWINGSET_JS_DIR "/harden.js")
 SWINGSET_INCBIN(swingset_js_pass_style, SWINGSET_JS_DIR "/pass_style.js")
 SWINGSET_INCBIN(swingset_js_marshal, SWINGSET_JS_DIR "/marshal.js")
 SWINGSET_INCBIN(swingset_js_liveslots, SWINGSET_JS_DIR "/liveslots.js")
@@ -32,6 +33,11 @@ std::string_view Blob(const char* start, const char* end) {
 const JsSource& SesBundleSource() {
   static const JsSource kSes{"ses.umd.js", Blob(swingset_js_ses, swingset_js_ses_end)};
   return kSes;
+}
+
+const JsSource& HardenSource() {
+  static const JsSource kHarden{"harden.js", Blob(swingset_js_harden, swingset_js_harden_end)};
+  return kHarden;
 }
 
 const std::vector<JsSource>& RuntimeSources() {

@@ -19,6 +19,8 @@ struct JsSource {
 };
 
 const JsSource& SesBundleSource();
+// Our `harden`, evaluated before the SES bundle, which adopts it (see js/harden.js).
+const JsSource& HardenSource();
 // pass_style.js, marshal.js, liveslots.js, vat_runtime.js
 const std::vector<JsSource>& RuntimeSources();
 

@@ -215,6 +215,10 @@ class JsVatHost::Impl {
     auto it = vats_.find(vat.n());
     return it == vats_.end() ? 0 : js::GetGCHeapUsageForObjectZone(it->second->global);
   }
+  std::pair<uint64_t, uint64_t> GcCounts() {
+    return {JS_GetGCParameter(engine_.cx(), JSGC_MAJOR_GC_NUMBER),
+            JS_GetGCParameter(engine_.cx(), JSGC_MINOR_GC_NUMBER)};
+  }
   void DropAll() {
     for (auto& [n, vat] : vats_) engine_.DropFinalizationCleanup(vat->global);
     vats_.clear();
@@ -377,6 +381,10 @@ absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
     }
   }
 
+  const JsSource& hardener = HardenSource();
+  if (!RunCachedScript(hardener.name, hardener.text, &v)) {
+    return TakeJsErrorStatus(cx, "loading harden.js");
+  }
   const JsSource& ses = SesBundleSource();
   if (!RunCachedScript(ses.name, ses.text, &v)) return TakeJsErrorStatus(cx, "loading SES");
   if (!RunCachedScript("lockdown.js", "lockdown({ consoleTaming: 'unsafe' });", &v)) {
@@ -762,6 +770,8 @@ std::string JsVatHost::TEST_TakeConsole() { return impl_->TakeConsole(); }
 uint64_t JsVatHost::TEST_ZoneHeapBytes(VatId vat) { return impl_->ZoneHeapBytes(vat); }
 
 void JsVatHost::TEST_ZoneGC(VatId vat) { impl_->ZoneGC(vat); }
+
+std::pair<uint64_t, uint64_t> JsVatHost::TEST_GcCounts() { return impl_->GcCounts(); }
 
 std::unique_ptr<VatHost> NewJsVatHost(const JsVatHostOptions& options) {
   return JsVatHost::Create(options);

@@ -89,6 +89,8 @@ class JsVatHost : public VatHost {
   uint64_t TEST_ZoneHeapBytes(VatId vat);
   // A GC of only the vat's zone, as bringOutYourDead does (without running cleanups).
   void TEST_ZoneGC(VatId vat);
+  // The context's GC counters so far: {major GCs, minor GCs} (for benchmarks).
+  std::pair<uint64_t, uint64_t> TEST_GcCounts();
 
  private:
   class Impl;

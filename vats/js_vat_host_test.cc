@@ -134,6 +134,74 @@ TEST_F(JsVatHostTest, IsolationProbesSeeAbsentOrTamedPowers) {
   EXPECT_THAT(s, HasSubstr(R"(\"weakMapIsNative\":false)"));
 }
 
+// harden() is ours (js/harden.js, adopted by SES): it must keep SES's semantics.
+constexpr char kHardenProbeVat[] = R"(
+import { Far } from '@endo/far';
+const tryIt = f => { try { f(); return 'allowed'; } catch (e) { return 'threw'; } };
+export function buildRootObject() {
+  return Far('root', {
+    probe() {
+      const proto = { inherited() {} };
+      const accessor = { get g() { return 1; }, set g(v) {} };
+      const fn = function named() {};
+      fn.extra = { deep: [1, { deeper: {} }] };
+      const root = { nested: { arr: [{}, [{}]] }, withProto: Object.create(proto), accessor, fn };
+      const same = harden(root) === root;
+      const gDesc = Object.getOwnPropertyDescriptor(accessor, 'g');
+      const ta = harden(new Uint8Array(2));
+      // A traversal that throws part way records nothing: hardening again throws again.
+      const bad = new Proxy({}, { ownKeys() { throw Error('no keys'); } });
+      const partial = { first: {}, bad };
+      const firstFail = tryIt(() => harden(partial));
+      const secondFail = tryIt(() => harden(partial));
+      // A proxy trap that hardens (re-entrantly) an object this harden is also freezing.
+      const shared = {};
+      const reentrant = new Proxy({ shared }, {
+        getOwnPropertyDescriptor(t, k) { harden(shared); return Reflect.getOwnPropertyDescriptor(t, k); },
+      });
+      const reentrantOk = tryIt(() => harden({ reentrant, shared }));
+      return harden({
+        same,
+        frozen: [root, root.nested, root.nested.arr, root.nested.arr[0], root.nested.arr[1],
+          root.nested.arr[1][0], proto, proto.inherited, accessor, gDesc.get, gDesc.set, fn,
+          fn.prototype, fn.extra.deep[1].deeper, shared].every(o => Object.isFrozen(o)),
+        primitives: [1, 'a', null, undefined, true, 2n].every(p => harden(p) === p),
+        noVisibleMark: Reflect.ownKeys(harden({})).length === 0 &&
+          JSON.stringify(harden({ a: 1 })) === '{"a":1}',
+        typedArrayExtensible: Object.isExtensible(ta),
+        typedArrayWrite: tryIt(() => { ta[0] = 7; }) === 'allowed' && ta[0] === 7,
+        firstFail,
+        secondFail,
+        reentrantOk,
+        addToHardened: tryIt(() => { root.nested.added = 1; }),
+        intrinsicsFrozen: [Object.getPrototypeOf(function* g() {}), Object.getPrototypeOf(async () => {}),
+          Object.getPrototypeOf([][Symbol.iterator]()), Object.getPrototypeOf(Uint8Array)]
+          .every(o => Object.isFrozen(o)),
+      });
+    },
+  });
+}
+)";
+
+TEST_F(JsVatHostTest, HardenKeepsSesSemantics) {
+  ASSERT_TRUE(Load(kHardenProbeVat).ok());
+  ASSERT_TRUE(Deliver(StartVat()).ok);
+  DeliveryResult r = Deliver(Message("o+0", R"(#["probe",[]])", {}, "p-60"));
+  ASSERT_TRUE(r.ok) << r.error;
+  std::vector<std::string> sc = syscalls_.Take();
+  ASSERT_EQ(sc.size(), 1u);
+  const std::string& s = sc[0];
+  for (const char* yes : {"same", "frozen", "primitives", "noVisibleMark", "typedArrayWrite",
+                          "intrinsicsFrozen"}) {
+    EXPECT_THAT(s, HasSubstr(StrCat("\\\"", yes, "\\\":true"))) << yes << " in " << s;
+  }
+  EXPECT_THAT(s, HasSubstr(R"(\"typedArrayExtensible\":false)")) << s;
+  EXPECT_THAT(s, HasSubstr(R"(\"firstFail\":\"threw\")")) << s;
+  EXPECT_THAT(s, HasSubstr(R"(\"secondFail\":\"threw\")")) << s;
+  EXPECT_THAT(s, HasSubstr(R"(\"reentrantOk\":\"allowed\")")) << s;
+  EXPECT_THAT(s, HasSubstr(R"(\"addToHardened\":\"threw\")")) << s;
+}
+
 constexpr char kFaultVat[] = R"(
 import { Far } from '@endo/far';
 export function buildRootObject(vatPowers, vatParameters) {
