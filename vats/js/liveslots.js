@@ -664,14 +664,17 @@
           retireExps.push(vref);
         }
       }
-      for (const vref of pendingRetire) retireImps.push(vref);
-      pendingRetire.clear();
-      drops.sort();
-      retireImps.sort();
-      retireExps.sort();
-      if (drops.length) syscall.dropImports(harden(drops));
-      if (retireImps.length) syscall.retireImports(harden(retireImps));
-      if (retireExps.length) syscall.retireExports(harden(retireExps));
+      // drops and retireExps are subsequences of the sorted `dead`, so already sorted;
+      // retireImps too unless pending retirements were added. The lists go straight to the
+      // host as JSON (vat code never sees them): no harden() walk of 10,000-element arrays.
+      if (pendingRetire.size > 0) {
+        for (const vref of pendingRetire) retireImps.push(vref);
+        pendingRetire.clear();
+        retireImps.sort();
+      }
+      if (drops.length) syscall.dropImports(drops);
+      if (retireImps.length) syscall.retireImports(retireImps);
+      if (retireExps.length) syscall.retireExports(retireExps);
     }
 
     async function startVat(vatParametersCapData) {
