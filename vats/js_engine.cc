@@ -362,10 +362,11 @@ void JsEngine::FullGC() {
   JS::NonIncrementalGC(cx_, JS::GCOptions::Normal, JS::GCReason::API);
 }
 
-void JsEngine::ZoneGC(JSObject* global) {
+void JsEngine::ZoneGC(JSObject* global, bool shrink) {
   JS::ClearKeptObjects(cx_);
   JS::PrepareZoneForGC(cx_, JS::GetObjectZone(global));
-  JS::NonIncrementalGC(cx_, JS::GCOptions::Normal, JS::GCReason::API);
+  JS::NonIncrementalGC(cx_, shrink ? JS::GCOptions::Shrink : JS::GCOptions::Normal,
+                       JS::GCReason::API);
 }
 
 bool JsEngine::RunFinalizationCleanup(JSObject* global, size_t* ran) {

@@ -97,7 +97,9 @@ class JsEngine {
   // The same, limited to the zone of `global` (one vat: each vat realm has its own compartment
   // and zone, and no vat object is referenced from another zone, so this finds exactly the
   // vat's garbage that a full GC would find, at a cost proportional to the vat's heap).
-  void ZoneGC(JSObject* global);
+  // `shrink`: also compact the zone and release its empty arenas and chunks (slower; used once
+  // after a vat start, whose garbage would otherwise keep its memory committed).
+  void ZoneGC(JSObject* global, bool shrink = false);
   // Runs the FinalizationRegistry cleanup functions queued for objects of `global`'s
   // compartment, in queue order, and removes them from the queue. Returns false if one threw
   // (exception pending).
