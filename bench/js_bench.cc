@@ -74,6 +74,15 @@ export function buildRootObject() {
       for (let i = 0; i < n; i += 1) await E(b).take(Far('thing', { get: () => i }));
       return n;
     },
+    async churnSame(n) {
+      const thing = Far('thing', { get: () => 0 });
+      for (let i = 0; i < n; i += 1) await E(b).take(thing);
+      return n;
+    },
+    async churnNoSend(n) {
+      for (let i = 0; i < n; i += 1) { Far('thing', { get: () => i }); await E(b).ping(i); }
+      return n;
+    },
     async bulk(n) {
       const things = [];
       for (let i = 0; i < n; i += 1) things.push(Far('thing', { get: () => i }));
@@ -437,6 +446,14 @@ void Micro(uint64_t n) {
       {"unserialize [m,[i]]", "ns => { const m = ns.liveslotsInstance.marshal; "
                               "const c = { body: '#[\"ping\",[1]]', slots: [] }; "
                               "for (let i = 0; i < N; i += 1) m.unserialize(c); }"},
+      {"unserialize w/ slot", "ns => { const pr = ns.passStyle.makePresence('Alleged: thing'); "
+                              "const m = ns.marshal.makeMarshal(v => 'o-1', s => pr); "
+                              "const c = { body: '#[\"take\",[\"$0.Alleged: thing\"]]', slots: ['o-5'] }; "
+                              "for (let i = 0; i < N; i += 1) m.unserialize(c); }"},
+      {"serialize w/ slot", "ns => { const pr = ns.passStyle.makePresence('Alleged: thing'); "
+                            "const m = ns.marshal.makeMarshal(v => 'o-1', s => pr); "
+                            "for (let i = 0; i < N; i += 1) m.serialize(harden(['take', [pr]])); }"},
+      {"regex test", "ns => { for (let i = 0; i < N; i += 1) /^(0|[1-9][0-9]*)$/.test('12'); }"},
       {"JSON.parse delivery", "ns => { const t = JSON.stringify(['message', 'o+0', "
                               "{ methargs: { body: '#[\"ping\",[1]]', slots: [] }, "
                               "result: 'p-60' }]); for (let i = 0; i < N; i += 1) JSON.parse(t); }"},
@@ -495,6 +512,13 @@ int main(int argc, char** argv) {
   if (only.empty() || only == "reap") Reap(n, dir);
   if (only.empty() || only == "idle") Idle(vats);
   if (only == "micro") Micro(n);
+  for (const char* variant : {"churnSame", "churnNoSend"}) {
+    if (only != variant) continue;
+    World w = Boot(dir, g_reap_interval);
+    RunResult r = CallAndRun(w, variant, n);
+    Report(variant, r);
+    w.timing->PrintByType();
+  }
   if (!dir.empty()) std::filesystem::remove_all(dir);
   return 0;
 }

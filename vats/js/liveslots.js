@@ -8,19 +8,24 @@
 //   promiseTable         vpid -> promise, strong, until the vpid is retired
 //   importedKits         vpid -> {resolve, reject} for promises decided elsewhere (we subscribed)
 //   sendTargets          promise -> vpid, promises a message may be pipelined to
-//   possiblyDead         vrefs whose registered object was finalized (filled only when the host
-//                        runs FinalizationRegistry cleanup, i.e. during bringOutYourDead)
+//   possiblyDead         (unused since the dead set comes from a table scan; kept empty so
+//                        debugTables() keeps its shape)
 //   recognizers          import vref -> Set of vref-aware WeakMap/WeakSet records using it as key
 //   droppedImports       imports we reported with dropImports that a collection still
 //                        recognizes (retireImports waits for the last recognizer)
 //   pendingRetire        such imports whose last recognizer let go
 //
 // GC protocol: Presences are held only weakly here; exports of Remotables and promises are
-// strong. A single FinalizationRegistry feeds possiblyDead (Presences, dropped exports) and
-// forgets recognizer records of collected collections. Only bringOutYourDead turns that into
-// syscalls, each list sorted: dropImports, retireImports, retireExports. The host forces a full
-// GC and runs the cleanup callbacks right before, so the result does not depend on when natural
-// GCs happened. WeakRef.deref() is used only where either answer leads to the same syscalls.
+// strong. Only bringOutYourDead finds the dead: right after the host's forced GC of the vat's
+// zone (and ClearKeptObjects), it scans slotToVal for WeakRefs whose target is gone -- exactly
+// the objects a FinalizationRegistry would have reported by then, natural GCs included, at a
+// cost of one deref() per table entry instead of a registration per object plus a callback per
+// dead object (10,000 callbacks were ~5-12 ms of a 10,000-object reap, and the registrations
+// made every import and export slower). The dead set then becomes syscalls, each list sorted:
+// dropImports, retireImports, retireExports. The one FinalizationRegistry remains for recognizer
+// records of collected vref-aware collections; its callbacks, too, run only when the host runs
+// cleanup during bringOutYourDead. Elsewhere WeakRef.deref() is used only where either answer
+// leads to the same syscalls.
 //
 // Vrefs we allocate: exports o+N (root o+0, then from o+1), promises p+N (from p+1).
 (function installLiveslots(ns) {
@@ -155,14 +160,12 @@
       valToSlot.set(val, vref);
       exportedRemotables.add(val);
       kernelRecognizable.add(vref);
-      registry.register(val, vref);
     }
 
     function makeImport(vref, iface) {
       const presence = makePresence(iface === undefined ? 'Alleged: presence' : iface);
       setSlot(vref, new WeakRef(presence));
       valToSlot.set(presence, vref);
-      registry.register(presence, vref);
       // A re-import of something we dropped: it is reachable again.
       droppedImports.delete(vref);
       pendingRetire.delete(vref);
@@ -647,14 +650,17 @@
     }
 
     function bringOutYourDead() {
-      const dead = [...possiblyDead].sort();
-      possiblyDead.clear();
+      // Only meaningful right after the host's forced GC. When the host skipped it (needsGC()
+      // false: no import in the table and every export pinned), no entry can be dead anyway.
+      const dead = [];
+      for (const [vref, wr] of slotToVal) {
+        if (wr.deref() === undefined) dead.push(vref);
+      }
+      dead.sort();
       const drops = [];
       const retireImps = [];
       const retireExps = [];
       for (const vref of dead) {
-        const wr = slotToVal.get(vref);
-        if (wr === undefined || wr.deref() !== undefined) continue;
         deleteSlot(vref);
         if (vref[1] === '-') {
           drops.push(vref);
