@@ -47,10 +47,17 @@
 
     function toCapData(root) {
       const slots = [];
-      const slotIndex = new Map(); // slot string -> index
-      const valIndex = new Map(); // value -> index (identity)
+      // Made on first use: most bodies carry no slot, and a Map costs more than the encoding
+      // of a small message.
+      let slotIndex; // slot string -> index
+      let valIndex; // value -> index (identity)
       const indexFor = val => {
-        if (valIndex.has(val)) return valIndex.get(val);
+        if (valIndex === undefined) {
+          slotIndex = new Map();
+          valIndex = new Map();
+        } else if (valIndex.has(val)) {
+          return valIndex.get(val);
+        }
         const slot = convertValToSlot(val);
         if (typeof slot !== 'string') throw TypeError(`${marshalName}: bad slot for value`);
         let index = slotIndex.get(slot);
@@ -62,7 +69,8 @@
         valIndex.set(val, index);
         return index;
       };
-      const inProgress = new Set();
+      // Containers being encoded (cycle check): the current nesting path, usually short.
+      const inProgress = [];
       const encode = val => {
         const style = passStyleOf(val);
         switch (style) {
@@ -85,8 +93,8 @@
           case 'copyArray':
           case 'copyRecord':
           case 'tagged': {
-            if (inProgress.has(val)) throw TypeError(`${marshalName}: cyclic data`);
-            inProgress.add(val);
+            if (inProgress.includes(val)) throw TypeError(`${marshalName}: cyclic data`);
+            inProgress.push(val);
             let out;
             if (style === 'copyArray') {
               out = [];
@@ -97,7 +105,7 @@
             } else {
               out = { '#tag': encode(getTag(val)), payload: encode(val.payload) };
             }
-            inProgress.delete(val);
+            inProgress.pop();
             return out;
           }
           case 'remotable': {
@@ -133,7 +141,7 @@
         throw TypeError(`${marshalName}: unsupported body format: ${String(body).slice(0, 20)}`);
       }
       if (!isArray(slots)) throw TypeError(`${marshalName}: slots must be an array`);
-      const vals = new Map(); // index -> value
+      const vals = slots.length === 0 ? undefined : new Map(); // index -> value
       const slotVal = (index, iface) => {
         if (!(index >= 0 && index < slots.length)) {
           throw RangeError(`${marshalName}: slot index ${index} out of range`);
