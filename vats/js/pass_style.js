@@ -196,11 +196,23 @@
   };
 
   // Registers a liveslots Presence (an imported object) as a remotable with its interface.
+  // Presences of one interface share their (hardened, toStringTag-only) prototype: one object
+  // per Presence instead of two, which a reap of many dead Presences feels. The cache holds
+  // at most 1,000 interfaces (then new ones get their own prototype): bounded, and decided by
+  // the sequence of imports alone, so the same on every node.
+  const presenceProtos = new Map();
+  const presenceProtoFor = iface => {
+    let proto = presenceProtos.get(iface);
+    if (proto === undefined) {
+      proto = harden(
+        create(objectPrototype, { [Symbol.toStringTag]: { value: iface, enumerable: false } }),
+      );
+      if (presenceProtos.size < 1000) presenceProtos.set(iface, proto);
+    }
+    return proto;
+  };
   const makePresence = iface => {
-    const presence = create(
-      create(objectPrototype, { [Symbol.toStringTag]: { value: iface, enumerable: false } }),
-    );
-    harden(getPrototypeOf(presence));
+    const presence = create(presenceProtoFor(iface));
     harden(presence);
     remotableInterfaces.set(presence, iface);
     return presence;
