@@ -39,6 +39,24 @@
   const isObjectLike = v =>
     (typeof v === 'object' && v !== null) || typeof v === 'function';
 
+  // The prototype of remotables (Far objects, Presences) of interface `iface`: hardened, holding
+  // only Symbol.toStringTag, and shared by all remotables of that interface (one object per
+  // remotable instead of two, and no harden() of a fresh prototype each time; a reap of many
+  // dead Presences feels the difference). Sharing is visible only as prototype identity. The
+  // cache holds at most 1,000 interfaces (later ones get a prototype each): bounded, and
+  // filled in call order, so the same on every node.
+  const remotableProtos = new Map();
+  const remotableProtoFor = iface => {
+    let proto = remotableProtos.get(iface);
+    if (proto === undefined) {
+      proto = harden(
+        create(objectPrototype, { [Symbol.toStringTag]: { value: iface, enumerable: false } }),
+      );
+      if (remotableProtos.size < 1000) remotableProtos.set(iface, proto);
+    }
+    return proto;
+  };
+
   // Registers `obj` as a remotable with interface `iface`. The object's own properties must all
   // be methods. It is hardened.
   function Remotable(iface = 'Remotable', props = undefined, obj = {}) {
@@ -69,11 +87,9 @@
       if (oldProto !== objectPrototype && oldProto !== null) {
         throw TypeError(`Remotable ${iface}: must inherit from Object.prototype or null`);
       }
-      const proto = create(oldProto, {
-        [Symbol.toStringTag]: { value: iface, enumerable: false },
-      });
-      harden(proto);
-      setPrototypeOf(obj, proto);
+      // eslint-disable-next-line no-use-before-define
+      setPrototypeOf(obj, oldProto === objectPrototype ? remotableProtoFor(iface) : harden(
+        create(oldProto, { [Symbol.toStringTag]: { value: iface, enumerable: false } })));
     }
     harden(obj);
     remotableInterfaces.set(obj, iface);
@@ -196,23 +212,8 @@
   };
 
   // Registers a liveslots Presence (an imported object) as a remotable with its interface.
-  // Presences of one interface share their (hardened, toStringTag-only) prototype: one object
-  // per Presence instead of two, which a reap of many dead Presences feels. The cache holds
-  // at most 1,000 interfaces (then new ones get their own prototype): bounded, and decided by
-  // the sequence of imports alone, so the same on every node.
-  const presenceProtos = new Map();
-  const presenceProtoFor = iface => {
-    let proto = presenceProtos.get(iface);
-    if (proto === undefined) {
-      proto = harden(
-        create(objectPrototype, { [Symbol.toStringTag]: { value: iface, enumerable: false } }),
-      );
-      if (presenceProtos.size < 1000) presenceProtos.set(iface, proto);
-    }
-    return proto;
-  };
   const makePresence = iface => {
-    const presence = create(presenceProtoFor(iface));
+    const presence = create(remotableProtoFor(iface));
     harden(presence);
     remotableInterfaces.set(presence, iface);
     return presence;
