@@ -116,14 +116,12 @@
     };
 
     // ---- the one FinalizationRegistry ------------------------------------------------------
-    // held: a vref string (Presence or export), or a recognizer record (a collection died).
+    // held: the recognizer record of a vref-aware collection that died. (Presences and exports
+    // are not registered: bringOutYourDead scans slotToVal instead.)
     const forgetRecognizerRecord = rec => {
       for (const vref of [...rec.vrefs]) removeRecognizer(rec, vref); // eslint-disable-line no-use-before-define
     };
-    const registry = new FinalizationRegistry(held => {
-      if (typeof held === 'string') possiblyDead.add(held);
-      else forgetRecognizerRecord(held);
-    });
+    const registry = new FinalizationRegistry(held => forgetRecognizerRecord(held));
 
     // ---- object tables ---------------------------------------------------------------------
     // How many object vrefs slotToVal holds, by kind. Changed only by deliveries (never by
