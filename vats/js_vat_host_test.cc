@@ -174,6 +174,16 @@ export function buildRootObject() {
         secondFail,
         reentrantOk,
         addToHardened: tryIt(() => { root.nested.added = 1; }),
+        farFrozenDespiteFakeHarden: (() => {
+          const real = globalThis.harden;
+          globalThis.harden = x => x;
+          try {
+            const f = Far('thing', { m() {} });
+            return Object.isFrozen(f) && Object.isFrozen(Object.getPrototypeOf(f));
+          } finally {
+            globalThis.harden = real;
+          }
+        })(),
         intrinsicsFrozen: [Object.getPrototypeOf(function* g() {}), Object.getPrototypeOf(async () => {}),
           Object.getPrototypeOf([][Symbol.iterator]()), Object.getPrototypeOf(Uint8Array)]
           .every(o => Object.isFrozen(o)),
@@ -192,7 +202,7 @@ TEST_F(JsVatHostTest, HardenKeepsSesSemantics) {
   ASSERT_EQ(sc.size(), 1u);
   const std::string& s = sc[0];
   for (const char* yes : {"same", "frozen", "primitives", "noVisibleMark", "typedArrayWrite",
-                          "intrinsicsFrozen"}) {
+                          "intrinsicsFrozen", "farFrozenDespiteFakeHarden"}) {
     EXPECT_THAT(s, HasSubstr(StrCat("\\\"", yes, "\\\":true"))) << yes << " in " << s;
   }
   EXPECT_THAT(s, HasSubstr(R"(\"typedArrayExtensible\":false)")) << s;

@@ -30,6 +30,8 @@
 // Vrefs we allocate: exports o+N (root o+0, then from o+1), promises p+N (from p+1).
 (function installLiveslots(ns) {
   'use strict';
+  // Captured at install time (after lockdown): vat code may replace the global `harden`.
+  const { harden } = globalThis;
 
   const { Far, passStyleOf, makePresence } = ns.passStyle;
   const { makeMarshal } = ns.marshal;

@@ -16,6 +16,8 @@
 // pass_style.js); our own implementation of the format endo's marshal defines.
 (function installMarshal(ns) {
   'use strict';
+  // Captured at install time (after lockdown): vat code may replace the global `harden`.
+  const { harden } = globalThis;
 
   const { passStyleOf, getInterfaceOf, makeTagged, getTag, nameForPassableSymbol,
     passableSymbolForName } = ns.passStyle;

@@ -14,6 +14,8 @@
 // as Symbol.toStringTag on a prototype inserted by Far(), as vat authors expect from endo.
 (function installPassStyle(ns) {
   'use strict';
+  // Captured at install time (after lockdown): vat code may replace the global `harden`.
+  const { harden } = globalThis;
 
   const {
     create,

@@ -16,6 +16,8 @@
 // this realm; "@endo/..." specifiers resolve to host modules built from hostModules below.
 (function installVatRuntime(ns) {
   'use strict';
+  // Captured at install time (after lockdown): vat code may replace the global `harden`.
+  const { harden } = globalThis;
 
   const { defineProperty, freeze, getPrototypeOf } = Object;
 
