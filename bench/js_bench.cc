@@ -499,11 +499,22 @@ int main(int argc, char** argv) {
     else if (a == "--churn-reap") g_churn_reap = next();
     else if (a == "--reap-interval") g_reap_interval = static_cast<uint32_t>(std::stoul(next()));
     else {
-      std::fprintf(stderr,
-                   "usage: js_bench [--n N] [--vats M] [--leveldb DIR] "
-                   "[--only pingpong|churn|reap|idle] [--reap never|1|both] "
-                   "[--churn-reap interval|1|both] [--reap-interval D] [--no-jit]\n");
-      return 2;
+      bool help = a == "--help" || a == "-h";
+      std::fprintf(help ? stdout : stderr, "%s",
+                   "usage: js_bench [--n N] [--vats M] [--leveldb DIR] [--only WHAT]\n"
+                   "                [--reap never|1|both] [--churn-reap interval|1|both]\n"
+                   "                [--reap-interval D] [--no-jit]\n"
+                   "  --only pingpong   N sequential E(b).ping(i) round trips (--reap: never, after\n"
+                   "                    every delivery, or both runs)\n"
+                   "  --only churn      N sequential E(b).take(Far(...)); --churn-reap: a genesis\n"
+                   "                    reap interval of D deliveries (--reap-interval, default\n"
+                   "                    1000), after every delivery, or both runs\n"
+                   "  --only reap       one bringOutYourDead of N dead Presences in b\n"
+                   "  --only idle       M idle vats (--vats, default 50): RSS per vat, start time\n"
+                   "  --only micro      in-vat micro-benchmarks (not in the default set)\n"
+                   "  --only churnSame|churnNoSend   churn variants (diagnostics)\n"
+                   "  default: pingpong, churn, reap, idle; N = --n (default 10000)\n");
+      return help ? 0 : 2;
     }
   }
   JsProcess process;
