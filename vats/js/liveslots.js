@@ -8,24 +8,32 @@
 //   promiseTable         vpid -> promise, strong, until the vpid is retired
 //   importedKits         vpid -> {resolve, reject} for promises decided elsewhere (we subscribed)
 //   sendTargets          promise -> vpid, promises a message may be pipelined to
-//   possiblyDead         (unused since the dead set comes from a table scan; kept empty so
-//                        debugTables() keeps its shape)
+//   scanned              vrefs whose death bringOutYourDead detects by scanning (at most
+//                        SCAN_LIMIT; the rest are registered with the FinalizationRegistry)
+//   possiblyDead         registered vrefs whose object was finalized (filled only when the
+//                        host runs FinalizationRegistry cleanup, i.e. during bringOutYourDead)
 //   recognizers          import vref -> Set of vref-aware WeakMap/WeakSet records using it as key
 //   droppedImports       imports we reported with dropImports that a collection still
 //                        recognizes (retireImports waits for the last recognizer)
 //   pendingRetire        such imports whose last recognizer let go
 //
 // GC protocol: Presences are held only weakly here; exports of Remotables and promises are
-// strong. Only bringOutYourDead finds the dead: right after the host's forced GC of the vat's
-// zone (and ClearKeptObjects), it scans slotToVal for WeakRefs whose target is gone -- exactly
-// the objects a FinalizationRegistry would have reported by then, natural GCs included, at a
-// cost of one deref() per table entry instead of a registration per object plus a callback per
-// dead object (10,000 callbacks were ~5-12 ms of a 10,000-object reap, and the registrations
-// made every import and export slower). The dead set then becomes syscalls, each list sorted:
-// dropImports, retireImports, retireExports. The one FinalizationRegistry remains for recognizer
-// records of collected vref-aware collections; its callbacks, too, run only when the host runs
-// cleanup during bringOutYourDead. Elsewhere WeakRef.deref() is used only where either answer
-// leads to the same syscalls.
+// strong. Only bringOutYourDead finds the dead, right after the host's forced GC of the vat's
+// zone (and ClearKeptObjects), in two ways that give the same answer:
+//   - the first SCAN_LIMIT vrefs (in the order they entered the table) are checked by a scan:
+//     a WeakRef in slotToVal whose target is gone is exactly an object a FinalizationRegistry
+//     would have reported by then, natural GCs included. A deref() costs ~0.5 us per live
+//     entry and reap, but spares a registration per object (~2 us) and a callback per dead
+//     object, and with no callbacks the host skips its second GC round (the 10,000-object
+//     reap: ~5-12 ms of callbacks and ~2.5 ms of second round saved);
+//   - beyond that (vats with very many live imports/exports, where a scan per reap would cost
+//     more than registrations) objects are registered with the one FinalizationRegistry,
+//     which feeds possiblyDead.
+// The dead set then becomes syscalls, each list sorted: dropImports, retireImports,
+// retireExports. The registry also forgets recognizer records of collected vref-aware
+// collections; its callbacks run only when the host runs cleanup during bringOutYourDead.
+// Which way a vref is tracked depends only on the order of imports/exports, never on GC.
+// Elsewhere WeakRef.deref() is used only where either answer leads to the same syscalls.
 //
 // Vrefs we allocate: exports o+N (root o+0, then from o+1), promises p+N (from p+1).
 (function installLiveslots(ns) {
@@ -81,6 +89,7 @@
     const importedKits = new Map();
     const sendTargets = new RealWeakMap();
     const devices = new Map();
+    const scanned = new Set();
     const possiblyDead = new Set();
     const recognizers = new Map();
     const droppedImports = new Set();
@@ -118,12 +127,15 @@
     };
 
     // ---- the one FinalizationRegistry ------------------------------------------------------
-    // held: the recognizer record of a vref-aware collection that died. (Presences and exports
-    // are not registered: bringOutYourDead scans slotToVal instead.)
+    // held: a vref string (a Presence or export beyond the scanned ones), or a recognizer
+    // record (a collection died).
     const forgetRecognizerRecord = rec => {
       for (const vref of [...rec.vrefs]) removeRecognizer(rec, vref); // eslint-disable-line no-use-before-define
     };
-    const registry = new FinalizationRegistry(held => forgetRecognizerRecord(held));
+    const registry = new FinalizationRegistry(held => {
+      if (typeof held === 'string') possiblyDead.add(held);
+      else forgetRecognizerRecord(held);
+    });
 
     // ---- object tables ---------------------------------------------------------------------
     // How many object vrefs slotToVal holds, by kind. Changed only by deliveries (never by
@@ -139,8 +151,16 @@
     }
     function deleteSlot(vref) {
       if (!slotToVal.delete(vref)) return;
+      scanned.delete(vref);
       if (vref[1] === '-') importsInTable -= 1;
       else exportsInTable -= 1;
+    }
+    // How bringOutYourDead will learn that `val` (just put in slotToVal under `vref`) died.
+    const SCAN_LIMIT = 16384;
+    function trackDeath(vref, val) {
+      if (scanned.has(vref)) return;
+      if (scanned.size < SCAN_LIMIT) scanned.add(vref);
+      else registry.register(val, vref);
     }
     // Whether a GC could make bringOutYourDead emit anything: some Presence is in the table,
     // some export is no longer pinned by the kernel, or some vref-aware collection recognizes
@@ -157,6 +177,7 @@
 
     function registerExport(vref, val) {
       setSlot(vref, new WeakRef(val));
+      trackDeath(vref, val);
       valToSlot.set(val, vref);
       exportedRemotables.add(val);
       kernelRecognizable.add(vref);
@@ -165,6 +186,7 @@
     function makeImport(vref, iface) {
       const presence = makePresence(iface === undefined ? 'Alleged: presence' : iface);
       setSlot(vref, new WeakRef(presence));
+      trackDeath(vref, presence);
       valToSlot.set(presence, vref);
       // A re-import of something we dropped: it is reachable again.
       droppedImports.delete(vref);
@@ -651,11 +673,18 @@
 
     function bringOutYourDead() {
       // Only meaningful right after the host's forced GC. When the host skipped it (needsGC()
-      // false: no import in the table and every export pinned), no entry can be dead anyway.
+      // false: no import in the table, every export pinned, nothing finalized), no entry can
+      // be dead anyway.
       const dead = [];
-      for (const [vref, wr] of slotToVal) {
-        if (wr.deref() === undefined) dead.push(vref);
+      for (const vref of scanned) {
+        if (slotToVal.get(vref).deref() === undefined) dead.push(vref);
       }
+      for (const vref of possiblyDead) {
+        if (scanned.has(vref)) continue; // re-imported into the scanned set: checked above
+        const wr = slotToVal.get(vref);
+        if (wr !== undefined && wr.deref() === undefined) dead.push(vref);
+      }
+      possiblyDead.clear();
       dead.sort();
       const drops = [];
       const retireImps = [];
