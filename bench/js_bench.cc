@@ -49,6 +49,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 bool g_jit = true;
+int g_extra_vats = 0;
 double Secs(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
@@ -228,6 +229,8 @@ World Boot(const std::string& leveldb_dir, uint32_t reap_every) {
   GenesisConfig g;
   g.vats.push_back(VatConfig{"a", kVatA});
   g.vats.push_back(VatConfig{"b", kVatB});
+  // Idle bystanders (--extra-vats): what per-delivery costs grow with the number of vats.
+  for (int i = 0; i < g_extra_vats; ++i) g.vats.push_back(VatConfig{StrCat("idle", i), kIdleVat});
   g.bootstrap_vat = "a";
   if (reap_every == 0) {
     Json never = Json::MakeObject();
@@ -497,13 +500,14 @@ int main(int argc, char** argv) {
     else if (a == "--reap") g_reap = next();
     else if (a == "--no-jit") g_jit = false;
     else if (a == "--churn-reap") g_churn_reap = next();
+    else if (a == "--extra-vats") g_extra_vats = std::stoi(next());
     else if (a == "--reap-interval") g_reap_interval = static_cast<uint32_t>(std::stoul(next()));
     else {
       bool help = a == "--help" || a == "-h";
       std::fprintf(help ? stdout : stderr, "%s",
                    "usage: js_bench [--n N] [--vats M] [--leveldb DIR] [--only WHAT]\n"
                    "                [--reap never|1|both] [--churn-reap interval|1|both]\n"
-                   "                [--reap-interval D] [--no-jit]\n"
+                   "                [--reap-interval D] [--no-jit] [--extra-vats K]\n"
                    "  --only pingpong   N sequential E(b).ping(i) round trips (--reap: never, after\n"
                    "                    every delivery, or both runs)\n"
                    "  --only churn      N sequential E(b).take(Far(...)); --churn-reap: a genesis\n"
@@ -513,6 +517,7 @@ int main(int argc, char** argv) {
                    "  --only idle       M idle vats (--vats, default 50): RSS per vat, start time\n"
                    "  --only micro      in-vat micro-benchmarks (not in the default set)\n"
                    "  --only churnSame|churnNoSend   churn variants (diagnostics)\n"
+                   "  --extra-vats K    K idle JS vats besides a and b (pingpong, churn, reap)\n"
                    "  default: pingpong, churn, reap, idle; N = --n (default 10000)\n");
       return help ? 0 : 2;
     }
