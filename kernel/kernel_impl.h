@@ -24,6 +24,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "kernel/crank_buffer.h"
+#include "kernel/gc_actions.h"
 #include "kernel/kernel.h"
 #include "kernel/smallcaps.h"
 
@@ -67,8 +68,6 @@ struct VatInfo {
   bool dynamic = false;
   Json reap_threshold;  // the vat's own reapDirtThreshold overlay (object)
 };
-
-enum class GcActionType { kDropExport, kRetireExport, kRetireImport };
 
 class KernelImpl : public Kernel {
  public:
@@ -166,9 +165,7 @@ class KernelImpl : public Kernel {
   uint64_t QueueLength(std::string_view queue);
   void EnqueueNotify(VatId vat, const Kref& kp);
   void EnqueueSend(const Kref& target, const KMessage& msg);  // inc holds, acceptance queue
-  // GC actions / reap queue / terminated list
-  std::vector<std::string> GetGcActions();
-  void SetGcActions(std::vector<std::string> actions);
+  // Reap queue / terminated list
   std::vector<VatId> GetVatList(std::string_view key);
   void SetVatList(std::string_view key, const std::vector<VatId>& vats);
   // Vats
@@ -195,6 +192,11 @@ class KernelImpl : public Kernel {
   std::string KernelSlotToDevice(DeviceId d, const Kref& k);
 
   // ---------------- kernel_run.cc
+  // Crank savepoints. Every savepoint and rollback of the crank buffer goes through these so
+  // the in-memory GC action set stays consistent with it: SavePoint() flushes the set first,
+  // so a later RollbackTo() can simply make the set re-read the stored value.
+  size_t SavePoint();
+  void RollbackTo(size_t mark);
   bool RunOneCrank(RunStats* stats);
   bool HasWork();
   void StartCrank();
@@ -244,6 +246,8 @@ class KernelImpl : public Kernel {
   KvStore* store_;
   VatHost* host_;
   CrankBuffer buf_;
+  // Pending GC actions over buf_'s `gcActions` key; flushed by EmitHostCrank and SavePoint().
+  GcActionSet gc_actions_{&buf_};
   std::unique_ptr<Hasher> hasher_;
   std::string hash_scratch_;           // scratch
   // maybeFreeKrefs: insertion-ordered set, not rolled back with the crank (§8.1).

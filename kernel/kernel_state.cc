@@ -459,26 +459,6 @@ void KernelImpl::EnqueueSend(const Kref& target, const KMessage& msg) {
 
 // ---------------------------------------------------------------- lists
 
-std::vector<std::string> KernelImpl::GetGcActions() {
-  std::vector<std::string> out;
-  auto v = buf_.Get(keys::kGcActions);
-  if (!v || *v == "[]") return out;
-  auto j = Json::Parse(*v);
-  CHECK(j.ok() && j->is_array()) << "corrupt gcActions";
-  for (const Json& e : j->as_array()) out.push_back(e.as_string());
-  return out;
-}
-
-void KernelImpl::SetGcActions(std::vector<std::string> actions) {
-  std::sort(actions.begin(), actions.end());
-  actions.erase(std::unique(actions.begin(), actions.end()), actions.end());
-  Json a = Json::MakeArray();
-  for (auto& s : actions) a.Push(Json(std::move(s)));
-  std::string text = a.Dump();
-  auto old = buf_.Get(keys::kGcActions);
-  if (!old || *old != text) buf_.Set(keys::kGcActions, text);
-}
-
 std::vector<VatId> KernelImpl::GetVatList(std::string_view key) {
   std::vector<VatId> out;
   auto v = buf_.Get(key);
