@@ -145,12 +145,17 @@ class KernelImpl : public Kernel {
   void ResolveKernelPromise(const Kref& kp, bool rejected, const CapData& data);
   // C-lists
   std::optional<CListEntry> CListByKref(VatId vat, const Kref& k);
+  // CListByKref for an entry the kernel knows exists (CHECK).
+  std::optional<CListEntry> RequiredCListEntry(VatId vat, const Kref& k);
   std::optional<Kref> CListByVref(VatId vat, std::string_view vref);
   void CListWrite(VatId vat, const Kref& k, std::string_view vref, bool reachable);
   void CListDeleteKeys(VatId vat, const Kref& k, std::string_view vref);
   void DeleteCListEntry(VatId vat, const Kref& k, std::string_view vref);
+  // The same, for callers that have just read k's entry `e` (saves reading it again).
+  void DeleteCListEntry(VatId vat, const Kref& k, const CListEntry& e);
   void SetReachableFlag(VatId vat, const Kref& k);
   void ClearReachableFlag(VatId vat, const Kref& k);
+  void ClearReachableFlag(VatId vat, const Kref& k, const CListEntry& e);
   // Refcount primitives (§4.2).
   void IncRef(const Kref& k, bool is_export = false, bool only_recognizable = false);
   void DecRef(const Kref& k, bool is_export = false, bool only_recognizable = false);

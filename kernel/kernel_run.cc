@@ -567,25 +567,33 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessGcDelivery(VatId vat, GcActionTyp
   VatDelivery d;
   switch (type) {
     case GcActionType::kDropExport:
+      // Each kref's entry is read once and used for both the translation and the change.
+      // The krefs are distinct and each step touches only its own kref's keys, so doing
+      // them kref by kref gives the same net writes and maybe-free order as doing each step
+      // for all krefs in turn.
       d.type = VatDelivery::Type::kDropExports;
-      for (const Kref& k : krefs) d.vrefs.push_back(MapKernelSlotToVat(vat, k, false, true));
-      for (const Kref& k : krefs) ClearReachableFlag(vat, k);
+      for (const Kref& k : krefs) {
+        std::optional<CListEntry> e = RequiredCListEntry(vat, k);
+        d.vrefs.push_back(e->vref);
+        ClearReachableFlag(vat, k, *e);
+      }
       break;
     case GcActionType::kRetireExport:
+      // §15.8: the kernel object is deleted before the vat is told.
       d.type = VatDelivery::Type::kRetireExports;
-      for (const Kref& k : krefs) DeleteObject(k);
       for (const Kref& k : krefs) {
-        std::string v = MapKernelSlotToVat(vat, k, false, true);
-        d.vrefs.push_back(v);
-        DeleteCListEntry(vat, k, v);
+        DeleteObject(k);
+        std::optional<CListEntry> e = RequiredCListEntry(vat, k);
+        d.vrefs.push_back(e->vref);
+        DeleteCListEntry(vat, k, *e);
       }
       break;
     case GcActionType::kRetireImport:
       d.type = VatDelivery::Type::kRetireImports;
       for (const Kref& k : krefs) {
-        std::string v = MapKernelSlotToVat(vat, k, false, true);
-        d.vrefs.push_back(v);
-        DeleteCListEntry(vat, k, v);
+        std::optional<CListEntry> e = RequiredCListEntry(vat, k);
+        d.vrefs.push_back(e->vref);
+        DeleteCListEntry(vat, k, *e);
       }
       break;
   }

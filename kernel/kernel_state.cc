@@ -292,6 +292,12 @@ std::optional<CListEntry> KernelImpl::CListByKref(VatId vat, const Kref& k) {
   return CListEntry{(*v)[0] == 'R', v->substr(2)};
 }
 
+std::optional<CListEntry> KernelImpl::RequiredCListEntry(VatId vat, const Kref& k) {
+  std::optional<CListEntry> e = CListByKref(vat, k);
+  CHECK(e) << "kernel slot " << k.ToString() << " not in c-list of " << vat.ToString();
+  return e;
+}
+
 std::optional<Kref> KernelImpl::CListByVref(VatId vat, std::string_view vref) {
   auto v = buf_.Get(keys::CListByVref(vat, vref));
   if (!v) return std::nullopt;
@@ -325,9 +331,13 @@ void KernelImpl::SetReachableFlag(VatId vat, const Kref& k) {
 void KernelImpl::ClearReachableFlag(VatId vat, const Kref& k) {
   auto e = CListByKref(vat, k);
   CHECK(e) << "clearReachableFlag on missing entry " << vat.ToString() << " " << k.ToString();
-  if (!e->reachable) return;  // already recognizable-only: nothing to write
-  buf_.Set(keys::CListByKref(vat, k), StrCat("_ ", e->vref));
-  if (k.is_object() && e->vref[1] == '-') {
+  ClearReachableFlag(vat, k, *e);
+}
+
+void KernelImpl::ClearReachableFlag(VatId vat, const Kref& k, const CListEntry& e) {
+  if (!e.reachable) return;  // already recognizable-only: nothing to write
+  buf_.Set(keys::CListByKref(vat, k), StrCat("_ ", e.vref));
+  if (k.is_object() && e.vref[1] == '-') {
     auto counts = GetObjectCounts(k);
     if (counts) {
       CHECK(counts->first > 0) << "reachable count of " << k.ToString() << " below zero";
@@ -342,6 +352,19 @@ void KernelImpl::DeleteCListEntry(VatId vat, const Kref& k, std::string_view vre
   ClearReachableFlag(vat, k);
   DecRef(k, /*is_export=*/v[1] == '+', /*only_recognizable=*/true);
   CListDeleteKeys(vat, k, v);
+}
+
+void KernelImpl::DeleteCListEntry(VatId vat, const Kref& k, const CListEntry& e) {
+  if (k.is_object() && e.vref[1] == '+') {
+    // An object export's entry holds no count (§4.1), so clearing its flag and the decrement
+    // would change nothing that survives the deletion: only the two deletes are net writes,
+    // and only net writes are hashed. (Promise entries do hold a count: general path.)
+    CListDeleteKeys(vat, k, e.vref);
+    return;
+  }
+  ClearReachableFlag(vat, k, e);
+  DecRef(k, /*is_export=*/false, /*only_recognizable=*/true);
+  CListDeleteKeys(vat, k, e.vref);
 }
 
 // ---------------------------------------------------------------- refcounts
