@@ -145,8 +145,6 @@ class KernelImpl : public Kernel {
   void ResolveKernelPromise(const Kref& kp, bool rejected, const CapData& data);
   // C-lists
   std::optional<CListEntry> CListByKref(VatId vat, const Kref& k);
-  // CListByKref for an entry the kernel knows exists (CHECK).
-  std::optional<CListEntry> RequiredCListEntry(VatId vat, const Kref& k);
   std::optional<Kref> CListByVref(VatId vat, std::string_view vref);
   void CListWrite(VatId vat, const Kref& k, std::string_view vref, bool reachable);
   void CListDeleteKeys(VatId vat, const Kref& k, std::string_view vref);
@@ -228,8 +226,14 @@ class KernelImpl : public Kernel {
     bool measure_dirt = false;
   };
   DeliveryOutcome ProcessRunQueueEvent(const KEvent& ev, size_t start_mark);
-  DeliveryOutcome ProcessGcDelivery(VatId vat, GcActionType type, const std::vector<Kref>& krefs,
-                                    size_t start_mark);
+  // A GC action chosen for delivery: the kref and the vat's c-list entry for it, as read when
+  // the action was checked (nothing changes either before the delivery is built).
+  struct GcTarget {
+    Kref k;
+    CListEntry entry;
+  };
+  DeliveryOutcome ProcessGcDelivery(VatId vat, GcActionType type,
+                                    const std::vector<GcTarget>& targets, size_t start_mark);
   DeliveryOutcome ProcessBringOutYourDead(VatId vat, size_t start_mark);
   // Performs one delivery with syscall handling, transcript and failure handling. Returns false
   // when the crank was aborted (rolled back) and the vat terminated.
@@ -240,9 +244,9 @@ class KernelImpl : public Kernel {
   void TerminateVat(VatId vat, bool reject, const CapData& info);
   // Returns true when the vat is fully cleaned up. `budget` 0 = unlimited.
   bool CleanupTerminatedVat(VatId vat, uint64_t budget, uint64_t* work);
-  // GC action selection (§8.3): fills vat/type/krefs; returns 0 = nothing, 1 = delivery,
-  // 2 = negated crank.
-  int NextGcAction(VatId* vat, GcActionType* type, std::vector<Kref>* krefs);
+  // GC action selection (§8.3): fills vat/type/targets (in kref string order); returns
+  // 0 = nothing, 1 = delivery, 2 = negated crank.
+  int NextGcAction(VatId* vat, GcActionType* type, std::vector<GcTarget>* targets);
 
   // ---------------- kernel_host.cc
   void EmitHostCrank();  // fold host-side writes into the block and the activity hash

@@ -165,7 +165,8 @@ void KernelImpl::OrphanKernelObject(const Kref& ko, VatId vat) {
 
 // ---------------------------------------------------------------- GC action selection (§8.3)
 
-int KernelImpl::NextGcAction(VatId* vat_out, GcActionType* type_out, std::vector<Kref>* krefs) {
+int KernelImpl::NextGcAction(VatId* vat_out, GcActionType* type_out,
+                             std::vector<GcTarget>* targets) {
   bool any_removed = false;
   GcActionSet::Group group;
   // Groups come out in (vat as string, type priority) order, each already removed from the set
@@ -173,7 +174,7 @@ int KernelImpl::NextGcAction(VatId* vat_out, GcActionType* type_out, std::vector
   while (gc_actions_.TakeFirstGroup(&group)) {
     any_removed = true;
     if (!VatIsAlive(group.vat)) continue;
-    std::vector<Kref> survivors;
+    std::vector<GcTarget> survivors;
     for (const Kref& k : group.krefs) {
       auto counts = GetObjectCounts(k);
       auto e = CListByKref(group.vat, k);
@@ -189,12 +190,12 @@ int KernelImpl::NextGcAction(VatId* vat_out, GcActionType* type_out, std::vector
           keep = e.has_value();
           break;
       }
-      if (keep) survivors.push_back(k);
+      if (keep) survivors.push_back(GcTarget{k, *std::move(e)});
     }
     if (!survivors.empty()) {
       *vat_out = group.vat;
       *type_out = group.type;
-      *krefs = std::move(survivors);  // in kref string order, as the group was
+      *targets = std::move(survivors);  // in kref string order, as the group was
       return 1;
     }
   }
@@ -559,7 +560,7 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(const KEvent& ev, s
 }
 
 KernelImpl::DeliveryOutcome KernelImpl::ProcessGcDelivery(VatId vat, GcActionType type,
-                                                          const std::vector<Kref>& krefs,
+                                                          const std::vector<GcTarget>& targets,
                                                           size_t start_mark) {
   DeliveryOutcome out;
   if (!VatIsAlive(vat)) return out;
@@ -567,40 +568,37 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessGcDelivery(VatId vat, GcActionTyp
   VatDelivery d;
   switch (type) {
     case GcActionType::kDropExport:
-      // Each kref's entry is read once and used for both the translation and the change.
-      // The krefs are distinct and each step touches only its own kref's keys, so doing
-      // them kref by kref gives the same net writes and maybe-free order as doing each step
-      // for all krefs in turn.
+      // Each kref's c-list entry was read by NextGcAction and serves both the translation and
+      // the change. The krefs are distinct and each step touches only its own kref's keys, so
+      // doing them kref by kref gives the same net writes and maybe-free order as doing each
+      // step for all krefs in turn.
       d.type = VatDelivery::Type::kDropExports;
-      for (const Kref& k : krefs) {
-        std::optional<CListEntry> e = RequiredCListEntry(vat, k);
-        d.vrefs.push_back(e->vref);
-        ClearReachableFlag(vat, k, *e);
+      for (const GcTarget& t : targets) {
+        d.vrefs.push_back(t.entry.vref);
+        ClearReachableFlag(vat, t.k, t.entry);
       }
       break;
     case GcActionType::kRetireExport:
       // §15.8: the kernel object is deleted before the vat is told.
       d.type = VatDelivery::Type::kRetireExports;
-      for (const Kref& k : krefs) {
-        DeleteObject(k);
-        std::optional<CListEntry> e = RequiredCListEntry(vat, k);
-        d.vrefs.push_back(e->vref);
-        DeleteCListEntry(vat, k, *e);
+      for (const GcTarget& t : targets) {
+        DeleteObject(t.k);
+        d.vrefs.push_back(t.entry.vref);
+        DeleteCListEntry(vat, t.k, t.entry);
       }
       break;
     case GcActionType::kRetireImport:
       d.type = VatDelivery::Type::kRetireImports;
-      for (const Kref& k : krefs) {
-        std::optional<CListEntry> e = RequiredCListEntry(vat, k);
-        d.vrefs.push_back(e->vref);
-        DeleteCListEntry(vat, k, *e);
+      for (const GcTarget& t : targets) {
+        d.vrefs.push_back(t.entry.vref);
+        DeleteCListEntry(vat, t.k, t.entry);
       }
       break;
   }
   out.vat = vat;
   out.delivered = true;
   out.gc = true;
-  out.gc_krefs = krefs.size();
+  out.gc_krefs = targets.size();
   out.measure_dirt = Deliver(vat, d, start_mark, deliver_mark, false);
   return out;
 }
@@ -746,11 +744,11 @@ bool KernelImpl::RunOneCrank(RunStats* stats) {
   // 3. GC actions
   VatId gc_vat;
   GcActionType gc_type;
-  std::vector<Kref> gc_krefs;
-  int gc = NextGcAction(&gc_vat, &gc_type, &gc_krefs);
+  std::vector<GcTarget> gc_targets;
+  int gc = NextGcAction(&gc_vat, &gc_type, &gc_targets);
   if (gc != 0) {
     if (gc == 1) {
-      DeliveryOutcome out = ProcessGcDelivery(gc_vat, gc_type, gc_krefs, start_mark);
+      DeliveryOutcome out = ProcessGcDelivery(gc_vat, gc_type, gc_targets, start_mark);
       if (out.delivered) ++stats->gc_deliveries;
       if (out.measure_dirt) AddDirt(out.vat, out.gc_krefs);
     }

@@ -292,12 +292,6 @@ std::optional<CListEntry> KernelImpl::CListByKref(VatId vat, const Kref& k) {
   return CListEntry{(*v)[0] == 'R', v->substr(2)};
 }
 
-std::optional<CListEntry> KernelImpl::RequiredCListEntry(VatId vat, const Kref& k) {
-  std::optional<CListEntry> e = CListByKref(vat, k);
-  CHECK(e) << "kernel slot " << k.ToString() << " not in c-list of " << vat.ToString();
-  return e;
-}
-
 std::optional<Kref> KernelImpl::CListByVref(VatId vat, std::string_view vref) {
   auto v = buf_.Get(keys::CListByVref(vat, vref));
   if (!v) return std::nullopt;
