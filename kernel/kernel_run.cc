@@ -11,10 +11,6 @@
 
 namespace swingset {
 
-namespace {
-
-}  // namespace
-
 // ---------------------------------------------------------------- the syscall handler
 
 // Bridges one delivery's syscalls to the kernel and records them for the transcript.
