@@ -218,6 +218,27 @@ TEST_F(GcTest, ReexportBeforeDeliveryNegatesAction) {
                                           "dropExports o+1"));
 }
 
+// A GC delivery whose vat fails is rolled back together with the removal of its action from
+// the set; the vat is terminated and the restored actions are negated later. The GC action set
+// is cached in memory, so this checks the cache is undone with the crank.
+TEST_F(GcTest, FailedGcDeliveryRestoresActions) {
+  w.SetResponder("A", [](const VatDelivery& d, VatCtx& c) {
+    if (d.type == VatDelivery::Type::kDropExports) c.Fail("boom");
+  });
+  ASSERT_OK(w.Poke("B", [](VatCtx& c) {
+    c.Gc(kDrop, {"o-50"});
+    c.Gc(kRetireImp, {"o-50"});
+  }));
+  ASSERT_OK(w.Step(2));
+  EXPECT_EQ(w.GcActions(), R"(["v1 dropExport ko22","v1 retireExport ko22"])");
+  ASSERT_OK(w.Step(1));  // dropExports to A fails: rolled back, A terminated
+  EXPECT_EQ(w.GcActions(), R"(["v1 dropExport ko22","v1 retireExport ko22"])");
+  EXPECT_EQ(w.Entry("A", "ko22"), "R o+1");
+  ASSERT_OK(w.Run());  // cleanup of A orphans ko22; the actions for dead A are negated
+  EXPECT_EQ(w.GcActions(), "[]");
+  EXPECT_EQ(w.Counts("ko22"), "missing");
+}
+
 TEST(GcOrderTest, VatsSortAsStringsV10BeforeV2) {
   PuppetWorld w;
   std::vector<std::string> names;

@@ -8,6 +8,7 @@
 //     has its dropExport / retireExport pending or already delivered; no orphan with R == 0.
 // Meant to run between cranks (after processRefcounts); expensive: a full scan.
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -99,8 +100,22 @@ absl::Status KernelImpl::CheckInvariants() {
     }
   }
 
+  // The stored set, which the in-memory one must equal between cranks (it is flushed at the
+  // end of every crank).
   std::set<std::string> pending_gc;
-  for (const std::string& a : GetGcActions()) pending_gc.insert(a);
+  if (auto it = all.find(std::string(keys::kGcActions)); it != all.end()) {
+    auto j = Json::Parse(it->second);
+    if (!j.ok() || !j->is_array()) {
+      err("gcActions is not a JSON array");
+    } else {
+      for (const Json& a : j->as_array()) pending_gc.insert(a.is_string() ? a.as_string() : "");
+    }
+  }
+  if (std::vector<std::string> cached = gc_actions_.List();
+      !std::equal(cached.begin(), cached.end(), pending_gc.begin(), pending_gc.end())) {
+    err(StrCat("in-memory GC action set (", cached.size(), " actions) differs from gcActions (",
+               pending_gc.size(), ")"));
+  }
 
   // C-lists, objects, promises and the rest, in one pass.
   std::map<std::string, std::map<std::string, std::string>> fwd, rev;  // owner -> key -> value

@@ -107,6 +107,7 @@ absl::Status KernelImpl::InitializeGenesis(const GenesisConfig& config) {
   buf_.Set(keys::kRunQueue, "[1,1]");
   buf_.Set(keys::kAcceptanceQueue, "[1,1]");
   buf_.Set(keys::kGcActions, "[]");
+  gc_actions_.Invalidate();
   buf_.Set(keys::kReapQueue, "[]");
   buf_.Set(keys::kDefaultReapDirtThreshold, threshold.Dump());
 
@@ -435,6 +436,7 @@ absl::Status KernelImpl::WithDevice(std::string_view device_name,
   absl::Status s = fn(&ctx);
   if (!s.ok()) {
     buf_.DiscardCrank();
+    gc_actions_.Invalidate();
     maybe_free_.clear();
     maybe_free_set_.clear();
     return s;
@@ -468,6 +470,7 @@ absl::Status KernelImpl::CommitBlock(const KvBatch& host_writes, bool sync) {
 void KernelImpl::AbortBlock() {
   CHECK(!in_crank_) << "abort inside a crank";
   buf_.AbortBlock();
+  gc_actions_.Invalidate();
   maybe_free_.clear();
   maybe_free_set_.clear();
   loaded_vats_.clear();
@@ -509,7 +512,7 @@ KernelCounts KernelImpl::Counts() {
   }
   c.run_queue = QueueLength(keys::kRunQueue);
   c.acceptance_queue = QueueLength(keys::kAcceptanceQueue);
-  c.gc_actions = GetGcActions().size();
+  c.gc_actions = gc_actions_.size();
   return c;
 }
 

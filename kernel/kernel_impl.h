@@ -24,6 +24,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "kernel/crank_buffer.h"
+#include "kernel/gc_actions.h"
 #include "kernel/kernel.h"
 #include "kernel/smallcaps.h"
 
@@ -67,8 +68,6 @@ struct VatInfo {
   bool dynamic = false;
   Json reap_threshold;  // the vat's own reapDirtThreshold overlay (object)
 };
-
-enum class GcActionType { kDropExport, kRetireExport, kRetireImport };
 
 class KernelImpl : public Kernel {
  public:
@@ -150,8 +149,11 @@ class KernelImpl : public Kernel {
   void CListWrite(VatId vat, const Kref& k, std::string_view vref, bool reachable);
   void CListDeleteKeys(VatId vat, const Kref& k, std::string_view vref);
   void DeleteCListEntry(VatId vat, const Kref& k, std::string_view vref);
+  // The same, for callers that have just read k's entry `e` (saves reading it again).
+  void DeleteCListEntry(VatId vat, const Kref& k, const CListEntry& e);
   void SetReachableFlag(VatId vat, const Kref& k);
   void ClearReachableFlag(VatId vat, const Kref& k);
+  void ClearReachableFlag(VatId vat, const Kref& k, const CListEntry& e);
   // Refcount primitives (§4.2).
   void IncRef(const Kref& k, bool is_export = false, bool only_recognizable = false);
   void DecRef(const Kref& k, bool is_export = false, bool only_recognizable = false);
@@ -166,9 +168,7 @@ class KernelImpl : public Kernel {
   uint64_t QueueLength(std::string_view queue);
   void EnqueueNotify(VatId vat, const Kref& kp);
   void EnqueueSend(const Kref& target, const KMessage& msg);  // inc holds, acceptance queue
-  // GC actions / reap queue / terminated list
-  std::vector<std::string> GetGcActions();
-  void SetGcActions(std::vector<std::string> actions);
+  // Reap queue / terminated list
   std::vector<VatId> GetVatList(std::string_view key);
   void SetVatList(std::string_view key, const std::vector<VatId>& vats);
   // Vats
@@ -195,6 +195,11 @@ class KernelImpl : public Kernel {
   std::string KernelSlotToDevice(DeviceId d, const Kref& k);
 
   // ---------------- kernel_run.cc
+  // Crank savepoints. Every savepoint and rollback of the crank buffer goes through these so
+  // the in-memory GC action set stays consistent with it: SavePoint() flushes the set first,
+  // so a later RollbackTo() can simply make the set re-read the stored value.
+  size_t SavePoint();
+  void RollbackTo(size_t mark);
   bool RunOneCrank(RunStats* stats);
   bool HasWork();
   void StartCrank();
@@ -221,8 +226,14 @@ class KernelImpl : public Kernel {
     bool measure_dirt = false;
   };
   DeliveryOutcome ProcessRunQueueEvent(const KEvent& ev, size_t start_mark);
-  DeliveryOutcome ProcessGcDelivery(VatId vat, GcActionType type, const std::vector<Kref>& krefs,
-                                    size_t start_mark);
+  // A GC action chosen for delivery: the kref and the vat's c-list entry for it, as read when
+  // the action was checked (nothing changes either before the delivery is built).
+  struct GcTarget {
+    Kref k;
+    CListEntry entry;
+  };
+  DeliveryOutcome ProcessGcDelivery(VatId vat, GcActionType type,
+                                    const std::vector<GcTarget>& targets, size_t start_mark);
   DeliveryOutcome ProcessBringOutYourDead(VatId vat, size_t start_mark);
   // Performs one delivery with syscall handling, transcript and failure handling. Returns false
   // when the crank was aborted (rolled back) and the vat terminated.
@@ -233,9 +244,9 @@ class KernelImpl : public Kernel {
   void TerminateVat(VatId vat, bool reject, const CapData& info);
   // Returns true when the vat is fully cleaned up. `budget` 0 = unlimited.
   bool CleanupTerminatedVat(VatId vat, uint64_t budget, uint64_t* work);
-  // GC action selection (§8.3): fills vat/type/krefs; returns 0 = nothing, 1 = delivery,
-  // 2 = negated crank.
-  int NextGcAction(VatId* vat, GcActionType* type, std::vector<Kref>* krefs);
+  // GC action selection (§8.3): fills vat/type/targets (in kref string order); returns
+  // 0 = nothing, 1 = delivery, 2 = negated crank.
+  int NextGcAction(VatId* vat, GcActionType* type, std::vector<GcTarget>* targets);
 
   // ---------------- kernel_host.cc
   void EmitHostCrank();  // fold host-side writes into the block and the activity hash
@@ -244,6 +255,8 @@ class KernelImpl : public Kernel {
   KvStore* store_;
   VatHost* host_;
   CrankBuffer buf_;
+  // Pending GC actions over buf_'s `gcActions` key; flushed by EmitHostCrank and SavePoint().
+  GcActionSet gc_actions_{&buf_};
   std::unique_ptr<Hasher> hasher_;
   std::string hash_scratch_;           // scratch
   // maybeFreeKrefs: insertion-ordered set, not rolled back with the crank (§8.1).

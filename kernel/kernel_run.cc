@@ -11,33 +11,6 @@
 
 namespace swingset {
 
-namespace {
-
-const char* GcTypeName(GcActionType t) {
-  switch (t) {
-    case GcActionType::kDropExport: return "dropExport";
-    case GcActionType::kRetireExport: return "retireExport";
-    case GcActionType::kRetireImport: return "retireImport";
-  }
-  return "?";
-}
-
-std::string GcAction(VatId vat, GcActionType t, const Kref& k) {
-  return StrCat(vat.ToString(), " ", GcTypeName(t), " ", k.ToString());
-}
-
-// Sorts krefs by their string form ("ko100" < "ko21"), formatting each once.
-void SortKrefsAsStrings(std::vector<Kref>* krefs) {
-  std::vector<std::pair<std::string, Kref>> keyed;
-  keyed.reserve(krefs->size());
-  for (const Kref& k : *krefs) keyed.emplace_back(k.ToString(), k);
-  std::sort(keyed.begin(), keyed.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (size_t i = 0; i < keyed.size(); ++i) (*krefs)[i] = keyed[i].second;
-}
-
-}  // namespace
-
 // ---------------------------------------------------------------- the syscall handler
 
 // Bridges one delivery's syscalls to the kernel and records them for the transcript.
@@ -69,6 +42,18 @@ class SyscallHandlerImpl : public SyscallHandler {
 
 // ---------------------------------------------------------------- cranks
 
+size_t KernelImpl::SavePoint() {
+  gc_actions_.Flush();
+  return buf_.SavePoint();
+}
+
+void KernelImpl::RollbackTo(size_t mark) {
+  buf_.RollbackTo(mark);
+  // Every savepoint was taken with the set flushed, so the buffer now holds the set as it was
+  // at `mark`.
+  gc_actions_.Invalidate();
+}
+
 void KernelImpl::StartCrank() {
   CHECK(!in_crank_) << "nested crank";
   in_crank_ = true;
@@ -87,6 +72,7 @@ void KernelImpl::EndCrank() {
 void KernelImpl::EmitHostCrank() {
   // Crank hash over this crank's net consensus writes in key order; then the activity hash
   // chains it (DESIGN §5). The activityhash key itself is written outside the crank hash.
+  gc_actions_.Flush();
   std::string& text = hash_scratch_;
   text.clear();
   buf_.VisitCrank([&](std::string_view key, const std::optional<std::string>& value) {
@@ -114,8 +100,6 @@ void KernelImpl::EmitHostCrank() {
 // ---------------------------------------------------------------- refcount processing (§8.2)
 
 void KernelImpl::ProcessRefcounts() {
-  std::vector<std::string> actions;
-  bool changed = false;
   for (size_t i = 0; i < maybe_free_.size(); ++i) {
     const Kref k = maybe_free_[i];
     // Unlike a JS Set walk, a kref whose count drops again later in this same walk (e.g. an
@@ -136,14 +120,8 @@ void KernelImpl::ProcessRefcounts() {
     std::optional<VatId> owner = GetOwner(k);
     if (owner && VatIsAlive(*owner)) {
       auto e = CListByKref(*owner, k);
-      if (e && e->reachable) {
-        actions.push_back(GcAction(*owner, GcActionType::kDropExport, k));
-        changed = true;
-      }
-      if (counts.second == 0) {
-        actions.push_back(GcAction(*owner, GcActionType::kRetireExport, k));
-        changed = true;
-      }
+      if (e && e->reachable) gc_actions_.Add(*owner, GcActionType::kDropExport, k);
+      if (counts.second == 0) gc_actions_.Add(*owner, GcActionType::kRetireExport, k);
       continue;
     }
     if (owner) {
@@ -160,25 +138,14 @@ void KernelImpl::ProcessRefcounts() {
   }
   maybe_free_.clear();
   maybe_free_set_.clear();
-  if (changed) {
-    std::vector<std::string> all = GetGcActions();
-    all.insert(all.end(), actions.begin(), actions.end());
-    SetGcActions(std::move(all));
-  }
 }
 
 void KernelImpl::RetireKernelObjects(const std::vector<Kref>& krefs) {
-  std::vector<std::string> actions;
   for (const Kref& k : krefs) {
     for (VatId importer : LiveImporters(k)) {
-      actions.push_back(GcAction(importer, GcActionType::kRetireImport, k));
+      gc_actions_.Add(importer, GcActionType::kRetireImport, k);
     }
     DeleteObject(k);
-  }
-  if (!actions.empty()) {
-    std::vector<std::string> all = GetGcActions();
-    all.insert(all.end(), actions.begin(), actions.end());
-    SetGcActions(std::move(all));
   }
 }
 
@@ -194,59 +161,21 @@ void KernelImpl::OrphanKernelObject(const Kref& ko, VatId vat) {
 
 // ---------------------------------------------------------------- GC action selection (§8.3)
 
-int KernelImpl::NextGcAction(VatId* vat_out, GcActionType* type_out, std::vector<Kref>* krefs) {
-  std::vector<std::string> actions = GetGcActions();
-  if (actions.empty()) return 0;
-  struct Parsed {
-    std::string vat_str;
-    VatId vat;
-    GcActionType type;
-    Kref k;
-    std::string text;
-  };
-  std::vector<Parsed> parsed;
-  for (const std::string& a : actions) {
-    size_t s1 = a.find(' ');
-    size_t s2 = a.find(' ', s1 + 1);
-    CHECK(s1 != std::string::npos && s2 != std::string::npos) << "corrupt gcAction " << a;
-    Parsed p;
-    p.vat_str = a.substr(0, s1);
-    p.vat = *VatId::Parse(p.vat_str);
-    std::string t = a.substr(s1 + 1, s2 - s1 - 1);
-    p.type = t == "dropExport"     ? GcActionType::kDropExport
-             : t == "retireExport" ? GcActionType::kRetireExport
-                                   : GcActionType::kRetireImport;
-    p.k = *Kref::Parse(a.substr(s2 + 1));
-    p.text = a;
-    parsed.push_back(std::move(p));
-  }
-  // Visit (vat as string, type priority) groups in order.
-  std::stable_sort(parsed.begin(), parsed.end(), [](const Parsed& a, const Parsed& b) {
-    if (a.vat_str != b.vat_str) return a.vat_str < b.vat_str;
-    return static_cast<int>(a.type) < static_cast<int>(b.type);
-  });
-  std::vector<bool> removed(parsed.size(), false);
+int KernelImpl::NextGcAction(VatId* vat_out, GcActionType* type_out,
+                             std::vector<GcTarget>* targets) {
   bool any_removed = false;
-  size_t i = 0;
-  while (i < parsed.size()) {
-    size_t j = i;
-    while (j < parsed.size() && parsed[j].vat_str == parsed[i].vat_str &&
-           parsed[j].type == parsed[i].type) {
-      ++j;
-    }
-    std::vector<Kref> survivors;
-    const VatId vat = parsed[i].vat;
-    const GcActionType type = parsed[i].type;
-    bool alive = VatIsAlive(vat);
-    for (size_t x = i; x < j; ++x) {
-      removed[x] = true;
-      any_removed = true;
-      const Kref& k = parsed[x].k;
-      if (!alive) continue;
+  GcActionSet::Group group;
+  // Groups come out in (vat as string, type priority) order, each already removed from the set
+  // whether or not any of its actions survive.
+  while (gc_actions_.TakeFirstGroup(&group)) {
+    any_removed = true;
+    if (!VatIsAlive(group.vat)) continue;
+    std::vector<GcTarget> survivors;
+    for (const Kref& k : group.krefs) {
       auto counts = GetObjectCounts(k);
-      auto e = CListByKref(vat, k);
+      auto e = CListByKref(group.vat, k);
       bool keep = false;
-      switch (type) {
+      switch (group.type) {
         case GcActionType::kDropExport:
           keep = counts && counts->first == 0 && e && e->reachable;
           break;
@@ -257,27 +186,16 @@ int KernelImpl::NextGcAction(VatId* vat_out, GcActionType* type_out, std::vector
           keep = e.has_value();
           break;
       }
-      if (keep) survivors.push_back(k);
+      if (keep) survivors.push_back(GcTarget{k, *std::move(e)});
     }
     if (!survivors.empty()) {
-      std::vector<std::string> rest;
-      for (size_t x = 0; x < parsed.size(); ++x) {
-        if (!removed[x]) rest.push_back(parsed[x].text);
-      }
-      SetGcActions(std::move(rest));
-      SortKrefsAsStrings(&survivors);
-      *vat_out = vat;
-      *type_out = type;
-      *krefs = std::move(survivors);
+      *vat_out = group.vat;
+      *type_out = group.type;
+      *targets = std::move(survivors);  // in kref string order, as the group was
       return 1;
     }
-    i = j;
   }
-  if (any_removed) {
-    SetGcActions({});
-    return 2;
-  }
-  return 0;
+  return any_removed ? 2 : 0;
 }
 
 // ---------------------------------------------------------------- routing (§7.2)
@@ -435,7 +353,7 @@ bool KernelImpl::Deliver(VatId vat, const VatDelivery& d, size_t start_mark, siz
   VatInfo* info = FindVat(vat);
   CHECK(info && info->alive) << "delivery to dead vat " << vat.ToString();
   if (!EnsureVatLoaded(vat)) {
-    buf_.RollbackTo(consume_on_abort ? deliver_mark : start_mark);
+    RollbackTo(consume_on_abort ? deliver_mark : start_mark);
     TerminateVat(vat, true, KernelError(StrCat("vat failed to load: ", last_load_error_)));
     return false;
   }
@@ -444,7 +362,7 @@ bool KernelImpl::Deliver(VatId vat, const VatDelivery& d, size_t start_mark, siz
   if (handler.doomed() || !result.ok) {
     std::string why = handler.doomed() ? "syscall translation error: prepare to die"
                                        : StrCat("delivery failed: ", result.error);
-    buf_.RollbackTo(consume_on_abort ? deliver_mark : start_mark);
+    RollbackTo(consume_on_abort ? deliver_mark : start_mark);
     if (handler.doomed()) StrAppend(&why, " (", last_syscall_error_, ")");
     TerminateVat(vat, true, KernelError(why));
     return false;
@@ -468,7 +386,7 @@ bool KernelImpl::Deliver(VatId vat, const VatDelivery& d, size_t start_mark, siz
   }
   if (handler.exit_request()) {
     const auto& [is_failure, info_k] = *handler.exit_request();
-    if (is_failure) buf_.RollbackTo(consume_on_abort ? deliver_mark : start_mark);
+    if (is_failure) RollbackTo(consume_on_abort ? deliver_mark : start_mark);
     TerminateVat(vat, is_failure, info_k);
     return !is_failure;
   }
@@ -528,7 +446,7 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(const KEvent& ev, s
       return out;
     }
     const VatId vat = r.vat;
-    size_t deliver_mark = buf_.SavePoint();
+    size_t deliver_mark = SavePoint();
     DecMessage(ev.target, ev.msg);
     VatDelivery d;
     d.type = VatDelivery::Type::kMessage;
@@ -570,7 +488,7 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(const KEvent& ev, s
   }
   if (ev.type == KEvent::Type::kNotify) {
     const VatId vat = ev.vat;
-    size_t deliver_mark = buf_.SavePoint();
+    size_t deliver_mark = SavePoint();
     DecRef(ev.kpid);
     if (!VatIsAlive(vat)) return out;
     std::string state = GetPromiseState(ev.kpid);
@@ -615,7 +533,7 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(const KEvent& ev, s
   }
   // startVat
   const VatId vat = ev.vat;
-  size_t deliver_mark = buf_.SavePoint();
+  size_t deliver_mark = SavePoint();
   if (!VatIsAlive(vat)) {
     DecSlots(ev.vat_parameters.slots);
     return out;
@@ -638,40 +556,45 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(const KEvent& ev, s
 }
 
 KernelImpl::DeliveryOutcome KernelImpl::ProcessGcDelivery(VatId vat, GcActionType type,
-                                                          const std::vector<Kref>& krefs,
+                                                          const std::vector<GcTarget>& targets,
                                                           size_t start_mark) {
   DeliveryOutcome out;
   if (!VatIsAlive(vat)) return out;
-  size_t deliver_mark = buf_.SavePoint();
+  size_t deliver_mark = SavePoint();
   VatDelivery d;
   switch (type) {
     case GcActionType::kDropExport:
+      // Each kref's c-list entry was read by NextGcAction and serves both the translation and
+      // the change. The krefs are distinct and each step touches only its own kref's keys, so
+      // doing them kref by kref gives the same net writes and maybe-free order as doing each
+      // step for all krefs in turn.
       d.type = VatDelivery::Type::kDropExports;
-      for (const Kref& k : krefs) d.vrefs.push_back(MapKernelSlotToVat(vat, k, false, true));
-      for (const Kref& k : krefs) ClearReachableFlag(vat, k);
+      for (const GcTarget& t : targets) {
+        d.vrefs.push_back(t.entry.vref);
+        ClearReachableFlag(vat, t.k, t.entry);
+      }
       break;
     case GcActionType::kRetireExport:
+      // §15.8: the kernel object is deleted before the vat is told.
       d.type = VatDelivery::Type::kRetireExports;
-      for (const Kref& k : krefs) DeleteObject(k);
-      for (const Kref& k : krefs) {
-        std::string v = MapKernelSlotToVat(vat, k, false, true);
-        d.vrefs.push_back(v);
-        DeleteCListEntry(vat, k, v);
+      for (const GcTarget& t : targets) {
+        DeleteObject(t.k);
+        d.vrefs.push_back(t.entry.vref);
+        DeleteCListEntry(vat, t.k, t.entry);
       }
       break;
     case GcActionType::kRetireImport:
       d.type = VatDelivery::Type::kRetireImports;
-      for (const Kref& k : krefs) {
-        std::string v = MapKernelSlotToVat(vat, k, false, true);
-        d.vrefs.push_back(v);
-        DeleteCListEntry(vat, k, v);
+      for (const GcTarget& t : targets) {
+        d.vrefs.push_back(t.entry.vref);
+        DeleteCListEntry(vat, t.k, t.entry);
       }
       break;
   }
   out.vat = vat;
   out.delivered = true;
   out.gc = true;
-  out.gc_krefs = krefs.size();
+  out.gc_krefs = targets.size();
   out.measure_dirt = Deliver(vat, d, start_mark, deliver_mark, false);
   return out;
 }
@@ -679,7 +602,7 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessGcDelivery(VatId vat, GcActionTyp
 KernelImpl::DeliveryOutcome KernelImpl::ProcessBringOutYourDead(VatId vat, size_t start_mark) {
   DeliveryOutcome out;
   if (!VatIsAlive(vat)) return out;
-  size_t deliver_mark = buf_.SavePoint();
+  size_t deliver_mark = SavePoint();
   VatDelivery d;
   d.type = VatDelivery::Type::kBringOutYourDead;
   out.vat = vat;
@@ -789,7 +712,7 @@ bool KernelImpl::CleanupTerminatedVat(VatId vat, uint64_t budget, uint64_t* work
 
 bool KernelImpl::RunOneCrank(RunStats* stats) {
   StartCrank();
-  const size_t start_mark = buf_.SavePoint();
+  const size_t start_mark = SavePoint();
   // 1. routing
   if (std::optional<KEvent> ev = Dequeue(keys::kAcceptanceQueue)) {
     ProcessRoutingCrank(*std::move(ev));
@@ -817,11 +740,11 @@ bool KernelImpl::RunOneCrank(RunStats* stats) {
   // 3. GC actions
   VatId gc_vat;
   GcActionType gc_type;
-  std::vector<Kref> gc_krefs;
-  int gc = NextGcAction(&gc_vat, &gc_type, &gc_krefs);
+  std::vector<GcTarget> gc_targets;
+  int gc = NextGcAction(&gc_vat, &gc_type, &gc_targets);
   if (gc != 0) {
     if (gc == 1) {
-      DeliveryOutcome out = ProcessGcDelivery(gc_vat, gc_type, gc_krefs, start_mark);
+      DeliveryOutcome out = ProcessGcDelivery(gc_vat, gc_type, gc_targets, start_mark);
       if (out.delivered) ++stats->gc_deliveries;
       if (out.measure_dirt) AddDirt(out.vat, out.gc_krefs);
     }
@@ -851,7 +774,7 @@ bool KernelImpl::RunOneCrank(RunStats* stats) {
     return true;
   }
   // Nothing to do: the crank made no writes.
-  buf_.RollbackTo(start_mark);
+  RollbackTo(start_mark);
   buf_.DiscardCrank();
   maybe_free_.clear();
   maybe_free_set_.clear();
@@ -878,7 +801,7 @@ bool KernelImpl::Step() {
 
 bool KernelImpl::HasWork() {
   return QueueLength(keys::kAcceptanceQueue) > 0 || QueueLength(keys::kRunQueue) > 0 ||
-         !GetVatList(keys::kVatsTerminated).empty() || !GetGcActions().empty() ||
+         !GetVatList(keys::kVatsTerminated).empty() || !gc_actions_.empty() ||
          !GetVatList(keys::kReapQueue).empty();
 }
 

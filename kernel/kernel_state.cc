@@ -325,9 +325,13 @@ void KernelImpl::SetReachableFlag(VatId vat, const Kref& k) {
 void KernelImpl::ClearReachableFlag(VatId vat, const Kref& k) {
   auto e = CListByKref(vat, k);
   CHECK(e) << "clearReachableFlag on missing entry " << vat.ToString() << " " << k.ToString();
-  if (!e->reachable) return;  // already recognizable-only: nothing to write
-  buf_.Set(keys::CListByKref(vat, k), StrCat("_ ", e->vref));
-  if (k.is_object() && e->vref[1] == '-') {
+  ClearReachableFlag(vat, k, *e);
+}
+
+void KernelImpl::ClearReachableFlag(VatId vat, const Kref& k, const CListEntry& e) {
+  if (!e.reachable) return;  // already recognizable-only: nothing to write
+  buf_.Set(keys::CListByKref(vat, k), StrCat("_ ", e.vref));
+  if (k.is_object() && e.vref[1] == '-') {
     auto counts = GetObjectCounts(k);
     if (counts) {
       CHECK(counts->first > 0) << "reachable count of " << k.ToString() << " below zero";
@@ -342,6 +346,19 @@ void KernelImpl::DeleteCListEntry(VatId vat, const Kref& k, std::string_view vre
   ClearReachableFlag(vat, k);
   DecRef(k, /*is_export=*/v[1] == '+', /*only_recognizable=*/true);
   CListDeleteKeys(vat, k, v);
+}
+
+void KernelImpl::DeleteCListEntry(VatId vat, const Kref& k, const CListEntry& e) {
+  if (k.is_object() && e.vref[1] == '+') {
+    // An object export's entry holds no count (§4.1), so clearing its flag and the decrement
+    // would change nothing that survives the deletion: only the two deletes are net writes,
+    // and only net writes are hashed. (Promise entries do hold a count: general path.)
+    CListDeleteKeys(vat, k, e.vref);
+    return;
+  }
+  ClearReachableFlag(vat, k, e);
+  DecRef(k, /*is_export=*/false, /*only_recognizable=*/true);
+  CListDeleteKeys(vat, k, e.vref);
 }
 
 // ---------------------------------------------------------------- refcounts
@@ -458,26 +475,6 @@ void KernelImpl::EnqueueSend(const Kref& target, const KMessage& msg) {
 }
 
 // ---------------------------------------------------------------- lists
-
-std::vector<std::string> KernelImpl::GetGcActions() {
-  std::vector<std::string> out;
-  auto v = buf_.Get(keys::kGcActions);
-  if (!v || *v == "[]") return out;
-  auto j = Json::Parse(*v);
-  CHECK(j.ok() && j->is_array()) << "corrupt gcActions";
-  for (const Json& e : j->as_array()) out.push_back(e.as_string());
-  return out;
-}
-
-void KernelImpl::SetGcActions(std::vector<std::string> actions) {
-  std::sort(actions.begin(), actions.end());
-  actions.erase(std::unique(actions.begin(), actions.end()), actions.end());
-  Json a = Json::MakeArray();
-  for (auto& s : actions) a.Push(Json(std::move(s)));
-  std::string text = a.Dump();
-  auto old = buf_.Get(keys::kGcActions);
-  if (!old || *old != text) buf_.Set(keys::kGcActions, text);
-}
 
 std::vector<VatId> KernelImpl::GetVatList(std::string_view key) {
   std::vector<VatId> out;

@@ -265,7 +265,7 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
           auto e = CListByKref(vat, k);
           if (!e) return VatError(StrCat("retireImports of ", v, " twice"));
           if (e->reachable) return VatError(StrCat("retireImports of ", v, ": still reachable"));
-          DeleteCListEntry(vat, k, v);
+          DeleteCListEntry(vat, k, *e);
         }
       } else if (sc.type == VatSyscall::Type::kRetireExports) {
         std::vector<Kref> krefs;
@@ -273,7 +273,7 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
           auto e = CListByKref(vat, k);
           if (!e) return VatError(StrCat("retireExports of ", v, " twice"));
           if (e->reachable) return VatError(StrCat("retireExports of ", v, ": still reachable"));
-          DeleteCListEntry(vat, k, v);
+          DeleteCListEntry(vat, k, *e);
           krefs.push_back(k);
         }
         RetireKernelObjects(krefs);
