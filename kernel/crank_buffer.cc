@@ -14,9 +14,8 @@ bool HasPrefix(std::string_view s, std::string_view prefix) {
 }  // namespace
 
 CrankBuffer::Node* CrankBuffer::NodeFor(std::string_view key) {
-  auto it = entries_.find(ToAbsl(key));
-  if (it == entries_.end()) it = entries_.emplace(std::string(key), Entry()).first;
-  return &*it;
+  // One probe: the key string is only built when the entry is new.
+  return &*entries_.try_emplace(ToAbsl(key)).first;
 }
 
 const std::optional<std::string>& CrankBuffer::Lookup(Node* n) {
@@ -49,6 +48,7 @@ void CrankBuffer::Write(std::string_view key, std::optional<std::string_view> va
   } else {
     undo_.push_back(Undo{n, false, std::nullopt});
     crank_keys_.push_back(n);
+    crank_sorted_ = false;
     e.in_crank = true;
   }
   if (value) {
@@ -73,6 +73,7 @@ void CrankBuffer::RollbackTo(size_t mark) {
       // Undo entries without a prior crank value pair up, in LIFO order, with crank_keys_.
       CHECK(!crank_keys_.empty() && crank_keys_.back() == u.node) << "undo log out of order";
       crank_keys_.pop_back();
+      crank_sorted_ = false;
       e.in_crank = false;
       e.crank.reset();
     }
@@ -100,18 +101,30 @@ std::vector<CrankBuffer::Node*> CrankBuffer::SortedCrank(std::string_view prefix
   return out;
 }
 
+const std::vector<CrankBuffer::Node*>& CrankBuffer::SortedCrankKeys() {
+  if (!crank_sorted_) {
+    // A copy: crank_keys_ must stay in first-write order for RollbackTo.
+    sorted_crank_.assign(crank_keys_.begin(), crank_keys_.end());
+    std::sort(sorted_crank_.begin(), sorted_crank_.end(),
+              [](const Node* a, const Node* b) { return a->first < b->first; });
+    crank_sorted_ = true;
+  }
+  return sorted_crank_;
+}
+
 void CrankBuffer::VisitCrank(
     const std::function<void(std::string_view, const std::optional<std::string>&)>& fn) {
-  for (const Node* n : SortedCrank("")) fn(n->first, n->second.crank);
+  ForEachCrankWrite(fn);
 }
 
 void CrankBuffer::FinishCrank(std::vector<KvWrite>* writes) {
   if (writes) {
-    VisitCrank([&](std::string_view k, const std::optional<std::string>& v) {
+    ForEachCrankWrite([&](std::string_view k, const std::optional<std::string>& v) {
       writes->push_back(KvWrite{std::string(k), v});
     });
   }
-  for (Node* n : crank_keys_) {
+  // In key order, so the block layer grows by sorted runs.
+  for (Node* n : SortedCrankKeys()) {
     Entry& e = n->second;
     if (!e.in_block) {
       e.in_block = true;
@@ -128,6 +141,7 @@ void CrankBuffer::FinishCrank(std::vector<KvWrite>* writes) {
     e.in_crank = false;
   }
   crank_keys_.clear();
+  crank_sorted_ = false;
   undo_.clear();
 }
 
@@ -137,6 +151,7 @@ void CrankBuffer::DiscardCrank() {
     n->second.crank.reset();
   }
   crank_keys_.clear();
+  crank_sorted_ = false;
   undo_.clear();
 }
 
@@ -265,6 +280,7 @@ void CrankBuffer::BlockCommitted() {
 
 void CrankBuffer::AbortBlock() {
   crank_keys_.clear();
+  crank_sorted_ = false;
   undo_.clear();
   block_keys_.clear();
   block_sorted_count_ = 0;

@@ -62,6 +62,12 @@ class CrankBuffer {
   // Visits the crank's net writes in key order (the crank layer is left intact).
   void VisitCrank(
       const std::function<void(std::string_view, const std::optional<std::string>&)>& fn);
+  // The same without the std::function indirection, for the per-crank hash. The sort is kept
+  // for FinishCrank, so a crank's keys are sorted once.
+  template <typename Fn>
+  void ForEachCrankWrite(Fn&& fn) {
+    for (const Node* n : SortedCrankKeys()) fn(std::string_view(n->first), n->second.crank);
+  }
   // Ends the crank: appends its net writes, in key order, to *writes (if non-null), folds them
   // into the block layer and clears the crank layer.
   void FinishCrank(std::vector<KvWrite>* writes);
@@ -113,6 +119,8 @@ class CrankBuffer {
   void Write(std::string_view key, std::optional<std::string_view> value);
   // Crank-layer nodes whose key starts with prefix, in key order.
   std::vector<Node*> SortedCrank(std::string_view prefix) const;
+  // crank_keys_ in key order (cached in sorted_crank_ until the crank's key set changes).
+  const std::vector<Node*>& SortedCrankKeys();
   // Block-layer nodes in key order (sorted lazily; new keys are merged in).
   const std::vector<Node*>& BlockKeys() const;
 
@@ -121,6 +129,8 @@ class CrankBuffer {
   // anything consensus-visible. Node-based so Node pointers stay valid across inserts.
   absl::node_hash_map<std::string, Entry> entries_;
   std::vector<Node*> crank_keys_;  // keys in the crank layer, in first-write order
+  std::vector<Node*> sorted_crank_;  // crank_keys_ sorted by key; valid while crank_sorted_
+  bool crank_sorted_ = false;
   std::vector<Undo> undo_;
   // Keys in the block layer; the first block_sorted_count_ are sorted, the rest were added by
   // cranks since and are merged in by BlockKeys().

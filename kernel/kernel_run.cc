@@ -89,12 +89,12 @@ void KernelImpl::EmitHostCrank() {
   // chains it (DESIGN §5). The activityhash key itself is written outside the crank hash.
   std::string& text = hash_scratch_;
   text.clear();
-  buf_.VisitCrank([&](std::string_view key, const std::optional<std::string>& value) {
+  buf_.ForEachCrankWrite([&](std::string_view key, const std::optional<std::string>& value) {
     if (!keys::IsConsensusKey(key)) return;
     if (value) {
-      StrAppend(&text, "add\n", key, "\n", *value, "\n");
+      text.append("add\n").append(key).append("\n").append(*value).append("\n");
     } else {
-      StrAppend(&text, "delete\n", key, "\n");
+      text.append("delete\n").append(key).append("\n");
     }
   });
   if (!text.empty()) {
