@@ -468,6 +468,7 @@ absl::Status KernelImpl::CommitBlock(const KvBatch& host_writes, bool sync) {
 void KernelImpl::AbortBlock() {
   CHECK(!in_crank_) << "abort inside a crank";
   buf_.AbortBlock();
+  parsed_queues_.clear();
   maybe_free_.clear();
   maybe_free_set_.clear();
   loaded_vats_.clear();

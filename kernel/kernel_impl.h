@@ -13,6 +13,7 @@
 #ifndef SWINGSETD_KERNEL_KERNEL_IMPL_H_
 #define SWINGSETD_KERNEL_KERNEL_IMPL_H_
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,6 +36,8 @@ struct KMessage {
   std::optional<Kref> result;
   bool omit_result = false;  // host sends with policy none: the "result" key is absent
   Json ToJson() const;       // {methargs, result}
+  // Appends the same text as ToJson().Dump(), without building a Json tree.
+  void EncodeTo(std::string* out) const;
 };
 
 // A stored queue event (KERNEL_SPEC §3.4).
@@ -48,6 +51,8 @@ struct KEvent {
   CapData vat_parameters;  // startVat (kref slots)
 
   Json ToJson() const;
+  // The stored text: the same bytes as ToJson().Dump(), without building a Json tree.
+  std::string Encode() const;
   static KEvent FromJsonOrDie(std::string_view text);
 };
 
@@ -254,6 +259,21 @@ class KernelImpl : public Kernel {
   absl::flat_hash_set<uint64_t> loaded_vats_;
   // Devices by name (registration order) and by id.
   std::map<std::string, std::unique_ptr<Device>> devices_;
+  // Queue events this process encoded, kept parsed so Dequeue need not reparse them. Never a
+  // source of truth: an entry is used only when its text equals the stored item, so entries
+  // left behind by rolled-back or aborted cranks are harmless (and dropped as indexes pass).
+  struct ParsedQueueItem {
+    uint64_t index;
+    std::string text;
+    KEvent event;
+  };
+  struct ParsedQueue {
+    std::string name;
+    std::deque<ParsedQueueItem> items;  // increasing index
+  };
+  static constexpr size_t kMaxParsedQueueItems = 1 << 16;
+  ParsedQueue* ParsedQueueFor(std::string_view queue);
+  std::vector<ParsedQueue> parsed_queues_;  // one per queue name (there are two)
   bool in_crank_ = false;
   std::string last_syscall_error_;  // why the last doomed syscall was refused
   std::string last_load_error_;

@@ -66,6 +66,68 @@ Json KEvent::ToJson() const {
   return o;
 }
 
+namespace {
+// {"body":...,"slots":[...]} exactly as CapDataToJson(c).Dump() writes it.
+void AppendCapData(const CapData& c, std::string* out) {
+  out->append("{\"body\":");
+  AppendJsonString(c.body, out);
+  out->append(",\"slots\":[");
+  for (size_t i = 0; i < c.slots.size(); ++i) {
+    if (i) out->push_back(',');
+    AppendJsonString(c.slots[i], out);
+  }
+  out->append("]}");
+}
+
+void AppendKref(const Kref& k, std::string* out) {
+  // Kref text never needs escaping.
+  out->push_back('"');
+  k.AppendTo(out);
+  out->push_back('"');
+}
+}  // namespace
+
+void KMessage::EncodeTo(std::string* out) const {
+  out->append("{\"methargs\":");
+  AppendCapData(methargs, out);
+  if (result) {
+    out->append(",\"result\":");
+    AppendKref(*result, out);
+  } else if (!omit_result) {
+    out->append(",\"result\":null");
+  }
+  out->push_back('}');
+}
+
+std::string KEvent::Encode() const {
+  std::string out;
+  out.reserve(128);
+  switch (type) {
+    case Type::kSend:
+      out.append("{\"type\":\"send\",\"target\":");
+      AppendKref(target, &out);
+      out.append(",\"msg\":");
+      msg.EncodeTo(&out);
+      out.push_back('}');
+      break;
+    case Type::kNotify:
+      out.append("{\"type\":\"notify\",\"vatID\":");
+      AppendJsonString(vat.ToString(), &out);
+      out.append(",\"kpid\":");
+      AppendKref(kpid, &out);
+      out.push_back('}');
+      break;
+    case Type::kStartVat:
+      out.append("{\"type\":\"startVat\",\"vatID\":");
+      AppendJsonString(vat.ToString(), &out);
+      out.append(",\"vatParameters\":");
+      AppendCapData(vat_parameters, &out);
+      out.push_back('}');
+      break;
+  }
+  return out;
+}
+
 KEvent KEvent::FromJsonOrDie(std::string_view text) {
   auto j = Json::Parse(text);
   CHECK(j.ok()) << "corrupt queue event: " << j.status().ToString();
@@ -220,7 +282,9 @@ CapData KernelImpl::GetPromiseData(const Kref& kp) {
 
 void KernelImpl::AddMessageToPromiseQueue(const Kref& kp, const KMessage& msg) {
   uint64_t n = ParseU64OrDie(*buf_.Get(keys::PromiseQueueNextId(kp)), "queue.nextID");
-  buf_.Set(keys::PromiseQueueItem(kp, n), msg.ToJson().Dump());
+  std::string text;
+  msg.EncodeTo(&text);
+  buf_.Set(keys::PromiseQueueItem(kp, n), text);
   buf_.Set(keys::PromiseQueueNextId(kp), StrCat(n + 1));
 }
 
@@ -406,7 +470,7 @@ void KernelImpl::DecMessage(const Kref& target, const KMessage& msg) {
 
 namespace {
 // "[head,tail]"
-std::pair<uint64_t, uint64_t> ParseQueueMeta(const std::optional<std::string>& v) {
+std::pair<uint64_t, uint64_t> ParseQueueMeta(const std::string* v) {
   if (!v) return {1, 1};
   std::string_view s(*v);
   CHECK(s.size() >= 5 && s.front() == '[' && s.back() == ']') << "corrupt queue meta " << *v;
@@ -417,25 +481,67 @@ std::pair<uint64_t, uint64_t> ParseQueueMeta(const std::optional<std::string>& v
 }
 }  // namespace
 
+KernelImpl::ParsedQueue* KernelImpl::ParsedQueueFor(std::string_view queue) {
+  for (ParsedQueue& q : parsed_queues_) {
+    if (q.name == queue) return &q;
+  }
+  parsed_queues_.push_back(ParsedQueue{std::string(queue), {}});
+  return &parsed_queues_.back();
+}
+
 void KernelImpl::Enqueue(std::string_view queue, const KEvent& ev) {
-  auto [head, tail] = ParseQueueMeta(buf_.Get(queue));
-  buf_.Set(keys::QueueItem(queue, tail), ev.ToJson().Dump());
+  auto [head, tail] = ParseQueueMeta(buf_.Find(queue));
+  std::string text = ev.Encode();
+  ParsedQueue* pq = ParsedQueueFor(queue);
+  // Entries at or past `tail` were enqueued by a crank that was rolled back.
+  while (!pq->items.empty() && pq->items.back().index >= tail) pq->items.pop_back();
+  if (pq->items.size() < kMaxParsedQueueItems) {
+    // Only the fields the text carries, so the copy equals what parsing the text would give.
+    KEvent copy;
+    copy.type = ev.type;
+    switch (ev.type) {
+      case KEvent::Type::kSend:
+        copy.target = ev.target;
+        copy.msg = ev.msg;
+        if (copy.msg.result) copy.msg.omit_result = false;
+        break;
+      case KEvent::Type::kNotify:
+        copy.vat = ev.vat;
+        copy.kpid = ev.kpid;
+        break;
+      case KEvent::Type::kStartVat:
+        copy.vat = ev.vat;
+        copy.vat_parameters = ev.vat_parameters;
+        break;
+    }
+    pq->items.push_back({tail, text, std::move(copy)});
+  }
+  buf_.Set(keys::QueueItem(queue, tail), text);
   buf_.Set(queue, StrCat("[", head, ",", tail + 1, "]"));
 }
 
 std::optional<KEvent> KernelImpl::Dequeue(std::string_view queue) {
-  auto [head, tail] = ParseQueueMeta(buf_.Get(queue));
+  auto [head, tail] = ParseQueueMeta(buf_.Find(queue));
   if (head >= tail) return std::nullopt;
   std::string key = keys::QueueItem(queue, head);
-  auto text = buf_.Get(key);
+  const std::string* text = buf_.Find(key);
   CHECK(text) << "missing queue item " << key;
+  std::optional<KEvent> ev;
+  ParsedQueue* pq = ParsedQueueFor(queue);
+  while (!pq->items.empty() && pq->items.front().index < head) pq->items.pop_front();
+  if (!pq->items.empty() && pq->items.front().index == head) {
+    // The store is the truth: the parsed copy is used only if its text is what is stored.
+    if (pq->items.front().text == *text) ev = std::move(pq->items.front().event);
+    pq->items.pop_front();
+  }
+  if (!ev) ev = KEvent::FromJsonOrDie(*text);
   buf_.Delete(key);
   buf_.Set(queue, StrCat("[", head + 1, ",", tail, "]"));
-  return KEvent::FromJsonOrDie(*text);
+  return ev;
 }
 
 uint64_t KernelImpl::QueueLength(std::string_view queue) {
-  auto [head, tail] = ParseQueueMeta(buf_.Get(queue));
+  auto [head, tail] = ParseQueueMeta(buf_.Find(queue));
   return tail - head;
 }
 
