@@ -1,6 +1,8 @@
 #include "kernel/crank_buffer.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 
 #include "kernel/base.h"
 #include "kernel/strings.h"
@@ -10,6 +12,25 @@ namespace swingset {
 namespace {
 bool HasPrefix(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
+}
+
+// Byte-wise key order (as std::string's operator<), compared eight bytes at a time inline:
+// keys are short and share long prefixes ("kp42.", "v1.c."), and sorting them through a
+// memcmp call per comparison was a visible cost of each crank and each block.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "KeyLess byte-swaps little-endian words");
+inline bool KeyLess(std::string_view a, std::string_view b) {
+  const size_t n = std::min(a.size(), b.size());
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y);
+  }
+  for (; i < n; ++i) {
+    if (a[i] != b[i]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]);
+  }
+  return a.size() < b.size();
 }
 }  // namespace
 
@@ -83,7 +104,7 @@ void CrankBuffer::RollbackTo(size_t mark) {
 
 const std::vector<CrankBuffer::Node*>& CrankBuffer::BlockKeys() const {
   if (block_sorted_count_ < block_keys_.size()) {
-    auto by_key = [](const Node* a, const Node* b) { return a->first < b->first; };
+    auto by_key = [](const Node* a, const Node* b) { return KeyLess(a->first, b->first); };
     auto mid = block_keys_.begin() + block_sorted_count_;
     std::sort(mid, block_keys_.end(), by_key);
     std::inplace_merge(block_keys_.begin(), mid, block_keys_.end(), by_key);
@@ -97,7 +118,7 @@ std::vector<CrankBuffer::Node*> CrankBuffer::SortedCrank(std::string_view prefix
   for (Node* n : crank_keys_) {
     if (HasPrefix(n->first, prefix)) out.push_back(n);
   }
-  std::sort(out.begin(), out.end(), [](const Node* a, const Node* b) { return a->first < b->first; });
+  std::sort(out.begin(), out.end(), [](const Node* a, const Node* b) { return KeyLess(a->first, b->first); });
   return out;
 }
 
@@ -106,7 +127,7 @@ const std::vector<CrankBuffer::Node*>& CrankBuffer::SortedCrankKeys() {
     // A copy: crank_keys_ must stay in first-write order for RollbackTo.
     sorted_crank_.assign(crank_keys_.begin(), crank_keys_.end());
     std::sort(sorted_crank_.begin(), sorted_crank_.end(),
-              [](const Node* a, const Node* b) { return a->first < b->first; });
+              [](const Node* a, const Node* b) { return KeyLess(a->first, b->first); });
     crank_sorted_ = true;
   }
   return sorted_crank_;
