@@ -76,7 +76,7 @@ void KernelImpl::StartCrank() {
 
 void KernelImpl::EndCrank() {
   ProcessRefcounts();
-  auto n = buf_.Get(keys::kCrankNumber);
+  const std::string* n = buf_.Find(keys::kCrankNumber);
   uint64_t crank = 0;
   if (n) ParseNat(*n, &crank);
   buf_.Set(keys::kCrankNumber, StrCat(crank + 1));

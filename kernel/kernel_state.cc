@@ -170,7 +170,7 @@ KEvent KEvent::FromJsonOrDie(std::string_view text) {
 // ---------------------------------------------------------------- counters
 
 uint64_t KernelImpl::AllocCounter(std::string_view key, uint64_t first) {
-  auto v = buf_.Get(key);
+  const std::string* v = buf_.Find(key);
   uint64_t n = v ? ParseU64OrDie(*v, key) : first;
   buf_.Set(key, StrCat(n + 1));
   return n;
@@ -196,7 +196,7 @@ Kref KernelImpl::AllocPromise(std::optional<VatId> decider) {
 // ---------------------------------------------------------------- objects
 
 std::optional<std::pair<uint64_t, uint64_t>> KernelImpl::GetObjectCounts(const Kref& ko) {
-  auto v = buf_.Get(keys::ObjectRefCount(ko));
+  const std::string* v = buf_.Find(keys::ObjectRefCount(ko));
   if (!v) return std::nullopt;
   size_t comma = v->find(',');
   CHECK(comma != std::string::npos) << "corrupt refCount of " << ko.ToString() << ": " << *v;
@@ -212,7 +212,7 @@ void KernelImpl::SetObjectCounts(const Kref& ko, uint64_t r, uint64_t c) {
 }
 
 std::optional<VatId> KernelImpl::GetOwner(const Kref& ko) {
-  auto v = buf_.Get(keys::ObjectOwner(ko));
+  const std::string* v = buf_.Find(keys::ObjectOwner(ko));
   if (!v) return std::nullopt;
   auto id = VatId::Parse(*v);
   CHECK(id.ok()) << "corrupt owner of " << ko.ToString();
@@ -227,12 +227,12 @@ void KernelImpl::DeleteObject(const Kref& ko) {
 // ---------------------------------------------------------------- promises
 
 std::string KernelImpl::GetPromiseState(const Kref& kp) {
-  auto v = buf_.Get(keys::PromiseState(kp));
+  const std::string* v = buf_.Find(keys::PromiseState(kp));
   return v ? *v : std::string();
 }
 
 uint64_t KernelImpl::GetPromiseRefCount(const Kref& kp) {
-  auto v = buf_.Get(keys::PromiseRefCount(kp));
+  const std::string* v = buf_.Find(keys::PromiseRefCount(kp));
   return v ? ParseU64OrDie(*v, "promise refCount") : 0;
 }
 
@@ -241,7 +241,7 @@ void KernelImpl::SetPromiseRefCount(const Kref& kp, uint64_t n) {
 }
 
 std::optional<VatId> KernelImpl::GetDecider(const Kref& kp) {
-  auto v = buf_.Get(keys::PromiseDecider(kp));
+  const std::string* v = buf_.Find(keys::PromiseDecider(kp));
   if (!v) return std::nullopt;
   if (v->empty()) return VatId();
   auto id = VatId::Parse(*v);
@@ -255,7 +255,7 @@ void KernelImpl::SetDecider(const Kref& kp, VatId vat) {
 
 std::vector<VatId> KernelImpl::GetSubscribers(const Kref& kp) {
   std::vector<VatId> out;
-  auto v = buf_.Get(keys::PromiseSubscribers(kp));
+  const std::string* v = buf_.Find(keys::PromiseSubscribers(kp));
   if (!v) return out;
   for (const std::string& s : SplitCommas(*v)) out.push_back(*VatId::Parse(s));
   return out;
@@ -273,15 +273,15 @@ void KernelImpl::AddSubscriber(const Kref& kp, VatId vat) {
 
 CapData KernelImpl::GetPromiseData(const Kref& kp) {
   CapData d;
-  auto body = buf_.Get(keys::PromiseDataBody(kp));
+  const std::string* body = buf_.Find(keys::PromiseDataBody(kp));
   if (body) d.body = *body;
-  auto slots = buf_.Get(keys::PromiseDataSlots(kp));
+  const std::string* slots = buf_.Find(keys::PromiseDataSlots(kp));
   if (slots) d.slots = SplitCommas(*slots);
   return d;
 }
 
 void KernelImpl::AddMessageToPromiseQueue(const Kref& kp, const KMessage& msg) {
-  uint64_t n = ParseU64OrDie(*buf_.Get(keys::PromiseQueueNextId(kp)), "queue.nextID");
+  uint64_t n = ParseU64OrDie(*buf_.Find(keys::PromiseQueueNextId(kp)), "queue.nextID");
   std::string text;
   msg.EncodeTo(&text);
   buf_.Set(keys::PromiseQueueItem(kp, n), text);
@@ -290,12 +290,12 @@ void KernelImpl::AddMessageToPromiseQueue(const Kref& kp, const KMessage& msg) {
 
 std::vector<KMessage> KernelImpl::TakePromiseQueue(const Kref& kp) {
   std::vector<KMessage> out;
-  auto next = buf_.Get(keys::PromiseQueueNextId(kp));
+  const std::string* next = buf_.Find(keys::PromiseQueueNextId(kp));
   if (!next) return out;
   uint64_t n = ParseU64OrDie(*next, "queue.nextID");
   for (uint64_t i = 0; i < n; ++i) {
     std::string key = keys::PromiseQueueItem(kp, i);
-    auto text = buf_.Get(key);
+    const std::string* text = buf_.Find(key);
     CHECK(text) << "missing promise queue item " << key;
     // Reuse the event parser by wrapping as a send event.
     KEvent ev = KEvent::FromJsonOrDie(
@@ -310,7 +310,9 @@ std::vector<KMessage> KernelImpl::TakePromiseQueue(const Kref& kp) {
 void KernelImpl::DeletePromise(const Kref& kp) {
   // Every key a promise can have (§2.3), deleted only where present: no store iterator.
   uint64_t queued = 0;
-  if (auto n = buf_.Get(keys::PromiseQueueNextId(kp))) queued = ParseU64OrDie(*n, "queue.nextID");
+  if (const std::string* n = buf_.Find(keys::PromiseQueueNextId(kp))) {
+    queued = ParseU64OrDie(*n, "queue.nextID");
+  }
   for (uint64_t i = 0; i < queued; ++i) {
     std::string k = keys::PromiseQueueItem(kp, i);
     if (buf_.Has(k)) buf_.Delete(k);
@@ -349,7 +351,7 @@ void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapDa
 // ---------------------------------------------------------------- c-lists
 
 std::optional<CListEntry> KernelImpl::CListByKref(VatId vat, const Kref& k) {
-  auto v = buf_.Get(keys::CListByKref(vat, k));
+  const std::string* v = buf_.Find(keys::CListByKref(vat, k));
   if (!v) return std::nullopt;
   CHECK(v->size() >= 3 && (*v)[1] == ' ' && ((*v)[0] == 'R' || (*v)[0] == '_'))
       << "corrupt c-list entry " << keys::CListByKref(vat, k) << ": " << *v;
@@ -357,7 +359,7 @@ std::optional<CListEntry> KernelImpl::CListByKref(VatId vat, const Kref& k) {
 }
 
 std::optional<Kref> KernelImpl::CListByVref(VatId vat, std::string_view vref) {
-  auto v = buf_.Get(keys::CListByVref(vat, vref));
+  const std::string* v = buf_.Find(keys::CListByVref(vat, vref));
   if (!v) return std::nullopt;
   auto k = Kref::Parse(*v);
   CHECK(k.ok()) << "corrupt c-list entry for " << std::string(vref);
@@ -587,7 +589,7 @@ void KernelImpl::SetGcActions(std::vector<std::string> actions) {
 
 std::vector<VatId> KernelImpl::GetVatList(std::string_view key) {
   std::vector<VatId> out;
-  auto v = buf_.Get(key);
+  const std::string* v = buf_.Find(key);
   if (!v || *v == "[]") return out;
   auto j = Json::Parse(*v);
   CHECK(j.ok() && j->is_array()) << "corrupt " << std::string(key);
