@@ -274,6 +274,9 @@ class KernelImpl : public Kernel {
   static constexpr size_t kMaxParsedQueueItems = 1 << 16;
   ParsedQueue* ParsedQueueFor(std::string_view queue);
   std::vector<ParsedQueue> parsed_queues_;  // one per queue name (there are two)
+  // kernel.defaultReapDirtThreshold as last parsed: (stored text, value). AddDirt reparses
+  // when the stored text differs, so this can never be stale.
+  std::optional<std::pair<std::string, Json>> parsed_default_threshold_;
   bool in_crank_ = false;
   std::string last_syscall_error_;  // why the last doomed syscall was refused
   std::string last_load_error_;

@@ -478,14 +478,26 @@ bool KernelImpl::Deliver(VatId vat, const VatDelivery& d, size_t start_mark, siz
 void KernelImpl::AddDirt(VatId vat, uint64_t gc_krefs) {
   VatInfo* info = FindVat(vat);
   if (!info || !info->alive) return;
-  Json thresholds = Json::MakeObject();
-  if (auto d = buf_.Get(keys::kDefaultReapDirtThreshold)) {
-    auto j = Json::Parse(*d);
-    if (j.ok() && j->is_object()) thresholds = *j;
+  // The default thresholds are parsed again only when their stored text changes (this runs
+  // after every delivery); the vat's own overlay is merged into a copy only if it has one.
+  const std::string* default_text = buf_.Find(keys::kDefaultReapDirtThreshold);
+  std::string_view text = default_text ? std::string_view(*default_text) : std::string_view();
+  if (!parsed_default_threshold_ || parsed_default_threshold_->first != text) {
+    Json parsed = Json::MakeObject();
+    if (default_text) {
+      auto j = Json::Parse(text);
+      if (j.ok() && j->is_object()) parsed = *std::move(j);
+    }
+    parsed_default_threshold_.emplace(std::string(text), std::move(parsed));
   }
-  if (info->reap_threshold.is_object()) {
-    for (const auto& [k, v] : info->reap_threshold.as_object()) thresholds.Set(k, v);
+  const Json* th = &parsed_default_threshold_->second;
+  Json merged;
+  if (info->reap_threshold.is_object() && !info->reap_threshold.as_object().empty()) {
+    merged = *th;
+    for (const auto& [k, v] : info->reap_threshold.as_object()) merged.Set(k, v);
+    th = &merged;
   }
+  const Json& thresholds = *th;
   if (const Json* never = thresholds.Find("never"); never && never->is_bool() && never->as_bool()) {
     return;
   }
