@@ -61,8 +61,7 @@ std::optional<std::string> CrankBuffer::Get(std::string_view key) {
   return Lookup(NodeFor(key));
 }
 
-void CrankBuffer::Write(std::string_view key, std::optional<std::string_view> value) {
-  Node* n = NodeFor(key);
+void CrankBuffer::Write(Node* n, std::optional<std::string_view> value) {
   Entry& e = n->second;
   if (e.in_crank) {
     undo_.push_back(Undo{n, true, std::move(e.crank)});
@@ -79,9 +78,30 @@ void CrankBuffer::Write(std::string_view key, std::optional<std::string_view> va
   }
 }
 
-void CrankBuffer::Set(std::string_view key, std::string_view value) { Write(key, value); }
+void CrankBuffer::Set(std::string_view key, std::string_view value) {
+  Write(NodeFor(key), value);
+}
 
-void CrankBuffer::Delete(std::string_view key) { Write(key, std::nullopt); }
+void CrankBuffer::Delete(std::string_view key) { Write(NodeFor(key), std::nullopt); }
+
+void CrankBuffer::MarkAbsent(Node* n) {
+  Entry& e = n->second;
+  if (e.known || e.in_block || e.in_crank) return;
+#ifndef NDEBUG
+  auto v = store_->Get(n->first);
+  CHECK(v.ok() && !v->has_value()) << "AssumeAbsent of stored key '" << n->first << "'";
+#endif
+  e.known = true;
+  e.value.reset();
+}
+
+void CrankBuffer::AssumeAbsent(std::string_view key) { MarkAbsent(NodeFor(key)); }
+
+void CrankBuffer::Create(std::string_view key, std::string_view value) {
+  Node* n = NodeFor(key);
+  MarkAbsent(n);
+  Write(n, value);
+}
 
 void CrankBuffer::RollbackTo(size_t mark) {
   CHECK(mark <= undo_.size()) << "bad savepoint";
@@ -276,7 +296,11 @@ void CrankBuffer::VisitBlockWithBase(
 KvBatch CrankBuffer::BlockBatch() const {
   KvBatch batch;
   batch.reserve(block_keys_.size());
-  for (const Node* n : BlockKeys()) batch.push_back(KvWrite{n->first, n->second.value});
+  for (const Node* n : BlockKeys()) {
+    const Entry& e = n->second;
+    if (!e.value && e.has_base && !e.base) continue;  // created and deleted within the block
+    batch.push_back(KvWrite{n->first, e.value});
+  }
   return batch;
 }
 

@@ -48,6 +48,15 @@ class CrankBuffer {
   bool Has(std::string_view key) { return Find(key) != nullptr; }
   void Set(std::string_view key, std::string_view value);
   void Delete(std::string_view key);
+  // Records that key is absent from the committed store, as a read would, without reading:
+  // for keys named after a freshly allocated id or queue index, which cannot exist yet. The
+  // caller must be sure (a wrong call would make reads miss a stored value). Knowing the
+  // committed value lets the block skip deleting a key the store never had, and spares the
+  // state hash a store read (VisitBlockWithBase passes the known absence). No-op for a key
+  // the buffer already knows or has written.
+  void AssumeAbsent(std::string_view key);
+  // AssumeAbsent(key) then Set(key, value), with one lookup.
+  void Create(std::string_view key, std::string_view value);
 
   // The first live key strictly greater than `after` that starts with `prefix`, with its value.
   std::optional<std::pair<std::string, std::string>> NextAfter(std::string_view after,
@@ -83,7 +92,8 @@ class CrankBuffer {
                                                    const std::optional<std::string>&,
                                                    const std::optional<std::string>*)>& fn) const;
   size_t BlockSize() const { return block_keys_.size(); }
-  // The block as a batch; the block layer is left intact until BlockCommitted().
+  // The block as a batch; the block layer is left intact until BlockCommitted(). Deletes of
+  // keys known to be absent from the committed store are left out (they would be no-ops).
   KvBatch BlockBatch() const;
   // The block was written to the store: move it into the read cache and clear it.
   void BlockCommitted();
@@ -116,7 +126,8 @@ class CrankBuffer {
   Node* NodeFor(std::string_view key);
   // The value of key seen from the top of the layers; reads the store (and caches) on a miss.
   const std::optional<std::string>& Lookup(Node* n);
-  void Write(std::string_view key, std::optional<std::string_view> value);
+  void Write(Node* n, std::optional<std::string_view> value);
+  void MarkAbsent(Node* n);
   // Crank-layer nodes whose key starts with prefix, in key order.
   std::vector<Node*> SortedCrank(std::string_view prefix) const;
   // crank_keys_ in key order (cached in sorted_crank_ until the crank's key set changes).

@@ -152,7 +152,8 @@ class KernelImpl : public Kernel {
   // C-lists
   std::optional<CListEntry> CListByKref(VatId vat, const Kref& k);
   std::optional<Kref> CListByVref(VatId vat, std::string_view vref);
-  void CListWrite(VatId vat, const Kref& k, std::string_view vref, bool reachable);
+  // A new entry: the kref or the vref was just allocated and the other was not in the c-list.
+  void CListAdd(VatId vat, const Kref& k, std::string_view vref, bool reachable);
   void CListDeleteKeys(VatId vat, const Kref& k, std::string_view vref);
   void DeleteCListEntry(VatId vat, const Kref& k, std::string_view vref);
   void SetReachableFlag(VatId vat, const Kref& k);

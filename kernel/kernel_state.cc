@@ -177,19 +177,29 @@ uint64_t KernelImpl::AllocCounter(std::string_view key, uint64_t first) {
 }
 
 Kref KernelImpl::AllocObject(std::optional<VatId> owner) {
+  // A new id: none of its keys can be in the store (Create / AssumeAbsent).
   Kref ko = Kref::Object(AllocCounter(keys::kKoNextId, keys::kFirstObjectId));
-  if (owner) buf_.Set(keys::ObjectOwner(ko), owner->ToString());
-  buf_.Set(keys::ObjectRefCount(ko), "0,0");
+  if (owner) {
+    buf_.Create(keys::ObjectOwner(ko), owner->ToString());
+  } else {
+    buf_.AssumeAbsent(keys::ObjectOwner(ko));
+  }
+  buf_.Create(keys::ObjectRefCount(ko), "0,0");
   return ko;
 }
 
 Kref KernelImpl::AllocPromise(std::optional<VatId> decider) {
+  // A new id: none of its keys can be in the store. Knowing that for the keys written later
+  // too lets the block drop their deletes when the promise dies within the block.
   Kref kp = Kref::Promise(AllocCounter(keys::kKpNextId, keys::kFirstPromiseId));
-  buf_.Set(keys::PromiseState(kp), keys::kPromiseUnresolved);
-  buf_.Set(keys::PromiseSubscribers(kp), "");
-  buf_.Set(keys::PromiseQueueNextId(kp), "0");
-  buf_.Set(keys::PromiseRefCount(kp), "0");
-  buf_.Set(keys::PromiseDecider(kp), decider ? decider->ToString() : "");
+  buf_.Create(keys::PromiseState(kp), keys::kPromiseUnresolved);
+  buf_.Create(keys::PromiseSubscribers(kp), "");
+  buf_.Create(keys::PromiseQueueNextId(kp), "0");
+  buf_.Create(keys::PromiseRefCount(kp), "0");
+  buf_.Create(keys::PromiseDecider(kp), decider ? decider->ToString() : "");
+  buf_.AssumeAbsent(keys::PromisePolicy(kp));
+  buf_.AssumeAbsent(keys::PromiseDataBody(kp));
+  buf_.AssumeAbsent(keys::PromiseDataSlots(kp));
   return kp;
 }
 
@@ -366,9 +376,11 @@ std::optional<Kref> KernelImpl::CListByVref(VatId vat, std::string_view vref) {
   return *k;
 }
 
-void KernelImpl::CListWrite(VatId vat, const Kref& k, std::string_view vref, bool reachable) {
-  buf_.Set(keys::CListByKref(vat, k), StrCat(reachable ? "R " : "_ ", vref));
-  buf_.Set(keys::CListByVref(vat, vref), k.ToString());
+void KernelImpl::CListAdd(VatId vat, const Kref& k, std::string_view vref, bool reachable) {
+  // Neither key is stored: one side was just looked up and found missing, the other is named
+  // after an id allocated for this entry (Create records both as absent before the write).
+  buf_.Create(keys::CListByKref(vat, k), StrCat(reachable ? "R " : "_ ", vref));
+  buf_.Create(keys::CListByVref(vat, vref), k.ToString());
 }
 
 void KernelImpl::CListDeleteKeys(VatId vat, const Kref& k, std::string_view vref) {
@@ -518,7 +530,8 @@ void KernelImpl::Enqueue(std::string_view queue, const KEvent& ev) {
     }
     pq->items.push_back({tail, text, std::move(copy)});
   }
-  buf_.Set(keys::QueueItem(queue, tail), text);
+  // Indexes at or past the tail have never been written.
+  buf_.Create(keys::QueueItem(queue, tail), text);
   buf_.Set(queue, StrCat("[", head, ",", tail + 1, "]"));
 }
 
