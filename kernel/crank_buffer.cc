@@ -32,6 +32,22 @@ inline bool KeyLess(std::string_view a, std::string_view b) {
   }
   return a.size() < b.size();
 }
+// The first 16 bytes of a key as two big-endian words, zero-padded. If one key's words are
+// less than another's, that key is less; equal words leave the order to the full keys.
+struct KeyWords {
+  uint64_t hi;
+  uint64_t lo;
+};
+
+KeyWords WordsOf(std::string_view k) {
+  unsigned char b[16] = {};
+  std::memcpy(b, k.data(), std::min<size_t>(k.size(), 16));
+  uint64_t hi, lo;
+  std::memcpy(&hi, b, 8);
+  std::memcpy(&lo, b + 8, 8);
+  return KeyWords{__builtin_bswap64(hi), __builtin_bswap64(lo)};
+}
+
 }  // namespace
 
 CrankBuffer::Node* CrankBuffer::NodeFor(std::string_view key) {
@@ -126,7 +142,17 @@ const std::vector<CrankBuffer::Node*>& CrankBuffer::BlockKeys() const {
   if (block_sorted_count_ < block_keys_.size()) {
     auto by_key = [](const Node* a, const Node* b) { return KeyLess(a->first, b->first); };
     auto mid = block_keys_.begin() + block_sorted_count_;
-    std::sort(mid, block_keys_.end(), by_key);
+    // A block has thousands of keys whose nodes are scattered in memory: sort copies of their
+    // leading words, so most comparisons do not follow node pointers to the key strings.
+    std::vector<std::pair<KeyWords, Node*>> keyed;
+    keyed.reserve(block_keys_.end() - mid);
+    for (auto it = mid; it != block_keys_.end(); ++it) keyed.emplace_back(WordsOf((*it)->first), *it);
+    std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
+      if (a.first.hi != b.first.hi) return a.first.hi < b.first.hi;
+      if (a.first.lo != b.first.lo) return a.first.lo < b.first.lo;
+      return KeyLess(a.second->first, b.second->first);
+    });
+    for (size_t i = 0; i < keyed.size(); ++i) mid[i] = keyed[i].second;
     std::inplace_merge(block_keys_.begin(), mid, block_keys_.end(), by_key);
     block_sorted_count_ = block_keys_.size();
   }
