@@ -55,6 +55,14 @@ CrankBuffer::Node* CrankBuffer::NodeFor(std::string_view key) {
   return &*entries_.try_emplace(ToAbsl(key)).first;
 }
 
+CrankBuffer::Node* CrankBuffer::NodeFor(KeyHandle& key) {
+  if (key.epoch_ != epoch_) {
+    key.node_ = NodeFor(key.key_);
+    key.epoch_ = epoch_;
+  }
+  return key.node_;
+}
+
 const std::optional<std::string>& CrankBuffer::Lookup(Node* n) {
   Entry& e = n->second;
   if (e.in_crank) return e.crank;
@@ -72,6 +80,13 @@ const std::string* CrankBuffer::Find(std::string_view key) {
   const std::optional<std::string>& v = Lookup(NodeFor(key));
   return v ? &*v : nullptr;
 }
+
+const std::string* CrankBuffer::Find(KeyHandle& key) {
+  const std::optional<std::string>& v = Lookup(NodeFor(key));
+  return v ? &*v : nullptr;
+}
+
+void CrankBuffer::Set(KeyHandle& key, std::string_view value) { Write(NodeFor(key), value); }
 
 std::optional<std::string> CrankBuffer::Get(std::string_view key) {
   return Lookup(NodeFor(key));
@@ -338,6 +353,7 @@ void CrankBuffer::BlockCommitted() {
       // Deleted keys are rarely read again; forgetting them keeps the map small under churn
       // (a later read goes to the store, which now lacks the key too).
       entries_.erase(n->first);
+      ++epoch_;
       continue;
     }
     e.in_block = false;
@@ -346,7 +362,10 @@ void CrankBuffer::BlockCommitted() {
   }
   block_keys_.clear();
   block_sorted_count_ = 0;
-  if (entries_.size() >= kMaxCacheEntries) entries_.clear();
+  if (entries_.size() >= kMaxCacheEntries) {
+    entries_.clear();
+    ++epoch_;
+  }
 }
 
 void CrankBuffer::AbortBlock() {
@@ -356,6 +375,7 @@ void CrankBuffer::AbortBlock() {
   block_keys_.clear();
   block_sorted_count_ = 0;
   entries_.clear();
+  ++epoch_;
 }
 
 }  // namespace swingset

@@ -35,7 +35,25 @@
 namespace swingset {
 
 class CrankBuffer {
+ private:
+  struct Entry;
+  using Node = std::pair<const std::string, Entry>;
+
  public:
+  // A fixed key whose entry is looked up once and remembered, for the few keys the kernel
+  // touches on every crank (queue heads, crankNumber, activityhash). The remembered entry is
+  // dropped whenever the buffer erases entries, so it never dangles.
+  class KeyHandle {
+   public:
+    explicit KeyHandle(std::string_view key) : key_(key) {}
+    const std::string& key() const { return key_; }
+
+   private:
+    friend class CrankBuffer;
+    std::string key_;
+    Node* node_ = nullptr;
+    uint64_t epoch_ = 0;  // the buffer's epoch_ when node_ was found
+  };
 
   explicit CrankBuffer(KvStore* store) : store_(store) {}
   CrankBuffer(const CrankBuffer&) = delete;
@@ -48,6 +66,9 @@ class CrankBuffer {
   bool Has(std::string_view key) { return Find(key) != nullptr; }
   void Set(std::string_view key, std::string_view value);
   void Delete(std::string_view key);
+  // The same for a KeyHandle (no hashing after the first use).
+  const std::string* Find(KeyHandle& key);
+  void Set(KeyHandle& key, std::string_view value);
   // Records that key is absent from the committed store, as a read would, without reading:
   // for keys named after a freshly allocated id or queue index, which cannot exist yet. The
   // caller must be sure (a wrong call would make reads miss a stored value). Knowing the
@@ -114,7 +135,6 @@ class CrankBuffer {
     bool in_block = false;
     bool has_base = false;
   };
-  using Node = std::pair<const std::string, Entry>;
 
   struct Undo {
     Node* node;
@@ -124,6 +144,7 @@ class CrankBuffer {
 
   // The entry for key, created (empty) if absent.
   Node* NodeFor(std::string_view key);
+  Node* NodeFor(KeyHandle& key);
   // The value of key seen from the top of the layers; reads the store (and caches) on a miss.
   const std::optional<std::string>& Lookup(Node* n);
   void Write(Node* n, std::optional<std::string_view> value);
@@ -136,6 +157,9 @@ class CrankBuffer {
   const std::vector<Node*>& BlockKeys() const;
 
   KvStore* store_;
+  // Incremented whenever entries are erased from entries_; KeyHandles found in an older epoch
+  // look their key up again.
+  uint64_t epoch_ = 1;
   // Every key seen: crank writes, block writes and cached store reads. Never iterated for
   // anything consensus-visible. Node-based so Node pointers stay valid across inserts.
   absl::node_hash_map<std::string, Entry> entries_;

@@ -132,5 +132,30 @@ TEST(CrankBufferTest, RolledBackCreateLeavesOnlyTheKnownAbsence) {
   EXPECT_EQ(b.BlockSize(), 0u);
 }
 
+TEST(CrankBufferTest, KeyHandlesFollowErasedAndClearedEntries) {
+  auto store = NewMemKvStore();
+  CrankBuffer b(store.get());
+  CrankBuffer::KeyHandle h("h");
+  b.Set(h, "1");
+  b.Set("gone", "x");
+  b.FinishCrank(nullptr);
+  b.Delete("gone");
+  b.Delete("h");
+  b.FinishCrank(nullptr);
+  ASSERT_TRUE(store->Write(b.BlockBatch(), true).ok());
+  b.BlockCommitted();  // erases both entries
+  EXPECT_EQ(b.Find(h), nullptr);
+  b.Set(h, "2");
+  b.FinishCrank(nullptr);
+  EXPECT_EQ(*b.Get("h"), "2");
+  ASSERT_TRUE(store->Write(b.BlockBatch(), true).ok());
+  b.BlockCommitted();
+  b.Set(h, "3");
+  b.FinishCrank(nullptr);
+  b.AbortBlock();  // clears every entry
+  ASSERT_NE(b.Find(h), nullptr);
+  EXPECT_EQ(*b.Find(h), "2");
+}
+
 }  // namespace
 }  // namespace swingset

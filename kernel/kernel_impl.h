@@ -26,6 +26,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "kernel/crank_buffer.h"
 #include "kernel/kernel.h"
+#include "kernel/key_schema.h"
 #include "kernel/smallcaps.h"
 
 namespace swingset {
@@ -269,7 +270,8 @@ class KernelImpl : public Kernel {
     KEvent event;
   };
   struct ParsedQueue {
-    std::string name;
+    explicit ParsedQueue(std::string_view queue) : meta(queue) {}
+    CrankBuffer::KeyHandle meta;        // the queue's "[head,tail]" record
     std::deque<ParsedQueueItem> items;  // increasing index
   };
   static constexpr size_t kMaxParsedQueueItems = 1 << 16;
@@ -278,6 +280,10 @@ class KernelImpl : public Kernel {
   // kernel.defaultReapDirtThreshold as last parsed: (stored text, value). AddDirt reparses
   // when the stored text differs, so this can never be stale.
   std::optional<std::pair<std::string, Json>> parsed_default_threshold_;
+  // Keys read or written on every crank.
+  CrankBuffer::KeyHandle crank_number_key_{keys::kCrankNumber};
+  CrankBuffer::KeyHandle activity_hash_key_{keys::kActivityHash};
+  CrankBuffer::KeyHandle default_reap_threshold_key_{keys::kDefaultReapDirtThreshold};
   bool in_crank_ = false;
   std::string last_syscall_error_;  // why the last doomed syscall was refused
   std::string last_load_error_;

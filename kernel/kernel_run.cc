@@ -76,10 +76,10 @@ void KernelImpl::StartCrank() {
 
 void KernelImpl::EndCrank() {
   ProcessRefcounts();
-  const std::string* n = buf_.Find(keys::kCrankNumber);
+  const std::string* n = buf_.Find(crank_number_key_);
   uint64_t crank = 0;
   if (n) ParseNat(*n, &crank);
-  buf_.Set(keys::kCrankNumber, StrCat(crank + 1));
+  buf_.Set(crank_number_key_, StrCat(crank + 1));
   EmitHostCrank();
   in_crank_ = false;
 }
@@ -100,13 +100,13 @@ void KernelImpl::EmitHostCrank() {
   if (!text.empty()) {
     hasher_->Update(text);
     std::string crankhash = hasher_->FinishHex();
-    const std::string* prev = buf_.Find(keys::kActivityHash);
+    const std::string* prev = buf_.Find(activity_hash_key_);
     hasher_->Update("activityhash\n");
     hasher_->Update(prev ? std::string_view(*prev) : std::string_view());
     hasher_->Update("\n");
     hasher_->Update(crankhash);
     hasher_->Update("\n");
-    buf_.Set(keys::kActivityHash, hasher_->FinishHex());
+    buf_.Set(activity_hash_key_, hasher_->FinishHex());
   }
   buf_.FinishCrank(nullptr);
 }
@@ -480,7 +480,7 @@ void KernelImpl::AddDirt(VatId vat, uint64_t gc_krefs) {
   if (!info || !info->alive) return;
   // The default thresholds are parsed again only when their stored text changes (this runs
   // after every delivery); the vat's own overlay is merged into a copy only if it has one.
-  const std::string* default_text = buf_.Find(keys::kDefaultReapDirtThreshold);
+  const std::string* default_text = buf_.Find(default_reap_threshold_key_);
   std::string_view text = default_text ? std::string_view(*default_text) : std::string_view();
   if (!parsed_default_threshold_ || parsed_default_threshold_->first != text) {
     Json parsed = Json::MakeObject();

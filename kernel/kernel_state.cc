@@ -497,16 +497,16 @@ std::pair<uint64_t, uint64_t> ParseQueueMeta(const std::string* v) {
 
 KernelImpl::ParsedQueue* KernelImpl::ParsedQueueFor(std::string_view queue) {
   for (ParsedQueue& q : parsed_queues_) {
-    if (q.name == queue) return &q;
+    if (q.meta.key() == queue) return &q;
   }
-  parsed_queues_.push_back(ParsedQueue{std::string(queue), {}});
+  parsed_queues_.emplace_back(queue);
   return &parsed_queues_.back();
 }
 
 void KernelImpl::Enqueue(std::string_view queue, const KEvent& ev) {
-  auto [head, tail] = ParseQueueMeta(buf_.Find(queue));
-  std::string text = ev.Encode();
   ParsedQueue* pq = ParsedQueueFor(queue);
+  auto [head, tail] = ParseQueueMeta(buf_.Find(pq->meta));
+  std::string text = ev.Encode();
   // Entries at or past `tail` were enqueued by a crank that was rolled back.
   while (!pq->items.empty() && pq->items.back().index >= tail) pq->items.pop_back();
   if (pq->items.size() < kMaxParsedQueueItems) {
@@ -532,17 +532,17 @@ void KernelImpl::Enqueue(std::string_view queue, const KEvent& ev) {
   }
   // Indexes at or past the tail have never been written.
   buf_.Create(keys::QueueItem(queue, tail), text);
-  buf_.Set(queue, StrCat("[", head, ",", tail + 1, "]"));
+  buf_.Set(pq->meta, StrCat("[", head, ",", tail + 1, "]"));
 }
 
 std::optional<KEvent> KernelImpl::Dequeue(std::string_view queue) {
-  auto [head, tail] = ParseQueueMeta(buf_.Find(queue));
+  ParsedQueue* pq = ParsedQueueFor(queue);
+  auto [head, tail] = ParseQueueMeta(buf_.Find(pq->meta));
   if (head >= tail) return std::nullopt;
   std::string key = keys::QueueItem(queue, head);
   const std::string* text = buf_.Find(key);
   CHECK(text) << "missing queue item " << key;
   std::optional<KEvent> ev;
-  ParsedQueue* pq = ParsedQueueFor(queue);
   while (!pq->items.empty() && pq->items.front().index < head) pq->items.pop_front();
   if (!pq->items.empty() && pq->items.front().index == head) {
     // The store is the truth: the parsed copy is used only if its text is what is stored.
@@ -551,12 +551,12 @@ std::optional<KEvent> KernelImpl::Dequeue(std::string_view queue) {
   }
   if (!ev) ev = KEvent::FromJsonOrDie(*text);
   buf_.Delete(key);
-  buf_.Set(queue, StrCat("[", head + 1, ",", tail, "]"));
+  buf_.Set(pq->meta, StrCat("[", head + 1, ",", tail, "]"));
   return ev;
 }
 
 uint64_t KernelImpl::QueueLength(std::string_view queue) {
-  auto [head, tail] = ParseQueueMeta(buf_.Find(queue));
+  auto [head, tail] = ParseQueueMeta(buf_.Find(ParsedQueueFor(queue)->meta));
   return tail - head;
 }
 
