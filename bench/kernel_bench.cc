@@ -5,7 +5,8 @@
 // delivery of the notify). Runs on the in-memory store and on LevelDB with a block commit every
 // 1,000 cranks. Prints cranks/s.
 //
-// Usage: kernel_bench [round_trips=100000] [leveldb_dir=/tmp/kernel_bench_db]
+// Usage: kernel_bench [round_trips=100000] [leveldb_dir=/tmp/kernel_bench_db] [stores=both]
+// where stores is both, memory or leveldb.
 
 #include <chrono>
 #include <cstdio>
@@ -80,14 +81,15 @@ int main(int argc, char** argv) {
   using namespace swingset;
   uint64_t n = argc > 1 ? std::stoull(argv[1]) : 100000;
   std::string dir = argc > 2 ? argv[2] : "/tmp/kernel_bench_db";
-  {
+  std::string stores = argc > 3 ? argv[3] : "both";
+  if (stores != "leveldb") {
     auto store = NewMemKvStore();
     Result r = RunPingPong(store.get(), n, 1000);
     std::printf("kernel_bench memory : %llu round trips, %llu cranks in %.3f s = %.0f cranks/s\n",
                 (unsigned long long)n, (unsigned long long)r.cranks, r.seconds,
                 r.cranks / r.seconds);
   }
-  {
+  if (stores != "memory") {
     std::filesystem::remove_all(dir);
     auto store = OpenLevelDbKvStore(dir);
     CHECK_OK(store.status());

@@ -1,6 +1,8 @@
 #include "kernel/crank_buffer.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 
 #include "kernel/base.h"
 #include "kernel/strings.h"
@@ -11,12 +13,54 @@ namespace {
 bool HasPrefix(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
+
+// Byte-wise key order (as std::string's operator<), compared eight bytes at a time inline:
+// keys are short and share long prefixes ("kp42.", "v1.c."), and sorting them through a
+// memcmp call per comparison was a visible cost of each crank and each block.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "KeyLess byte-swaps little-endian words");
+inline bool KeyLess(std::string_view a, std::string_view b) {
+  const size_t n = std::min(a.size(), b.size());
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y);
+  }
+  for (; i < n; ++i) {
+    if (a[i] != b[i]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]);
+  }
+  return a.size() < b.size();
+}
+// The first 16 bytes of a key as two big-endian words, zero-padded. If one key's words are
+// less than another's, that key is less; equal words leave the order to the full keys.
+struct KeyWords {
+  uint64_t hi;
+  uint64_t lo;
+};
+
+KeyWords WordsOf(std::string_view k) {
+  unsigned char b[16] = {};
+  std::memcpy(b, k.data(), std::min<size_t>(k.size(), 16));
+  uint64_t hi, lo;
+  std::memcpy(&hi, b, 8);
+  std::memcpy(&lo, b + 8, 8);
+  return KeyWords{__builtin_bswap64(hi), __builtin_bswap64(lo)};
+}
+
 }  // namespace
 
 CrankBuffer::Node* CrankBuffer::NodeFor(std::string_view key) {
-  auto it = entries_.find(ToAbsl(key));
-  if (it == entries_.end()) it = entries_.emplace(std::string(key), Entry()).first;
-  return &*it;
+  // One probe: the key string is only built when the entry is new.
+  return &*entries_.try_emplace(ToAbsl(key)).first;
+}
+
+CrankBuffer::Node* CrankBuffer::NodeFor(KeyHandle& key) {
+  if (key.epoch_ != epoch_) {
+    key.node_ = NodeFor(key.key_);
+    key.epoch_ = epoch_;
+  }
+  return key.node_;
 }
 
 const std::optional<std::string>& CrankBuffer::Lookup(Node* n) {
@@ -37,18 +81,25 @@ const std::string* CrankBuffer::Find(std::string_view key) {
   return v ? &*v : nullptr;
 }
 
+const std::string* CrankBuffer::Find(KeyHandle& key) {
+  const std::optional<std::string>& v = Lookup(NodeFor(key));
+  return v ? &*v : nullptr;
+}
+
+void CrankBuffer::Set(KeyHandle& key, std::string_view value) { Write(NodeFor(key), value); }
+
 std::optional<std::string> CrankBuffer::Get(std::string_view key) {
   return Lookup(NodeFor(key));
 }
 
-void CrankBuffer::Write(std::string_view key, std::optional<std::string_view> value) {
-  Node* n = NodeFor(key);
+void CrankBuffer::Write(Node* n, std::optional<std::string_view> value) {
   Entry& e = n->second;
   if (e.in_crank) {
     undo_.push_back(Undo{n, true, std::move(e.crank)});
   } else {
     undo_.push_back(Undo{n, false, std::nullopt});
     crank_keys_.push_back(n);
+    crank_sorted_ = false;
     e.in_crank = true;
   }
   if (value) {
@@ -58,9 +109,30 @@ void CrankBuffer::Write(std::string_view key, std::optional<std::string_view> va
   }
 }
 
-void CrankBuffer::Set(std::string_view key, std::string_view value) { Write(key, value); }
+void CrankBuffer::Set(std::string_view key, std::string_view value) {
+  Write(NodeFor(key), value);
+}
 
-void CrankBuffer::Delete(std::string_view key) { Write(key, std::nullopt); }
+void CrankBuffer::Delete(std::string_view key) { Write(NodeFor(key), std::nullopt); }
+
+void CrankBuffer::MarkAbsent(Node* n) {
+  Entry& e = n->second;
+  if (e.known || e.in_block || e.in_crank) return;
+#ifndef NDEBUG
+  auto v = store_->Get(n->first);
+  CHECK(v.ok() && !v->has_value()) << "AssumeAbsent of stored key '" << n->first << "'";
+#endif
+  e.known = true;
+  e.value.reset();
+}
+
+void CrankBuffer::AssumeAbsent(std::string_view key) { MarkAbsent(NodeFor(key)); }
+
+void CrankBuffer::Create(std::string_view key, std::string_view value) {
+  Node* n = NodeFor(key);
+  MarkAbsent(n);
+  Write(n, value);
+}
 
 void CrankBuffer::RollbackTo(size_t mark) {
   CHECK(mark <= undo_.size()) << "bad savepoint";
@@ -73,6 +145,7 @@ void CrankBuffer::RollbackTo(size_t mark) {
       // Undo entries without a prior crank value pair up, in LIFO order, with crank_keys_.
       CHECK(!crank_keys_.empty() && crank_keys_.back() == u.node) << "undo log out of order";
       crank_keys_.pop_back();
+      crank_sorted_ = false;
       e.in_crank = false;
       e.crank.reset();
     }
@@ -82,9 +155,19 @@ void CrankBuffer::RollbackTo(size_t mark) {
 
 const std::vector<CrankBuffer::Node*>& CrankBuffer::BlockKeys() const {
   if (block_sorted_count_ < block_keys_.size()) {
-    auto by_key = [](const Node* a, const Node* b) { return a->first < b->first; };
+    auto by_key = [](const Node* a, const Node* b) { return KeyLess(a->first, b->first); };
     auto mid = block_keys_.begin() + block_sorted_count_;
-    std::sort(mid, block_keys_.end(), by_key);
+    // A block has thousands of keys whose nodes are scattered in memory: sort copies of their
+    // leading words, so most comparisons do not follow node pointers to the key strings.
+    std::vector<std::pair<KeyWords, Node*>> keyed;
+    keyed.reserve(block_keys_.end() - mid);
+    for (auto it = mid; it != block_keys_.end(); ++it) keyed.emplace_back(WordsOf((*it)->first), *it);
+    std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
+      if (a.first.hi != b.first.hi) return a.first.hi < b.first.hi;
+      if (a.first.lo != b.first.lo) return a.first.lo < b.first.lo;
+      return KeyLess(a.second->first, b.second->first);
+    });
+    for (size_t i = 0; i < keyed.size(); ++i) mid[i] = keyed[i].second;
     std::inplace_merge(block_keys_.begin(), mid, block_keys_.end(), by_key);
     block_sorted_count_ = block_keys_.size();
   }
@@ -96,22 +179,34 @@ std::vector<CrankBuffer::Node*> CrankBuffer::SortedCrank(std::string_view prefix
   for (Node* n : crank_keys_) {
     if (HasPrefix(n->first, prefix)) out.push_back(n);
   }
-  std::sort(out.begin(), out.end(), [](const Node* a, const Node* b) { return a->first < b->first; });
+  std::sort(out.begin(), out.end(), [](const Node* a, const Node* b) { return KeyLess(a->first, b->first); });
   return out;
+}
+
+const std::vector<CrankBuffer::Node*>& CrankBuffer::SortedCrankKeys() {
+  if (!crank_sorted_) {
+    // A copy: crank_keys_ must stay in first-write order for RollbackTo.
+    sorted_crank_.assign(crank_keys_.begin(), crank_keys_.end());
+    std::sort(sorted_crank_.begin(), sorted_crank_.end(),
+              [](const Node* a, const Node* b) { return KeyLess(a->first, b->first); });
+    crank_sorted_ = true;
+  }
+  return sorted_crank_;
 }
 
 void CrankBuffer::VisitCrank(
     const std::function<void(std::string_view, const std::optional<std::string>&)>& fn) {
-  for (const Node* n : SortedCrank("")) fn(n->first, n->second.crank);
+  ForEachCrankWrite(fn);
 }
 
 void CrankBuffer::FinishCrank(std::vector<KvWrite>* writes) {
   if (writes) {
-    VisitCrank([&](std::string_view k, const std::optional<std::string>& v) {
+    ForEachCrankWrite([&](std::string_view k, const std::optional<std::string>& v) {
       writes->push_back(KvWrite{std::string(k), v});
     });
   }
-  for (Node* n : crank_keys_) {
+  // In key order, so the block layer grows by sorted runs.
+  for (Node* n : SortedCrankKeys()) {
     Entry& e = n->second;
     if (!e.in_block) {
       e.in_block = true;
@@ -128,6 +223,7 @@ void CrankBuffer::FinishCrank(std::vector<KvWrite>* writes) {
     e.in_crank = false;
   }
   crank_keys_.clear();
+  crank_sorted_ = false;
   undo_.clear();
 }
 
@@ -137,6 +233,7 @@ void CrankBuffer::DiscardCrank() {
     n->second.crank.reset();
   }
   crank_keys_.clear();
+  crank_sorted_ = false;
   undo_.clear();
 }
 
@@ -240,7 +337,11 @@ void CrankBuffer::VisitBlockWithBase(
 KvBatch CrankBuffer::BlockBatch() const {
   KvBatch batch;
   batch.reserve(block_keys_.size());
-  for (const Node* n : BlockKeys()) batch.push_back(KvWrite{n->first, n->second.value});
+  for (const Node* n : BlockKeys()) {
+    const Entry& e = n->second;
+    if (!e.value && e.has_base && !e.base) continue;  // created and deleted within the block
+    batch.push_back(KvWrite{n->first, e.value});
+  }
   return batch;
 }
 
@@ -252,6 +353,7 @@ void CrankBuffer::BlockCommitted() {
       // Deleted keys are rarely read again; forgetting them keeps the map small under churn
       // (a later read goes to the store, which now lacks the key too).
       entries_.erase(n->first);
+      ++epoch_;
       continue;
     }
     e.in_block = false;
@@ -260,15 +362,20 @@ void CrankBuffer::BlockCommitted() {
   }
   block_keys_.clear();
   block_sorted_count_ = 0;
-  if (entries_.size() >= kMaxCacheEntries) entries_.clear();
+  if (entries_.size() >= kMaxCacheEntries) {
+    entries_.clear();
+    ++epoch_;
+  }
 }
 
 void CrankBuffer::AbortBlock() {
   crank_keys_.clear();
+  crank_sorted_ = false;
   undo_.clear();
   block_keys_.clear();
   block_sorted_count_ = 0;
   entries_.clear();
+  ++epoch_;
 }
 
 }  // namespace swingset

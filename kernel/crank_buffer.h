@@ -35,7 +35,25 @@
 namespace swingset {
 
 class CrankBuffer {
+ private:
+  struct Entry;
+  using Node = std::pair<const std::string, Entry>;
+
  public:
+  // A fixed key whose entry is looked up once and remembered, for the few keys the kernel
+  // touches on every crank (queue heads, crankNumber, activityhash). The remembered entry is
+  // dropped whenever the buffer erases entries, so it never dangles.
+  class KeyHandle {
+   public:
+    explicit KeyHandle(std::string_view key) : key_(key) {}
+    const std::string& key() const { return key_; }
+
+   private:
+    friend class CrankBuffer;
+    std::string key_;
+    Node* node_ = nullptr;
+    uint64_t epoch_ = 0;  // the buffer's epoch_ when node_ was found
+  };
 
   explicit CrankBuffer(KvStore* store) : store_(store) {}
   CrankBuffer(const CrankBuffer&) = delete;
@@ -48,6 +66,18 @@ class CrankBuffer {
   bool Has(std::string_view key) { return Find(key) != nullptr; }
   void Set(std::string_view key, std::string_view value);
   void Delete(std::string_view key);
+  // The same for a KeyHandle (no hashing after the first use).
+  const std::string* Find(KeyHandle& key);
+  void Set(KeyHandle& key, std::string_view value);
+  // Records that key is absent from the committed store, as a read would, without reading:
+  // for keys named after a freshly allocated id or queue index, which cannot exist yet. The
+  // caller must be sure (a wrong call would make reads miss a stored value). Knowing the
+  // committed value lets the block skip deleting a key the store never had, and spares the
+  // state hash a store read (VisitBlockWithBase passes the known absence). No-op for a key
+  // the buffer already knows or has written.
+  void AssumeAbsent(std::string_view key);
+  // AssumeAbsent(key) then Set(key, value), with one lookup.
+  void Create(std::string_view key, std::string_view value);
 
   // The first live key strictly greater than `after` that starts with `prefix`, with its value.
   std::optional<std::pair<std::string, std::string>> NextAfter(std::string_view after,
@@ -62,6 +92,12 @@ class CrankBuffer {
   // Visits the crank's net writes in key order (the crank layer is left intact).
   void VisitCrank(
       const std::function<void(std::string_view, const std::optional<std::string>&)>& fn);
+  // The same without the std::function indirection, for the per-crank hash. The sort is kept
+  // for FinishCrank, so a crank's keys are sorted once.
+  template <typename Fn>
+  void ForEachCrankWrite(Fn&& fn) {
+    for (const Node* n : SortedCrankKeys()) fn(std::string_view(n->first), n->second.crank);
+  }
   // Ends the crank: appends its net writes, in key order, to *writes (if non-null), folds them
   // into the block layer and clears the crank layer.
   void FinishCrank(std::vector<KvWrite>* writes);
@@ -77,7 +113,8 @@ class CrankBuffer {
                                                    const std::optional<std::string>&,
                                                    const std::optional<std::string>*)>& fn) const;
   size_t BlockSize() const { return block_keys_.size(); }
-  // The block as a batch; the block layer is left intact until BlockCommitted().
+  // The block as a batch; the block layer is left intact until BlockCommitted(). Deletes of
+  // keys known to be absent from the committed store are left out (they would be no-ops).
   KvBatch BlockBatch() const;
   // The block was written to the store: move it into the read cache and clear it.
   void BlockCommitted();
@@ -98,7 +135,6 @@ class CrankBuffer {
     bool in_block = false;
     bool has_base = false;
   };
-  using Node = std::pair<const std::string, Entry>;
 
   struct Undo {
     Node* node;
@@ -108,19 +144,28 @@ class CrankBuffer {
 
   // The entry for key, created (empty) if absent.
   Node* NodeFor(std::string_view key);
+  Node* NodeFor(KeyHandle& key);
   // The value of key seen from the top of the layers; reads the store (and caches) on a miss.
   const std::optional<std::string>& Lookup(Node* n);
-  void Write(std::string_view key, std::optional<std::string_view> value);
+  void Write(Node* n, std::optional<std::string_view> value);
+  void MarkAbsent(Node* n);
   // Crank-layer nodes whose key starts with prefix, in key order.
   std::vector<Node*> SortedCrank(std::string_view prefix) const;
+  // crank_keys_ in key order (cached in sorted_crank_ until the crank's key set changes).
+  const std::vector<Node*>& SortedCrankKeys();
   // Block-layer nodes in key order (sorted lazily; new keys are merged in).
   const std::vector<Node*>& BlockKeys() const;
 
   KvStore* store_;
+  // Incremented whenever entries are erased from entries_; KeyHandles found in an older epoch
+  // look their key up again.
+  uint64_t epoch_ = 1;
   // Every key seen: crank writes, block writes and cached store reads. Never iterated for
   // anything consensus-visible. Node-based so Node pointers stay valid across inserts.
   absl::node_hash_map<std::string, Entry> entries_;
   std::vector<Node*> crank_keys_;  // keys in the crank layer, in first-write order
+  std::vector<Node*> sorted_crank_;  // crank_keys_ sorted by key; valid while crank_sorted_
+  bool crank_sorted_ = false;
   std::vector<Undo> undo_;
   // Keys in the block layer; the first block_sorted_count_ are sorted, the rest were added by
   // cranks since and are merged in by BlockKeys().

@@ -91,5 +91,71 @@ TEST(CrankBufferTest, BlockBaseIsTheCommittedValueWhenKnown) {
   EXPECT_EQ(out, "blind=b1/unknown;new=n1/unknown;read=r2/r0;");
 }
 
+TEST(CrankBufferTest, CreatedKeysHaveAKnownAbsentBaseAndTheirDeletesAreDropped) {
+  auto store = NewMemKvStore();
+  ASSERT_TRUE(store->Write({{"old", "o0"}}, true).ok());
+  CrankBuffer b(store.get());
+  b.Create("fresh", "f1");
+  b.AssumeAbsent("later");
+  b.Create("kept", "k1");
+  b.FinishCrank(nullptr);
+  b.Delete("fresh");   // created and deleted within the block: no store write needed
+  b.Set("later", "l1");
+  b.Delete("old");
+  b.FinishCrank(nullptr);
+  std::string out;
+  b.VisitBlockWithBase([&](std::string_view k, const std::optional<std::string>& v,
+                           const std::optional<std::string>* base) {
+    out += std::string(k) + "=" + v.value_or("-") + "/" +
+           (base ? base->value_or("absent") : "unknown") + ";";
+  });
+  EXPECT_EQ(out, "fresh=-/absent;kept=k1/absent;later=l1/absent;old=-/unknown;");
+  KvBatch batch = b.BlockBatch();
+  std::string keys;
+  for (const KvWrite& w : batch) keys += w.key + ";";
+  EXPECT_EQ(keys, "kept;later;old;");
+  ASSERT_TRUE(store->Write(batch, true).ok());
+  b.BlockCommitted();
+  EXPECT_FALSE(b.Get("fresh").has_value());
+  EXPECT_FALSE(b.Get("old").has_value());
+  EXPECT_EQ(*b.Get("kept"), "k1");
+}
+
+TEST(CrankBufferTest, RolledBackCreateLeavesOnlyTheKnownAbsence) {
+  auto store = NewMemKvStore();
+  CrankBuffer b(store.get());
+  size_t mark = b.SavePoint();
+  b.Create("k", "v");
+  b.RollbackTo(mark);
+  EXPECT_FALSE(b.Get("k").has_value());
+  b.FinishCrank(nullptr);
+  EXPECT_EQ(b.BlockSize(), 0u);
+}
+
+TEST(CrankBufferTest, KeyHandlesFollowErasedAndClearedEntries) {
+  auto store = NewMemKvStore();
+  CrankBuffer b(store.get());
+  CrankBuffer::KeyHandle h("h");
+  b.Set(h, "1");
+  b.Set("gone", "x");
+  b.FinishCrank(nullptr);
+  b.Delete("gone");
+  b.Delete("h");
+  b.FinishCrank(nullptr);
+  ASSERT_TRUE(store->Write(b.BlockBatch(), true).ok());
+  b.BlockCommitted();  // erases both entries
+  EXPECT_EQ(b.Find(h), nullptr);
+  b.Set(h, "2");
+  b.FinishCrank(nullptr);
+  EXPECT_EQ(*b.Get("h"), "2");
+  ASSERT_TRUE(store->Write(b.BlockBatch(), true).ok());
+  b.BlockCommitted();
+  b.Set(h, "3");
+  b.FinishCrank(nullptr);
+  b.AbortBlock();  // clears every entry
+  ASSERT_NE(b.Find(h), nullptr);
+  EXPECT_EQ(*b.Find(h), "2");
+}
+
 }  // namespace
 }  // namespace swingset

@@ -55,9 +55,8 @@ void Kref::AppendTo(std::string* out) const {
 }
 
 std::string Kref::ToString() const {
-  std::string s;
-  AppendTo(&s);
-  return s;
+  const char* prefix = kind_ == KrefKind::kObject ? "ko" : kind_ == KrefKind::kPromise ? "kp" : "kd";
+  return StrCat(prefix, n_);
 }
 
 bool KrefStringLess(const Kref& a, const Kref& b) { return a.ToString() < b.ToString(); }

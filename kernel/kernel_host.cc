@@ -471,6 +471,7 @@ void KernelImpl::AbortBlock() {
   CHECK(!in_crank_) << "abort inside a crank";
   buf_.AbortBlock();
   gc_actions_.Invalidate();
+  parsed_queues_.clear();
   maybe_free_.clear();
   maybe_free_set_.clear();
   loaded_vats_.clear();

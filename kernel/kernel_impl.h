@@ -13,6 +13,7 @@
 #ifndef SWINGSETD_KERNEL_KERNEL_IMPL_H_
 #define SWINGSETD_KERNEL_KERNEL_IMPL_H_
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,6 +27,7 @@
 #include "kernel/crank_buffer.h"
 #include "kernel/gc_actions.h"
 #include "kernel/kernel.h"
+#include "kernel/key_schema.h"
 #include "kernel/smallcaps.h"
 
 namespace swingset {
@@ -36,6 +38,8 @@ struct KMessage {
   std::optional<Kref> result;
   bool omit_result = false;  // host sends with policy none: the "result" key is absent
   Json ToJson() const;       // {methargs, result}
+  // Appends the same text as ToJson().Dump(), without building a Json tree.
+  void EncodeTo(std::string* out) const;
 };
 
 // A stored queue event (KERNEL_SPEC §3.4).
@@ -49,6 +53,8 @@ struct KEvent {
   CapData vat_parameters;  // startVat (kref slots)
 
   Json ToJson() const;
+  // The stored text: the same bytes as ToJson().Dump(), without building a Json tree.
+  std::string Encode() const;
   static KEvent FromJsonOrDie(std::string_view text);
 };
 
@@ -146,7 +152,8 @@ class KernelImpl : public Kernel {
   // C-lists
   std::optional<CListEntry> CListByKref(VatId vat, const Kref& k);
   std::optional<Kref> CListByVref(VatId vat, std::string_view vref);
-  void CListWrite(VatId vat, const Kref& k, std::string_view vref, bool reachable);
+  // A new entry: the kref or the vref was just allocated and the other was not in the c-list.
+  void CListAdd(VatId vat, const Kref& k, std::string_view vref, bool reachable);
   void CListDeleteKeys(VatId vat, const Kref& k, std::string_view vref);
   void DeleteCListEntry(VatId vat, const Kref& k, std::string_view vref);
   // The same, for callers that have just read k's entry `e` (saves reading it again).
@@ -267,6 +274,29 @@ class KernelImpl : public Kernel {
   absl::flat_hash_set<uint64_t> loaded_vats_;
   // Devices by name (registration order) and by id.
   std::map<std::string, std::unique_ptr<Device>> devices_;
+  // Queue events this process encoded, kept parsed so Dequeue need not reparse them. Never a
+  // source of truth: an entry is used only when its text equals the stored item, so entries
+  // left behind by rolled-back or aborted cranks are harmless (and dropped as indexes pass).
+  struct ParsedQueueItem {
+    uint64_t index;
+    std::string text;
+    KEvent event;
+  };
+  struct ParsedQueue {
+    explicit ParsedQueue(std::string_view queue) : meta(queue) {}
+    CrankBuffer::KeyHandle meta;        // the queue's "[head,tail]" record
+    std::deque<ParsedQueueItem> items;  // increasing index
+  };
+  static constexpr size_t kMaxParsedQueueItems = 1 << 16;
+  ParsedQueue* ParsedQueueFor(std::string_view queue);
+  std::vector<ParsedQueue> parsed_queues_;  // one per queue name (there are two)
+  // kernel.defaultReapDirtThreshold as last parsed: (stored text, value). AddDirt reparses
+  // when the stored text differs, so this can never be stale.
+  std::optional<std::pair<std::string, Json>> parsed_default_threshold_;
+  // Keys read or written on every crank.
+  CrankBuffer::KeyHandle crank_number_key_{keys::kCrankNumber};
+  CrankBuffer::KeyHandle activity_hash_key_{keys::kActivityHash};
+  CrankBuffer::KeyHandle default_reap_threshold_key_{keys::kDefaultReapDirtThreshold};
   bool in_crank_ = false;
   std::string last_syscall_error_;  // why the last doomed syscall was refused
   std::string last_load_error_;

@@ -61,10 +61,10 @@ void KernelImpl::StartCrank() {
 
 void KernelImpl::EndCrank() {
   ProcessRefcounts();
-  auto n = buf_.Get(keys::kCrankNumber);
+  const std::string* n = buf_.Find(crank_number_key_);
   uint64_t crank = 0;
   if (n) ParseNat(*n, &crank);
-  buf_.Set(keys::kCrankNumber, StrCat(crank + 1));
+  buf_.Set(crank_number_key_, StrCat(crank + 1));
   EmitHostCrank();
   in_crank_ = false;
 }
@@ -75,24 +75,24 @@ void KernelImpl::EmitHostCrank() {
   gc_actions_.Flush();
   std::string& text = hash_scratch_;
   text.clear();
-  buf_.VisitCrank([&](std::string_view key, const std::optional<std::string>& value) {
+  buf_.ForEachCrankWrite([&](std::string_view key, const std::optional<std::string>& value) {
     if (!keys::IsConsensusKey(key)) return;
     if (value) {
-      StrAppend(&text, "add\n", key, "\n", *value, "\n");
+      text.append("add\n").append(key).append("\n").append(*value).append("\n");
     } else {
-      StrAppend(&text, "delete\n", key, "\n");
+      text.append("delete\n").append(key).append("\n");
     }
   });
   if (!text.empty()) {
     hasher_->Update(text);
     std::string crankhash = hasher_->FinishHex();
-    const std::string* prev = buf_.Find(keys::kActivityHash);
+    const std::string* prev = buf_.Find(activity_hash_key_);
     hasher_->Update("activityhash\n");
     hasher_->Update(prev ? std::string_view(*prev) : std::string_view());
     hasher_->Update("\n");
     hasher_->Update(crankhash);
     hasher_->Update("\n");
-    buf_.Set(keys::kActivityHash, hasher_->FinishHex());
+    buf_.Set(activity_hash_key_, hasher_->FinishHex());
   }
   buf_.FinishCrank(nullptr);
 }
@@ -396,14 +396,26 @@ bool KernelImpl::Deliver(VatId vat, const VatDelivery& d, size_t start_mark, siz
 void KernelImpl::AddDirt(VatId vat, uint64_t gc_krefs) {
   VatInfo* info = FindVat(vat);
   if (!info || !info->alive) return;
-  Json thresholds = Json::MakeObject();
-  if (auto d = buf_.Get(keys::kDefaultReapDirtThreshold)) {
-    auto j = Json::Parse(*d);
-    if (j.ok() && j->is_object()) thresholds = *j;
+  // The default thresholds are parsed again only when their stored text changes (this runs
+  // after every delivery); the vat's own overlay is merged into a copy only if it has one.
+  const std::string* default_text = buf_.Find(default_reap_threshold_key_);
+  std::string_view text = default_text ? std::string_view(*default_text) : std::string_view();
+  if (!parsed_default_threshold_ || parsed_default_threshold_->first != text) {
+    Json parsed = Json::MakeObject();
+    if (default_text) {
+      auto j = Json::Parse(text);
+      if (j.ok() && j->is_object()) parsed = *std::move(j);
+    }
+    parsed_default_threshold_.emplace(std::string(text), std::move(parsed));
   }
-  if (info->reap_threshold.is_object()) {
-    for (const auto& [k, v] : info->reap_threshold.as_object()) thresholds.Set(k, v);
+  const Json* th = &parsed_default_threshold_->second;
+  Json merged;
+  if (info->reap_threshold.is_object() && !info->reap_threshold.as_object().empty()) {
+    merged = *th;
+    for (const auto& [k, v] : info->reap_threshold.as_object()) merged.Set(k, v);
+    th = &merged;
   }
+  const Json& thresholds = *th;
   if (const Json* never = thresholds.Find("never"); never && never->is_bool() && never->as_bool()) {
     return;
   }

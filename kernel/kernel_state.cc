@@ -66,6 +66,68 @@ Json KEvent::ToJson() const {
   return o;
 }
 
+namespace {
+// {"body":...,"slots":[...]} exactly as CapDataToJson(c).Dump() writes it.
+void AppendCapData(const CapData& c, std::string* out) {
+  out->append("{\"body\":");
+  AppendJsonString(c.body, out);
+  out->append(",\"slots\":[");
+  for (size_t i = 0; i < c.slots.size(); ++i) {
+    if (i) out->push_back(',');
+    AppendJsonString(c.slots[i], out);
+  }
+  out->append("]}");
+}
+
+void AppendKref(const Kref& k, std::string* out) {
+  // Kref text never needs escaping.
+  out->push_back('"');
+  k.AppendTo(out);
+  out->push_back('"');
+}
+}  // namespace
+
+void KMessage::EncodeTo(std::string* out) const {
+  out->append("{\"methargs\":");
+  AppendCapData(methargs, out);
+  if (result) {
+    out->append(",\"result\":");
+    AppendKref(*result, out);
+  } else if (!omit_result) {
+    out->append(",\"result\":null");
+  }
+  out->push_back('}');
+}
+
+std::string KEvent::Encode() const {
+  std::string out;
+  out.reserve(128);
+  switch (type) {
+    case Type::kSend:
+      out.append("{\"type\":\"send\",\"target\":");
+      AppendKref(target, &out);
+      out.append(",\"msg\":");
+      msg.EncodeTo(&out);
+      out.push_back('}');
+      break;
+    case Type::kNotify:
+      out.append("{\"type\":\"notify\",\"vatID\":");
+      AppendJsonString(vat.ToString(), &out);
+      out.append(",\"kpid\":");
+      AppendKref(kpid, &out);
+      out.push_back('}');
+      break;
+    case Type::kStartVat:
+      out.append("{\"type\":\"startVat\",\"vatID\":");
+      AppendJsonString(vat.ToString(), &out);
+      out.append(",\"vatParameters\":");
+      AppendCapData(vat_parameters, &out);
+      out.push_back('}');
+      break;
+  }
+  return out;
+}
+
 KEvent KEvent::FromJsonOrDie(std::string_view text) {
   auto j = Json::Parse(text);
   CHECK(j.ok()) << "corrupt queue event: " << j.status().ToString();
@@ -108,33 +170,43 @@ KEvent KEvent::FromJsonOrDie(std::string_view text) {
 // ---------------------------------------------------------------- counters
 
 uint64_t KernelImpl::AllocCounter(std::string_view key, uint64_t first) {
-  auto v = buf_.Get(key);
+  const std::string* v = buf_.Find(key);
   uint64_t n = v ? ParseU64OrDie(*v, key) : first;
   buf_.Set(key, StrCat(n + 1));
   return n;
 }
 
 Kref KernelImpl::AllocObject(std::optional<VatId> owner) {
+  // A new id: none of its keys can be in the store (Create / AssumeAbsent).
   Kref ko = Kref::Object(AllocCounter(keys::kKoNextId, keys::kFirstObjectId));
-  if (owner) buf_.Set(keys::ObjectOwner(ko), owner->ToString());
-  buf_.Set(keys::ObjectRefCount(ko), "0,0");
+  if (owner) {
+    buf_.Create(keys::ObjectOwner(ko), owner->ToString());
+  } else {
+    buf_.AssumeAbsent(keys::ObjectOwner(ko));
+  }
+  buf_.Create(keys::ObjectRefCount(ko), "0,0");
   return ko;
 }
 
 Kref KernelImpl::AllocPromise(std::optional<VatId> decider) {
+  // A new id: none of its keys can be in the store. Knowing that for the keys written later
+  // too lets the block drop their deletes when the promise dies within the block.
   Kref kp = Kref::Promise(AllocCounter(keys::kKpNextId, keys::kFirstPromiseId));
-  buf_.Set(keys::PromiseState(kp), keys::kPromiseUnresolved);
-  buf_.Set(keys::PromiseSubscribers(kp), "");
-  buf_.Set(keys::PromiseQueueNextId(kp), "0");
-  buf_.Set(keys::PromiseRefCount(kp), "0");
-  buf_.Set(keys::PromiseDecider(kp), decider ? decider->ToString() : "");
+  buf_.Create(keys::PromiseState(kp), keys::kPromiseUnresolved);
+  buf_.Create(keys::PromiseSubscribers(kp), "");
+  buf_.Create(keys::PromiseQueueNextId(kp), "0");
+  buf_.Create(keys::PromiseRefCount(kp), "0");
+  buf_.Create(keys::PromiseDecider(kp), decider ? decider->ToString() : "");
+  buf_.AssumeAbsent(keys::PromisePolicy(kp));
+  buf_.AssumeAbsent(keys::PromiseDataBody(kp));
+  buf_.AssumeAbsent(keys::PromiseDataSlots(kp));
   return kp;
 }
 
 // ---------------------------------------------------------------- objects
 
 std::optional<std::pair<uint64_t, uint64_t>> KernelImpl::GetObjectCounts(const Kref& ko) {
-  auto v = buf_.Get(keys::ObjectRefCount(ko));
+  const std::string* v = buf_.Find(keys::ObjectRefCount(ko));
   if (!v) return std::nullopt;
   size_t comma = v->find(',');
   CHECK(comma != std::string::npos) << "corrupt refCount of " << ko.ToString() << ": " << *v;
@@ -150,7 +222,7 @@ void KernelImpl::SetObjectCounts(const Kref& ko, uint64_t r, uint64_t c) {
 }
 
 std::optional<VatId> KernelImpl::GetOwner(const Kref& ko) {
-  auto v = buf_.Get(keys::ObjectOwner(ko));
+  const std::string* v = buf_.Find(keys::ObjectOwner(ko));
   if (!v) return std::nullopt;
   auto id = VatId::Parse(*v);
   CHECK(id.ok()) << "corrupt owner of " << ko.ToString();
@@ -165,12 +237,12 @@ void KernelImpl::DeleteObject(const Kref& ko) {
 // ---------------------------------------------------------------- promises
 
 std::string KernelImpl::GetPromiseState(const Kref& kp) {
-  auto v = buf_.Get(keys::PromiseState(kp));
+  const std::string* v = buf_.Find(keys::PromiseState(kp));
   return v ? *v : std::string();
 }
 
 uint64_t KernelImpl::GetPromiseRefCount(const Kref& kp) {
-  auto v = buf_.Get(keys::PromiseRefCount(kp));
+  const std::string* v = buf_.Find(keys::PromiseRefCount(kp));
   return v ? ParseU64OrDie(*v, "promise refCount") : 0;
 }
 
@@ -179,7 +251,7 @@ void KernelImpl::SetPromiseRefCount(const Kref& kp, uint64_t n) {
 }
 
 std::optional<VatId> KernelImpl::GetDecider(const Kref& kp) {
-  auto v = buf_.Get(keys::PromiseDecider(kp));
+  const std::string* v = buf_.Find(keys::PromiseDecider(kp));
   if (!v) return std::nullopt;
   if (v->empty()) return VatId();
   auto id = VatId::Parse(*v);
@@ -193,7 +265,7 @@ void KernelImpl::SetDecider(const Kref& kp, VatId vat) {
 
 std::vector<VatId> KernelImpl::GetSubscribers(const Kref& kp) {
   std::vector<VatId> out;
-  auto v = buf_.Get(keys::PromiseSubscribers(kp));
+  const std::string* v = buf_.Find(keys::PromiseSubscribers(kp));
   if (!v) return out;
   for (const std::string& s : SplitCommas(*v)) out.push_back(*VatId::Parse(s));
   return out;
@@ -211,27 +283,29 @@ void KernelImpl::AddSubscriber(const Kref& kp, VatId vat) {
 
 CapData KernelImpl::GetPromiseData(const Kref& kp) {
   CapData d;
-  auto body = buf_.Get(keys::PromiseDataBody(kp));
+  const std::string* body = buf_.Find(keys::PromiseDataBody(kp));
   if (body) d.body = *body;
-  auto slots = buf_.Get(keys::PromiseDataSlots(kp));
+  const std::string* slots = buf_.Find(keys::PromiseDataSlots(kp));
   if (slots) d.slots = SplitCommas(*slots);
   return d;
 }
 
 void KernelImpl::AddMessageToPromiseQueue(const Kref& kp, const KMessage& msg) {
-  uint64_t n = ParseU64OrDie(*buf_.Get(keys::PromiseQueueNextId(kp)), "queue.nextID");
-  buf_.Set(keys::PromiseQueueItem(kp, n), msg.ToJson().Dump());
+  uint64_t n = ParseU64OrDie(*buf_.Find(keys::PromiseQueueNextId(kp)), "queue.nextID");
+  std::string text;
+  msg.EncodeTo(&text);
+  buf_.Set(keys::PromiseQueueItem(kp, n), text);
   buf_.Set(keys::PromiseQueueNextId(kp), StrCat(n + 1));
 }
 
 std::vector<KMessage> KernelImpl::TakePromiseQueue(const Kref& kp) {
   std::vector<KMessage> out;
-  auto next = buf_.Get(keys::PromiseQueueNextId(kp));
+  const std::string* next = buf_.Find(keys::PromiseQueueNextId(kp));
   if (!next) return out;
   uint64_t n = ParseU64OrDie(*next, "queue.nextID");
   for (uint64_t i = 0; i < n; ++i) {
     std::string key = keys::PromiseQueueItem(kp, i);
-    auto text = buf_.Get(key);
+    const std::string* text = buf_.Find(key);
     CHECK(text) << "missing promise queue item " << key;
     // Reuse the event parser by wrapping as a send event.
     KEvent ev = KEvent::FromJsonOrDie(
@@ -246,7 +320,9 @@ std::vector<KMessage> KernelImpl::TakePromiseQueue(const Kref& kp) {
 void KernelImpl::DeletePromise(const Kref& kp) {
   // Every key a promise can have (§2.3), deleted only where present: no store iterator.
   uint64_t queued = 0;
-  if (auto n = buf_.Get(keys::PromiseQueueNextId(kp))) queued = ParseU64OrDie(*n, "queue.nextID");
+  if (const std::string* n = buf_.Find(keys::PromiseQueueNextId(kp))) {
+    queued = ParseU64OrDie(*n, "queue.nextID");
+  }
   for (uint64_t i = 0; i < queued; ++i) {
     std::string k = keys::PromiseQueueItem(kp, i);
     if (buf_.Has(k)) buf_.Delete(k);
@@ -285,7 +361,7 @@ void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapDa
 // ---------------------------------------------------------------- c-lists
 
 std::optional<CListEntry> KernelImpl::CListByKref(VatId vat, const Kref& k) {
-  auto v = buf_.Get(keys::CListByKref(vat, k));
+  const std::string* v = buf_.Find(keys::CListByKref(vat, k));
   if (!v) return std::nullopt;
   CHECK(v->size() >= 3 && (*v)[1] == ' ' && ((*v)[0] == 'R' || (*v)[0] == '_'))
       << "corrupt c-list entry " << keys::CListByKref(vat, k) << ": " << *v;
@@ -293,16 +369,18 @@ std::optional<CListEntry> KernelImpl::CListByKref(VatId vat, const Kref& k) {
 }
 
 std::optional<Kref> KernelImpl::CListByVref(VatId vat, std::string_view vref) {
-  auto v = buf_.Get(keys::CListByVref(vat, vref));
+  const std::string* v = buf_.Find(keys::CListByVref(vat, vref));
   if (!v) return std::nullopt;
   auto k = Kref::Parse(*v);
   CHECK(k.ok()) << "corrupt c-list entry for " << std::string(vref);
   return *k;
 }
 
-void KernelImpl::CListWrite(VatId vat, const Kref& k, std::string_view vref, bool reachable) {
-  buf_.Set(keys::CListByKref(vat, k), StrCat(reachable ? "R " : "_ ", vref));
-  buf_.Set(keys::CListByVref(vat, vref), k.ToString());
+void KernelImpl::CListAdd(VatId vat, const Kref& k, std::string_view vref, bool reachable) {
+  // Neither key is stored: one side was just looked up and found missing, the other is named
+  // after an id allocated for this entry (Create records both as absent before the write).
+  buf_.Create(keys::CListByKref(vat, k), StrCat(reachable ? "R " : "_ ", vref));
+  buf_.Create(keys::CListByVref(vat, vref), k.ToString());
 }
 
 void KernelImpl::CListDeleteKeys(VatId vat, const Kref& k, std::string_view vref) {
@@ -423,7 +501,7 @@ void KernelImpl::DecMessage(const Kref& target, const KMessage& msg) {
 
 namespace {
 // "[head,tail]"
-std::pair<uint64_t, uint64_t> ParseQueueMeta(const std::optional<std::string>& v) {
+std::pair<uint64_t, uint64_t> ParseQueueMeta(const std::string* v) {
   if (!v) return {1, 1};
   std::string_view s(*v);
   CHECK(s.size() >= 5 && s.front() == '[' && s.back() == ']') << "corrupt queue meta " << *v;
@@ -434,25 +512,68 @@ std::pair<uint64_t, uint64_t> ParseQueueMeta(const std::optional<std::string>& v
 }
 }  // namespace
 
+KernelImpl::ParsedQueue* KernelImpl::ParsedQueueFor(std::string_view queue) {
+  for (ParsedQueue& q : parsed_queues_) {
+    if (q.meta.key() == queue) return &q;
+  }
+  parsed_queues_.emplace_back(queue);
+  return &parsed_queues_.back();
+}
+
 void KernelImpl::Enqueue(std::string_view queue, const KEvent& ev) {
-  auto [head, tail] = ParseQueueMeta(buf_.Get(queue));
-  buf_.Set(keys::QueueItem(queue, tail), ev.ToJson().Dump());
-  buf_.Set(queue, StrCat("[", head, ",", tail + 1, "]"));
+  ParsedQueue* pq = ParsedQueueFor(queue);
+  auto [head, tail] = ParseQueueMeta(buf_.Find(pq->meta));
+  std::string text = ev.Encode();
+  // Entries at or past `tail` were enqueued by a crank that was rolled back.
+  while (!pq->items.empty() && pq->items.back().index >= tail) pq->items.pop_back();
+  if (pq->items.size() < kMaxParsedQueueItems) {
+    // Only the fields the text carries, so the copy equals what parsing the text would give.
+    KEvent copy;
+    copy.type = ev.type;
+    switch (ev.type) {
+      case KEvent::Type::kSend:
+        copy.target = ev.target;
+        copy.msg = ev.msg;
+        if (copy.msg.result) copy.msg.omit_result = false;
+        break;
+      case KEvent::Type::kNotify:
+        copy.vat = ev.vat;
+        copy.kpid = ev.kpid;
+        break;
+      case KEvent::Type::kStartVat:
+        copy.vat = ev.vat;
+        copy.vat_parameters = ev.vat_parameters;
+        break;
+    }
+    pq->items.push_back({tail, text, std::move(copy)});
+  }
+  // Indexes at or past the tail have never been written.
+  buf_.Create(keys::QueueItem(queue, tail), text);
+  buf_.Set(pq->meta, StrCat("[", head, ",", tail + 1, "]"));
 }
 
 std::optional<KEvent> KernelImpl::Dequeue(std::string_view queue) {
-  auto [head, tail] = ParseQueueMeta(buf_.Get(queue));
+  ParsedQueue* pq = ParsedQueueFor(queue);
+  auto [head, tail] = ParseQueueMeta(buf_.Find(pq->meta));
   if (head >= tail) return std::nullopt;
   std::string key = keys::QueueItem(queue, head);
-  auto text = buf_.Get(key);
+  const std::string* text = buf_.Find(key);
   CHECK(text) << "missing queue item " << key;
+  std::optional<KEvent> ev;
+  while (!pq->items.empty() && pq->items.front().index < head) pq->items.pop_front();
+  if (!pq->items.empty() && pq->items.front().index == head) {
+    // The store is the truth: the parsed copy is used only if its text is what is stored.
+    if (pq->items.front().text == *text) ev = std::move(pq->items.front().event);
+    pq->items.pop_front();
+  }
+  if (!ev) ev = KEvent::FromJsonOrDie(*text);
   buf_.Delete(key);
-  buf_.Set(queue, StrCat("[", head + 1, ",", tail, "]"));
-  return KEvent::FromJsonOrDie(*text);
+  buf_.Set(pq->meta, StrCat("[", head + 1, ",", tail, "]"));
+  return ev;
 }
 
 uint64_t KernelImpl::QueueLength(std::string_view queue) {
-  auto [head, tail] = ParseQueueMeta(buf_.Get(queue));
+  auto [head, tail] = ParseQueueMeta(buf_.Find(ParsedQueueFor(queue)->meta));
   return tail - head;
 }
 
@@ -478,7 +599,7 @@ void KernelImpl::EnqueueSend(const Kref& target, const KMessage& msg) {
 
 std::vector<VatId> KernelImpl::GetVatList(std::string_view key) {
   std::vector<VatId> out;
-  auto v = buf_.Get(key);
+  const std::string* v = buf_.Find(key);
   if (!v || *v == "[]") return out;
   auto j = Json::Parse(*v);
   CHECK(j.ok() && j->is_array()) << "corrupt " << std::string(key);

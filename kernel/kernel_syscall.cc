@@ -35,7 +35,7 @@ absl::StatusOr<Kref> KernelImpl::MapVatSlotToKernel(VatId vat, std::string_view 
       k = AllocPromise(vat);
       IncRef(*k, /*is_export=*/true, /*only_recognizable=*/true);
     }
-    CListWrite(vat, *k, vref.str(), false);
+    CListAdd(vat, *k, vref.str(), false);
   }
   if (set_reachable) {
     if (vref.is_export()) {
@@ -71,7 +71,7 @@ std::string KernelImpl::MapKernelSlotToVat(VatId vat, const Kref& k, bool set_re
     }
     vref = VatRef::Import(type, n).str();
     IncRef(k, /*is_export=*/false, /*only_recognizable=*/true);
-    CListWrite(vat, k, vref, false);
+    CListAdd(vat, k, vref, false);
   } else {
     vref = e->vref;
   }

@@ -338,5 +338,40 @@ TEST(BlockTest, RunBudgetStopsAndResumes) {
   EXPECT_EQ(w.Received("B").size(), 10u);
 }
 
+// Queue events are written by a direct encoder; its bytes must stay those of the Json form
+// (they are consensus state), and parsing them must give the event back.
+TEST(QueueEventTest, EncodeMatchesJsonDumpAndRoundTrips) {
+  std::vector<KEvent> events;
+  KEvent send;
+  send.type = KEvent::Type::kSend;
+  send.target = Kref::Object(21);
+  send.msg.methargs.body = "#[\"ping\",[\"a\\\"b\\n\\u0001\",\"$0.Alleged: x\"]]";
+  send.msg.methargs.slots = {"ko22", "kp40"};
+  send.msg.result = Kref::Promise(41);
+  events.push_back(send);
+  send.msg.result.reset();
+  events.push_back(send);  // result: null
+  send.msg.omit_result = true;
+  send.msg.methargs.slots.clear();
+  events.push_back(send);  // no result key
+  KEvent notify;
+  notify.type = KEvent::Type::kNotify;
+  notify.vat = *VatId::Parse("v12");
+  notify.kpid = Kref::Promise(1234);
+  events.push_back(notify);
+  KEvent start;
+  start.type = KEvent::Type::kStartVat;
+  start.vat = *VatId::Parse("v3");
+  start.vat_parameters.body = "#{}";
+  start.vat_parameters.slots = {"ko20"};
+  events.push_back(start);
+  for (const KEvent& ev : events) {
+    std::string text = ev.Encode();
+    EXPECT_EQ(text, ev.ToJson().Dump());
+    KEvent back = KEvent::FromJsonOrDie(text);
+    EXPECT_EQ(back.Encode(), text);
+  }
+}
+
 }  // namespace
 }  // namespace swingset

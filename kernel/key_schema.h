@@ -60,6 +60,38 @@ inline constexpr uint64_t kFirstDeviceImportObject = 10;
 inline constexpr uint64_t kFirstDeviceImportDevice = 20;
 inline constexpr uint64_t kFirstDeviceImportPromise = 30;
 
+// The text of a kref ("ko21") or vat id ("v1") in a stack buffer: keys are built several times
+// per crank, and this spares the temporary ToString() strings. Same text as ToString().
+class IdText {
+ public:
+  explicit IdText(const Kref& k) {
+    buf_[0] = 'k';
+    buf_[1] = k.is_object() ? 'o' : k.is_promise() ? 'p' : 'd';
+    AppendNumber(2, k.n());
+  }
+  explicit IdText(VatId v) {
+    buf_[0] = 'v';
+    AppendNumber(1, v.n());
+  }
+  std::string_view view() const { return std::string_view(buf_, len_); }
+
+ private:
+  void AppendNumber(size_t at, uint64_t n) {
+    char digits[20];
+    size_t d = 0;
+    do {
+      digits[d++] = static_cast<char>('0' + n % 10);
+      n /= 10;
+    } while (n != 0);
+    while (d > 0) buf_[at++] = digits[--d];
+    len_ = at;
+  }
+  char buf_[24];
+  size_t len_;
+};
+// Lets StrCat (kernel/strings.h) take an IdText.
+inline absl::string_view AsAlphaNumArg(const IdText& t) { return ToAbsl(t.view()); }
+
 inline bool IsLocalKey(std::string_view k) { return k.substr(0, 6) == "local."; }
 inline bool IsHostKey(std::string_view k) { return k.substr(0, 5) == "host."; }
 inline bool IsConsensusKey(std::string_view k) { return !IsLocalKey(k) && !IsHostKey(k); }
@@ -73,75 +105,75 @@ inline std::string QueueItem(std::string_view queue, uint64_t i) {
 }
 
 // ---- kernel objects (§2.2)
-inline std::string ObjectOwner(const Kref& ko) { return StrCat(ko.ToString(), ".owner"); }
+inline std::string ObjectOwner(const Kref& ko) { return StrCat(IdText(ko), ".owner"); }
 inline std::string ObjectRefCount(const Kref& ko) {
-  return StrCat(ko.ToString(), ".refCount");
+  return StrCat(IdText(ko), ".refCount");
 }
 // ---- kernel device nodes (§2.5)
-inline std::string DeviceNodeOwner(const Kref& kd) { return StrCat(kd.ToString(), ".owner"); }
+inline std::string DeviceNodeOwner(const Kref& kd) { return StrCat(IdText(kd), ".owner"); }
 
 // ---- kernel promises (§2.3)
-inline std::string PromisePrefix(const Kref& kp) { return StrCat(kp.ToString(), "."); }
-inline std::string PromiseState(const Kref& kp) { return StrCat(kp.ToString(), ".state"); }
+inline std::string PromisePrefix(const Kref& kp) { return StrCat(IdText(kp), "."); }
+inline std::string PromiseState(const Kref& kp) { return StrCat(IdText(kp), ".state"); }
 inline std::string PromiseRefCount(const Kref& kp) {
-  return StrCat(kp.ToString(), ".refCount");
+  return StrCat(IdText(kp), ".refCount");
 }
 inline std::string PromiseDecider(const Kref& kp) {
-  return StrCat(kp.ToString(), ".decider");
+  return StrCat(IdText(kp), ".decider");
 }
-inline std::string PromisePolicy(const Kref& kp) { return StrCat(kp.ToString(), ".policy"); }
+inline std::string PromisePolicy(const Kref& kp) { return StrCat(IdText(kp), ".policy"); }
 inline std::string PromiseSubscribers(const Kref& kp) {
-  return StrCat(kp.ToString(), ".subscribers");
+  return StrCat(IdText(kp), ".subscribers");
 }
 inline std::string PromiseQueueNextId(const Kref& kp) {
-  return StrCat(kp.ToString(), ".queue.nextID");
+  return StrCat(IdText(kp), ".queue.nextID");
 }
 inline std::string PromiseQueueItem(const Kref& kp, uint64_t i) {
-  return StrCat(kp.ToString(), ".queue.", i);
+  return StrCat(IdText(kp), ".queue.", i);
 }
 inline std::string PromiseDataBody(const Kref& kp) {
-  return StrCat(kp.ToString(), ".data.body");
+  return StrCat(IdText(kp), ".data.body");
 }
 inline std::string PromiseDataSlots(const Kref& kp) {
-  return StrCat(kp.ToString(), ".data.slots");
+  return StrCat(IdText(kp), ".data.slots");
 }
 inline constexpr std::string_view kPromiseUnresolved = "unresolved";
 inline constexpr std::string_view kPromiseFulfilled = "fulfilled";
 inline constexpr std::string_view kPromiseRejected = "rejected";
 
 // ---- per-vat keys (§2.4)
-inline std::string VatPrefix(VatId v) { return StrCat(v.ToString(), "."); }
-inline std::string VatNextObject(VatId v) { return StrCat(v.ToString(), ".o.nextID"); }
-inline std::string VatNextPromise(VatId v) { return StrCat(v.ToString(), ".p.nextID"); }
-inline std::string VatNextDevice(VatId v) { return StrCat(v.ToString(), ".d.nextID"); }
-inline std::string VatSource(VatId v) { return StrCat(v.ToString(), ".source"); }
-inline std::string VatOptions(VatId v) { return StrCat(v.ToString(), ".options"); }
-inline std::string VatReapDirt(VatId v) { return StrCat(v.ToString(), ".reapDirt"); }
-inline std::string VatParameters(VatId v) { return StrCat(v.ToString(), ".vatParameters"); }
-inline std::string VatStorePrefix(VatId v) { return StrCat(v.ToString(), ".vs."); }
+inline std::string VatPrefix(VatId v) { return StrCat(IdText(v), "."); }
+inline std::string VatNextObject(VatId v) { return StrCat(IdText(v), ".o.nextID"); }
+inline std::string VatNextPromise(VatId v) { return StrCat(IdText(v), ".p.nextID"); }
+inline std::string VatNextDevice(VatId v) { return StrCat(IdText(v), ".d.nextID"); }
+inline std::string VatSource(VatId v) { return StrCat(IdText(v), ".source"); }
+inline std::string VatOptions(VatId v) { return StrCat(IdText(v), ".options"); }
+inline std::string VatReapDirt(VatId v) { return StrCat(IdText(v), ".reapDirt"); }
+inline std::string VatParameters(VatId v) { return StrCat(IdText(v), ".vatParameters"); }
+inline std::string VatStorePrefix(VatId v) { return StrCat(IdText(v), ".vs."); }
 inline std::string VatStoreKey(VatId v, std::string_view key) {
-  return StrCat(v.ToString(), ".vs.", key);
+  return StrCat(IdText(v), ".vs.", key);
 }
-inline std::string CListPrefix(VatId v) { return StrCat(v.ToString(), ".c."); }
+inline std::string CListPrefix(VatId v) { return StrCat(IdText(v), ".c."); }
 inline std::string CListByKref(VatId v, const Kref& k) {
-  return StrCat(v.ToString(), ".c.", k.ToString());
+  return StrCat(IdText(v), ".c.", IdText(k));
 }
 inline std::string CListByVref(VatId v, std::string_view vref) {
-  return StrCat(v.ToString(), ".c.", vref);
+  return StrCat(IdText(v), ".c.", vref);
 }
 // Transcripts (DESIGN §6): entries are kept outside consensus (they are history, committed with
 // the block); their running SHA-256 chain and length are consensus state.
-inline std::string TranscriptLength(VatId v) { return StrCat(v.ToString(), ".t.length"); }
-inline std::string TranscriptHash(VatId v) { return StrCat(v.ToString(), ".t.hash"); }
+inline std::string TranscriptLength(VatId v) { return StrCat(IdText(v), ".t.length"); }
+inline std::string TranscriptHash(VatId v) { return StrCat(IdText(v), ".t.hash"); }
 inline std::string TranscriptPrefix(VatId v) {
-  return StrCat("local.transcript.", v.ToString(), ".");
+  return StrCat("local.transcript.", IdText(v), ".");
 }
 inline std::string TranscriptEntry(VatId v, uint64_t i) {
-  return StrCat("local.transcript.", v.ToString(), ".", i);
+  return StrCat("local.transcript.", IdText(v), ".", i);
 }
 // Reasons of terminated vats outlive their deletion, for Inspect.
 inline std::string TerminatedVatRecord(VatId v) {
-  return StrCat("vats.terminatedInfo.", v.ToString());
+  return StrCat("vats.terminatedInfo.", IdText(v));
 }
 
 // ---- devices (§2.5)
