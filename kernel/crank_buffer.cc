@@ -153,21 +153,32 @@ void CrankBuffer::RollbackTo(size_t mark) {
   }
 }
 
+void CrankBuffer::SortByKey(Node** first, Node** last) {
+  const size_t n = last - first;
+  if (n < 64) {
+    std::sort(first, last, [](const Node* a, const Node* b) { return KeyLess(a->first, b->first); });
+    return;
+  }
+  // Many keys (a block, or a crank retiring thousands of objects) live in nodes scattered in
+  // memory: sort copies of their leading words, so most comparisons do not follow node
+  // pointers to the key strings.
+  std::vector<std::pair<KeyWords, Node*>> keyed;
+  keyed.reserve(n);
+  for (Node** it = first; it != last; ++it) keyed.emplace_back(WordsOf((*it)->first), *it);
+  std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
+    if (a.first.hi != b.first.hi) return a.first.hi < b.first.hi;
+    if (a.first.lo != b.first.lo) return a.first.lo < b.first.lo;
+    return KeyLess(a.second->first, b.second->first);
+  });
+  for (size_t i = 0; i < n; ++i) first[i] = keyed[i].second;
+}
+
 const std::vector<CrankBuffer::Node*>& CrankBuffer::BlockKeys() const {
   if (block_sorted_count_ < block_keys_.size()) {
     auto by_key = [](const Node* a, const Node* b) { return KeyLess(a->first, b->first); };
     auto mid = block_keys_.begin() + block_sorted_count_;
-    // A block has thousands of keys whose nodes are scattered in memory: sort copies of their
-    // leading words, so most comparisons do not follow node pointers to the key strings.
-    std::vector<std::pair<KeyWords, Node*>> keyed;
-    keyed.reserve(block_keys_.end() - mid);
-    for (auto it = mid; it != block_keys_.end(); ++it) keyed.emplace_back(WordsOf((*it)->first), *it);
-    std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
-      if (a.first.hi != b.first.hi) return a.first.hi < b.first.hi;
-      if (a.first.lo != b.first.lo) return a.first.lo < b.first.lo;
-      return KeyLess(a.second->first, b.second->first);
-    });
-    for (size_t i = 0; i < keyed.size(); ++i) mid[i] = keyed[i].second;
+    // Cranks append their keys as sorted runs, so a tail of one crank needs no sort.
+    if (!std::is_sorted(mid, block_keys_.end(), by_key)) SortByKey(&*mid, &*mid + (block_keys_.end() - mid));
     std::inplace_merge(block_keys_.begin(), mid, block_keys_.end(), by_key);
     block_sorted_count_ = block_keys_.size();
   }
@@ -187,8 +198,7 @@ const std::vector<CrankBuffer::Node*>& CrankBuffer::SortedCrankKeys() {
   if (!crank_sorted_) {
     // A copy: crank_keys_ must stay in first-write order for RollbackTo.
     sorted_crank_.assign(crank_keys_.begin(), crank_keys_.end());
-    std::sort(sorted_crank_.begin(), sorted_crank_.end(),
-              [](const Node* a, const Node* b) { return KeyLess(a->first, b->first); });
+    SortByKey(sorted_crank_.data(), sorted_crank_.data() + sorted_crank_.size());
     crank_sorted_ = true;
   }
   return sorted_crank_;

@@ -155,6 +155,8 @@ class CrankBuffer {
   const std::vector<Node*>& SortedCrankKeys();
   // Block-layer nodes in key order (sorted lazily; new keys are merged in).
   const std::vector<Node*>& BlockKeys() const;
+  // Sorts [first, last) by key (byte order).
+  static void SortByKey(Node** first, Node** last);
 
   KvStore* store_;
   // Incremented whenever entries are erased from entries_; KeyHandles found in an older epoch
