@@ -84,7 +84,9 @@
     });
 
     // ---- the vat-visible global ------------------------------------------------------------
-    const shared = new g.Compartment().globalThis;
+    // With SES, a compartment's shared intrinsics; with the lite lockdown (no Compartment) the
+    // realm's own, which lite_lockdown.js tamed in place.
+    const shared = typeof g.Compartment === 'function' ? new g.Compartment().globalThis : g;
     const setGlobal = (name, value) =>
       defineProperty(g, name, { value, writable: true, enumerable: false, configurable: true });
     for (const name of ['Date', 'Math', 'Error', 'RegExp']) setGlobal(name, shared[name]);
