@@ -11,7 +11,8 @@
 //
 // boot() captures WeakRef and FinalizationRegistry for liveslots, then turns the realm's
 // global into what vat code may see: SES "shared" Date/Math/Error/RegExp (Date.now(),
-// new Date() and Math.random() throw), no WeakRef, FinalizationRegistry, gc, Compartment or
+// new Date() and Math.random() throw; with the experimental lite lockdown,
+// js/lite_lockdown.js, the realm's own, tamed in place), no WeakRef, FinalizationRegistry, gc, Compartment or
 // lockdown, and vref-aware WeakMap/WeakSet. Vat modules are then loaded as native modules of
 // this realm; "@endo/..." specifiers resolve to host modules built from hostModules below.
 (function installVatRuntime(ns) {
