@@ -39,7 +39,11 @@
       is,
     } = Object;
     const { apply, construct, ownKeys } = Reflect;
-    const hasOwn = (o, k) => apply(Object.prototype.hasOwnProperty, o, [k]);
+    // Captured now: vat code may replace these globals; the closures below must not see that.
+    const { Error, JSON, RangeError, String, TypeError } = g;
+    const objectHasOwnProperty = Object.prototype.hasOwnProperty;
+    const hasOwn = (o, k) => apply(objectHasOwnProperty, o, [k]);
+    const regExpExec = RegExp.prototype.exec;
 
     // ---- hidden intrinsics (captured before anything is replaced) ------------------------
     const AsyncFunctionPrototype = getPrototypeOf(async function () {});
@@ -141,7 +145,7 @@
     const localePattern = /^(\w*[a-z])Locale([A-Z]\w*)$/;
     const tameLocale = obj => {
       for (const name of getOwnPropertyNames(obj)) {
-        const match = localePattern.exec(name);
+        const match = apply(regExpExec, localePattern, [name]);
         if (!match) continue;
         const desc = getOwnPropertyDescriptor(obj, name);
         if (!('value' in desc) || typeof desc.value !== 'function') continue;
