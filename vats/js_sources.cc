@@ -16,6 +16,7 @@
 
 SWINGSET_INCBIN(swingset_js_ses, SWINGSET_SES_UMD)
 SWINGSET_INCBIN(swingset_js_harden, SWINGSET_JS_DIR "/harden.js")
+SWINGSET_INCBIN(swingset_js_lite_lockdown, SWINGSET_JS_DIR "/lite_lockdown.js")
 SWINGSET_INCBIN(swingset_js_pass_style, SWINGSET_JS_DIR "/pass_style.js")
 SWINGSET_INCBIN(swingset_js_marshal, SWINGSET_JS_DIR "/marshal.js")
 SWINGSET_INCBIN(swingset_js_liveslots, SWINGSET_JS_DIR "/liveslots.js")
@@ -38,6 +39,12 @@ const JsSource& SesBundleSource() {
 const JsSource& HardenSource() {
   static const JsSource kHarden{"harden.js", Blob(swingset_js_harden, swingset_js_harden_end)};
   return kHarden;
+}
+
+const JsSource& LiteLockdownSource() {
+  static const JsSource kLite{"lite_lockdown.js",
+                              Blob(swingset_js_lite_lockdown, swingset_js_lite_lockdown_end)};
+  return kLite;
 }
 
 const std::vector<JsSource>& RuntimeSources() {

@@ -21,6 +21,8 @@ struct JsSource {
 const JsSource& SesBundleSource();
 // Our `harden`, evaluated before the SES bundle, which adopts it (see js/harden.js).
 const JsSource& HardenSource();
+// Experimental hardening without SES (JsVatHostOptions::lite_lockdown; see js/lite_lockdown.js).
+const JsSource& LiteLockdownSource();
 // pass_style.js, marshal.js, liveslots.js, vat_runtime.js
 const std::vector<JsSource>& RuntimeSources();
 

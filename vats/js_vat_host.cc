@@ -385,10 +385,21 @@ absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
   if (!RunCachedScript(hardener.name, hardener.text, &v)) {
     return TakeJsErrorStatus(cx, "loading harden.js");
   }
-  const JsSource& ses = SesBundleSource();
-  if (!RunCachedScript(ses.name, ses.text, &v)) return TakeJsErrorStatus(cx, "loading SES");
-  if (!RunCachedScript("lockdown.js", "lockdown({ consoleTaming: 'unsafe' });", &v)) {
-    return TakeJsErrorStatus(cx, "SES lockdown()");
+  if (options_.lite_lockdown) {
+    const JsSource& lite = LiteLockdownSource();
+    if (!RunCachedScript(lite.name, lite.text, &v)) {
+      return TakeJsErrorStatus(cx, "loading lite_lockdown.js");
+    }
+    JS::RootedValue rv(cx);
+    if (!JS_CallFunctionValue(cx, nullptr, v, JS::HandleValueArray::empty(), &rv)) {
+      return TakeJsErrorStatus(cx, "lite lockdown");
+    }
+  } else {
+    const JsSource& ses = SesBundleSource();
+    if (!RunCachedScript(ses.name, ses.text, &v)) return TakeJsErrorStatus(cx, "loading SES");
+    if (!RunCachedScript("lockdown.js", "lockdown({ consoleTaming: 'unsafe' });", &v)) {
+      return TakeJsErrorStatus(cx, "SES lockdown()");
+    }
   }
 
   vat->ns = JS_NewPlainObject(cx);

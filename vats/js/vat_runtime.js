@@ -11,7 +11,8 @@
 //
 // boot() captures WeakRef and FinalizationRegistry for liveslots, then turns the realm's
 // global into what vat code may see: SES "shared" Date/Math/Error/RegExp (Date.now(),
-// new Date() and Math.random() throw), no WeakRef, FinalizationRegistry, gc, Compartment or
+// new Date() and Math.random() throw; with the experimental lite lockdown,
+// js/lite_lockdown.js, the realm's own, tamed in place), no WeakRef, FinalizationRegistry, gc, Compartment or
 // lockdown, and vref-aware WeakMap/WeakSet. Vat modules are then loaded as native modules of
 // this realm; "@endo/..." specifiers resolve to host modules built from hostModules below.
 (function installVatRuntime(ns) {
@@ -84,7 +85,9 @@
     });
 
     // ---- the vat-visible global ------------------------------------------------------------
-    const shared = new g.Compartment().globalThis;
+    // With SES, a compartment's shared intrinsics; with the lite lockdown (no Compartment) the
+    // realm's own, which lite_lockdown.js tamed in place.
+    const shared = typeof g.Compartment === 'function' ? new g.Compartment().globalThis : g;
     const setGlobal = (name, value) =>
       defineProperty(g, name, { value, writable: true, enumerable: false, configurable: true });
     for (const name of ['Date', 'Math', 'Error', 'RegExp']) setGlobal(name, shared[name]);
