@@ -4,6 +4,9 @@
 
 #include "vats/js_engine.h"
 
+#include <stdlib.h>
+#include <time.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -42,6 +45,12 @@ std::string StringOf(JSContext* cx, JS::HandleValue v) {
 
 JsProcess::JsProcess() {
   CHECK(!g_js_initialized.load()) << "JsProcess: JS_Init may run only once per process";
+  // Vat code can read local-time fields of a Date made from a number (getHours, toString,
+  // getTimezoneOffset), and SpiderMonkey takes the local time zone from the process. Validators
+  // in different time zones would then see different values and fork, so every process that
+  // runs vats runs in UTC.
+  CHECK(setenv("TZ", "UTC", 1) == 0) << "setenv TZ";
+  tzset();
   CHECK(JS_Init()) << "JS_Init failed";
   g_js_initialized = true;
 }

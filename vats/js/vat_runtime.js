@@ -100,6 +100,10 @@
       'repairIntrinsics',
       'hardenIntrinsics',
       'InternalError',
+      // Intl.DateTimeFormat().format() reads the clock, and Intl's answers depend on the
+      // host's ICU data; Agoric's XS vat workers have no Intl either.
+      'Intl',
+      'getStackString',
     ]) {
       delete g[name];
     }
