@@ -105,6 +105,11 @@ void CrashRunInto(int run, const Reference& ref, const std::string& base, int* r
     std::vector<std::string> extra;
     Fault fault = Fault::kExternal;
     int64_t fault_height = -1;
+    if (driver_committed >= kBlocks) {
+      // A kill landed after the last block: there is no height left to place a fault at (and
+      // the range below would be empty); restart once more and check the final state.
+      faults_left = 0;
+    }
     if (faults_left > 0) {
       fault = static_cast<Fault>(rng() % kFaultKinds);
       int64_t lo = std::max<int64_t>(1, driver_committed + 1);
