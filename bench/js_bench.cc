@@ -359,6 +359,11 @@ uint64_t RssBytes() {
   return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
+void PrintMallocInUse() {
+  struct mallinfo2 mi = mallinfo2();
+  std::printf("malloc in use %.1f MB\n", mi.uordblks / 1048576.0);
+}
+
 class OkHandler : public SyscallHandler {
  public:
   SyscallResult Syscall(const VatSyscall&) override { return SyscallResult{}; }
@@ -387,19 +392,13 @@ void Idle(int vats) {
   double first = Secs(t_first, Clock::now());
   host->TEST_ForceGC();
   uint64_t rss0 = RssBytes();
-  {
-    struct mallinfo2 mi = mallinfo2();
-    std::printf("malloc in use %.1f MB\n", mi.uordblks / 1048576.0);
-  }
+  PrintMallocInUse();
   auto t0 = Clock::now();
   for (int i = 0; i < vats; ++i) start(2 + i);
   double secs = Secs(t0, Clock::now());
   host->TEST_ForceGC();
   uint64_t rss1 = RssBytes();
-  {
-    struct mallinfo2 mi = mallinfo2();
-    std::printf("malloc in use %.1f MB\n", mi.uordblks / 1048576.0);
-  }
+  PrintMallocInUse();
   {
     auto g0 = Clock::now();
     for (int i = 0; i < 100; ++i) host->TEST_ZoneGC(VatId(2));

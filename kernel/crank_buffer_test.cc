@@ -12,6 +12,18 @@ std::string Scan(CrankBuffer& b, const std::string& prefix) {
   return out;
 }
 
+// The block layer as "key=value/base;" ("-" deleted; base "unknown" when the buffer does not
+// know the committed value, "absent" when it knows there is none).
+std::string BlockWithBase(const CrankBuffer& b) {
+  std::string out;
+  b.VisitBlockWithBase([&](std::string_view k, const std::optional<std::string>& v,
+                           const std::optional<std::string>* base) {
+    out += std::string(k) + "=" + v.value_or("-") + "/" +
+           (base ? base->value_or("absent") : "unknown") + ";";
+  });
+  return out;
+}
+
 TEST(CrankBufferTest, LayersReadThroughAndMerge) {
   auto store = NewMemKvStore();
   ASSERT_TRUE(store->Write({{"a.1", "s1"}, {"a.2", "s2"}, {"a.4", "s4"}, {"b", "x"}}, true).ok());
@@ -82,12 +94,7 @@ TEST(CrankBufferTest, BlockBaseIsTheCommittedValueWhenKnown) {
   EXPECT_EQ(*b.Get("read"), "r1");
   b.Set("read", "r2");  // a second write in the block keeps the committed base
   b.FinishCrank(nullptr);
-  std::string out;
-  b.VisitBlockWithBase([&](std::string_view k, const std::optional<std::string>& v,
-                           const std::optional<std::string>* base) {
-    out += std::string(k) + "=" + v.value_or("-") + "/" +
-           (base ? base->value_or("absent") : "unknown") + ";";
-  });
+  std::string out = BlockWithBase(b);
   EXPECT_EQ(out, "blind=b1/unknown;new=n1/unknown;read=r2/r0;");
 }
 
@@ -103,12 +110,7 @@ TEST(CrankBufferTest, CreatedKeysHaveAKnownAbsentBaseAndTheirDeletesAreDropped) 
   b.Set("later", "l1");
   b.Delete("old");
   b.FinishCrank(nullptr);
-  std::string out;
-  b.VisitBlockWithBase([&](std::string_view k, const std::optional<std::string>& v,
-                           const std::optional<std::string>* base) {
-    out += std::string(k) + "=" + v.value_or("-") + "/" +
-           (base ? base->value_or("absent") : "unknown") + ";";
-  });
+  std::string out = BlockWithBase(b);
   EXPECT_EQ(out, "fresh=-/absent;kept=k1/absent;later=l1/absent;old=-/unknown;");
   KvBatch batch = b.BlockBatch();
   std::string keys;

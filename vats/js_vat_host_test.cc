@@ -49,6 +49,18 @@ class JsVatHostTest : public testing::Test {
     return host_->Deliver(id, d, &syscalls_);
   }
 
+  // Loads and starts a vat whose root answers probe() with one syscall (its resolve), and
+  // puts that syscall's text in *out. (Void, so that gtest's ASSERTs can be used.)
+  void RunProbe(const char* source, std::string* out) {
+    ASSERT_TRUE(Load(source).ok());
+    ASSERT_TRUE(Deliver(StartVat()).ok);
+    DeliveryResult r = Deliver(Message("o+0", R"(#["probe",[]])", {}, "p-60"));
+    ASSERT_TRUE(r.ok) << r.error;
+    std::vector<std::string> sc = syscalls_.Take();
+    ASSERT_EQ(sc.size(), 1u);
+    *out = sc[0];
+  }
+
   bool lite_lockdown_ = false;
   std::unique_ptr<JsVatHost> host_;
   FakeSyscallHandler syscalls_;
@@ -139,23 +151,15 @@ void CheckIsolationProbes(const std::string& s) {
 }
 
 TEST_F(JsVatHostTest, IsolationProbesSeeAbsentOrTamedPowers) {
-  ASSERT_TRUE(Load(kProbeVat).ok());
-  ASSERT_TRUE(Deliver(StartVat()).ok);
-  DeliveryResult r = Deliver(Message("o+0", R"(#["probe",[]])", {}, "p-60"));
-  ASSERT_TRUE(r.ok) << r.error;
-  std::vector<std::string> sc = syscalls_.Take();
-  ASSERT_EQ(sc.size(), 1u);
-  CheckIsolationProbes(sc[0]);
+  std::string s;
+  RunProbe(kProbeVat, &s);
+  CheckIsolationProbes(s);
 }
 
 TEST_F(JsVatHostLiteTest, IsolationProbesSeeAbsentOrTamedPowers) {
-  ASSERT_TRUE(Load(kProbeVat).ok());
-  ASSERT_TRUE(Deliver(StartVat()).ok);
-  DeliveryResult r = Deliver(Message("o+0", R"(#["probe",[]])", {}, "p-60"));
-  ASSERT_TRUE(r.ok) << r.error;
-  std::vector<std::string> sc = syscalls_.Take();
-  ASSERT_EQ(sc.size(), 1u);
-  CheckIsolationProbes(sc[0]);
+  std::string s;
+  RunProbe(kProbeVat, &s);
+  CheckIsolationProbes(s);
 }
 
 // harden() is ours (js/harden.js, adopted by SES): it must keep SES's semantics.
@@ -230,23 +234,15 @@ void CheckHardenProbes(const std::string& s) {
 }
 
 TEST_F(JsVatHostTest, HardenKeepsSesSemantics) {
-  ASSERT_TRUE(Load(kHardenProbeVat).ok());
-  ASSERT_TRUE(Deliver(StartVat()).ok);
-  DeliveryResult r = Deliver(Message("o+0", R"(#["probe",[]])", {}, "p-60"));
-  ASSERT_TRUE(r.ok) << r.error;
-  std::vector<std::string> sc = syscalls_.Take();
-  ASSERT_EQ(sc.size(), 1u);
-  CheckHardenProbes(sc[0]);
+  std::string s;
+  RunProbe(kHardenProbeVat, &s);
+  CheckHardenProbes(s);
 }
 
 TEST_F(JsVatHostLiteTest, HardenKeepsSesSemantics) {
-  ASSERT_TRUE(Load(kHardenProbeVat).ok());
-  ASSERT_TRUE(Deliver(StartVat()).ok);
-  DeliveryResult r = Deliver(Message("o+0", R"(#["probe",[]])", {}, "p-60"));
-  ASSERT_TRUE(r.ok) << r.error;
-  std::vector<std::string> sc = syscalls_.Take();
-  ASSERT_EQ(sc.size(), 1u);
-  CheckHardenProbes(sc[0]);
+  std::string s;
+  RunProbe(kHardenProbeVat, &s);
+  CheckHardenProbes(s);
 }
 
 // What js/lite_lockdown.js does in its own way, probed on both fixtures: both must give the
@@ -335,7 +331,7 @@ export function buildRootObject() {
 }
 )";
 
-void CheckLockdownDetails(const std::string& s, bool lite) {
+void CheckLockdownDetails(const std::string& s) {
   EXPECT_THAT(s, HasSubstr(R"(\"intl\":\"undefined\")")) << s;
   EXPECT_THAT(s, HasSubstr(R"(\"utc\":true)")) << s;
   EXPECT_THAT(s, HasSubstr(R"(\"sharedArrayBuffer\":\"undefined\")")) << s;
@@ -358,23 +354,15 @@ void CheckLockdownDetails(const std::string& s, bool lite) {
 }
 
 TEST_F(JsVatHostTest, LockdownDetails) {
-  ASSERT_TRUE(Load(kLockdownDetailsVat).ok());
-  ASSERT_TRUE(Deliver(StartVat()).ok);
-  DeliveryResult r = Deliver(Message("o+0", R"(#["probe",[]])", {}, "p-60"));
-  ASSERT_TRUE(r.ok) << r.error;
-  std::vector<std::string> sc = syscalls_.Take();
-  ASSERT_EQ(sc.size(), 1u);
-  CheckLockdownDetails(sc[0], /*lite=*/false);
+  std::string s;
+  RunProbe(kLockdownDetailsVat, &s);
+  CheckLockdownDetails(s);
 }
 
 TEST_F(JsVatHostLiteTest, LockdownDetails) {
-  ASSERT_TRUE(Load(kLockdownDetailsVat).ok());
-  ASSERT_TRUE(Deliver(StartVat()).ok);
-  DeliveryResult r = Deliver(Message("o+0", R"(#["probe",[]])", {}, "p-60"));
-  ASSERT_TRUE(r.ok) << r.error;
-  std::vector<std::string> sc = syscalls_.Take();
-  ASSERT_EQ(sc.size(), 1u);
-  CheckLockdownDetails(sc[0], /*lite=*/true);
+  std::string s;
+  RunProbe(kLockdownDetailsVat, &s);
+  CheckLockdownDetails(s);
 }
 
 constexpr char kFaultVat[] = R"(

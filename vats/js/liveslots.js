@@ -439,6 +439,15 @@
       }
     };
 
+    // delete() of both collections: a Presence key is kept by vref, with a recognizer record.
+    const deleteKey = (st, k) => {
+      const v = importVrefOf(k);
+      if (v === undefined) return st.real.delete(k);
+      if (!st.byVref.delete(v)) return false;
+      removeRecognizer(st.rec, v);
+      return true;
+    };
+
     class VatWeakMap {
       constructor(entries = undefined) {
         newCollectionState(this, 'WeakMap', RealWeakMap);
@@ -469,12 +478,7 @@
         return this;
       }
       delete(k) {
-        const st = stateOf(this, 'WeakMap');
-        const v = importVrefOf(k);
-        if (v === undefined) return st.real.delete(k);
-        if (!st.byVref.delete(v)) return false;
-        removeRecognizer(st.rec, v);
-        return true;
+        return deleteKey(stateOf(this, 'WeakMap'), k);
       }
     }
     Object.defineProperty(VatWeakMap.prototype, Symbol.toStringTag, { value: 'WeakMap' });
@@ -505,12 +509,7 @@
         return this;
       }
       delete(k) {
-        const st = stateOf(this, 'WeakSet');
-        const v = importVrefOf(k);
-        if (v === undefined) return st.real.delete(k);
-        if (!st.byVref.delete(v)) return false;
-        removeRecognizer(st.rec, v);
-        return true;
+        return deleteKey(stateOf(this, 'WeakSet'), k);
       }
     }
     Object.defineProperty(VatWeakSet.prototype, Symbol.toStringTag, { value: 'WeakSet' });
