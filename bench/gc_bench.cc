@@ -7,11 +7,11 @@
 // Usage: gc_bench [objects=100000] [unrelated=1000000]
 
 #include <chrono>
-#include <ctime>
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "consensus/sha256.h"
 #include "kernel/base.h"
 #include "kernel/kernel.h"
@@ -24,14 +24,6 @@ namespace swingset {
 namespace {
 
 constexpr int kPerMessage = 1000;
-
-// Seconds of CPU time this thread has used: on a machine shared with other work the timed
-// region's CPU time varies much less than its wall-clock time.
-double ThreadCpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 struct Timing {
   double wall = 0;

@@ -35,6 +35,7 @@
 #include <memory>
 #include <string>
 
+#include "bench/bench_util.h"
 #include "consensus/sha256.h"
 #include "kernel/base.h"
 #include "kernel/kernel.h"
@@ -114,14 +115,6 @@ export function buildRootObject() {
 }
 )";
 
-// CPU seconds of the calling thread: what a delivery cost this thread, whatever else the
-// shared machine was running (the GC's helper threads are not included).
-double ThreadCpuSecs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 // Times the kernel's handling of a delivery's syscalls.
 class TimingSyscalls : public SyscallHandler {
  public:
@@ -149,10 +142,10 @@ class TimingHost : public VatHost {
   DeliveryResult Deliver(VatId vat, const VatDelivery& d, SyscallHandler* h) override {
     TimingSyscalls sh(h);
     auto t0 = Clock::now();
-    double c0 = ThreadCpuSecs();
+    double c0 = ThreadCpuSeconds();
     DeliveryResult r = inner_->Deliver(vat, d, &sh);
     double s = Secs(t0, Clock::now());
-    double cpu = ThreadCpuSecs() - c0;
+    double cpu = ThreadCpuSeconds() - c0;
     Stat& st = by_type[static_cast<int>(d.type)];
     st.n += 1;
     st.seconds += s;

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "consensus/lthash.h"
 #include "consensus/state_hash.h"
 #include "kernel/base.h"
@@ -49,14 +50,9 @@ double MillisSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// CPU time (user + system) of the calling thread, in ms. Unlike wall time it does not count
-// the time this thread waits for a core, so it is robust to other load on a shared machine;
-// the store lives in the page cache, so there is no disk wait for it to miss.
-double ThreadCpuMillis() {
-  timespec ts;
-  CHECK(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0) << "clock_gettime";
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+// CPU time of the calling thread, in ms (the store lives in the page cache, so there is no
+// disk wait for CPU time to miss).
+double ThreadCpuMillis() { return ThreadCpuSeconds() * 1e3; }
 
 std::string Key(uint64_t id) {
   char buf[48];
