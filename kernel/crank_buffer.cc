@@ -51,9 +51,9 @@ KeyWords WordsOf(std::string_view k) {
 }  // namespace
 
 CrankBuffer::Node* CrankBuffer::NodeFor(std::string_view key) {
-  // One probe: the key string is only built when the entry is new.
-  return &*entries_.try_emplace(ToAbsl(key)).first;
+  return entries_.FindOrInsert(key, Index::HashOf(key));
 }
+
 
 CrankBuffer::Node* CrankBuffer::NodeFor(KeyHandle& key) {
   if (key.epoch_ != epoch_) {
@@ -164,7 +164,10 @@ void CrankBuffer::SortByKey(Node** first, Node** last) {
   // pointers to the key strings.
   std::vector<std::pair<KeyWords, Node*>> keyed;
   keyed.reserve(n);
-  for (Node** it = first; it != last; ++it) keyed.emplace_back(WordsOf((*it)->first), *it);
+  for (size_t i = 0; i < n; ++i) {
+    PrefetchNodes(first, i, n);
+    keyed.emplace_back(WordsOf(first[i]->first), first[i]);
+  }
   std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
     if (a.first.hi != b.first.hi) return a.first.hi < b.first.hi;
     if (a.first.lo != b.first.lo) return a.first.lo < b.first.lo;
@@ -216,7 +219,10 @@ void CrankBuffer::FinishCrank(std::vector<KvWrite>* writes) {
     });
   }
   // In key order, so the block layer grows by sorted runs.
-  for (Node* n : SortedCrankKeys()) {
+  const std::vector<Node*>& nodes = SortedCrankKeys();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    PrefetchNodes(nodes.data(), i, nodes.size());
+    Node* n = nodes[i];
     Entry& e = n->second;
     if (!e.in_block) {
       e.in_block = true;
@@ -338,16 +344,21 @@ void CrankBuffer::VisitBlock(
 void CrankBuffer::VisitBlockWithBase(
     const std::function<void(std::string_view, const std::optional<std::string>&,
                              const std::optional<std::string>*)>& fn) const {
-  for (const Node* n : BlockKeys()) {
-    const Entry& e = n->second;
-    fn(n->first, e.value, e.has_base ? &e.base : nullptr);
+  const std::vector<Node*>& nodes = BlockKeys();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    PrefetchNodes(nodes.data(), i, nodes.size());
+    const Entry& e = nodes[i]->second;
+    fn(nodes[i]->first, e.value, e.has_base ? &e.base : nullptr);
   }
 }
 
 KvBatch CrankBuffer::BlockBatch() const {
   KvBatch batch;
   batch.reserve(block_keys_.size());
-  for (const Node* n : BlockKeys()) {
+  const std::vector<Node*>& nodes = BlockKeys();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    PrefetchNodes(nodes.data(), i, nodes.size());
+    const Node* n = nodes[i];
     const Entry& e = n->second;
     if (!e.value && e.has_base && !e.base) continue;  // created and deleted within the block
     batch.push_back(KvWrite{n->first, e.value});
@@ -357,12 +368,14 @@ KvBatch CrankBuffer::BlockBatch() const {
 
 void CrankBuffer::BlockCommitted() {
   CHECK(crank_keys_.empty()) << "commit with a crank in progress";
-  for (Node* n : block_keys_) {
+  for (size_t i = 0; i < block_keys_.size(); ++i) {
+    PrefetchNodes(block_keys_.data(), i, block_keys_.size());
+    Node* n = block_keys_[i];
     Entry& e = n->second;
     if (!e.value) {
       // Deleted keys are rarely read again; forgetting them keeps the map small under churn
       // (a later read goes to the store, which now lacks the key too).
-      entries_.erase(n->first);
+      entries_.Erase(n, Index::HashOf(n->first));
       ++epoch_;
       continue;
     }
@@ -373,7 +386,7 @@ void CrankBuffer::BlockCommitted() {
   block_keys_.clear();
   block_sorted_count_ = 0;
   if (entries_.size() >= kMaxCacheEntries) {
-    entries_.clear();
+    entries_.Clear();
     ++epoch_;
   }
 }
@@ -384,7 +397,7 @@ void CrankBuffer::AbortBlock() {
   undo_.clear();
   block_keys_.clear();
   block_sorted_count_ = 0;
-  entries_.clear();
+  entries_.Clear();
   ++epoch_;
 }
 

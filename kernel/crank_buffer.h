@@ -21,6 +21,7 @@
 #ifndef SWINGSETD_KERNEL_CRANK_BUFFER_H_
 #define SWINGSETD_KERNEL_CRANK_BUFFER_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <optional>
@@ -29,7 +30,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/node_hash_map.h"
+#include "kernel/key_index.h"
 #include "kernel/kv_store.h"
 
 namespace swingset {
@@ -79,6 +80,76 @@ class CrankBuffer {
   // AssumeAbsent(key) then Set(key, value), with one lookup.
   void Create(std::string_view key, std::string_view value);
 
+  // Cache hints for batch loops over many keys (a GC syscall or delivery naming thousands of
+  // objects): the entries live in scattered heap nodes, and a loop that waits for each miss in
+  // turn is bound by memory latency. A Prefetcher runs ahead of such a loop in three stages,
+  // each issued some iterations after the previous one has had time to arrive: the key's hash
+  // slot, then its entry, then the key's characters when they are held on the heap. Hints
+  // only: no effect on contents, never reads the store.
+  //
+  //   auto pf = buf.MakePrefetcher(n, [&](size_t j, auto&& fn) { fn(key1(j)); fn(key2(j)); });
+  //   for (size_t i = 0; i < n; ++i) { pf.Step(i); ... }
+  //
+  // keys_of(j, fn) calls fn(key) for (at most kMaxKeys of) the keys item j will touch.
+  template <typename KeysOf>
+  class Prefetcher {
+   public:
+    static constexpr size_t kMaxKeys = 4;
+    Prefetcher(const CrankBuffer* buf, size_t n, KeysOf keys_of)
+        : buf_(buf), n_(n), keys_of_(std::move(keys_of)) {}
+    // Call at the top of iteration i (i = 0, 1, ... in order).
+    void Step(size_t i) {
+      if (i == 0) {
+        // Ramp-up: the first items get the stages they would have had before the loop.
+        for (size_t j = 0; j < 3 * kDistance; ++j) Slot(j);
+        for (size_t j = 0; j < 2 * kDistance; ++j) Later(j, 1);
+        for (size_t j = 0; j < kDistance; ++j) Later(j, 2);
+        return;
+      }
+      Slot(i + 3 * kDistance - 1);
+      Later(i + 2 * kDistance - 1, 1);
+      Later(i + kDistance - 1, 2);
+    }
+
+   private:
+    static constexpr size_t kDistance = 4;
+    static constexpr size_t kRing = 4 * kDistance;  // > 3 * kDistance: no live item reused
+    struct Hashes {
+      uint64_t h[kMaxKeys];
+      size_t count;
+    };
+    void Slot(size_t j) {
+      if (j >= n_) return;
+      Hashes& r = ring_[j % kRing];
+      r.count = 0;
+      keys_of_(j, [&](std::string_view k) {
+        if (r.count == kMaxKeys) return;
+        const uint64_t h = Index::HashOf(k);
+        r.h[r.count++] = h;
+        buf_->entries_.PrefetchSlot(h);
+      });
+    }
+    void Later(size_t j, int stage) {
+      if (j >= n_) return;
+      const Hashes& r = ring_[j % kRing];
+      for (size_t k = 0; k < r.count; ++k) {
+        if (stage == 1) {
+          buf_->entries_.PrefetchNode(r.h[k]);
+        } else {
+          buf_->entries_.PrefetchKeyChars(r.h[k]);
+        }
+      }
+    }
+    const CrankBuffer* buf_;
+    size_t n_;
+    KeysOf keys_of_;
+    Hashes ring_[kRing];
+  };
+  template <typename KeysOf>
+  Prefetcher<KeysOf> MakePrefetcher(size_t n, KeysOf keys_of) const {
+    return Prefetcher<KeysOf>(this, n, std::move(keys_of));
+  }
+
   // The first live key strictly greater than `after` that starts with `prefix`, with its value.
   std::optional<std::pair<std::string, std::string>> NextAfter(std::string_view after,
                                                                std::string_view prefix);
@@ -96,7 +167,11 @@ class CrankBuffer {
   // for FinishCrank, so a crank's keys are sorted once.
   template <typename Fn>
   void ForEachCrankWrite(Fn&& fn) {
-    for (const Node* n : SortedCrankKeys()) fn(std::string_view(n->first), n->second.crank);
+    const std::vector<Node*>& nodes = SortedCrankKeys();
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      PrefetchNodes(nodes.data(), i, nodes.size());
+      fn(std::string_view(nodes[i]->first), nodes[i]->second.crank);
+    }
   }
   // Ends the crank: appends its net writes, in key order, to *writes (if non-null), folds them
   // into the block layer and clears the crank layer.
@@ -122,18 +197,20 @@ class CrankBuffer {
   void AbortBlock();
 
  private:
+  // Field order matters: a lookup reads the key (just before the entry in its node), the
+  // flags and `value` or `crank`, so those come first and usually share the key's cache line.
   struct Entry {
-    // Crank layer: valid while in_crank.
-    std::optional<std::string> crank;
-    // The newest value below the crank layer (block write or committed); valid while known.
-    std::optional<std::string> value;
-    // The committed value of a block key read before its first write in this block; valid
-    // while has_base.
-    std::optional<std::string> base;
     bool in_crank = false;
     bool known = false;
     bool in_block = false;
     bool has_base = false;
+    // The newest value below the crank layer (block write or committed); valid while known.
+    std::optional<std::string> value;
+    // Crank layer: valid while in_crank.
+    std::optional<std::string> crank;
+    // The committed value of a block key read before its first write in this block; valid
+    // while has_base.
+    std::optional<std::string> base;
   };
 
   struct Undo {
@@ -142,6 +219,15 @@ class CrankBuffer {
     std::optional<std::string> before;  // its crank-layer value then
   };
 
+  // In a loop over an array of nodes (scattered in memory), starts loading node i + 8 and the
+  // heap-held key characters of node i + 4, which that loop will read soon.
+  static void PrefetchNodes(Node* const* nodes, size_t i, size_t n) {
+    if (i + 8 < n) {
+      __builtin_prefetch(nodes[i + 8]);
+      __builtin_prefetch(reinterpret_cast<const char*>(nodes[i + 8]) + 64);
+    }
+    if (i + 4 < n && nodes[i + 4]->first.size() > 15) __builtin_prefetch(nodes[i + 4]->first.data());
+  }
   // The entry for key, created (empty) if absent.
   Node* NodeFor(std::string_view key);
   Node* NodeFor(KeyHandle& key);
@@ -162,9 +248,10 @@ class CrankBuffer {
   // Incremented whenever entries are erased from entries_; KeyHandles found in an older epoch
   // look their key up again.
   uint64_t epoch_ = 1;
-  // Every key seen: crank writes, block writes and cached store reads. Never iterated for
-  // anything consensus-visible. Node-based so Node pointers stay valid across inserts.
-  absl::node_hash_map<std::string, Entry> entries_;
+  // Every key seen: crank writes, block writes and cached store reads. Never iterated. Nodes
+  // stay where they are until erased, so Node pointers stay valid across inserts.
+  using Index = KeyIndex<Entry>;
+  Index entries_;
   std::vector<Node*> crank_keys_;  // keys in the crank layer, in first-write order
   std::vector<Node*> sorted_crank_;  // crank_keys_ sorted by key; valid while crank_sorted_
   bool crank_sorted_ = false;

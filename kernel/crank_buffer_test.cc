@@ -1,7 +1,10 @@
 #include "kernel/crank_buffer.h"
 
+#include <vector>
+
 #include "gtest/gtest.h"
 #include "kernel/storage/mem_kv_store.h"
+#include "kernel/strings.h"
 
 namespace swingset {
 namespace {
@@ -157,6 +160,25 @@ TEST(CrankBufferTest, KeyHandlesFollowErasedAndClearedEntries) {
   b.AbortBlock();  // clears every entry
   ASSERT_NE(b.Find(h), nullptr);
   EXPECT_EQ(*b.Find(h), "2");
+}
+
+TEST(CrankBufferTest, PrefetcherAsksForEachItemsKeysOnceAndOnlyInRange) {
+  auto store = NewMemKvStore();
+  CrankBuffer b(store.get());
+  for (int i = 0; i < 50; ++i) b.Set(StrCat("key.", i), "v");
+  for (size_t n : {0u, 1u, 5u, 12u, 13u, 100u}) {
+    std::vector<int> asked(n + 20, 0);
+    auto pf = b.MakePrefetcher(n, [&](size_t j, auto&& fn) {
+      ++asked.at(j);
+      fn(StrCat("key.", j));
+      fn(StrCat("absent.", j));
+    });
+    for (size_t i = 0; i < n; ++i) pf.Step(i);
+    for (size_t j = 0; j < asked.size(); ++j) EXPECT_EQ(asked[j], j < n ? 1 : 0) << n << " " << j;
+  }
+  // Hints only: contents unchanged, nothing new became visible.
+  EXPECT_EQ(*b.Get("key.7"), "v");
+  EXPECT_FALSE(b.Get("absent.7").has_value());
 }
 
 }  // namespace

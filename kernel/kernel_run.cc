@@ -100,7 +100,15 @@ void KernelImpl::EmitHostCrank() {
 // ---------------------------------------------------------------- refcount processing (§8.2)
 
 void KernelImpl::ProcessRefcounts() {
+  // (Krefs appended during the walk are not prefetched.)
+  auto pf = buf_.MakePrefetcher(maybe_free_.size(), [&](size_t j, auto&& fn) {
+    const Kref& kj = maybe_free_[j];
+    if (!kj.is_object()) return;
+    fn(keys::ObjectRefCount(kj));
+    fn(keys::ObjectOwner(kj));
+  });
   for (size_t i = 0; i < maybe_free_.size(); ++i) {
+    pf.Step(i);
     const Kref k = maybe_free_[i];
     // Unlike a JS Set walk, a kref whose count drops again later in this same walk (e.g. an
     // object released by a promise deleted after it was visited) is visited again; otherwise
@@ -171,7 +179,13 @@ int KernelImpl::NextGcAction(VatId* vat_out, GcActionType* type_out,
     any_removed = true;
     if (!VatIsAlive(group.vat)) continue;
     std::vector<GcTarget> survivors;
-    for (const Kref& k : group.krefs) {
+    auto pf = buf_.MakePrefetcher(group.krefs.size(), [&](size_t j, auto&& fn) {
+      fn(keys::ObjectRefCount(group.krefs[j]));
+      fn(keys::CListByKref(group.vat, group.krefs[j]));
+    });
+    for (size_t i = 0; i < group.krefs.size(); ++i) {
+      pf.Step(i);
+      const Kref& k = group.krefs[i];
       auto counts = GetObjectCounts(k);
       auto e = CListByKref(group.vat, k);
       bool keep = false;
@@ -575,33 +589,56 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessGcDelivery(VatId vat, GcActionTyp
   size_t deliver_mark = SavePoint();
   VatDelivery d;
   switch (type) {
-    case GcActionType::kDropExport:
+    case GcActionType::kDropExport: {
       // Each kref's c-list entry was read by NextGcAction and serves both the translation and
       // the change. The krefs are distinct and each step touches only its own kref's keys, so
       // doing them kref by kref gives the same net writes and maybe-free order as doing each
       // step for all krefs in turn.
       d.type = VatDelivery::Type::kDropExports;
-      for (const GcTarget& t : targets) {
+      auto pf = buf_.MakePrefetcher(targets.size(), [&](size_t j, auto&& fn) {
+        fn(keys::CListByKref(vat, targets[j].k));
+      });
+      for (size_t i = 0; i < targets.size(); ++i) {
+        pf.Step(i);
+        const GcTarget& t = targets[i];
         d.vrefs.push_back(t.entry.vref);
         ClearReachableFlag(vat, t.k, t.entry);
       }
       break;
-    case GcActionType::kRetireExport:
+    }
+    case GcActionType::kRetireExport: {
       // §15.8: the kernel object is deleted before the vat is told.
       d.type = VatDelivery::Type::kRetireExports;
-      for (const GcTarget& t : targets) {
+      auto pf = buf_.MakePrefetcher(targets.size(), [&](size_t j, auto&& fn) {
+        fn(keys::ObjectOwner(targets[j].k));
+        fn(keys::ObjectRefCount(targets[j].k));
+        fn(keys::CListByKref(vat, targets[j].k));
+        fn(keys::CListByVref(vat, targets[j].entry.vref));
+      });
+      for (size_t i = 0; i < targets.size(); ++i) {
+        pf.Step(i);
+        const GcTarget& t = targets[i];
         DeleteObject(t.k);
         d.vrefs.push_back(t.entry.vref);
         DeleteCListEntry(vat, t.k, t.entry);
       }
       break;
-    case GcActionType::kRetireImport:
+    }
+    case GcActionType::kRetireImport: {
       d.type = VatDelivery::Type::kRetireImports;
-      for (const GcTarget& t : targets) {
+      auto pf = buf_.MakePrefetcher(targets.size(), [&](size_t j, auto&& fn) {
+        fn(keys::ObjectRefCount(targets[j].k));
+        fn(keys::CListByKref(vat, targets[j].k));
+        fn(keys::CListByVref(vat, targets[j].entry.vref));
+      });
+      for (size_t i = 0; i < targets.size(); ++i) {
+        pf.Step(i);
+        const GcTarget& t = targets[i];
         d.vrefs.push_back(t.entry.vref);
         DeleteCListEntry(vat, t.k, t.entry);
       }
       break;
+    }
   }
   out.vat = vat;
   out.delivered = true;

@@ -250,7 +250,13 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
       const bool want_export = sc.type == VatSyscall::Type::kRetireExports ||
                                sc.type == VatSyscall::Type::kAbandonExports;
       std::vector<std::pair<Kref, std::string>> items;
-      for (const std::string& s : sc.vrefs) {
+      items.reserve(sc.vrefs.size());
+      auto pf = buf_.MakePrefetcher(sc.vrefs.size(), [&](size_t j, auto&& fn) {
+        fn(keys::CListByVref(vat, sc.vrefs[j]));
+      });
+      for (size_t i = 0; i < sc.vrefs.size(); ++i) {
+        pf.Step(i);
+        const std::string& s = sc.vrefs[i];
         ASSIGN_OR_RETURN(VatRef v, VatRef::Parse(s));
         if (!v.is_object() || v.is_export() != want_export) {
           return VatError(StrCat("bad vref for GC syscall: ", s));
@@ -258,10 +264,22 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         ASSIGN_OR_RETURN(Kref k, MapVatSlotToKernel(vat, s, false, true, false));
         items.emplace_back(k, v.str());
       }
+      // The loops below touch each kref's c-list entry and (for imports) its counts.
+      auto object_keys = [&](size_t j, auto&& fn) {
+        fn(keys::CListByKref(vat, items[j].first));
+        if (!want_export) fn(keys::ObjectRefCount(items[j].first));
+      };
       if (sc.type == VatSyscall::Type::kDropImports) {
-        for (auto& [k, v] : items) ClearReachableFlag(vat, k);
+        auto pf = buf_.MakePrefetcher(items.size(), object_keys);
+        for (size_t i = 0; i < items.size(); ++i) {
+          pf.Step(i);
+          ClearReachableFlag(vat, items[i].first);
+        }
       } else if (sc.type == VatSyscall::Type::kRetireImports) {
-        for (auto& [k, v] : items) {
+        auto pf = buf_.MakePrefetcher(items.size(), object_keys);
+        for (size_t i = 0; i < items.size(); ++i) {
+          pf.Step(i);
+          auto& [k, v] = items[i];
           auto e = CListByKref(vat, k);
           if (!e) return VatError(StrCat("retireImports of ", v, " twice"));
           if (e->reachable) return VatError(StrCat("retireImports of ", v, ": still reachable"));
@@ -269,7 +287,10 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         }
       } else if (sc.type == VatSyscall::Type::kRetireExports) {
         std::vector<Kref> krefs;
-        for (auto& [k, v] : items) {
+        auto pf = buf_.MakePrefetcher(items.size(), object_keys);
+        for (size_t i = 0; i < items.size(); ++i) {
+          pf.Step(i);
+          auto& [k, v] = items[i];
           auto e = CListByKref(vat, k);
           if (!e) return VatError(StrCat("retireExports of ", v, " twice"));
           if (e->reachable) return VatError(StrCat("retireExports of ", v, ": still reachable"));

@@ -1,0 +1,93 @@
+#include "kernel/key_index.h"
+
+#include <map>
+#include <random>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "kernel/strings.h"
+
+namespace swingset {
+namespace {
+
+// Few distinct hashes: long probe runs, runs that wrap around the table's end, and many equal
+// stored hashes that only the key comparison tells apart.
+struct CollidingHash {
+  uint64_t operator()(std::string_view key) const { return KeyHash{}(key) % 7; }
+};
+
+template <typename Index>
+void CheckAgainstReference(uint32_t seed) {
+  Index index;
+  std::map<std::string, typename Index::Node*> ref;
+  std::mt19937 rng(seed);
+  for (int step = 0; step < 20000; ++step) {
+    std::string key = StrCat("k", rng() % 600);
+    const uint64_t h = Index::HashOf(key);
+    switch (rng() % 3) {
+      case 0: {  // insert or find
+        typename Index::Node* n = index.FindOrInsert(key, h);
+        ASSERT_EQ(n->first, key);
+        auto [it, inserted] = ref.emplace(key, n);
+        if (inserted) {
+          n->second = step;
+        } else {
+          ASSERT_EQ(it->second, n) << "node moved or duplicated for " << key;
+        }
+        break;
+      }
+      case 1: {  // erase
+        auto it = ref.find(key);
+        if (it == ref.end()) break;
+        index.Erase(it->second, h);
+        ref.erase(it);
+        break;
+      }
+      default:
+        break;
+    }
+    ASSERT_EQ(index.size(), ref.size());
+    if (step % 500 == 0) {
+      for (int k = 0; k < 600; ++k) {
+        std::string probe = StrCat("k", k);
+        auto it = ref.find(probe);
+        typename Index::Node* found = index.Find(probe, Index::HashOf(probe));
+        ASSERT_EQ(found, it == ref.end() ? nullptr : it->second) << probe;
+        if (found) {
+          index.PrefetchSlot(Index::HashOf(probe));  // hints: no effect
+          index.PrefetchNode(Index::HashOf(probe));
+          index.PrefetchKeyChars(Index::HashOf(probe));
+        }
+      }
+    }
+  }
+  index.Clear();
+  EXPECT_EQ(index.size(), 0u);
+  EXPECT_EQ(index.Find("k1", Index::HashOf("k1")), nullptr);
+}
+
+TEST(KeyIndexTest, MatchesAReferenceMapUnderRandomInsertsAndErases) {
+  for (uint32_t seed : {1u, 2u, 3u}) CheckAgainstReference<KeyIndex<int>>(seed);
+}
+
+TEST(KeyIndexTest, CollidingHashesKeepEveryKeyReachableAcrossErases) {
+  for (uint32_t seed : {4u, 5u}) CheckAgainstReference<KeyIndex<int, CollidingHash>>(seed);
+}
+
+TEST(KeyIndexTest, LongKeysAndNodeStabilityAcrossGrowth) {
+  KeyIndex<std::string> index;
+  std::vector<KeyIndex<std::string>::Node*> nodes;
+  for (int i = 0; i < 5000; ++i) {
+    std::string key = StrCat("a-key-longer-than-fifteen-characters.", i);
+    nodes.push_back(index.FindOrInsert(key, index.HashOf(key)));
+    nodes.back()->second = key;
+  }
+  for (int i = 0; i < 5000; ++i) {
+    std::string key = StrCat("a-key-longer-than-fifteen-characters.", i);
+    EXPECT_EQ(index.Find(key, index.HashOf(key)), nodes[i]);
+    EXPECT_EQ(nodes[i]->second, key);
+  }
+}
+
+}  // namespace
+}  // namespace swingset
