@@ -32,22 +32,6 @@ inline bool KeyLess(std::string_view a, std::string_view b) {
   }
   return a.size() < b.size();
 }
-// The first 16 bytes of a key as two big-endian words, zero-padded. If one key's words are
-// less than another's, that key is less; equal words leave the order to the full keys.
-struct KeyWords {
-  uint64_t hi;
-  uint64_t lo;
-};
-
-KeyWords WordsOf(std::string_view k) {
-  unsigned char b[16] = {};
-  std::memcpy(b, k.data(), std::min<size_t>(k.size(), 16));
-  uint64_t hi, lo;
-  std::memcpy(&hi, b, 8);
-  std::memcpy(&lo, b + 8, 8);
-  return KeyWords{__builtin_bswap64(hi), __builtin_bswap64(lo)};
-}
-
 }  // namespace
 
 CrankBuffer::Node* CrankBuffer::NodeFor(std::string_view key) {
@@ -153,36 +137,37 @@ void CrankBuffer::RollbackTo(size_t mark) {
   }
 }
 
-void CrankBuffer::SortByKey(Node** first, Node** last) {
-  const size_t n = last - first;
-  if (n < 64) {
-    std::sort(first, last, [](const Node* a, const Node* b) { return KeyLess(a->first, b->first); });
-    return;
-  }
-  // Many keys (a block, or a crank retiring thousands of objects) live in nodes scattered in
-  // memory: sort copies of their leading words, so most comparisons do not follow node
-  // pointers to the key strings.
-  std::vector<std::pair<KeyWords, Node*>> keyed;
-  keyed.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    PrefetchNodes(first, i, n);
-    keyed.emplace_back(WordsOf(first[i]->first), first[i]);
-  }
-  std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
-    if (a.first.hi != b.first.hi) return a.first.hi < b.first.hi;
-    if (a.first.lo != b.first.lo) return a.first.lo < b.first.lo;
-    return KeyLess(a.second->first, b.second->first);
-  });
-  for (size_t i = 0; i < n; ++i) first[i] = keyed[i].second;
+CrankBuffer::SortedNode CrankBuffer::WithWords(Node* n) {
+  const std::string& k = n->first;
+  unsigned char b[16] = {};
+  std::memcpy(b, k.data(), std::min<size_t>(k.size(), 16));
+  uint64_t hi, lo;
+  std::memcpy(&hi, b, 8);
+  std::memcpy(&lo, b + 8, 8);
+  return SortedNode{__builtin_bswap64(hi), __builtin_bswap64(lo), n};
 }
 
-const std::vector<CrankBuffer::Node*>& CrankBuffer::BlockKeys() const {
+const std::vector<CrankBuffer::SortedNode>& CrankBuffer::BlockKeys() const {
   if (block_sorted_count_ < block_keys_.size()) {
-    auto by_key = [](const Node* a, const Node* b) { return KeyLess(a->first, b->first); };
-    auto mid = block_keys_.begin() + block_sorted_count_;
-    // Cranks append their keys as sorted runs, so a tail of one crank needs no sort.
-    if (!std::is_sorted(mid, block_keys_.end(), by_key)) SortByKey(&*mid, &*mid + (block_keys_.end() - mid));
-    std::inplace_merge(block_keys_.begin(), mid, block_keys_.end(), by_key);
+    // Bottom-up merge of the runs: the sorted prefix, then each crank's run.
+    std::vector<size_t> bounds{0};
+    for (size_t r : block_runs_) {
+      if (r != bounds.back()) bounds.push_back(r);
+    }
+    bounds.push_back(block_keys_.size());
+    auto at = [&](size_t i) { return block_keys_.begin() + i; };
+    while (bounds.size() > 2) {
+      std::vector<size_t> next;
+      size_t k = 0;
+      for (; k + 2 < bounds.size(); k += 2) {
+        std::inplace_merge(at(bounds[k]), at(bounds[k + 1]), at(bounds[k + 2]), NodeLess());
+        next.push_back(bounds[k]);
+      }
+      if (k + 1 < bounds.size()) next.push_back(bounds[k]);  // an odd run waits a round
+      next.push_back(bounds.back());
+      bounds = std::move(next);
+    }
+    block_runs_.clear();
     block_sorted_count_ = block_keys_.size();
   }
   return block_keys_;
@@ -197,11 +182,16 @@ std::vector<CrankBuffer::Node*> CrankBuffer::SortedCrank(std::string_view prefix
   return out;
 }
 
-const std::vector<CrankBuffer::Node*>& CrankBuffer::SortedCrankKeys() {
+const std::vector<CrankBuffer::SortedNode>& CrankBuffer::SortedCrankKeys() {
   if (!crank_sorted_) {
     // A copy: crank_keys_ must stay in first-write order for RollbackTo.
-    sorted_crank_.assign(crank_keys_.begin(), crank_keys_.end());
-    SortByKey(sorted_crank_.data(), sorted_crank_.data() + sorted_crank_.size());
+    sorted_crank_.clear();
+    sorted_crank_.reserve(crank_keys_.size());
+    for (size_t i = 0; i < crank_keys_.size(); ++i) {
+      PrefetchNodes(crank_keys_.data(), i, crank_keys_.size());
+      sorted_crank_.push_back(WithWords(crank_keys_[i]));
+    }
+    std::sort(sorted_crank_.begin(), sorted_crank_.end(), NodeLess());
     crank_sorted_ = true;
   }
   return sorted_crank_;
@@ -218,15 +208,17 @@ void CrankBuffer::FinishCrank(std::vector<KvWrite>* writes) {
       writes->push_back(KvWrite{std::string(k), v});
     });
   }
-  // In key order, so the block layer grows by sorted runs.
-  const std::vector<Node*>& nodes = SortedCrankKeys();
+  // In key order, so the block layer grows by one sorted run per crank.
+  const std::vector<SortedNode>& nodes = SortedCrankKeys();
+  const size_t run_start = block_keys_.size();
   for (size_t i = 0; i < nodes.size(); ++i) {
     PrefetchNodes(nodes.data(), i, nodes.size());
-    Node* n = nodes[i];
+    Node* n = nodes[i].n;
     Entry& e = n->second;
     if (!e.in_block) {
       e.in_block = true;
-      block_keys_.push_back(n);
+      if (block_keys_.size() == run_start) block_runs_.push_back(run_start);
+      block_keys_.push_back(nodes[i]);
       // Not yet written in this block, so a known value is a read of the committed store.
       if (e.known) {
         e.base = std::move(e.value);
@@ -262,12 +254,13 @@ std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
   std::vector<Node*> crank = SortedCrank(prefix);
   std::unique_ptr<KvIterator> it = store_->NewIterator();
   auto by_key = [](const Node* e, const std::string& k) { return e->first < k; };
+  auto block_by_key = [](const SortedNode& e, const std::string& k) { return e.n->first < k; };
   while (true) {
     auto c = std::lower_bound(crank.begin(), crank.end(), cursor, by_key);
     if (!inclusive && c != crank.end() && (*c)->first == cursor) ++c;
     const auto& bk = BlockKeys();
-    auto b = std::lower_bound(bk.begin(), bk.end(), cursor, by_key);
-    if (!inclusive && b != bk.end() && (*b)->first == cursor) ++b;
+    auto b = std::lower_bound(bk.begin(), bk.end(), cursor, block_by_key);
+    if (!inclusive && b != bk.end() && b->n->first == cursor) ++b;
     it->Seek(cursor);
     if (!inclusive && it->Valid() && it->key() == cursor) it->Next();
     CHECK(it->status().ok()) << "storage iteration failed: " << it->status().ToString();
@@ -276,7 +269,7 @@ std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
     if (store_valid) store_key = std::string(it->key());
     const std::string* best = nullptr;
     if (c != crank.end()) best = &(*c)->first;
-    if (b != bk.end() && (!best || (*b)->first < *best)) best = &(*b)->first;
+    if (b != bk.end() && (!best || b->n->first < *best)) best = &b->n->first;
     if (store_valid && (!best || store_key < *best)) best = &store_key;
     if (!best) return std::nullopt;
     std::string key = *best;
@@ -284,8 +277,8 @@ std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
     std::optional<std::string> value;
     if (c != crank.end() && (*c)->first == key) {
       value = (*c)->second.crank;
-    } else if (b != bk.end() && (*b)->first == key) {
-      value = (*b)->second.value;
+    } else if (b != bk.end() && b->n->first == key) {
+      value = b->n->second.value;
     } else {
       value = std::string(it->value());
     }
@@ -303,16 +296,16 @@ std::vector<std::pair<std::string, std::string>> CrankBuffer::ScanPrefix(std::st
   it->Seek(prefix);
   const auto& bk = BlockKeys();
   auto b = std::lower_bound(bk.begin(), bk.end(), prefix,
-                            [](const Node* e, std::string_view k) { return e->first < k; });
+                            [](const SortedNode& e, std::string_view k) { return e.n->first < k; });
   while (true) {
     CHECK(it->status().ok()) << "storage iteration failed: " << it->status().ToString();
     bool sv = it->Valid() && HasPrefix(it->key(), prefix);
     bool cv = c != crank.end();
-    bool bv = b != bk.end() && HasPrefix((*b)->first, prefix);
+    bool bv = b != bk.end() && HasPrefix(b->n->first, prefix);
     if (!sv && !cv && !bv) break;
     std::string_view key;
     if (cv) key = (*c)->first;
-    if (bv && (key.empty() || (*b)->first < key)) key = (*b)->first;
+    if (bv && (key.empty() || b->n->first < key)) key = b->n->first;
     if (sv && (key.empty() || it->key() < key)) key = it->key();
     std::string k(key);
     std::optional<std::string> value;
@@ -322,8 +315,8 @@ std::vector<std::pair<std::string, std::string>> CrankBuffer::ScanPrefix(std::st
       decided = true;
       ++c;
     }
-    if (bv && (*b)->first == k) {
-      if (!decided) value = (*b)->second.value;
+    if (bv && b->n->first == k) {
+      if (!decided) value = b->n->second.value;
       decided = true;
       ++b;
     }
@@ -338,27 +331,27 @@ std::vector<std::pair<std::string, std::string>> CrankBuffer::ScanPrefix(std::st
 
 void CrankBuffer::VisitBlock(
     const std::function<void(std::string_view, const std::optional<std::string>&)>& fn) const {
-  for (const Node* n : BlockKeys()) fn(n->first, n->second.value);
+  for (const SortedNode& s : BlockKeys()) fn(s.n->first, s.n->second.value);
 }
 
 void CrankBuffer::VisitBlockWithBase(
     const std::function<void(std::string_view, const std::optional<std::string>&,
                              const std::optional<std::string>*)>& fn) const {
-  const std::vector<Node*>& nodes = BlockKeys();
+  const std::vector<SortedNode>& nodes = BlockKeys();
   for (size_t i = 0; i < nodes.size(); ++i) {
     PrefetchNodes(nodes.data(), i, nodes.size());
-    const Entry& e = nodes[i]->second;
-    fn(nodes[i]->first, e.value, e.has_base ? &e.base : nullptr);
+    const Entry& e = nodes[i].n->second;
+    fn(nodes[i].n->first, e.value, e.has_base ? &e.base : nullptr);
   }
 }
 
 KvBatch CrankBuffer::BlockBatch() const {
   KvBatch batch;
   batch.reserve(block_keys_.size());
-  const std::vector<Node*>& nodes = BlockKeys();
+  const std::vector<SortedNode>& nodes = BlockKeys();
   for (size_t i = 0; i < nodes.size(); ++i) {
     PrefetchNodes(nodes.data(), i, nodes.size());
-    const Node* n = nodes[i];
+    const Node* n = nodes[i].n;
     const Entry& e = n->second;
     if (!e.value && e.has_base && !e.base) continue;  // created and deleted within the block
     batch.push_back(KvWrite{n->first, e.value});
@@ -370,7 +363,7 @@ void CrankBuffer::BlockCommitted() {
   CHECK(crank_keys_.empty()) << "commit with a crank in progress";
   for (size_t i = 0; i < block_keys_.size(); ++i) {
     PrefetchNodes(block_keys_.data(), i, block_keys_.size());
-    Node* n = block_keys_[i];
+    Node* n = block_keys_[i].n;
     Entry& e = n->second;
     if (!e.value) {
       // Deleted keys are rarely read again; forgetting them keeps the map small under churn
@@ -385,6 +378,7 @@ void CrankBuffer::BlockCommitted() {
   }
   block_keys_.clear();
   block_sorted_count_ = 0;
+  block_runs_.clear();
   if (entries_.size() >= kMaxCacheEntries) {
     entries_.Clear();
     ++epoch_;
@@ -397,6 +391,7 @@ void CrankBuffer::AbortBlock() {
   undo_.clear();
   block_keys_.clear();
   block_sorted_count_ = 0;
+  block_runs_.clear();
   entries_.Clear();
   ++epoch_;
 }

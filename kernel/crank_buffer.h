@@ -167,10 +167,10 @@ class CrankBuffer {
   // for FinishCrank, so a crank's keys are sorted once.
   template <typename Fn>
   void ForEachCrankWrite(Fn&& fn) {
-    const std::vector<Node*>& nodes = SortedCrankKeys();
+    const std::vector<SortedNode>& nodes = SortedCrankKeys();
     for (size_t i = 0; i < nodes.size(); ++i) {
       PrefetchNodes(nodes.data(), i, nodes.size());
-      fn(std::string_view(nodes[i]->first), nodes[i]->second.crank);
+      fn(std::string_view(nodes[i].n->first), nodes[i].n->second.crank);
     }
   }
   // Ends the crank: appends its net writes, in key order, to *writes (if non-null), folds them
@@ -219,14 +219,36 @@ class CrankBuffer {
     std::optional<std::string> before;  // its crank-layer value then
   };
 
+  // A node with the first 16 bytes of its key as two big-endian words (zero-padded): if one
+  // key's words are less than another's, that key is less, so sorting and merging compare
+  // words held in the array and follow node pointers only on ties.
+  struct SortedNode {
+    uint64_t hi;
+    uint64_t lo;
+    Node* n;
+  };
+  static SortedNode WithWords(Node* n);
+  // Key order on SortedNodes (a function object, so sorts and merges inline it).
+  struct NodeLess {
+    bool operator()(const SortedNode& a, const SortedNode& b) const {
+      if (a.hi != b.hi) return a.hi < b.hi;
+      if (a.lo != b.lo) return a.lo < b.lo;
+      return a.n->first < b.n->first;
+    }
+  };
+  static Node* NodeOf(Node* n) { return n; }
+  static Node* NodeOf(const SortedNode& s) { return s.n; }
   // In a loop over an array of nodes (scattered in memory), starts loading node i + 8 and the
   // heap-held key characters of node i + 4, which that loop will read soon.
-  static void PrefetchNodes(Node* const* nodes, size_t i, size_t n) {
+  template <typename T>
+  static void PrefetchNodes(const T* nodes, size_t i, size_t n) {
     if (i + 8 < n) {
-      __builtin_prefetch(nodes[i + 8]);
-      __builtin_prefetch(reinterpret_cast<const char*>(nodes[i + 8]) + 64);
+      __builtin_prefetch(NodeOf(nodes[i + 8]));
+      __builtin_prefetch(reinterpret_cast<const char*>(NodeOf(nodes[i + 8])) + 64);
     }
-    if (i + 4 < n && nodes[i + 4]->first.size() > 15) __builtin_prefetch(nodes[i + 4]->first.data());
+    if (i + 4 < n && NodeOf(nodes[i + 4])->first.size() > 15) {
+      __builtin_prefetch(NodeOf(nodes[i + 4])->first.data());
+    }
   }
   // The entry for key, created (empty) if absent.
   Node* NodeFor(std::string_view key);
@@ -238,11 +260,9 @@ class CrankBuffer {
   // Crank-layer nodes whose key starts with prefix, in key order.
   std::vector<Node*> SortedCrank(std::string_view prefix) const;
   // crank_keys_ in key order (cached in sorted_crank_ until the crank's key set changes).
-  const std::vector<Node*>& SortedCrankKeys();
-  // Block-layer nodes in key order (sorted lazily; new keys are merged in).
-  const std::vector<Node*>& BlockKeys() const;
-  // Sorts [first, last) by key (byte order).
-  static void SortByKey(Node** first, Node** last);
+  const std::vector<SortedNode>& SortedCrankKeys();
+  // Block-layer nodes in key order (the sorted runs cranks appended are merged lazily).
+  const std::vector<SortedNode>& BlockKeys() const;
 
   KvStore* store_;
   // Incremented whenever entries are erased from entries_; KeyHandles found in an older epoch
@@ -253,13 +273,15 @@ class CrankBuffer {
   using Index = KeyIndex<Entry>;
   Index entries_;
   std::vector<Node*> crank_keys_;  // keys in the crank layer, in first-write order
-  std::vector<Node*> sorted_crank_;  // crank_keys_ sorted by key; valid while crank_sorted_
+  std::vector<SortedNode> sorted_crank_;  // crank_keys_ sorted by key; valid while crank_sorted_
   bool crank_sorted_ = false;
   std::vector<Undo> undo_;
-  // Keys in the block layer; the first block_sorted_count_ are sorted, the rest were added by
-  // cranks since and are merged in by BlockKeys().
-  mutable std::vector<Node*> block_keys_;
+  // Keys in the block layer; the first block_sorted_count_ are sorted, the rest were appended
+  // by cranks since, each crank's new keys as one sorted run starting at an index recorded in
+  // block_runs_, and are merged in by BlockKeys().
+  mutable std::vector<SortedNode> block_keys_;
   mutable size_t block_sorted_count_ = 0;
+  mutable std::vector<size_t> block_runs_;
   static constexpr size_t kMaxCacheEntries = 1 << 20;
 };
 
