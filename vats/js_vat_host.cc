@@ -235,6 +235,10 @@ class JsVatHost::Impl {
   }
   absl::Status BuildRealm(const VatSpec& spec, JsVat* vat);
   absl::Status LoadModules(JsVat* vat, const VatModules& modules);
+  // Evaluates SES's ES modules (ses/index.js and what it imports) in the current realm, from
+  // module stencils compiled once per host. The module records are held only by this call:
+  // afterwards a module stays alive only if a live function's scope reaches it.
+  absl::Status LoadSesModules();
   DeliveryResult RunDelivery(JsVat* vat, const VatDelivery& delivery, SyscallHandler* handler);
   void Replay(JsVat* vat, TranscriptSource* transcript);
 
@@ -247,6 +251,8 @@ class JsVatHost::Impl {
   JsEngine engine_;
   // name -> compiled script; declared after engine_, so released before the context dies.
   std::map<std::string, RefPtr<JS::Stencil>> stencils_;
+  // SES module path -> compiled module (LoadSesModules).
+  std::map<std::string, RefPtr<JS::Stencil>, std::less<>> ses_stencils_;
   std::map<uint64_t, std::unique_ptr<JsVat>> vats_;
 
   // State of the delivery (or vat start-up) in progress.
@@ -344,6 +350,88 @@ bool JsVatHost::Impl::RunCachedScript(const char* name, std::string_view text,
   return JS_ExecuteScript(cx, script, rval);
 }
 
+absl::Status JsVatHost::Impl::LoadSesModules() {
+  JSContext* cx = engine_.cx();
+  const auto& sources = SesModuleSources();
+  // Records by path; the resolve hook is called several times per import edge and must return
+  // the same record each time (TOOLCHAIN §2).
+  JS::RootedVector<JSObject*> records(cx);
+  std::map<std::string, size_t> by_path;
+
+  auto instantiate = [&](const std::string& path) -> JSObject* {
+    auto known = by_path.find(path);
+    if (known != by_path.end()) return records[known->second];
+    auto src_it = sources.find(path);
+    if (src_it == sources.end()) {
+      std::string msg = StrCat("SES module ", path, " is not embedded");
+      JS_ReportErrorUTF8(cx, "%s", msg.c_str());
+      return nullptr;
+    }
+    JS::CompileOptions opts(cx);
+    opts.setFileAndLine(src_it->first.data(), 1);
+    // Fully parsed, as the host's scripts: lazy functions would be re-parsed in every realm.
+    opts.setForceFullParse();
+    auto st = ses_stencils_.find(path);
+    if (st == ses_stencils_.end()) {
+      JS::SourceText<mozilla::Utf8Unit> text;
+      if (!text.init(cx, src_it->second.data(), src_it->second.size(),
+                     JS::SourceOwnership::Borrowed)) {
+        return nullptr;
+      }
+      RefPtr<JS::Stencil> stencil = JS::CompileModuleScriptToStencil(cx, opts, text);
+      if (!stencil) return nullptr;
+      st = ses_stencils_.emplace(path, std::move(stencil)).first;
+    }
+    JS::InstantiateOptions iopts(opts);
+    JS::RootedObject mod(cx, JS::InstantiateModuleStencil(cx, iopts, st->second.get()));
+    if (!mod) return nullptr;
+    JS::RootedString key(cx, FromUtf8(cx, path));
+    if (!key) return nullptr;
+    JS::SetModulePrivate(mod, JS::StringValue(key));
+    if (!records.append(mod)) return nullptr;
+    by_path[path] = records.length() - 1;
+    return mod;
+  };
+
+  // Relative specifiers against the importing file; a bare package name ("@endo/env-options")
+  // to the package's index.js, a package path ("@endo/immutable-arraybuffer/shim.js") as is.
+  auto resolve = [&](JSContext* cx, const std::string& referrer,
+                     const std::string& specifier) -> JSObject* {
+    std::string path;
+    if (specifier.rfind("./", 0) == 0 || specifier.rfind("../", 0) == 0) {
+      path = ResolveRelative(referrer, specifier);
+    } else if (sources.count(specifier)) {
+      path = specifier;
+    } else {
+      path = StrCat(specifier, "/index.js");
+    }
+    return instantiate(path);
+  };
+  engine_.set_module_hooks(resolve, nullptr);
+  struct ClearHooks {
+    JsEngine* e;
+    ~ClearHooks() { e->set_module_hooks(nullptr, nullptr); }
+  } clear_hooks{&engine_};
+
+  JS::RootedObject entry(cx, instantiate("ses/index.js"));
+  if (!entry || !JS::ModuleInstantiate(cx, entry)) {
+    return TakeJsErrorStatus(cx, "linking the SES modules", engine_.fault());
+  }
+  JS::RootedValue rval(cx);
+  if (!JS::ModuleEvaluate(cx, entry, &rval) || !engine_.DrainJobs()) {
+    return TakeJsErrorStatus(cx, "evaluating the SES modules", engine_.fault());
+  }
+  if (rval.isObject()) {
+    JS::RootedObject promise(cx, &rval.toObject());
+    if (JS::IsPromiseObject(promise) &&
+        (JS::GetPromiseState(promise) == JS::PromiseState::Pending ||
+         !JS::ThrowOnModuleEvaluationFailure(cx, promise, JS::ThrowModuleErrorsSync))) {
+      return TakeJsErrorStatus(cx, "evaluating the SES modules", engine_.fault());
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
   JSContext* cx = engine_.cx();
   JS::RealmOptions ro;
@@ -395,8 +483,12 @@ absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
       return TakeJsErrorStatus(cx, "lite lockdown");
     }
   } else {
-    const JsSource& ses = SesBundleSource();
-    if (!RunCachedScript(ses.name, ses.text, &v)) return TakeJsErrorStatus(cx, "loading SES");
+    if (options_.ses_bundle) {
+      const JsSource& ses = SesBundleSource();
+      if (!RunCachedScript(ses.name, ses.text, &v)) return TakeJsErrorStatus(cx, "loading SES");
+    } else {
+      RETURN_IF_ERROR(LoadSesModules());
+    }
     if (!RunCachedScript("lockdown.js", "lockdown({ consoleTaming: 'unsafe' });", &v)) {
       return TakeJsErrorStatus(cx, "SES lockdown()");
     }

@@ -3,8 +3,9 @@
 // The SpiderMonkey implementation of the kernel's VatHost (kernel/vat_host.h, DESIGN §6).
 //
 // Each vat is one global in its own compartment and zone of a single JSContext (JsEngine) on
-// the kernel thread. The realm gets SES lockdown(), our liveslots (vats/js/*.js, embedded in the
-// binary) and then the vat's ES modules:
+// the kernel thread. The realm gets SES lockdown() (SES evaluated from its ES modules, which the
+// host then forgets; see vats/README.md), our liveslots (vats/js/*.js, embedded in the binary)
+// and then the vat's ES modules:
 //
 //   VatSpec::source   ES module text, or JSON {"entry": path, "modules": {path: text, ...}}.
 //                     Relative specifiers ("./x.js", "../y.js") resolve against the importing
@@ -60,6 +61,12 @@ struct JsVatHostOptions {
   // SES lockdown() (~0.6 MB less GC heap per vat and a faster start; it does not do all that
   // SES does: see vats/README.md "Lite lockdown"). Not for production use.
   bool lite_lockdown = false;
+  // How SES gets into a vat realm. Default: from its ES module sources, as native modules
+  // that the host forgets after lockdown(), so the modules no live function needs (Compartment
+  // module loading, permit tables, lockdown's orchestration, ...) are collected. True: the
+  // UMD bundle (ses.umd.js) as a classic script, as before; kept for comparison
+  // (js_bench --ses-bundle). Vat code sees the same environment either way.
+  bool ses_bundle = false;
   // Testing only: full GCs forced before every delivery, without running finalization
   // cleanups, as natural GCs may happen at any moment. Nothing a vat or the kernel sees may
   // change (GC is observed only in bringOutYourDead), so hashes must stay the same.
