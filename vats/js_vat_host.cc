@@ -171,12 +171,15 @@ class ReplayHandler : public SyscallHandler {
 }  // namespace
 
 struct JsVat {
-  explicit JsVat(JSContext* cx) : global(cx), ns(cx) {}
+  explicit JsVat(JSContext* cx) : global(cx), ns(cx), ses_module_refs(cx) {}
   VatId id;
   std::string name;
   bool raw = false;
   JS::PersistentRooted<JSObject*> global;
   JS::PersistentRooted<JSObject*> ns;  // the private runtime namespace (vat_runtime.js)
+  // Testing only (JsVatHostOptions::testing_track_ses_modules): {module path: WeakRef to its
+  // module record}.
+  JS::PersistentRooted<JSObject*> ses_module_refs;
 };
 
 class JsVatHost::Impl {
@@ -215,6 +218,29 @@ class JsVatHost::Impl {
     auto it = vats_.find(vat.n());
     return it == vats_.end() ? 0 : js::GetGCHeapUsageForObjectZone(it->second->global);
   }
+  std::vector<std::string> LiveSesModules(VatId id) {
+    std::vector<std::string> live;
+    auto it = vats_.find(id.n());
+    if (it == vats_.end() || !it->second->ses_module_refs) return live;
+    JSContext* cx = engine_.cx();
+    JSAutoRealm ar(cx, it->second->global);
+    JS::RootedObject refs(cx, it->second->ses_module_refs);
+    JS::Rooted<JS::IdVector> ids(cx, JS::IdVector(cx));
+    CHECK(JS_Enumerate(cx, refs, &ids));
+    for (size_t i = 0; i < ids.length(); ++i) {
+      JS::RootedValue ref(cx), target(cx);
+      CHECK(JS_GetPropertyById(cx, refs, ids[i], &ref));
+      JS::RootedObject ref_obj(cx, &ref.toObject());
+      CHECK(CallMethod(cx, ref_obj, "deref", JS::HandleValueArray::empty(), &target));
+      if (!target.isObject()) continue;
+      JS::RootedValue name(cx);
+      CHECK(JS_IdToValue(cx, ids[i], &name));
+      JS::RootedString s(cx, name.toString());
+      live.push_back(ToUtf8(cx, s));
+    }
+    JS::ClearKeptObjects(cx);  // deref() kept the targets alive for this turn
+    return live;
+  }
   std::pair<uint64_t, uint64_t> GcCounts() {
     return {JS_GetGCParameter(engine_.cx(), JSGC_MAJOR_GC_NUMBER),
             JS_GetGCParameter(engine_.cx(), JSGC_MINOR_GC_NUMBER)};
@@ -238,7 +264,7 @@ class JsVatHost::Impl {
   // Evaluates SES's ES modules (ses/index.js and what it imports) in the current realm, from
   // module stencils compiled once per host. The module records are held only by this call:
   // afterwards a module stays alive only if a live function's scope reaches it.
-  absl::Status LoadSesModules();
+  absl::Status LoadSesModules(JsVat* vat);
   DeliveryResult RunDelivery(JsVat* vat, const VatDelivery& delivery, SyscallHandler* handler);
   void Replay(JsVat* vat, TranscriptSource* transcript);
 
@@ -350,9 +376,17 @@ bool JsVatHost::Impl::RunCachedScript(const char* name, std::string_view text,
   return JS_ExecuteScript(cx, script, rval);
 }
 
-absl::Status JsVatHost::Impl::LoadSesModules() {
+absl::Status JsVatHost::Impl::LoadSesModules(JsVat* vat) {
   JSContext* cx = engine_.cx();
   const auto& sources = SesModuleSources();
+  JS::RootedValue weak_ref_ctor(cx);
+  if (options_.testing_track_ses_modules) {
+    JS::RootedObject global(cx, JS::CurrentGlobalOrNull(cx));
+    vat->ses_module_refs = JS_NewPlainObject(cx);
+    if (!vat->ses_module_refs || !JS_GetProperty(cx, global, "WeakRef", &weak_ref_ctor)) {
+      return TakeJsErrorStatus(cx, "tracking SES modules");
+    }
+  }
   // Records by path; the resolve hook is called several times per import edge and must return
   // the same record each time (TOOLCHAIN §2).
   JS::RootedVector<JSObject*> records(cx);
@@ -388,6 +422,15 @@ absl::Status JsVatHost::Impl::LoadSesModules() {
     JS::RootedString key(cx, FromUtf8(cx, path));
     if (!key) return nullptr;
     JS::SetModulePrivate(mod, JS::StringValue(key));
+    if (options_.testing_track_ses_modules) {
+      JS::RootedValue target(cx, JS::ObjectValue(*mod));
+      JS::RootedObject ref(cx);
+      JS::RootedObject refs(cx, vat->ses_module_refs);
+      if (!JS::Construct(cx, weak_ref_ctor, JS::HandleValueArray(target), &ref) ||
+          !JS_DefineProperty(cx, refs, path.c_str(), ref, JSPROP_ENUMERATE)) {
+        return nullptr;
+      }
+    }
     if (!records.append(mod)) return nullptr;
     by_path[path] = records.length() - 1;
     return mod;
@@ -487,7 +530,7 @@ absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
       const JsSource& ses = SesBundleSource();
       if (!RunCachedScript(ses.name, ses.text, &v)) return TakeJsErrorStatus(cx, "loading SES");
     } else {
-      RETURN_IF_ERROR(LoadSesModules());
+      RETURN_IF_ERROR(LoadSesModules(vat));
     }
     if (!RunCachedScript("lockdown.js", "lockdown({ consoleTaming: 'unsafe' });", &v)) {
       return TakeJsErrorStatus(cx, "SES lockdown()");
@@ -880,6 +923,10 @@ uint64_t JsVatHost::TEST_ZoneHeapBytes(VatId vat) { return impl_->ZoneHeapBytes(
 void JsVatHost::TEST_ZoneGC(VatId vat) { impl_->ZoneGC(vat); }
 
 std::pair<uint64_t, uint64_t> JsVatHost::TEST_GcCounts() { return impl_->GcCounts(); }
+
+std::vector<std::string> JsVatHost::TEST_LiveSesModules(VatId vat) {
+  return impl_->LiveSesModules(vat);
+}
 
 std::unique_ptr<VatHost> NewJsVatHost(const JsVatHostOptions& options) {
   return JsVatHost::Create(options);

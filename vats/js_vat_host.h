@@ -40,6 +40,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "kernel/vat_host.h"
@@ -71,6 +72,9 @@ struct JsVatHostOptions {
   // cleanups, as natural GCs may happen at any moment. Nothing a vat or the kernel sees may
   // change (GC is observed only in bringOutYourDead), so hashes must stay the same.
   uint32_t testing_extra_gcs_per_delivery = 0;
+  // Testing only: keep a WeakRef to each SES module record (TEST_LiveSesModules), to see which
+  // modules lockdown() leaves reachable.
+  bool testing_track_ses_modules = false;
 };
 
 class JsVatHost : public VatHost {
@@ -102,6 +106,9 @@ class JsVatHost : public VatHost {
   void TEST_ZoneGC(VatId vat);
   // The context's GC counters so far: {major GCs, minor GCs} (for benchmarks).
   std::pair<uint64_t, uint64_t> TEST_GcCounts();
+  // With JsVatHostOptions::testing_track_ses_modules: the paths of the SES modules whose module
+  // record is still alive (call TEST_ZoneGC first), in load order.
+  std::vector<std::string> TEST_LiveSesModules(VatId vat);
 
  private:
   class Impl;
