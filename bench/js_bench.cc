@@ -390,8 +390,10 @@ void Idle(int vats) {
   uint64_t rss0 = RssBytes();
   PrintMallocInUse();
   auto t0 = Clock::now();
+  double c0 = ThreadCpuSeconds();
   for (int i = 0; i < vats; ++i) start(2 + i);
   double secs = Secs(t0, Clock::now());
+  double cpu = ThreadCpuSeconds() - c0;
   host->TEST_ForceGC();
   uint64_t rss1 = RssBytes();
   PrintMallocInUse();
@@ -404,10 +406,10 @@ void Idle(int vats) {
     for (int i = 0; i < 10; ++i) host->TEST_ForceGC();
     std::printf("full GC with %d vats: %.1f us\n", vats + 1, Secs(g0, Clock::now()) * 1e5);
   }
-  std::printf("idle vats: first vat %.1f ms; %d more in %.3f s = %.2f ms/vat; "
-              "RSS +%.1f MB = %.0f KB/vat\n",
-              first * 1e3, vats, secs, secs * 1e3 / vats, (rss1 - rss0) / 1048576.0,
-              (rss1 - rss0) / 1024.0 / vats);
+  std::printf("idle vats: first vat %.1f ms; %d more in %.3f s = %.2f ms/vat "
+              "(kernel thread CPU %.2f ms/vat); RSS +%.1f MB = %.0f KB/vat\n",
+              first * 1e3, vats, secs, secs * 1e3 / vats, cpu * 1e3 / vats,
+              (rss1 - rss0) / 1048576.0, (rss1 - rss0) / 1024.0 / vats);
 }
 
 // Micro-benchmarks of the pieces of a delivery, run inside one idle vat's realm (TEST_Eval),
