@@ -24,7 +24,7 @@ const JsSource& SesBundleSource();
 // SES's ES modules by path under vats/js/node_modules ("ses/index.js", "ses/src/commons.js",
 // "@endo/env-options/index.js", ...). The entry point is "ses/index.js".
 const std::map<std::string_view, std::string_view>& SesModuleSources();
-// Our `harden`, evaluated before the SES bundle, which adopts it (see js/harden.js).
+// Our `harden`, evaluated before SES, which adopts it (see js/harden.js).
 const JsSource& HardenSource();
 // Experimental hardening without SES (JsVatHostOptions::lite_lockdown; see js/lite_lockdown.js).
 const JsSource& LiteLockdownSource();
