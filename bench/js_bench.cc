@@ -51,6 +51,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 bool g_jit = true;
 bool g_lite_lockdown = false;  // --lite-lockdown: js/lite_lockdown.js instead of SES
+bool g_ses_bundle = false;     // --ses-bundle: SES from ses.umd.js, not its ES modules
 int g_extra_vats = 0;
 double Secs(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -203,6 +204,7 @@ World Boot(const std::string& leveldb_dir, uint32_t reap_every) {
   ho.console_to_stderr = true;
   ho.jit = g_jit;
   ho.lite_lockdown = g_lite_lockdown;
+  ho.ses_bundle = g_ses_bundle;
   w.js = JsVatHost::Create(ho);
   w.timing = std::make_unique<TimingHost>(w.js.get());
   if (leveldb_dir.empty()) {
@@ -366,6 +368,7 @@ void Idle(int vats) {
   JsVatHostOptions ho;
   ho.jit = g_jit;
   ho.lite_lockdown = g_lite_lockdown;
+  ho.ses_bundle = g_ses_bundle;
   auto host = JsVatHost::Create(ho);
   OkHandler handler;
   auto start = [&](uint64_t i) {
@@ -387,8 +390,10 @@ void Idle(int vats) {
   uint64_t rss0 = RssBytes();
   PrintMallocInUse();
   auto t0 = Clock::now();
+  double c0 = ThreadCpuSeconds();
   for (int i = 0; i < vats; ++i) start(2 + i);
   double secs = Secs(t0, Clock::now());
+  double cpu = ThreadCpuSeconds() - c0;
   host->TEST_ForceGC();
   uint64_t rss1 = RssBytes();
   PrintMallocInUse();
@@ -401,10 +406,10 @@ void Idle(int vats) {
     for (int i = 0; i < 10; ++i) host->TEST_ForceGC();
     std::printf("full GC with %d vats: %.1f us\n", vats + 1, Secs(g0, Clock::now()) * 1e5);
   }
-  std::printf("idle vats: first vat %.1f ms; %d more in %.3f s = %.2f ms/vat; "
-              "RSS +%.1f MB = %.0f KB/vat\n",
-              first * 1e3, vats, secs, secs * 1e3 / vats, (rss1 - rss0) / 1048576.0,
-              (rss1 - rss0) / 1024.0 / vats);
+  std::printf("idle vats: first vat %.1f ms; %d more in %.3f s = %.2f ms/vat "
+              "(kernel thread CPU %.2f ms/vat); RSS +%.1f MB = %.0f KB/vat\n",
+              first * 1e3, vats, secs, secs * 1e3 / vats, cpu * 1e3 / vats,
+              (rss1 - rss0) / 1048576.0, (rss1 - rss0) / 1024.0 / vats);
 }
 
 // Micro-benchmarks of the pieces of a delivery, run inside one idle vat's realm (TEST_Eval),
@@ -413,6 +418,7 @@ void Micro(uint64_t n) {
   JsVatHostOptions ho;
   ho.jit = g_jit;
   ho.lite_lockdown = g_lite_lockdown;
+  ho.ses_bundle = g_ses_bundle;
   auto host = JsVatHost::Create(ho);
   OkHandler handler;
   VatSpec spec;
@@ -496,6 +502,7 @@ int main(int argc, char** argv) {
     else if (a == "--reap") g_reap = next();
     else if (a == "--no-jit") g_jit = false;
     else if (a == "--lite-lockdown") g_lite_lockdown = true;
+    else if (a == "--ses-bundle") g_ses_bundle = true;
     else if (a == "--churn-reap") g_churn_reap = next();
     else if (a == "--extra-vats") g_extra_vats = std::stoi(next());
     else if (a == "--reap-interval") g_reap_interval = static_cast<uint32_t>(std::stoul(next()));
@@ -505,7 +512,7 @@ int main(int argc, char** argv) {
                    "usage: js_bench [--n N] [--vats M] [--leveldb DIR] [--only WHAT]\n"
                    "                [--reap never|1|both] [--churn-reap interval|1|both]\n"
                    "                [--reap-interval D] [--no-jit] [--extra-vats K]\n"
-                   "                [--lite-lockdown]\n"
+                   "                [--lite-lockdown] [--ses-bundle]\n"
                    "  --only pingpong   N sequential E(b).ping(i) round trips (--reap: never, after\n"
                    "                    every delivery, or both runs)\n"
                    "  --only churn      N sequential E(b).take(Far(...)); --churn-reap: a genesis\n"
@@ -518,6 +525,8 @@ int main(int argc, char** argv) {
                    "  --extra-vats K    K idle JS vats besides a and b (pingpong, churn, reap)\n"
                    "  --lite-lockdown   harden vat realms with js/lite_lockdown.js, not SES\n"
                    "                    (experimental host option, off by default)\n"
+                   "  --ses-bundle      load SES from its UMD bundle (as before), not its ES\n"
+                   "                    modules (for comparison)\n"
                    "  default: pingpong, churn, reap, idle; N = --n (default 10000)\n");
       return help ? 0 : 2;
     }

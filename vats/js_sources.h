@@ -1,13 +1,15 @@
 // File: js_sources.h
 //
 // JavaScript embedded into the binary at build time (with the assembler's .incbin), so the
-// server and every test find it without flags or paths: the SES shim bundle from the `ses`
-// npm package (vats/js/node_modules/ses/dist/ses.umd.js, pinned by vats/js/package-lock.json)
-// and our runtime files from vats/js/, in the order the vat host evaluates them.
+// server and every test find it without flags or paths: the `ses` npm package (pinned by
+// vats/js/package-lock.json) both as its ES module sources (ses/index.js, ses/src/**, and the
+// @endo packages they import) and as its UMD bundle (ses/dist/ses.umd.js), and our runtime
+// files from vats/js/, in the order the vat host evaluates them.
 
 #ifndef SWINGSETD_VATS_JS_SOURCES_H_
 #define SWINGSETD_VATS_JS_SOURCES_H_
 
+#include <map>
 #include <string_view>
 #include <vector>
 
@@ -19,7 +21,10 @@ struct JsSource {
 };
 
 const JsSource& SesBundleSource();
-// Our `harden`, evaluated before the SES bundle, which adopts it (see js/harden.js).
+// SES's ES modules by path under vats/js/node_modules ("ses/index.js", "ses/src/commons.js",
+// "@endo/env-options/index.js", ...). The entry point is "ses/index.js".
+const std::map<std::string_view, std::string_view>& SesModuleSources();
+// Our `harden`, evaluated before SES, which adopts it (see js/harden.js).
 const JsSource& HardenSource();
 // Experimental hardening without SES (JsVatHostOptions::lite_lockdown; see js/lite_lockdown.js).
 const JsSource& LiteLockdownSource();

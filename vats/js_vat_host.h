@@ -3,8 +3,9 @@
 // The SpiderMonkey implementation of the kernel's VatHost (kernel/vat_host.h, DESIGN §6).
 //
 // Each vat is one global in its own compartment and zone of a single JSContext (JsEngine) on
-// the kernel thread. The realm gets SES lockdown(), our liveslots (vats/js/*.js, embedded in the
-// binary) and then the vat's ES modules:
+// the kernel thread. The realm gets SES lockdown() (SES evaluated from its ES modules, which the
+// host then forgets; see vats/README.md), our liveslots (vats/js/*.js, embedded in the binary)
+// and then the vat's ES modules:
 //
 //   VatSpec::source   ES module text, or JSON {"entry": path, "modules": {path: text, ...}}.
 //                     Relative specifiers ("./x.js", "../y.js") resolve against the importing
@@ -39,6 +40,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "kernel/vat_host.h"
@@ -60,10 +62,19 @@ struct JsVatHostOptions {
   // SES lockdown() (~0.6 MB less GC heap per vat and a faster start; it does not do all that
   // SES does: see vats/README.md "Lite lockdown"). Not for production use.
   bool lite_lockdown = false;
+  // How SES gets into a vat realm. Default: from its ES module sources, as native modules
+  // that the host forgets after lockdown(), so the modules no live function needs (Compartment
+  // module loading, permit tables, lockdown's orchestration, ...) are collected. True: the
+  // UMD bundle (ses.umd.js) as a classic script, as before; kept for comparison
+  // (js_bench --ses-bundle). Vat code sees the same environment either way.
+  bool ses_bundle = false;
   // Testing only: full GCs forced before every delivery, without running finalization
   // cleanups, as natural GCs may happen at any moment. Nothing a vat or the kernel sees may
   // change (GC is observed only in bringOutYourDead), so hashes must stay the same.
   uint32_t testing_extra_gcs_per_delivery = 0;
+  // Testing only: keep a WeakRef to each SES module record (TEST_LiveSesModules), to see which
+  // modules lockdown() leaves reachable.
+  bool testing_track_ses_modules = false;
 };
 
 class JsVatHost : public VatHost {
@@ -95,6 +106,9 @@ class JsVatHost : public VatHost {
   void TEST_ZoneGC(VatId vat);
   // The context's GC counters so far: {major GCs, minor GCs} (for benchmarks).
   std::pair<uint64_t, uint64_t> TEST_GcCounts();
+  // With JsVatHostOptions::testing_track_ses_modules: the paths of the SES modules whose module
+  // record is still alive (call TEST_ZoneGC first), in load order.
+  std::vector<std::string> TEST_LiveSesModules(VatId vat);
 
  private:
   class Impl;

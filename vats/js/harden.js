@@ -1,4 +1,4 @@
-// harden.js: the `harden` SES adopts (evaluated in each vat realm before ses.umd.js).
+// harden.js: the `harden` SES adopts (evaluated in each vat realm before SES).
 //
 // SES's makeHardener() uses a pre-existing globalThis.harden (as it does for XS's native one)
 // instead of its own, and lockdown() then hardens every intrinsic with it and publishes it as

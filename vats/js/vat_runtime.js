@@ -1,8 +1,9 @@
 // vat_runtime.js: boots one vat realm and is the host's entry point into it.
 //
-// The host (vats/js_vat_host.cc) evaluates, in a fresh realm: ses.umd.js, lockdown(), then
-// pass_style.js, marshal.js, liveslots.js and this file, calling each installer with the same
-// private namespace object `ns`, and then ns.boot(host, config). `host` holds three natives:
+// The host (vats/js_vat_host.cc) evaluates, in a fresh realm: SES (its ES modules),
+// lockdown(), then pass_style.js, marshal.js, liveslots.js and this file, calling each installer
+// with the same private namespace object `ns`, and then ns.boot(host, config). `host` holds
+// three natives:
 //   host.syscall(jsonText) -> jsonText   one KERNEL_SPEC §3.6 syscall and its result (null
 //                                        for the common ['ok', null])
 //   host.fatal(text)                     marks the current delivery as failed
