@@ -191,7 +191,14 @@ const std::vector<CrankBuffer::SortedNode>& CrankBuffer::SortedCrankKeys() {
       PrefetchNodes(crank_keys_.data(), i, crank_keys_.size());
       sorted_crank_.push_back(WithWords(crank_keys_[i]));
     }
-    std::sort(sorted_crank_.begin(), sorted_crank_.end(), NodeLess());
+    // A large crank's keys come in interleaved ascending runs (per object: its c-list entries,
+    // counts, ...), a pattern on which std::sort's pivots degrade (it fell back to heap sort
+    // in GC cranks); merge sort takes runs in its stride. Small sorts stay in place.
+    if (sorted_crank_.size() < 64) {
+      std::sort(sorted_crank_.begin(), sorted_crank_.end(), NodeLess());
+    } else {
+      std::stable_sort(sorted_crank_.begin(), sorted_crank_.end(), NodeLess());
+    }
     crank_sorted_ = true;
   }
   return sorted_crank_;
