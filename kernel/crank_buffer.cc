@@ -138,7 +138,7 @@ void CrankBuffer::RollbackTo(size_t mark) {
 }
 
 CrankBuffer::SortedNode CrankBuffer::WithWords(Node* n) {
-  const std::string& k = n->first;
+  std::string_view k = n->first;
   unsigned char b[16] = {};
   std::memcpy(b, k.data(), std::min<size_t>(k.size(), 16));
   uint64_t hi, lo;
@@ -274,12 +274,12 @@ std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
     std::string store_key;
     bool store_valid = it->Valid();
     if (store_valid) store_key = std::string(it->key());
-    const std::string* best = nullptr;
-    if (c != crank.end()) best = &(*c)->first;
-    if (b != bk.end() && (!best || b->n->first < *best)) best = &b->n->first;
-    if (store_valid && (!best || store_key < *best)) best = &store_key;
+    std::optional<std::string_view> best;
+    if (c != crank.end()) best = (*c)->first;
+    if (b != bk.end() && (!best || b->n->first < *best)) best = b->n->first;
+    if (store_valid && (!best || store_key < *best)) best = store_key;
     if (!best) return std::nullopt;
-    std::string key = *best;
+    std::string key(*best);
     if (!HasPrefix(key, prefix)) return std::nullopt;
     std::optional<std::string> value;
     if (c != crank.end() && (*c)->first == key) {
@@ -361,7 +361,7 @@ KvBatch CrankBuffer::BlockBatch() const {
     const Node* n = nodes[i].n;
     const Entry& e = n->second;
     if (!e.value && e.has_base && !e.base) continue;  // created and deleted within the block
-    batch.push_back(KvWrite{n->first, e.value});
+    batch.push_back(KvWrite{std::string(n->first), e.value});
   }
   return batch;
 }

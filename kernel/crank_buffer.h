@@ -38,7 +38,7 @@ namespace swingset {
 class CrankBuffer {
  private:
   struct Entry;
-  using Node = std::pair<const std::string, Entry>;
+  using Node = KeyNode<Entry>;  // n->first: the key, n->second: the entry
 
  public:
   // A fixed key whose entry is looked up once and remembered, for the few keys the kernel
@@ -246,7 +246,7 @@ class CrankBuffer {
       __builtin_prefetch(NodeOf(nodes[i + 8]));
       __builtin_prefetch(reinterpret_cast<const char*>(NodeOf(nodes[i + 8])) + 64);
     }
-    if (i + 4 < n && NodeOf(nodes[i + 4])->first.size() > 15) {
+    if (i + 4 < n && !NodeOf(nodes[i + 4])->KeyInline()) {
       __builtin_prefetch(NodeOf(nodes[i + 4])->first.data());
     }
   }

@@ -74,18 +74,41 @@ TEST(KeyIndexTest, CollidingHashesKeepEveryKeyReachableAcrossErases) {
   for (uint32_t seed : {4u, 5u}) CheckAgainstReference<KeyIndex<int, CollidingHash>>(seed);
 }
 
-TEST(KeyIndexTest, LongKeysAndNodeStabilityAcrossGrowth) {
+TEST(KeyIndexTest, InlineAndHeapKeysAndNodeStabilityAcrossGrowthAndErase) {
+  // 37 characters plus 1 to 4 digits: keys on both sides of the inline limit.
+  static_assert(KeyNode<std::string>::kInlineKey == 40);
   KeyIndex<std::string> index;
   std::vector<KeyIndex<std::string>::Node*> nodes;
   for (int i = 0; i < 5000; ++i) {
     std::string key = StrCat("a-key-longer-than-fifteen-characters.", i);
     nodes.push_back(index.FindOrInsert(key, index.HashOf(key)));
     nodes.back()->second = key;
+    EXPECT_EQ(nodes.back()->KeyInline(), key.size() <= 40) << key;
   }
+  // Erasing every other node frees cells that new nodes reuse; the others stay put.
+  for (int i = 0; i < 5000; i += 2) {
+    std::string key = StrCat("a-key-longer-than-fifteen-characters.", i);
+    index.Erase(nodes[i], index.HashOf(key));
+  }
+  for (int i = 0; i < 2500; ++i) {
+    std::string key = StrCat("new.", i);
+    index.FindOrInsert(key, index.HashOf(key))->second = key;
+  }
+  EXPECT_EQ(index.size(), 5000u);
   for (int i = 0; i < 5000; ++i) {
     std::string key = StrCat("a-key-longer-than-fifteen-characters.", i);
+    if (i % 2 == 0) {
+      EXPECT_EQ(index.Find(key, index.HashOf(key)), nullptr);
+      continue;
+    }
     EXPECT_EQ(index.Find(key, index.HashOf(key)), nodes[i]);
+    EXPECT_EQ(nodes[i]->first, key);
     EXPECT_EQ(nodes[i]->second, key);
+  }
+  for (int i = 0; i < 2500; ++i) {
+    std::string key = StrCat("new.", i);
+    ASSERT_NE(index.Find(key, index.HashOf(key)), nullptr);
+    EXPECT_EQ(index.Find(key, index.HashOf(key))->second, key);
   }
 }
 
