@@ -385,6 +385,8 @@ absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
   if (!RunCachedScript(hardener.name, hardener.text, &v)) {
     return TakeJsErrorStatus(cx, "loading harden.js");
   }
+  // harden.js's internals for the runtime scripts (ns.hardenInternals; see harden.js).
+  JS::RootedValue harden_internals(cx, v);
   if (options_.lite_lockdown) {
     const JsSource& lite = LiteLockdownSource();
     if (!RunCachedScript(lite.name, lite.text, &v)) {
@@ -404,6 +406,12 @@ absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
 
   vat->ns = JS_NewPlainObject(cx);
   if (!vat->ns) return TakeJsErrorStatus(cx, "namespace");
+  {
+    JS::RootedObject ns(cx, vat->ns);
+    if (!JS_DefineProperty(cx, ns, "hardenInternals", harden_internals, JSPROP_READONLY)) {
+      return TakeJsErrorStatus(cx, "namespace");
+    }
+  }
   JS::RootedValue nsv(cx, JS::ObjectValue(*vat->ns));
   for (const JsSource& src : RuntimeSources()) {
     JS::RootedValue installer(cx);

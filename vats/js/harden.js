@@ -16,6 +16,14 @@
 // methods it calls on its own Set/WeakSet instances live on prototypes lockdown() freezes.
 // On SpiderMonkey an Error's `stack` is an accessor on Error.prototype, not an own property,
 // so SES's V8-only own-stack repair does not apply (checked below).
+//
+// The script's completion value is a frozen record for the host's runtime scripts only (the
+// host puts it in the private runtime namespace; vat code cannot reach it):
+//   hardenFresh(obj)  freezes `obj` and records it as hardened without walking it. Only for
+//                     plain objects/arrays the runtime has just made, whose prototype and own
+//                     property values are all hardened already (marshal's decoder builds its
+//                     result bottom-up this way; harden() of the root then returns at once).
+// It is undefined when SES's own harden is used (see below).
 (function installHarden() {
   'use strict';
 
@@ -134,4 +142,11 @@
     enumerable: false,
     configurable: true,
   });
+
+  const hardenFresh = obj => {
+    freeze(obj);
+    markHardened(obj);
+    return obj;
+  };
+  return freeze({ hardenFresh });
 })();

@@ -18,6 +18,8 @@
   'use strict';
   // Captured at install time (after lockdown): vat code may replace the global `harden`.
   const { harden } = globalThis;
+  // See pass_style.js: freezes and records as hardened an object whose parts are hardened.
+  const hardenFresh = ns.hardenInternals ? ns.hardenInternals.hardenFresh : harden;
 
   const { passStyleOf, getInterfaceOf, makeTagged, getTag, nameForPassableSymbol,
     passableSymbolForName } = ns.passStyle;
@@ -65,7 +67,7 @@
         let index = slotIndex.get(slot);
         if (index === undefined) {
           index = slots.length;
-          slots.push(slot);
+          slots[slots.length] = slot;
           slotIndex.set(slot, index);
         }
         valIndex.set(val, index);
@@ -96,11 +98,11 @@
           case 'copyRecord':
           case 'tagged': {
             if (inProgress.includes(val)) throw TypeError(`${marshalName}: cyclic data`);
-            inProgress.push(val);
+            inProgress[inProgress.length] = val;
             let out;
             if (style === 'copyArray') {
               out = [];
-              for (let i = 0; i < val.length; i += 1) out.push(encode(val[i]));
+              for (let i = 0; i < val.length; i += 1) out[i] = encode(val[i]);
             } else if (style === 'copyRecord') {
               const names = ownKeys(val).sort();
               out = fromEntries(names.map(n => [encode(n), encode(val[n])]));
@@ -191,15 +193,16 @@
                 }
                 return BigInt(enc.slice(c === '+' ? 1 : 0));
               case '$': {
-                const [index, iface] = parseSlotRef(enc, true);
-                const v = slotVal(index, iface);
+                const ref = parseSlotRef(enc, true);
+                const index = ref[0];
+                const v = slotVal(index, ref[1]);
                 if (passStyleOf(v) !== 'remotable') {
                   throw TypeError(`${marshalName}: slot ${index} is not a remotable`);
                 }
                 return v;
               }
               case '&': {
-                const [index] = parseSlotRef(enc, false);
+                const index = parseSlotRef(enc, false)[0];
                 const v = slotVal(index, undefined);
                 if (passStyleOf(v) !== 'promise') {
                   throw TypeError(`${marshalName}: slot ${index} is not a promise`);
@@ -212,7 +215,11 @@
           }
           case 'object': {
             if (enc === null) return null;
-            if (isArray(enc)) return enc.map(decode);
+            // Containers are frozen as they are built (their other parts are primitives,
+            // containers frozen the same way, errors and tagged records hardened where they are
+            // made, and slot values, hardened below once the whole body decoded): the same
+            // result as harden() of the whole, without a second walk over it.
+            if (isArray(enc)) return hardenFresh(enc.map(decode));
             if (hasOwn(enc, '#tag')) {
               const keys = ownKeys(enc);
               if (keys.length !== 2 || !hasOwn(enc, 'payload') || typeof enc['#tag'] !== 'string') {
@@ -229,7 +236,9 @@
               return harden(err);
             }
             const out = {};
-            for (const key of ownKeys(enc)) {
+            const keys = ownKeys(enc);
+            for (let i = 0; i < keys.length; i += 1) {
+              const key = keys[i];
               if (key.startsWith('#')) {
                 throw TypeError(`${marshalName}: unrecognized record type ${key}`);
               }
@@ -243,13 +252,15 @@
                 configurable: true,
               });
             }
-            return out;
+            return hardenFresh(out);
           }
           default:
             throw TypeError(`${marshalName}: unexpected encoding ${typeof enc}`);
         }
       };
-      return harden(decode(JSON.parse(body.slice(1))));
+      const result = decode(JSON.parse(body.slice(1)));
+      if (vals !== undefined) vals.forEach(v => harden(v)); // in first-use order
+      return harden(result); // at once unless a primitive or made elsewhere
     }
 
     return harden({
