@@ -103,6 +103,23 @@ TEST_F(MarshalTest, ErrorsRemotablesPromises) {
   EXPECT_EQ(RoundTrip("{ p: p1, r: r2 }"), "#{\"p\":\"&0\",\"r\":\"$1.Alleged: two\"}|p+0,o+1");
 }
 
+// Slot numbering past the encoder's switch from linear scans to Maps (8 values): repeated
+// values and distinct values that convert to the same slot share one index.
+TEST_F(MarshalTest, ManySlotsShareIndexes) {
+  absl::StatusOr<std::string> r = host_->TEST_Eval(kVat, R"((ns) => {
+    const { Far } = ns.passStyle;
+    const fs = [];
+    for (let i = 0; i < 12; i += 1) fs.push(Far('f', {}));
+    const m = ns.marshal.makeMarshal(v => `o+${fs.indexOf(v) % 5}`, undefined);
+    const cd = m.toCapData(harden([...fs, fs[3], fs[11], fs[0]]));
+    return cd.body.replace(/\.Alleged: f/g, '') + '|' + cd.slots.join(',');
+  })");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r,
+            R"("#[\"$0\",\"$1\",\"$2\",\"$3\",\"$4\",\"$0\",\"$1\",\"$2\",\"$3\",)"
+            R"(\"$4\",\"$0\",\"$1\",\"$3\",\"$1\",\"$0\"]|o+0,o+1,o+2,o+3,o+4")");
+}
+
 TEST_F(MarshalTest, UnpassableValuesAreRejected) {
   EXPECT_THAT(RoundTrip("{ f() {} }"), HasSubstr("non-far functions"));
   EXPECT_THAT(RoundTrip("new Map()"), HasSubstr("cannot pass non-plain object"));

@@ -143,11 +143,12 @@
     let importsInTable = 0;
     let exportsInTable = 0;
     function setSlot(vref, wr) {
-      if (!slotToVal.has(vref)) {
+      const before = slotToVal.size;
+      slotToVal.set(vref, wr);
+      if (slotToVal.size !== before) {
         if (vref[1] === '-') importsInTable += 1;
         else exportsInTable += 1;
       }
-      slotToVal.set(vref, wr);
     }
     function deleteSlot(vref) {
       if (!slotToVal.delete(vref)) return;
@@ -158,9 +159,11 @@
     // How bringOutYourDead will learn that `val` (just put in slotToVal under `vref`) died.
     const SCAN_LIMIT = 16384;
     function trackDeath(vref, val) {
-      if (scanned.has(vref)) return;
-      if (scanned.size < SCAN_LIMIT) scanned.add(vref);
-      else registry.register(val, vref);
+      if (scanned.size < SCAN_LIMIT) {
+        scanned.add(vref); // no-op if already scanned
+        return;
+      }
+      if (!scanned.has(vref)) registry.register(val, vref);
     }
     // Whether a GC could make bringOutYourDead emit anything: some Presence is in the table,
     // some export is no longer pinned by the kernel, or some vref-aware collection recognizes
@@ -353,18 +356,25 @@
       });
     }
 
-    const makeSendProxy = (x, sendOnly) =>
-      new Proxy(() => {}, {
-        get: (_, method) => (...args) => {
-          const r = eventualSend(x, method, harden(args), sendOnly);
+    // One handler per kind, shared by all E() proxies; each proxy's target is a fresh arrow
+    // function returning x (callable, as the apply trap needs, and never exposed), so an E()
+    // call makes one function and the proxy instead of a handler and two trap closures more.
+    const makeSendHandler = sendOnly =>
+      freeze({
+        get: (target, method) => (...args) => {
+          const r = eventualSend(target(), method, harden(args), sendOnly);
           if (sendOnly) {
             if (r) r.catch(e => checkFatal(e));
             return undefined;
           }
           return r;
         },
-        apply: (_, __, args) => eventualSend(x, undefined, harden(args), sendOnly),
+        apply: (target, _, args) => eventualSend(target(), undefined, harden(args), sendOnly),
       });
+    const sendHandler = makeSendHandler(false);
+    const sendOnlyHandler = makeSendHandler(true);
+    const makeSendProxy = (x, sendOnly) =>
+      new Proxy(() => x, sendOnly ? sendOnlyHandler : sendHandler);
 
     const E = x => makeSendProxy(x, false);
     E.sendOnly = x => makeSendProxy(x, true);

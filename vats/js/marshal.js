@@ -51,26 +51,55 @@
 
     function toCapData(root) {
       const slots = [];
-      // Made on first use: most bodies carry no slot, and a Map costs more than the encoding
-      // of a small message.
-      let slotIndex; // slot string -> index
-      let valIndex; // value -> index (identity)
+      // value -> index (identity) and slot string -> index. Most bodies carry no slot or one
+      // or two, and two Maps cost more than encoding a small message: while there are fewer
+      // than 8 values they are found by a linear scan of `vals` (index i has slot
+      // valSlot[i]) and of `slots`; from then on by Maps. Same answers either way.
+      let vals;
+      let valSlot;
+      let valIndex;
+      let slotIndex;
       const indexFor = val => {
-        if (valIndex === undefined) {
-          slotIndex = new Map();
-          valIndex = new Map();
-        } else if (valIndex.has(val)) {
-          return valIndex.get(val);
+        if (valIndex !== undefined) {
+          const known = valIndex.get(val);
+          if (known !== undefined) return known;
+        } else if (vals !== undefined) {
+          for (let i = 0; i < vals.length; i += 1) if (vals[i] === val) return valSlot[i];
         }
         const slot = convertValToSlot(val);
         if (typeof slot !== 'string') throw TypeError(`${marshalName}: bad slot for value`);
-        let index = slotIndex.get(slot);
+        let index;
+        if (slotIndex !== undefined) {
+          index = slotIndex.get(slot);
+        } else {
+          for (let i = 0; i < slots.length; i += 1) {
+            if (slots[i] === slot) {
+              index = i;
+              break;
+            }
+          }
+        }
         if (index === undefined) {
           index = slots.length;
-          slots[slots.length] = slot;
-          slotIndex.set(slot, index);
+          slots[index] = slot;
+          if (slotIndex !== undefined) slotIndex.set(slot, index);
         }
-        valIndex.set(val, index);
+        if (valIndex !== undefined) {
+          valIndex.set(val, index);
+        } else {
+          if (vals === undefined) {
+            vals = [];
+            valSlot = [];
+          }
+          vals[vals.length] = val;
+          valSlot[valSlot.length] = index;
+          if (vals.length >= 8) {
+            valIndex = new Map();
+            for (let i = 0; i < vals.length; i += 1) valIndex.set(vals[i], valSlot[i]);
+            slotIndex = new Map();
+            for (let i = 0; i < slots.length; i += 1) slotIndex.set(slots[i], i);
+          }
+        }
         return index;
       };
       // Containers being encoded (cycle check): the current nesting path, usually short.
