@@ -478,6 +478,15 @@ void Micro(uint64_t n) {
                        "a[a.length] = 2; a[a.length] = 3; } }"},
       {"await-like then(p)", "ns => { const p = Promise.resolve(1); for (let i = 0; i < N; i += 1) p.then(); }"},
       {"Promise.resolve(p)", "ns => { const p = Promise.resolve(1); for (let i = 0; i < N; i += 1) Promise.resolve(p); }"},
+      {"WeakMap.set fresh obj", "ns => { const w = new WeakMap(); for (let i = 0; i < N; i += 1) w.set({}, 'o+1'); }"},
+      {"private stamp fresh obj", "ns => { class B { constructor(o) { return o; } } "
+                                  "class S extends B { #v; constructor(o, v) { super(o); this.#v = v; } } "
+                                  "for (let i = 0; i < N; i += 1) new S({}, 'o+1'); }"},
+      {"private stamp frozen obj", "ns => { class B { constructor(o) { return o; } } "
+                                  "class S extends B { #v; constructor(o, v) { super(o); this.#v = v; } } "
+                                  "for (let i = 0; i < N; i += 1) new S(Object.freeze({}), 'o+1'); }"},
+      {"WeakMap.set frozen obj", "ns => { const w = new WeakMap(); for (let i = 0; i < N; i += 1) w.set(Object.freeze({}), 'o+1'); }"},
+      {"WeakMap.get miss", "ns => { const w = new WeakMap(); const o = {}; for (let i = 0; i < N; i += 1) w.get(o); }"},
       {"promise kit+then", "ns => { for (let i = 0; i < N; i += 1) { let r; "
                            "const p = new Promise(res => { r = res; }); p.then(x => x); r(i); } }"},
   };
