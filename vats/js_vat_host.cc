@@ -646,7 +646,10 @@ DeliveryResult JsVatHost::Impl::RunDelivery(JsVat* vat, const VatDelivery& deliv
     error = StrCat(context, ": ", TakeJsErrorText(cx, engine_.fault()));
   };
   JS::RootedValue rval(cx);
-  bool ok = engine_.DrainJobs();
+  // Jobs left over from outside a delivery (normally none). When there are none, nothing ran
+  // since the last drain cleared the kept objects, so there is nothing to drain or clear
+  // (JS::ClearKeptObjects visits every zone: ~1.5% of a churn profile per call).
+  bool ok = engine_.JobsEmpty() || engine_.DrainJobs();
   if (!ok) fail("before delivery");
   bool collect = delivery.type == VatDelivery::Type::kBringOutYourDead;
   if (ok && collect) {
