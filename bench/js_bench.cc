@@ -494,11 +494,14 @@ void Micro(uint64_t n) {
     std::string src = StrCat("(ns => { const N = ", n, "; const f = ", body, "; f(ns); })");
     // warm up, then time
     CHECK_OK(host->TEST_Eval(VatId(1), src).status());
+    auto gc0 = host->TEST_GcCounts();
     auto t0 = Clock::now();
     absl::StatusOr<std::string> r = host->TEST_Eval(VatId(1), src);
     double s = Secs(t0, Clock::now());
+    auto gc1 = host->TEST_GcCounts();
     CHECK(r.ok()) << name << ": " << r.status();
-    std::printf("  %-22s %8.3f us\n", name, s * 1e6 / n);
+    std::printf("  %-24s %8.3f us  (%llu minor GCs)\n", name, s * 1e6 / n,
+                (unsigned long long)(gc1.second - gc0.second));
   }
 }
 
