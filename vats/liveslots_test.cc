@@ -102,6 +102,31 @@ TEST_F(LiveslotsTest, EventualSendsPipelineOnResultPromises) {
   EXPECT_THAT(Tables(), HasSubstr(R"("promises":[])"));
 }
 
+// E() hardens what it sends, deeply (the arguments array and everything reachable from it),
+// for method sends and function applications alike.
+TEST_F(LiveslotsTest, EventualSendHardensItsArguments) {
+  Start(R"(
+import { Far, E } from '@endo/far';
+export function buildRootObject() {
+  return Far('root', {
+    probe(other) {
+      const arg = { list: [{ deep: 1 }], fn: Far('f', {}) };
+      const second = [[2]];
+      E(other).m(arg, second);
+      const third = { x: [3] };
+      E(other)(third);
+      return [arg, arg.list, arg.list[0], second, second[0], third, third.x]
+        .every(o => Object.isFrozen(o));
+    },
+  });
+}
+)");
+  std::vector<std::string> sc =
+      Run(Message("o+0", R"(#["probe",["$0.Alleged: other"]])", {"o-50"}, "p-60"));
+  ASSERT_EQ(sc.size(), 5u);
+  EXPECT_EQ(sc[4], R"(["resolve",[["p-60",false,{"body":"#true","slots":[]}]]])");
+}
+
 TEST_F(LiveslotsTest, NotifyRejectionAndPresenceResolution) {
   Start(kSendVat);
   Run(Message("o+0", R"(#["keep",["$0.Alleged: other"]])", {"o-50"}));

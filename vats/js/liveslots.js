@@ -40,6 +40,8 @@
   'use strict';
   // Captured at install time (after lockdown): vat code may replace the global `harden`.
   const { harden } = globalThis;
+  // harden() of a rest-arguments array (see harden.js); plain harden() with SES's own.
+  const hardenArgs = ns.hardenInternals ? ns.hardenInternals.hardenFreshArray : harden;
 
   const { Far, passStyleOf, makePresence } = ns.passStyle;
   const { makeMarshal } = ns.marshal;
@@ -362,14 +364,14 @@
     const makeSendHandler = sendOnly =>
       freeze({
         get: (target, method) => (...args) => {
-          const r = eventualSend(target(), method, harden(args), sendOnly);
+          const r = eventualSend(target(), method, hardenArgs(args), sendOnly);
           if (sendOnly) {
             if (r) r.catch(e => checkFatal(e));
             return undefined;
           }
           return r;
         },
-        apply: (target, _, args) => eventualSend(target(), undefined, harden(args), sendOnly),
+        apply: (target, _, args) => eventualSend(target(), undefined, hardenArgs(args), sendOnly),
       });
     const sendHandler = makeSendHandler(false);
     const sendOnlyHandler = makeSendHandler(true);
