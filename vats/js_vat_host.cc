@@ -13,6 +13,7 @@
 #include <js/Promise.h>
 #include <js/PropertyAndElement.h>
 #include <js/SourceText.h>
+#include <js/String.h>
 #include <js/experimental/JSStencil.h>
 #include <mozilla/RefPtr.h>
 #include <js/JSON.h>
@@ -171,12 +172,14 @@ class ReplayHandler : public SyscallHandler {
 }  // namespace
 
 struct JsVat {
-  explicit JsVat(JSContext* cx) : global(cx), ns(cx) {}
+  explicit JsVat(JSContext* cx) : global(cx), ns(cx), dispatch(cx) {}
   VatId id;
   std::string name;
   bool raw = false;
   JS::PersistentRooted<JSObject*> global;
   JS::PersistentRooted<JSObject*> ns;  // the private runtime namespace (vat_runtime.js)
+  // ns.dispatchFromHost, looked up once (boot() sets it and nothing replaces it).
+  JS::PersistentRooted<JS::Value> dispatch;
 };
 
 class JsVatHost::Impl {
@@ -271,11 +274,32 @@ bool JsVatHost::Impl::NativeSyscall(JSContext* cx, unsigned argc, JS::Value* vp)
     return false;
   }
   JS::RootedString s(cx, args.get(0).toString());
-  std::string text = ToUtf8(cx, s);
-  absl::StatusOr<Json> j = Json::Parse(text);
+  // The JSON text from JSON.stringify is nearly always ASCII, stored as Latin-1 chars: parsed
+  // in place (ASCII is UTF-8), with no UTF-8 encoding and no copy. Json::Parse does not GC.
+  absl::StatusOr<Json> j = absl::UnknownError("");
+  std::string text;
+  bool parsed = false;
+  if (JSLinearString* linear = JS_EnsureLinearString(cx, s);
+      linear && JS::LinearStringHasLatin1Chars(linear)) {
+    JS::AutoCheckCannotGC nogc;
+    size_t len = JS::GetLinearStringLength(linear);
+    const JS::Latin1Char* chars = JS::GetLatin1LinearStringChars(nogc, linear);
+    bool ascii = true;
+    for (size_t i = 0; i < len && ascii; ++i) ascii = chars[i] < 0x80;
+    if (ascii) {
+      std::string_view view(reinterpret_cast<const char*>(chars), len);
+      j = Json::Parse(view);
+      parsed = true;
+    }
+  }
+  if (!parsed) {
+    text = ToUtf8(cx, s);
+    j = Json::Parse(text);
+  }
   absl::StatusOr<VatSyscall> sc =
       j.ok() ? VatSyscall::FromJson(*j) : absl::StatusOr<VatSyscall>(j.status());
   if (!sc.ok()) {
+    if (text.empty()) text = ToUtf8(cx, s);
     std::string msg = StrCat("bad syscall ", text.substr(0, 200), ": ", sc.status().message());
     JS_ReportErrorUTF8(cx, "%s", msg.c_str());
     return false;
@@ -433,6 +457,11 @@ absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
   boot_args[1].setObject(*config);
   JS::RootedObject ns(cx, vat->ns);
   if (!CallMethod(cx, ns, "boot", boot_args, &v)) return TakeJsErrorStatus(cx, "liveslots boot");
+  JS::RootedValue dispatch(cx);
+  if (!JS_GetProperty(cx, ns, "dispatchFromHost", &dispatch)) {
+    return TakeJsErrorStatus(cx, "liveslots boot");
+  }
+  vat->dispatch = dispatch;
   return absl::OkStatus();
 }
 
@@ -675,7 +704,8 @@ DeliveryResult JsVatHost::Impl::RunDelivery(JsVat* vat, const VatDelivery& deliv
   }
   if (ok) {
     JS::RootedValue text(cx, JS::StringValue(FromUtf8(cx, delivery.ToJson().Dump())));
-    ok = CallMethod(cx, ns, "dispatchFromHost", JS::HandleValueArray(text), &rval);
+    JS::RootedValue dispatch(cx, vat->dispatch);
+    ok = JS_CallFunctionValue(cx, ns, dispatch, JS::HandleValueArray(text), &rval);
     if (!ok) fail(StrCat(DeliveryTypeName(delivery.type), " delivery"));
   }
   if (ok) {
