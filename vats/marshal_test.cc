@@ -120,6 +120,34 @@ TEST_F(MarshalTest, ManySlotsShareIndexes) {
             R"(\"$4\",\"$0\",\"$1\",\"$3\",\"$1\",\"$0\"]|o+0,o+1,o+2,o+3,o+4")");
 }
 
+// Slot references: decimal index without leading zeros, then ".interface" for remotables
+// only; anything else is a syntax error.
+TEST_F(MarshalTest, SlotReferencesAreParsedStrictly) {
+  auto decode = [&](const std::string& ref) {
+    absl::StatusOr<std::string> r = host_->TEST_Eval(kVat, R"((ns) => {
+      const r = ns.passStyle.Far('x', {});
+      const p = harden(Promise.resolve(1));
+      const slots = ['o+0', 'o+1', 'o+2', 'o+3', 'o+4', 'o+5', 'o+6', 'o+7', 'o+8', 'o+9',
+        'o+10', 'o+11', 'p+12'];
+      const m = ns.marshal.makeMarshal(v => 'o+0', s => (s[0] === 'p' ? p : r));
+      const v = m.fromCapData({ body: '#' + JSON.stringify(')" + ref + R"('), slots });
+      return v === r ? 'remotable' : v === p ? 'promise' : 'other';
+    })");
+    return r.ok() ? *r : std::string(r.status().message());
+  };
+  EXPECT_EQ(decode("$0.Alleged: x"), "\"remotable\"");
+  EXPECT_EQ(decode("$11.x"), "\"remotable\"");
+  EXPECT_EQ(decode("$7"), "\"remotable\"");
+  EXPECT_EQ(decode("&12"), "\"promise\"");
+  for (const char* bad : {"$00.x", "$01", "$.x", "$", "$0a", "$-1", "$1e1", "& 12", "&12.x",
+                          "$12345678901234567890"}) {
+    EXPECT_THAT(decode(bad), HasSubstr("Error: marshal: ")) << bad;
+  }
+  EXPECT_THAT(decode("$01"), HasSubstr("bad slot reference"));
+  EXPECT_THAT(decode("&12.x"), HasSubstr("bad promise ref"));
+  EXPECT_THAT(decode("$12345678901234567890"), HasSubstr("out of range"));
+}
+
 TEST_F(MarshalTest, UnpassableValuesAreRejected) {
   EXPECT_THAT(RoundTrip("{ f() {} }"), HasSubstr("non-far functions"));
   EXPECT_THAT(RoundTrip("new Map()"), HasSubstr("cannot pass non-plain object"));
