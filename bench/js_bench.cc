@@ -150,6 +150,7 @@ class TimingHost : public VatHost {
     Stat& st = by_type[static_cast<int>(d.type)];
     st.n += 1;
     st.seconds += s;
+    st.cpu_seconds += cpu;
     st.syscall_seconds += sh.seconds;
     st.syscalls += sh.count;
     if (d.type == VatDelivery::Type::kBringOutYourDead && watch_ && vat == *watch_ &&
@@ -162,15 +163,18 @@ class TimingHost : public VatHost {
   }
   void PrintByType() {
     for (const auto& [t, st] : by_type) {
-      std::printf("    %-18s %7llu deliveries, %8.1f us each (%5.1f us in %.1f syscalls)\n",
+      std::printf("    %-18s %7llu deliveries, %8.1f us each (%5.1f us in %.1f syscalls), "
+                  "thread CPU %8.1f us\n",
                   DeliveryTypeName(static_cast<VatDelivery::Type>(t)),
                   (unsigned long long)st.n, st.seconds * 1e6 / st.n,
-                  st.syscall_seconds * 1e6 / st.n, static_cast<double>(st.syscalls) / st.n);
+                  st.syscall_seconds * 1e6 / st.n, static_cast<double>(st.syscalls) / st.n,
+                  st.cpu_seconds * 1e6 / st.n);
     }
   }
   struct Stat {
     uint64_t n = 0;
     double seconds = 0;
+    double cpu_seconds = 0;  // thread CPU time
     double syscall_seconds = 0;
     uint64_t syscalls = 0;
   };
@@ -251,6 +255,7 @@ struct RunResult {
   uint64_t cranks = 0;
   double seconds = 0;
   double cpu_seconds = 0;
+  double thread_cpu_seconds = 0;  // the kernel thread only (no JS helper threads)
   std::string outcome;
   uint64_t major_gcs = 0;  // including the reaps' zone GCs
   uint64_t minor_gcs = 0;
@@ -262,6 +267,7 @@ RunResult CallAndRun(World& w, const std::string& method, uint64_t n) {
   uint64_t c0 = k->CrankNumber();
   auto t0 = Clock::now();
   double cpu0 = CpuSecs();
+  double tcpu0 = ThreadCpuSeconds();
   auto kp = k->QueueToVatRoot("a", method, CapData{StrCat("#[", n, "]"), {}});
   CHECK_OK(kp.status());
   while (true) {
@@ -272,6 +278,7 @@ RunResult CallAndRun(World& w, const std::string& method, uint64_t n) {
   RunResult r;
   r.seconds = Secs(t0, Clock::now());
   r.cpu_seconds = CpuSecs() - cpu0;
+  r.thread_cpu_seconds = ThreadCpuSeconds() - tcpu0;
   r.cranks = k->CrankNumber() - c0;
   PromiseStatus ps = k->GetPromiseStatus(*kp);
   r.outcome = ps.state + " " + ps.data.body;
@@ -283,9 +290,10 @@ RunResult CallAndRun(World& w, const std::string& method, uint64_t n) {
 }
 
 void Report(const char* what, const RunResult& r) {
-  std::printf("%-34s %7llu cranks in %7.3f s = %8.0f cranks/s (per CPU s: %.0f)   (%s)\n",
+  std::printf("%-34s %7llu cranks in %7.3f s = %8.0f cranks/s (per CPU s: %.0f; per kernel "
+              "thread CPU s: %.0f)   (%s)\n",
               what, (unsigned long long)r.cranks, r.seconds, r.cranks / r.seconds,
-              r.cranks / r.cpu_seconds, r.outcome.c_str());
+              r.cranks / r.cpu_seconds, r.cranks / r.thread_cpu_seconds, r.outcome.c_str());
   std::printf("    GCs: %llu major (incl. reaps), %llu minor\n", (unsigned long long)r.major_gcs,
               (unsigned long long)r.minor_gcs);
   std::fflush(stdout);
@@ -465,6 +473,26 @@ void Micro(uint64_t n) {
       {"JSON.stringify sc", "ns => { const v = ['send', 'o-50', { methargs: { body: "
                             "'#[\"ping\",[1]]', slots: [] }, result: 'p+5' }]; "
                             "for (let i = 0; i < N; i += 1) JSON.stringify(v); }"},
+      {"destructure [a,b]=arr", "ns => { const arr = ['a', 'b']; let x = 0; for (let i = 0; i < N; i += 1) { "
+                                "const [a, b] = arr; x += a.length; } return x; }"},
+      {"index a=arr[0],b=arr[1]", "ns => { const arr = ['a', 'b']; let x = 0; for (let i = 0; i < N; i += 1) { "
+                                  "const a = arr[0]; const b = arr[1]; x += a.length; } return x; }"},
+      {"for-of 3-elem array", "ns => { const arr = ['a', 'b', 'c']; let x = 0; for (let i = 0; i < N; i += 1) { "
+                              "for (const a of arr) x += a.length; } return x; }"},
+      {"arr.push x3", "ns => { for (let i = 0; i < N; i += 1) { const a = []; a.push(1); a.push(2); a.push(3); } }"},
+      {"arr[len]= x3", "ns => { for (let i = 0; i < N; i += 1) { const a = []; a[a.length] = 1; "
+                       "a[a.length] = 2; a[a.length] = 3; } }"},
+      {"await-like then(p)", "ns => { const p = Promise.resolve(1); for (let i = 0; i < N; i += 1) p.then(); }"},
+      {"Promise.resolve(p)", "ns => { const p = Promise.resolve(1); for (let i = 0; i < N; i += 1) Promise.resolve(p); }"},
+      {"WeakMap.set fresh obj", "ns => { const w = new WeakMap(); for (let i = 0; i < N; i += 1) w.set({}, 'o+1'); }"},
+      {"private stamp fresh obj", "ns => { class B { constructor(o) { return o; } } "
+                                  "class S extends B { #v; constructor(o, v) { super(o); this.#v = v; } } "
+                                  "for (let i = 0; i < N; i += 1) new S({}, 'o+1'); }"},
+      {"private stamp frozen obj", "ns => { class B { constructor(o) { return o; } } "
+                                  "class S extends B { #v; constructor(o, v) { super(o); this.#v = v; } } "
+                                  "for (let i = 0; i < N; i += 1) new S(Object.freeze({}), 'o+1'); }"},
+      {"WeakMap.set frozen obj", "ns => { const w = new WeakMap(); for (let i = 0; i < N; i += 1) w.set(Object.freeze({}), 'o+1'); }"},
+      {"WeakMap.get miss", "ns => { const w = new WeakMap(); const o = {}; for (let i = 0; i < N; i += 1) w.get(o); }"},
       {"promise kit+then", "ns => { for (let i = 0; i < N; i += 1) { let r; "
                            "const p = new Promise(res => { r = res; }); p.then(x => x); r(i); } }"},
   };
@@ -472,11 +500,14 @@ void Micro(uint64_t n) {
     std::string src = StrCat("(ns => { const N = ", n, "; const f = ", body, "; f(ns); })");
     // warm up, then time
     CHECK_OK(host->TEST_Eval(VatId(1), src).status());
+    auto gc0 = host->TEST_GcCounts();
     auto t0 = Clock::now();
     absl::StatusOr<std::string> r = host->TEST_Eval(VatId(1), src);
     double s = Secs(t0, Clock::now());
+    auto gc1 = host->TEST_GcCounts();
     CHECK(r.ok()) << name << ": " << r.status();
-    std::printf("  %-22s %8.3f us\n", name, s * 1e6 / n);
+    std::printf("  %-24s %8.3f us  (%llu minor GCs)\n", name, s * 1e6 / n,
+                (unsigned long long)(gc1.second - gc0.second));
   }
 }
 

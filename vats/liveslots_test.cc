@@ -102,6 +102,54 @@ TEST_F(LiveslotsTest, EventualSendsPipelineOnResultPromises) {
   EXPECT_THAT(Tables(), HasSubstr(R"("promises":[])"));
 }
 
+// E() hardens what it sends, deeply (the arguments array and everything reachable from it),
+// for method sends and function applications alike.
+TEST_F(LiveslotsTest, EventualSendHardensItsArguments) {
+  Start(R"(
+import { Far, E } from '@endo/far';
+export function buildRootObject() {
+  return Far('root', {
+    probe(other) {
+      const arg = { list: [{ deep: 1 }], fn: Far('f', {}) };
+      const second = [[2]];
+      E(other).m(arg, second);
+      const third = { x: [3] };
+      E(other)(third);
+      return [arg, arg.list, arg.list[0], second, second[0], third, third.x]
+        .every(o => Object.isFrozen(o));
+    },
+  });
+}
+)");
+  std::vector<std::string> sc =
+      Run(Message("o+0", R"(#["probe",["$0.Alleged: other"]])", {"o-50"}, "p-60"));
+  ASSERT_EQ(sc.size(), 5u);
+  EXPECT_EQ(sc[4], R"(["resolve",[["p-60",false,{"body":"#true","slots":[]}]]])");
+}
+
+// Syscall texts reach the kernel intact whatever characters they hold: ASCII (parsed in
+// place by the host), Latin-1 beyond ASCII and other UTF-16 (encoded to UTF-8 first).
+TEST_F(LiveslotsTest, SyscallTextIsUtf8WhateverItsCharacters) {
+  Start(R"(
+import { Far, E } from '@endo/far';
+export function buildRootObject() {
+  return Far('root', {
+    probe(other) {
+      E.sendOnly(other).m('plain');
+      E.sendOnly(other).m('caf\u00e9');
+      E.sendOnly(other).m('\u2713 \ud83d\ude00');
+    },
+  });
+}
+)");
+  std::vector<std::string> sc =
+      Run(Message("o+0", R"(#["probe",["$0.Alleged: other"]])", {"o-50"}, "p-60"));
+  ASSERT_EQ(sc.size(), 4u);
+  EXPECT_THAT(sc[0], HasSubstr(R"(#[\"m\",[\"plain\"]])"));
+  EXPECT_THAT(sc[1], HasSubstr("#[\\\"m\\\",[\\\"caf\xc3\xa9\\\"]]"));
+  EXPECT_THAT(sc[2], HasSubstr("\xe2\x9c\x93 \xf0\x9f\x98\x80"));
+}
+
 TEST_F(LiveslotsTest, NotifyRejectionAndPresenceResolution) {
   Start(kSendVat);
   Run(Message("o+0", R"(#["keep",["$0.Alleged: other"]])", {"o-50"}));

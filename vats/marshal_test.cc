@@ -103,6 +103,51 @@ TEST_F(MarshalTest, ErrorsRemotablesPromises) {
   EXPECT_EQ(RoundTrip("{ p: p1, r: r2 }"), "#{\"p\":\"&0\",\"r\":\"$1.Alleged: two\"}|p+0,o+1");
 }
 
+// Slot numbering past the encoder's switch from linear scans to Maps (8 values): repeated
+// values and distinct values that convert to the same slot share one index.
+TEST_F(MarshalTest, ManySlotsShareIndexes) {
+  absl::StatusOr<std::string> r = host_->TEST_Eval(kVat, R"((ns) => {
+    const { Far } = ns.passStyle;
+    const fs = [];
+    for (let i = 0; i < 12; i += 1) fs.push(Far('f', {}));
+    const m = ns.marshal.makeMarshal(v => `o+${fs.indexOf(v) % 5}`, undefined);
+    const cd = m.toCapData(harden([...fs, fs[3], fs[11], fs[0]]));
+    return cd.body.replace(/\.Alleged: f/g, '') + '|' + cd.slots.join(',');
+  })");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r,
+            R"("#[\"$0\",\"$1\",\"$2\",\"$3\",\"$4\",\"$0\",\"$1\",\"$2\",\"$3\",)"
+            R"(\"$4\",\"$0\",\"$1\",\"$3\",\"$1\",\"$0\"]|o+0,o+1,o+2,o+3,o+4")");
+}
+
+// Slot references: decimal index without leading zeros, then ".interface" for remotables
+// only; anything else is a syntax error.
+TEST_F(MarshalTest, SlotReferencesAreParsedStrictly) {
+  auto decode = [&](const std::string& ref) {
+    absl::StatusOr<std::string> r = host_->TEST_Eval(kVat, R"((ns) => {
+      const r = ns.passStyle.Far('x', {});
+      const p = harden(Promise.resolve(1));
+      const slots = ['o+0', 'o+1', 'o+2', 'o+3', 'o+4', 'o+5', 'o+6', 'o+7', 'o+8', 'o+9',
+        'o+10', 'o+11', 'p+12'];
+      const m = ns.marshal.makeMarshal(v => 'o+0', s => (s[0] === 'p' ? p : r));
+      const v = m.fromCapData({ body: '#' + JSON.stringify(')" + ref + R"('), slots });
+      return v === r ? 'remotable' : v === p ? 'promise' : 'other';
+    })");
+    return r.ok() ? *r : std::string(r.status().message());
+  };
+  EXPECT_EQ(decode("$0.Alleged: x"), "\"remotable\"");
+  EXPECT_EQ(decode("$11.x"), "\"remotable\"");
+  EXPECT_EQ(decode("$7"), "\"remotable\"");
+  EXPECT_EQ(decode("&12"), "\"promise\"");
+  for (const char* bad : {"$00.x", "$01", "$.x", "$", "$0a", "$-1", "$1e1", "& 12", "&12.x",
+                          "$12345678901234567890"}) {
+    EXPECT_THAT(decode(bad), HasSubstr("Error: marshal: ")) << bad;
+  }
+  EXPECT_THAT(decode("$01"), HasSubstr("bad slot reference"));
+  EXPECT_THAT(decode("&12.x"), HasSubstr("bad promise ref"));
+  EXPECT_THAT(decode("$12345678901234567890"), HasSubstr("out of range"));
+}
+
 TEST_F(MarshalTest, UnpassableValuesAreRejected) {
   EXPECT_THAT(RoundTrip("{ f() {} }"), HasSubstr("non-far functions"));
   EXPECT_THAT(RoundTrip("new Map()"), HasSubstr("cannot pass non-plain object"));

@@ -16,6 +16,17 @@
 // methods it calls on its own Set/WeakSet instances live on prototypes lockdown() freezes.
 // On SpiderMonkey an Error's `stack` is an accessor on Error.prototype, not an own property,
 // so SES's V8-only own-stack repair does not apply (checked below).
+//
+// The script's completion value is a frozen record for the host's runtime scripts only (the
+// host puts it in the private runtime namespace; vat code cannot reach it):
+//   hardenFresh(obj)  freezes `obj` and records it as hardened without walking it. Only for
+//                     plain objects/arrays the runtime has just made, whose prototype and own
+//                     property values are all hardened already (marshal's decoder builds its
+//                     result bottom-up this way; harden() of the root then returns at once).
+//   hardenFreshArray(arr)  harden(arr) for a genuine array the runtime just made (rest
+//                     arguments), elements not yet hardened: the same walk, minus asking the
+//                     engine for the array's property descriptors.
+// It is undefined when SES's own harden is used (see below).
 (function installHarden() {
   'use strict';
 
@@ -87,9 +98,12 @@
     };
   }
 
-  const harden = root => {
-    if ((typeof root !== 'object' || root === null) && typeof root !== 'function') return root;
-    if (isHardened(root)) return root;
+  // The traversal of harden(root), root an unhardened object. With `freshArray`, the caller
+  // vouches that root is a genuine array it just made (e.g. rest arguments): its own
+  // properties are the data elements 0..length-1 and `length`, so they are read directly
+  // instead of through getOwnPropertyDescriptors: same objects, same order, no proxy traps
+  // either way.
+  const walk = (root, freshArray) => {
     // The objects to freeze, in SES's order (a Set's insertion order). Deduplicated by a
     // linear scan while small (most hardens are one or a few objects), then by a Set.
     const queue = [root];
@@ -106,7 +120,14 @@
         queue[queue.length] = val;
       }
     };
-    for (let i = 0; i < queue.length; i += 1) {
+    let i = 0;
+    if (freshArray) {
+      freeze(root);
+      enqueue(getPrototypeOf(root));
+      for (let j = 0; j < root.length; j += 1) enqueue(root[j]);
+      i = 1;
+    }
+    for (; i < queue.length; i += 1) {
       const obj = queue[i];
       if (isTypedArray(obj)) freezeTypedArray(obj);
       else freeze(obj);
@@ -124,8 +145,14 @@
       }
     }
     // A proxy trap run above may have hardened some of these already (markHardened skips them).
-    for (let i = 0; i < queue.length; i += 1) markHardened(queue[i]);
+    for (let j = 0; j < queue.length; j += 1) markHardened(queue[j]);
     return root;
+  };
+
+  const harden = root => {
+    if ((typeof root !== 'object' || root === null) && typeof root !== 'function') return root;
+    if (isHardened(root)) return root;
+    return walk(root, false);
   };
 
   defineProperty(globalThis, 'harden', {
@@ -134,4 +161,12 @@
     enumerable: false,
     configurable: true,
   });
+
+  const hardenFresh = obj => {
+    freeze(obj);
+    markHardened(obj);
+    return obj;
+  };
+  const hardenFreshArray = arr => (isHardened(arr) ? arr : walk(arr, true));
+  return freeze({ hardenFresh, hardenFreshArray });
 })();

@@ -40,6 +40,8 @@
   'use strict';
   // Captured at install time (after lockdown): vat code may replace the global `harden`.
   const { harden } = globalThis;
+  // harden() of a rest-arguments array (see harden.js); plain harden() with SES's own.
+  const hardenArgs = ns.hardenInternals ? ns.hardenInternals.hardenFreshArray : harden;
 
   const { Far, passStyleOf, makePresence } = ns.passStyle;
   const { makeMarshal } = ns.marshal;
@@ -143,11 +145,12 @@
     let importsInTable = 0;
     let exportsInTable = 0;
     function setSlot(vref, wr) {
-      if (!slotToVal.has(vref)) {
+      const before = slotToVal.size;
+      slotToVal.set(vref, wr);
+      if (slotToVal.size !== before) {
         if (vref[1] === '-') importsInTable += 1;
         else exportsInTable += 1;
       }
-      slotToVal.set(vref, wr);
     }
     function deleteSlot(vref) {
       if (!slotToVal.delete(vref)) return;
@@ -158,9 +161,11 @@
     // How bringOutYourDead will learn that `val` (just put in slotToVal under `vref`) died.
     const SCAN_LIMIT = 16384;
     function trackDeath(vref, val) {
-      if (scanned.has(vref)) return;
-      if (scanned.size < SCAN_LIMIT) scanned.add(vref);
-      else registry.register(val, vref);
+      if (scanned.size < SCAN_LIMIT) {
+        scanned.add(vref); // no-op if already scanned
+        return;
+      }
+      if (!scanned.has(vref)) registry.register(val, vref);
     }
     // Whether a GC could make bringOutYourDead emit anything: some Presence is in the table,
     // some export is no longer pinned by the kernel, or some vref-aware collection recognizes
@@ -323,7 +328,9 @@
     }
 
     function queueMessage(targetSlot, method, args, sendOnly) {
-      const methargs = m.serialize(harden([method, args]));
+      // `args` is hardened by every caller (the E() proxy, or unserialize); the wrapper array
+      // is ours and never leaves this function, so it needs no harden() walk.
+      const methargs = m.serialize([method, args]);
       let resultVPID = null;
       let promise;
       if (!sendOnly) {
@@ -351,18 +358,25 @@
       });
     }
 
-    const makeSendProxy = (x, sendOnly) =>
-      new Proxy(() => {}, {
-        get: (_, method) => (...args) => {
-          const r = eventualSend(x, method, harden(args), sendOnly);
+    // One handler per kind, shared by all E() proxies; each proxy's target is a fresh arrow
+    // function returning x (callable, as the apply trap needs, and never exposed), so an E()
+    // call makes one function and the proxy instead of a handler and two trap closures more.
+    const makeSendHandler = sendOnly =>
+      freeze({
+        get: (target, method) => (...args) => {
+          const r = eventualSend(target(), method, hardenArgs(args), sendOnly);
           if (sendOnly) {
             if (r) r.catch(e => checkFatal(e));
             return undefined;
           }
           return r;
         },
-        apply: (_, __, args) => eventualSend(x, undefined, harden(args), sendOnly),
+        apply: (target, _, args) => eventualSend(target(), undefined, hardenArgs(args), sendOnly),
       });
+    const sendHandler = makeSendHandler(false);
+    const sendOnlyHandler = makeSendHandler(true);
+    const makeSendProxy = (x, sendOnly) =>
+      new Proxy(() => x, sendOnly ? sendOnlyHandler : sendHandler);
 
     const E = x => makeSendProxy(x, false);
     E.sendOnly = x => makeSendProxy(x, true);
@@ -577,7 +591,9 @@
 
     function deliverMessage(targetSlot, msg) {
       const target = lookupTarget(targetSlot);
-      const [method, args] = m.unserialize(msg.methargs);
+      const methargs = m.unserialize(msg.methargs);
+      const method = methargs[0];
+      const args = methargs[1];
       if (!Array.isArray(args)) throw Error('liveslots: message args must be an array');
       const resultVPID = msg.result === undefined ? null : msg.result;
       let res;
@@ -611,26 +627,27 @@
     }
 
     function deliverNotify(resolutions) {
-      notifyBatch = new Set(resolutions.map(r => r[0]));
-      const decoded = [];
+      const n = resolutions.length;
+      notifyBatch = new Set();
+      for (let i = 0; i < n; i += 1) notifyBatch.add(resolutions[i][0]);
+      const values = [];
       try {
-        for (const [vpid, rejected, data] of resolutions) {
-          decoded.push([vpid, rejected, m.unserialize(data)]);
-        }
+        for (let i = 0; i < n; i += 1) values[i] = m.unserialize(resolutions[i][2]);
       } finally {
         notifyBatch = undefined;
       }
-      for (const [vpid, rejected, value] of decoded) {
-        const kit = importedKits.get(vpid);
+      for (let i = 0; i < n; i += 1) {
+        const kit = importedKits.get(resolutions[i][0]);
         if (!kit) continue;
-        if (rejected) kit.reject(value);
-        else kit.resolve(value);
+        if (resolutions[i][1]) kit.reject(values[i]);
+        else kit.resolve(values[i]);
       }
-      for (const [vpid] of decoded) retirePromise(vpid);
+      for (let i = 0; i < n; i += 1) retirePromise(resolutions[i][0]);
     }
 
     function dropExports(vrefs) {
-      for (const vref of vrefs) {
+      for (let i = 0; i < vrefs.length; i += 1) {
+        const vref = vrefs[i];
         const wr = slotToVal.get(vref);
         const val = wr && wr.deref();
         if (val !== undefined) exportedRemotables.delete(val);
@@ -638,7 +655,8 @@
     }
 
     function retireExports(vrefs) {
-      for (const vref of vrefs) {
+      for (let i = 0; i < vrefs.length; i += 1) {
+        const vref = vrefs[i];
         kernelRecognizable.delete(vref);
         const wr = slotToVal.get(vref);
         const val = wr && wr.deref();
@@ -651,7 +669,8 @@
     }
 
     function retireImports(vrefs) {
-      for (const vref of vrefs) {
+      for (let i = 0; i < vrefs.length; i += 1) {
+        const vref = vrefs[i];
         droppedImports.delete(vref);
         pendingRetire.delete(vref);
         const set = recognizers.get(vref);
@@ -676,33 +695,34 @@
       // be dead anyway.
       const dead = [];
       for (const vref of scanned) {
-        if (slotToVal.get(vref).deref() === undefined) dead.push(vref);
+        if (slotToVal.get(vref).deref() === undefined) dead[dead.length] = vref;
       }
       for (const vref of possiblyDead) {
         if (scanned.has(vref)) continue; // re-imported into the scanned set: checked above
         const wr = slotToVal.get(vref);
-        if (wr !== undefined && wr.deref() === undefined) dead.push(vref);
+        if (wr !== undefined && wr.deref() === undefined) dead[dead.length] = vref;
       }
       possiblyDead.clear();
       dead.sort();
       const drops = [];
       const retireImps = [];
       const retireExps = [];
-      for (const vref of dead) {
+      for (let i = 0; i < dead.length; i += 1) {
+        const vref = dead[i];
         deleteSlot(vref);
         if (vref[1] === '-') {
-          drops.push(vref);
+          drops[drops.length] = vref;
           if (recognizers.has(vref)) droppedImports.add(vref);
-          else retireImps.push(vref);
+          else retireImps[retireImps.length] = vref;
         } else if (kernelRecognizable.delete(vref)) {
-          retireExps.push(vref);
+          retireExps[retireExps.length] = vref;
         }
       }
       // drops and retireExps are subsequences of the sorted `dead`, so already sorted;
       // retireImps too unless pending retirements were added. The lists go straight to the
       // host as JSON (vat code never sees them): no harden() walk of 10,000-element arrays.
       if (pendingRetire.size > 0) {
-        for (const vref of pendingRetire) retireImps.push(vref);
+        for (const vref of pendingRetire) retireImps[retireImps.length] = vref;
         pendingRetire.clear();
         retireImps.sort();
       }
@@ -729,28 +749,32 @@
     // Delivery entry point: `vd` is KERNEL_SPEC §3.5 array form. Returns a promise that
     // rejects if the delivery itself failed (the host then reports an error result).
     function dispatch(vd) {
-      const [type, ...rest] = vd;
+      // Indexed, not destructured: under SES's override taming Array.prototype[@@iterator] is
+      // an accessor, so destructuring and for-of over arrays take the engine's slow generic
+      // iteration path (the same goes for `.push`, also an accessor). Liveslots' own hot paths
+      // therefore index arrays and append with a[a.length] = x.
+      const type = vd[0];
       switch (type) {
         case 'message':
-          deliverMessage(rest[0], rest[1]);
+          deliverMessage(vd[1], vd[2]);
           return undefined;
         case 'notify':
-          deliverNotify(rest[0]);
+          deliverNotify(vd[1]);
           return undefined;
         case 'dropExports':
-          dropExports(rest[0]);
+          dropExports(vd[1]);
           return undefined;
         case 'retireExports':
-          retireExports(rest[0]);
+          retireExports(vd[1]);
           return undefined;
         case 'retireImports':
-          retireImports(rest[0]);
+          retireImports(vd[1]);
           return undefined;
         case 'bringOutYourDead':
           bringOutYourDead();
           return undefined;
         case 'startVat':
-          return startVat(rest[0]);
+          return startVat(vd[1]);
         case 'changeVatOptions':
         case 'stopVat':
           return undefined;

@@ -18,6 +18,8 @@
   'use strict';
   // Captured at install time (after lockdown): vat code may replace the global `harden`.
   const { harden } = globalThis;
+  // See pass_style.js: freezes and records as hardened an object whose parts are hardened.
+  const hardenFresh = ns.hardenInternals ? ns.hardenInternals.hardenFresh : harden;
 
   const { passStyleOf, getInterfaceOf, makeTagged, getTag, nameForPassableSymbol,
     passableSymbolForName } = ns.passStyle;
@@ -49,26 +51,55 @@
 
     function toCapData(root) {
       const slots = [];
-      // Made on first use: most bodies carry no slot, and a Map costs more than the encoding
-      // of a small message.
-      let slotIndex; // slot string -> index
-      let valIndex; // value -> index (identity)
+      // value -> index (identity) and slot string -> index. Most bodies carry no slot or one
+      // or two, and two Maps cost more than encoding a small message: while there are fewer
+      // than 8 values they are found by a linear scan of `vals` (index i has slot
+      // valSlot[i]) and of `slots`; from then on by Maps. Same answers either way.
+      let vals;
+      let valSlot;
+      let valIndex;
+      let slotIndex;
       const indexFor = val => {
-        if (valIndex === undefined) {
-          slotIndex = new Map();
-          valIndex = new Map();
-        } else if (valIndex.has(val)) {
-          return valIndex.get(val);
+        if (valIndex !== undefined) {
+          const known = valIndex.get(val);
+          if (known !== undefined) return known;
+        } else if (vals !== undefined) {
+          for (let i = 0; i < vals.length; i += 1) if (vals[i] === val) return valSlot[i];
         }
         const slot = convertValToSlot(val);
         if (typeof slot !== 'string') throw TypeError(`${marshalName}: bad slot for value`);
-        let index = slotIndex.get(slot);
+        let index;
+        if (slotIndex !== undefined) {
+          index = slotIndex.get(slot);
+        } else {
+          for (let i = 0; i < slots.length; i += 1) {
+            if (slots[i] === slot) {
+              index = i;
+              break;
+            }
+          }
+        }
         if (index === undefined) {
           index = slots.length;
-          slots.push(slot);
-          slotIndex.set(slot, index);
+          slots[index] = slot;
+          if (slotIndex !== undefined) slotIndex.set(slot, index);
         }
-        valIndex.set(val, index);
+        if (valIndex !== undefined) {
+          valIndex.set(val, index);
+        } else {
+          if (vals === undefined) {
+            vals = [];
+            valSlot = [];
+          }
+          vals[vals.length] = val;
+          valSlot[valSlot.length] = index;
+          if (vals.length >= 8) {
+            valIndex = new Map();
+            for (let i = 0; i < vals.length; i += 1) valIndex.set(vals[i], valSlot[i]);
+            slotIndex = new Map();
+            for (let i = 0; i < slots.length; i += 1) slotIndex.set(slots[i], i);
+          }
+        }
         return index;
       };
       // Containers being encoded (cycle check): the current nesting path, usually short.
@@ -96,11 +127,11 @@
           case 'copyRecord':
           case 'tagged': {
             if (inProgress.includes(val)) throw TypeError(`${marshalName}: cyclic data`);
-            inProgress.push(val);
+            inProgress[inProgress.length] = val;
             let out;
             if (style === 'copyArray') {
               out = [];
-              for (let i = 0; i < val.length; i += 1) out.push(encode(val[i]));
+              for (let i = 0; i < val.length; i += 1) out[i] = encode(val[i]);
             } else if (style === 'copyRecord') {
               const names = ownKeys(val).sort();
               out = fromEntries(names.map(n => [encode(n), encode(val[n])]));
@@ -154,14 +185,25 @@
         }
         return vals.get(index);
       };
+      // "$12.iface" or "&3": [slot index, interface or undefined]. The index is the digits
+      // after the sigil up to the first '.', without leading zeros (as the RegExp
+      // /^(0|[1-9][0-9]*)$/), read by hand: a RegExp test and a slice per slot reference
+      // showed in the unserialize profile.
       const parseSlotRef = (s, withIface) => {
         const dot = s.indexOf('.');
-        const digits = dot < 0 ? s.slice(1) : s.slice(1, dot);
-        if (!/^(0|[1-9][0-9]*)$/.test(digits)) {
-          throw SyntaxError(`${marshalName}: bad slot reference ${s}`);
+        const end = dot < 0 ? s.length : dot;
+        let ok = end > 1 && !(end > 2 && s.charCodeAt(1) === 48);
+        let index = 0;
+        for (let i = 1; ok && i < end; i += 1) {
+          const c = s.charCodeAt(i);
+          if (c < 48 || c > 57) ok = false;
+          else index = index * 10 + (c - 48);
         }
+        if (!ok) throw SyntaxError(`${marshalName}: bad slot reference ${s}`);
         if (!withIface && dot >= 0) throw SyntaxError(`${marshalName}: bad promise ref ${s}`);
-        return [Number(digits), dot < 0 ? undefined : s.slice(dot + 1)];
+        // Beyond 15 digits the sum above may round differently from Number().
+        if (end > 16) index = Number(s.slice(1, end));
+        return [index, dot < 0 ? undefined : s.slice(dot + 1)];
       };
       const decode = enc => {
         switch (typeof enc) {
@@ -191,15 +233,16 @@
                 }
                 return BigInt(enc.slice(c === '+' ? 1 : 0));
               case '$': {
-                const [index, iface] = parseSlotRef(enc, true);
-                const v = slotVal(index, iface);
+                const ref = parseSlotRef(enc, true);
+                const index = ref[0];
+                const v = slotVal(index, ref[1]);
                 if (passStyleOf(v) !== 'remotable') {
                   throw TypeError(`${marshalName}: slot ${index} is not a remotable`);
                 }
                 return v;
               }
               case '&': {
-                const [index] = parseSlotRef(enc, false);
+                const index = parseSlotRef(enc, false)[0];
                 const v = slotVal(index, undefined);
                 if (passStyleOf(v) !== 'promise') {
                   throw TypeError(`${marshalName}: slot ${index} is not a promise`);
@@ -212,7 +255,11 @@
           }
           case 'object': {
             if (enc === null) return null;
-            if (isArray(enc)) return enc.map(decode);
+            // Containers are frozen as they are built (their other parts are primitives,
+            // containers frozen the same way, errors and tagged records hardened where they are
+            // made, and slot values, hardened below once the whole body decoded): the same
+            // result as harden() of the whole, without a second walk over it.
+            if (isArray(enc)) return hardenFresh(enc.map(decode));
             if (hasOwn(enc, '#tag')) {
               const keys = ownKeys(enc);
               if (keys.length !== 2 || !hasOwn(enc, 'payload') || typeof enc['#tag'] !== 'string') {
@@ -229,7 +276,9 @@
               return harden(err);
             }
             const out = {};
-            for (const key of ownKeys(enc)) {
+            const keys = ownKeys(enc);
+            for (let i = 0; i < keys.length; i += 1) {
+              const key = keys[i];
               if (key.startsWith('#')) {
                 throw TypeError(`${marshalName}: unrecognized record type ${key}`);
               }
@@ -243,13 +292,15 @@
                 configurable: true,
               });
             }
-            return out;
+            return hardenFresh(out);
           }
           default:
             throw TypeError(`${marshalName}: unexpected encoding ${typeof enc}`);
         }
       };
-      return harden(decode(JSON.parse(body.slice(1))));
+      const result = decode(JSON.parse(body.slice(1)));
+      if (vals !== undefined) vals.forEach(v => harden(v)); // in first-use order
+      return harden(result); // at once unless a primitive or made elsewhere
     }
 
     return harden({

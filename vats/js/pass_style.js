@@ -16,6 +16,9 @@
   'use strict';
   // Captured at install time (after lockdown): vat code may replace the global `harden`.
   const { harden } = globalThis;
+  // Freezes and records as hardened a fresh object whose prototype and property values are
+  // hardened already (harden.js); harden() where the engine uses SES's own.
+  const hardenFresh = ns.hardenInternals ? ns.hardenInternals.hardenFresh : harden;
 
   const {
     create,
@@ -75,7 +78,9 @@
     if (isFrozen(obj)) {
       throw TypeError(`cannot make a frozen object remotable (${iface})`);
     }
-    for (const key of ownKeys(obj)) {
+    const keys = ownKeys(obj);
+    for (let i = 0; i < keys.length; i += 1) {
+      const key = keys[i];
       const desc = getOwnPropertyDescriptor(obj, key);
       if (typeof obj === 'function' && !desc.enumerable) continue;
       if (!('value' in desc) || typeof desc.value !== 'function') {
@@ -186,7 +191,9 @@
         if (proto !== objectPrototype && proto !== null) {
           throw TypeError(`cannot pass non-plain object ${String(v[Symbol.toStringTag] || '')}`);
         }
-        for (const key of ownKeys(v)) {
+        const keys = ownKeys(v);
+        for (let i = 0; i < keys.length; i += 1) {
+          const key = keys[i];
           if (typeof key !== 'string') throw TypeError('record keys must be strings');
           const desc = getOwnPropertyDescriptor(v, key);
           if (!('value' in desc)) throw TypeError(`record property ${key} is an accessor`);
@@ -215,8 +222,7 @@
 
   // Registers a liveslots Presence (an imported object) as a remotable with its interface.
   const makePresence = iface => {
-    const presence = create(remotableProtoFor(iface));
-    harden(presence);
+    const presence = hardenFresh(create(remotableProtoFor(iface)));
     remotableInterfaces.set(presence, iface);
     return presence;
   };
