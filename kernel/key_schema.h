@@ -13,6 +13,8 @@
 #ifndef SWINGSETD_KERNEL_KEY_SCHEMA_H_
 #define SWINGSETD_KERNEL_KEY_SCHEMA_H_
 
+#include <cstring>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -92,6 +94,70 @@ class IdText {
 // Lets StrCat (kernel/strings.h) take an IdText.
 inline absl::string_view AsAlphaNumArg(const IdText& t) { return ToAbsl(t.view()); }
 
+// A key built in place: up to kInline bytes without touching the heap (every kernel key but
+// long vatstore keys), so the hot lookups of a crank do not allocate a string per key. Use it
+// like a string_view (it converts implicitly) within the expression that built it, or keep
+// the KeyText itself; converts to std::string where one is needed.
+class KeyText {
+ public:
+  template <typename... Parts>
+  static KeyText Of(const Parts&... parts) {
+    KeyText k;
+    (k.Append(parts), ...);
+    return k;
+  }
+  KeyText() = default;
+  KeyText(const KeyText& o) { Append(o.view()); }
+  KeyText& operator=(const KeyText& o) {
+    if (this != &o) {
+      len_ = 0;
+      heap_.clear();
+      Append(o.view());
+    }
+    return *this;
+  }
+
+  std::string_view view() const {
+    return len_ <= kInline ? std::string_view(inline_, len_) : std::string_view(heap_);
+  }
+  operator std::string_view() const { return view(); }  // NOLINT: a key is a string
+  operator std::string() const { return std::string(view()); }  // NOLINT
+  size_t size() const { return len_; }
+  friend std::ostream& operator<<(std::ostream& os, const KeyText& k) { return os << k.view(); }
+  friend bool operator==(const KeyText& a, std::string_view b) { return a.view() == b; }
+
+ private:
+  static constexpr size_t kInline = 56;
+  void Append(std::string_view s) {
+    const size_t n = len_ + s.size();
+    if (n <= kInline) {
+      std::memcpy(inline_ + len_, s.data(), s.size());
+    } else {
+      if (len_ <= kInline) heap_.assign(inline_, len_);
+      heap_.append(s.data(), s.size());
+    }
+    len_ = n;
+  }
+  void Append(const IdText& t) { Append(t.view()); }
+  void Append(const char* s) { Append(std::string_view(s)); }
+  void Append(uint64_t n) {
+    char digits[20];
+    size_t d = 0;
+    do {
+      digits[d++] = static_cast<char>('0' + n % 10);
+      n /= 10;
+    } while (n != 0);
+    char out[20];
+    for (size_t i = 0; i < d; ++i) out[i] = digits[d - 1 - i];
+    Append(std::string_view(out, d));
+  }
+
+  char inline_[kInline];
+  size_t len_ = 0;
+  std::string heap_;  // the whole key once it is longer than kInline
+};
+inline absl::string_view AsAlphaNumArg(const KeyText& k) { return ToAbsl(k.view()); }
+
 inline bool IsLocalKey(std::string_view k) { return k.substr(0, 6) == "local."; }
 inline bool IsHostKey(std::string_view k) { return k.substr(0, 5) == "host."; }
 inline bool IsConsensusKey(std::string_view k) { return !IsLocalKey(k) && !IsHostKey(k); }
@@ -100,42 +166,48 @@ inline std::string VatName(std::string_view name) { return StrCat("vat.name.", n
 inline std::string DeviceName(std::string_view name) { return StrCat("device.name.", name); }
 
 // Queue items: "<queue>.<i>".
-inline std::string QueueItem(std::string_view queue, uint64_t i) {
-  return StrCat(queue, ".", i);
+inline KeyText QueueItem(std::string_view queue, uint64_t i) {
+  return KeyText::Of(queue, ".", i);
 }
 
 // ---- kernel objects (§2.2)
-inline std::string ObjectOwner(const Kref& ko) { return StrCat(IdText(ko), ".owner"); }
-inline std::string ObjectRefCount(const Kref& ko) {
-  return StrCat(IdText(ko), ".refCount");
+inline KeyText ObjectOwner(const Kref& ko) {
+  return KeyText::Of(IdText(ko), ".owner");
+}
+inline KeyText ObjectRefCount(const Kref& ko) {
+  return KeyText::Of(IdText(ko), ".refCount");
 }
 // ---- kernel device nodes (§2.5)
 inline std::string DeviceNodeOwner(const Kref& kd) { return StrCat(IdText(kd), ".owner"); }
 
 // ---- kernel promises (§2.3)
 inline std::string PromisePrefix(const Kref& kp) { return StrCat(IdText(kp), "."); }
-inline std::string PromiseState(const Kref& kp) { return StrCat(IdText(kp), ".state"); }
-inline std::string PromiseRefCount(const Kref& kp) {
-  return StrCat(IdText(kp), ".refCount");
+inline KeyText PromiseState(const Kref& kp) {
+  return KeyText::Of(IdText(kp), ".state");
 }
-inline std::string PromiseDecider(const Kref& kp) {
-  return StrCat(IdText(kp), ".decider");
+inline KeyText PromiseRefCount(const Kref& kp) {
+  return KeyText::Of(IdText(kp), ".refCount");
 }
-inline std::string PromisePolicy(const Kref& kp) { return StrCat(IdText(kp), ".policy"); }
-inline std::string PromiseSubscribers(const Kref& kp) {
-  return StrCat(IdText(kp), ".subscribers");
+inline KeyText PromiseDecider(const Kref& kp) {
+  return KeyText::Of(IdText(kp), ".decider");
 }
-inline std::string PromiseQueueNextId(const Kref& kp) {
-  return StrCat(IdText(kp), ".queue.nextID");
+inline KeyText PromisePolicy(const Kref& kp) {
+  return KeyText::Of(IdText(kp), ".policy");
 }
-inline std::string PromiseQueueItem(const Kref& kp, uint64_t i) {
-  return StrCat(IdText(kp), ".queue.", i);
+inline KeyText PromiseSubscribers(const Kref& kp) {
+  return KeyText::Of(IdText(kp), ".subscribers");
 }
-inline std::string PromiseDataBody(const Kref& kp) {
-  return StrCat(IdText(kp), ".data.body");
+inline KeyText PromiseQueueNextId(const Kref& kp) {
+  return KeyText::Of(IdText(kp), ".queue.nextID");
 }
-inline std::string PromiseDataSlots(const Kref& kp) {
-  return StrCat(IdText(kp), ".data.slots");
+inline KeyText PromiseQueueItem(const Kref& kp, uint64_t i) {
+  return KeyText::Of(IdText(kp), ".queue.", i);
+}
+inline KeyText PromiseDataBody(const Kref& kp) {
+  return KeyText::Of(IdText(kp), ".data.body");
+}
+inline KeyText PromiseDataSlots(const Kref& kp) {
+  return KeyText::Of(IdText(kp), ".data.slots");
 }
 inline constexpr std::string_view kPromiseUnresolved = "unresolved";
 inline constexpr std::string_view kPromiseFulfilled = "fulfilled";
@@ -143,23 +215,31 @@ inline constexpr std::string_view kPromiseRejected = "rejected";
 
 // ---- per-vat keys (§2.4)
 inline std::string VatPrefix(VatId v) { return StrCat(IdText(v), "."); }
-inline std::string VatNextObject(VatId v) { return StrCat(IdText(v), ".o.nextID"); }
-inline std::string VatNextPromise(VatId v) { return StrCat(IdText(v), ".p.nextID"); }
-inline std::string VatNextDevice(VatId v) { return StrCat(IdText(v), ".d.nextID"); }
+inline KeyText VatNextObject(VatId v) {
+  return KeyText::Of(IdText(v), ".o.nextID");
+}
+inline KeyText VatNextPromise(VatId v) {
+  return KeyText::Of(IdText(v), ".p.nextID");
+}
+inline KeyText VatNextDevice(VatId v) {
+  return KeyText::Of(IdText(v), ".d.nextID");
+}
 inline std::string VatSource(VatId v) { return StrCat(IdText(v), ".source"); }
 inline std::string VatOptions(VatId v) { return StrCat(IdText(v), ".options"); }
-inline std::string VatReapDirt(VatId v) { return StrCat(IdText(v), ".reapDirt"); }
+inline KeyText VatReapDirt(VatId v) {
+  return KeyText::Of(IdText(v), ".reapDirt");
+}
 inline std::string VatParameters(VatId v) { return StrCat(IdText(v), ".vatParameters"); }
 inline std::string VatStorePrefix(VatId v) { return StrCat(IdText(v), ".vs."); }
 inline std::string VatStoreKey(VatId v, std::string_view key) {
   return StrCat(IdText(v), ".vs.", key);
 }
 inline std::string CListPrefix(VatId v) { return StrCat(IdText(v), ".c."); }
-inline std::string CListByKref(VatId v, const Kref& k) {
-  return StrCat(IdText(v), ".c.", IdText(k));
+inline KeyText CListByKref(VatId v, const Kref& k) {
+  return KeyText::Of(IdText(v), ".c.", IdText(k));
 }
-inline std::string CListByVref(VatId v, std::string_view vref) {
-  return StrCat(IdText(v), ".c.", vref);
+inline KeyText CListByVref(VatId v, std::string_view vref) {
+  return KeyText::Of(IdText(v), ".c.", vref);
 }
 // Transcripts (DESIGN §6): entries are kept outside consensus (they are history, committed with
 // the block); their running SHA-256 chain and length are consensus state.
