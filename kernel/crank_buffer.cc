@@ -370,12 +370,16 @@ void CrankBuffer::BlockCommitted() {
   CHECK(crank_keys_.empty()) << "commit with a crank in progress";
   for (size_t i = 0; i < block_keys_.size(); ++i) {
     PrefetchNodes(block_keys_.data(), i, block_keys_.size());
+    // The hash slot an erase will look at (node i + 4 was loaded four steps ago).
+    if (i + 4 < block_keys_.size() && !block_keys_[i + 4].n->second.value) {
+      entries_.PrefetchSlot(block_keys_[i + 4].n->hash);
+    }
     Node* n = block_keys_[i].n;
     Entry& e = n->second;
     if (!e.value) {
       // Deleted keys are rarely read again; forgetting them keeps the map small under churn
       // (a later read goes to the store, which now lacks the key too).
-      entries_.Erase(n, Index::HashOf(n->first));
+      entries_.Erase(n);
       ++epoch_;
       continue;
     }

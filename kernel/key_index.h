@@ -70,6 +70,7 @@ struct KeyNode {
   std::string_view first;
   char inline_key[kInlineKey];
   uint32_t cell = 0;  // where KeyIndex keeps the node
+  uint64_t hash = 0;  // the key's hash
   Value second{};
 };
 
@@ -104,13 +105,15 @@ class KeyIndex {
     void* mem = Allocate(&cell);
     Node* node = new (mem) Node(key);
     node->cell = cell;
+    node->hash = h;
     Place(Slot{h, node});
     ++size_;
     return node;
   }
 
-  // Removes and destroys n (which must be in the index; h is its key's hash).
-  void Erase(Node* n, uint64_t h) {
+  // Removes and destroys n (which must be in the index).
+  void Erase(Node* n) {
+    const uint64_t h = n->hash;
     size_t i = h & mask_;
     while (slots_[i].node != n) i = (i + 1) & mask_;
     // Backward shift: move later members of the probe run into the hole when their home slot
