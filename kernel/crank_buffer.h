@@ -70,6 +70,21 @@ class CrankBuffer {
   // The same for a KeyHandle (no hashing after the first use).
   const std::string* Find(KeyHandle& key);
   void Set(KeyHandle& key, std::string_view value);
+  // A key's entry, for reading and then writing the same key with one lookup. Valid within
+  // the crank that made it (entries are only erased when a block is committed or aborted).
+  class EntryRef {
+   private:
+    friend class CrankBuffer;
+    explicit EntryRef(Node* n) : node_(n) {}
+    Node* node_;
+  };
+  EntryRef Ref(std::string_view key) { return EntryRef(NodeFor(key)); }
+  const std::string* Find(EntryRef r) {
+    const std::optional<std::string>& v = Lookup(r.node_);
+    return v ? &*v : nullptr;
+  }
+  void Set(EntryRef r, std::string_view value) { Write(r.node_, value); }
+
   // Records that key is absent from the committed store, as a read would, without reading:
   // for keys named after a freshly allocated id or queue index, which cannot exist yet. The
   // caller must be sure (a wrong call would make reads miss a stored value). Knowing the

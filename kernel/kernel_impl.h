@@ -131,12 +131,16 @@ class KernelImpl : public Kernel {
   // Objects
   std::optional<std::pair<uint64_t, uint64_t>> GetObjectCounts(const Kref& ko);
   void SetObjectCounts(const Kref& ko, uint64_t r, uint64_t c);
+  // The same through the counts entry, for a read-modify-write with one lookup.
+  std::optional<std::pair<uint64_t, uint64_t>> GetObjectCounts(const Kref& ko,
+                                                                CrankBuffer::EntryRef e);
+  void SetObjectCounts(const Kref& ko, CrankBuffer::EntryRef e, uint64_t r, uint64_t c);
   std::optional<VatId> GetOwner(const Kref& ko);
   void DeleteObject(const Kref& ko);
   // Promises
   std::string GetPromiseState(const Kref& kp);  // "" when missing
   uint64_t GetPromiseRefCount(const Kref& kp);
-  void SetPromiseRefCount(const Kref& kp, uint64_t n);
+  uint64_t GetPromiseRefCount(CrankBuffer::EntryRef e);  // e: the refCount entry
   // Decider: nullopt = no key (settled/missing); VatId() (n==0) = "" (kernel / queued message).
   std::optional<VatId> GetDecider(const Kref& kp);
   void SetDecider(const Kref& kp, VatId vat);

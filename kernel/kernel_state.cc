@@ -206,7 +206,16 @@ Kref KernelImpl::AllocPromise(std::optional<VatId> decider) {
 // ---------------------------------------------------------------- objects
 
 std::optional<std::pair<uint64_t, uint64_t>> KernelImpl::GetObjectCounts(const Kref& ko) {
-  const std::string* v = buf_.Find(keys::ObjectRefCount(ko));
+  return GetObjectCounts(ko, buf_.Ref(keys::ObjectRefCount(ko)));
+}
+
+void KernelImpl::SetObjectCounts(const Kref& ko, uint64_t r, uint64_t c) {
+  SetObjectCounts(ko, buf_.Ref(keys::ObjectRefCount(ko)), r, c);
+}
+
+std::optional<std::pair<uint64_t, uint64_t>> KernelImpl::GetObjectCounts(
+    const Kref& ko, CrankBuffer::EntryRef e) {
+  const std::string* v = buf_.Find(e);
   if (!v) return std::nullopt;
   size_t comma = v->find(',');
   CHECK(comma != std::string::npos) << "corrupt refCount of " << ko.ToString() << ": " << *v;
@@ -216,9 +225,10 @@ std::optional<std::pair<uint64_t, uint64_t>> KernelImpl::GetObjectCounts(const K
   return std::make_pair(r, c);
 }
 
-void KernelImpl::SetObjectCounts(const Kref& ko, uint64_t r, uint64_t c) {
+void KernelImpl::SetObjectCounts(const Kref& ko, CrankBuffer::EntryRef e, uint64_t r,
+                                 uint64_t c) {
   CHECK(r <= c) << "setting refCount of " << ko.ToString() << " to " << r << "," << c;
-  buf_.Set(keys::ObjectRefCount(ko), StrCat(r, ",", c));
+  buf_.Set(e, StrCat(r, ",", c));
 }
 
 std::optional<VatId> KernelImpl::GetOwner(const Kref& ko) {
@@ -242,12 +252,12 @@ std::string KernelImpl::GetPromiseState(const Kref& kp) {
 }
 
 uint64_t KernelImpl::GetPromiseRefCount(const Kref& kp) {
-  const std::string* v = buf_.Find(keys::PromiseRefCount(kp));
-  return v ? ParseU64OrDie(*v, "promise refCount") : 0;
+  return GetPromiseRefCount(buf_.Ref(keys::PromiseRefCount(kp)));
 }
 
-void KernelImpl::SetPromiseRefCount(const Kref& kp, uint64_t n) {
-  buf_.Set(keys::PromiseRefCount(kp), StrCat(n));
+uint64_t KernelImpl::GetPromiseRefCount(CrankBuffer::EntryRef e) {
+  const std::string* v = buf_.Find(e);
+  return v ? ParseU64OrDie(*v, "promise refCount") : 0;
 }
 
 std::optional<VatId> KernelImpl::GetDecider(const Kref& kp) {
@@ -324,10 +334,10 @@ void KernelImpl::DeletePromise(const Kref& kp) {
     queued = ParseU64OrDie(*n, "queue.nextID");
   }
   for (uint64_t i = 0; i < queued; ++i) {
-    std::string k = keys::PromiseQueueItem(kp, i);
+    keys::KeyText k = keys::PromiseQueueItem(kp, i);
     if (buf_.Has(k)) buf_.Delete(k);
   }
-  for (const std::string& k :
+  for (const keys::KeyText& k :
        {keys::PromiseState(kp), keys::PromiseRefCount(kp), keys::PromiseDecider(kp),
         keys::PromisePolicy(kp), keys::PromiseSubscribers(kp), keys::PromiseQueueNextId(kp),
         keys::PromiseDataBody(kp), keys::PromiseDataSlots(kp)}) {
@@ -395,8 +405,9 @@ void KernelImpl::SetReachableFlag(VatId vat, const Kref& k) {
   // Only the forward entry carries the flag; the reverse entry (vref -> kref) is unchanged.
   buf_.Set(keys::CListByKref(vat, k), StrCat("R ", e->vref));
   if (k.is_object() && e->vref[1] == '-') {
-    auto counts = GetObjectCounts(k);
-    if (counts) SetObjectCounts(k, counts->first + 1, counts->second);
+    CrankBuffer::EntryRef ce = buf_.Ref(keys::ObjectRefCount(k));
+    auto counts = GetObjectCounts(k, ce);
+    if (counts) SetObjectCounts(k, ce, counts->first + 1, counts->second);
   }
 }
 
@@ -410,10 +421,11 @@ void KernelImpl::ClearReachableFlag(VatId vat, const Kref& k, const CListEntry& 
   if (!e.reachable) return;  // already recognizable-only: nothing to write
   buf_.Set(keys::CListByKref(vat, k), StrCat("_ ", e.vref));
   if (k.is_object() && e.vref[1] == '-') {
-    auto counts = GetObjectCounts(k);
+    CrankBuffer::EntryRef ce = buf_.Ref(keys::ObjectRefCount(k));
+    auto counts = GetObjectCounts(k, ce);
     if (counts) {
       CHECK(counts->first > 0) << "reachable count of " << k.ToString() << " below zero";
-      SetObjectCounts(k, counts->first - 1, counts->second);
+      SetObjectCounts(k, ce, counts->first - 1, counts->second);
       if (counts->first - 1 == 0) AddMaybeFree(k);
     }
   }
@@ -447,24 +459,28 @@ void KernelImpl::AddMaybeFree(const Kref& k) {
 
 void KernelImpl::IncRef(const Kref& k, bool is_export, bool only_recognizable) {
   if (k.is_promise()) {
-    SetPromiseRefCount(k, GetPromiseRefCount(k) + 1);
+    CrankBuffer::EntryRef pe = buf_.Ref(keys::PromiseRefCount(k));
+    buf_.Set(pe, StrCat(GetPromiseRefCount(pe) + 1));
     return;
   }
   if (!k.is_object() || is_export) return;
-  auto counts = GetObjectCounts(k).value_or(std::make_pair(uint64_t{0}, uint64_t{0}));
-  SetObjectCounts(k, counts.first + (only_recognizable ? 0 : 1), counts.second + 1);
+  CrankBuffer::EntryRef ce = buf_.Ref(keys::ObjectRefCount(k));
+  auto counts = GetObjectCounts(k, ce).value_or(std::make_pair(uint64_t{0}, uint64_t{0}));
+  SetObjectCounts(k, ce, counts.first + (only_recognizable ? 0 : 1), counts.second + 1);
 }
 
 void KernelImpl::DecRef(const Kref& k, bool is_export, bool only_recognizable) {
   if (k.is_promise()) {
-    uint64_t n = GetPromiseRefCount(k);
+    CrankBuffer::EntryRef pe = buf_.Ref(keys::PromiseRefCount(k));
+    uint64_t n = GetPromiseRefCount(pe);
     CHECK(n > 0) << "refCount of " << k.ToString() << " below zero";
-    SetPromiseRefCount(k, n - 1);
+    buf_.Set(pe, StrCat(n - 1));
     if (n - 1 == 0) AddMaybeFree(k);
     return;
   }
   if (!k.is_object() || is_export) return;
-  auto counts = GetObjectCounts(k);
+  CrankBuffer::EntryRef ce = buf_.Ref(keys::ObjectRefCount(k));
+  auto counts = GetObjectCounts(k, ce);
   if (!counts) return;
   uint64_t r = counts->first, c = counts->second;
   if (!only_recognizable) {
@@ -473,7 +489,7 @@ void KernelImpl::DecRef(const Kref& k, bool is_export, bool only_recognizable) {
   }
   CHECK(c > 0) << "recognizable count of " << k.ToString() << " below zero";
   --c;
-  SetObjectCounts(k, r, c);
+  SetObjectCounts(k, ce, r, c);
   if (r == 0 || c == 0) AddMaybeFree(k);
 }
 
