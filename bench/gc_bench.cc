@@ -8,11 +8,15 @@
 // noise: each kernel runs R rounds (A sends B N more fresh objects, untimed; then the timed GC
 // phase), and the median round is reported beside every round's time.
 //
-// Usage: gc_bench [objects=100000] [unrelated=1000000] [rounds=5]
+// The store is in memory (the kernel's cost alone) or LevelDB under /tmp/gc_bench_db (adds the
+// block's write to LevelDB, not synced, to each timed phase).
+//
+// Usage: gc_bench [objects=100000] [unrelated=1000000] [rounds=5] [memory|leveldb]
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -20,6 +24,7 @@
 #include "consensus/sha256.h"
 #include "kernel/base.h"
 #include "kernel/kernel.h"
+#include "kernel/storage/leveldb_kv_store.h"
 #include "kernel/storage/mem_kv_store.h"
 #include "kernel/strings.h"
 #include "kernel/testing/fake_vat_host.h"
@@ -36,8 +41,19 @@ struct Timing {
 };
 
 // The GC phases of `rounds` rounds on one kernel; *cranks_out is the last round's crank count.
-std::vector<Timing> RunGc(uint64_t objects, uint64_t unrelated, int rounds, uint64_t* cranks_out) {
-  auto store = NewMemKvStore();
+constexpr const char* kLevelDbDir = "/tmp/gc_bench_db";
+
+std::vector<Timing> RunGc(uint64_t objects, uint64_t unrelated, int rounds, bool leveldb,
+                          uint64_t* cranks_out) {
+  std::unique_ptr<KvStore> store;
+  if (leveldb) {
+    std::filesystem::remove_all(kLevelDbDir);
+    auto opened = OpenLevelDbKvStore(kLevelDbDir);
+    CHECK_OK(opened.status());
+    store = *std::move(opened);
+  } else {
+    store = NewMemKvStore();
+  }
   FakeVatHost host;
   host.log_enabled = false;
   uint64_t next_export = 0;
@@ -132,16 +148,21 @@ int main(int argc, char** argv) {
   uint64_t n = argc > 1 ? std::stoull(argv[1]) : 100000;
   uint64_t m = argc > 2 ? std::stoull(argv[2]) : 1000000;
   int rounds = argc > 3 ? std::stoi(argv[3]) : 5;
-  CHECK(n > 0 && rounds > 0) << "usage: gc_bench [objects>0] [unrelated] [rounds>0]";
+  std::string store = argc > 4 ? argv[4] : "memory";
+  CHECK(n > 0 && rounds > 0 && (store == "memory" || store == "leveldb"))
+      << "usage: gc_bench [objects>0] [unrelated] [rounds>0] [memory|leveldb]";
+  const bool leveldb = store == "leveldb";
+  std::printf("gc_bench: store %s\n", store.c_str());
   uint64_t cranks = 0;
-  std::vector<Timing> empty = RunGc(n, 0, rounds, &cranks);
+  std::vector<Timing> empty = RunGc(n, 0, rounds, leveldb, &cranks);
   Timing e = Median(empty);
   Report("empty kernel", n, cranks, empty, e);
-  std::vector<Timing> loaded = RunGc(n, m, rounds, &cranks);
+  std::vector<Timing> loaded = RunGc(n, m, rounds, leveldb, &cranks);
   Timing l = Median(loaded);
   std::string what = StrCat(m, " unrelated live objects");
   Report(what.c_str(), n, cranks, loaded, l);
   std::printf("gc_bench: per-object ratio loaded/empty (medians) = %.2f cpu (wall %.2f)\n",
               l.cpu / e.cpu, l.wall / e.wall);
+  if (leveldb) std::filesystem::remove_all(kLevelDbDir);
   return 0;
 }
