@@ -4,12 +4,15 @@
 //   crank layer  writes of the crank in progress, with savepoints (an undo log)
 //   block layer  net writes of the block so far (folded from finished cranks)
 //   store        the last committed state (KvStore)
-// All three layers of a key live in one hash-map entry (`entries_`), so a read, a write or the
-// fold at the end of a crank costs one key hash: the entry holds the crank-layer value (if
-// written in this crank), the newest value below it (a block write or a cached store read),
-// and the committed value of a block key when it was read before its first block write.
-// Separate key lists (pointers into the map, whose nodes never move) record which keys are in
-// the crank and block layers, for sorting and iteration.
+// All three layers of a key live in one entry of a hash index (`entries_`, kernel/key_index.h),
+// so a read, a write or the fold at the end of a crank costs one key hash: the entry holds the
+// crank-layer value (if written in this crank), the newest value below it (a block write or a
+// cached store read), and the committed value of a block key when it was read before its first
+// block write. Separate key lists (pointers to the index's nodes, which never move) record
+// which keys are in the crank and block layers, for sorting and iteration; each crank appends
+// its new block keys as one sorted run, and the block merges the runs when it is read in order.
+// Batch loops over many keys use a Prefetcher (below), since at GC scale every lookup is a
+// cache miss.
 // Nothing reaches the store until BlockBatch() is written by the owner. Iteration merges the
 // three layers in key order, so prefix scans see uncommitted writes.
 //
