@@ -437,8 +437,7 @@ absl::Status KernelImpl::WithDevice(std::string_view device_name,
   if (!s.ok()) {
     buf_.DiscardCrank();
     gc_actions_.Invalidate();
-    maybe_free_.clear();
-    maybe_free_set_.clear();
+    ClearMaybeFree();
     return s;
   }
   ProcessRefcounts();
@@ -472,8 +471,7 @@ void KernelImpl::AbortBlock() {
   buf_.AbortBlock();
   gc_actions_.Invalidate();
   parsed_queues_.clear();
-  maybe_free_.clear();
-  maybe_free_set_.clear();
+  ClearMaybeFree();
   loaded_vats_.clear();
   host_->DiscardUncommitted();
   CHECK_OK(LoadVatInfo());

@@ -113,7 +113,7 @@ void KernelImpl::ProcessRefcounts() {
     // Unlike a JS Set walk, a kref whose count drops again later in this same walk (e.g. an
     // object released by a promise deleted after it was visited) is visited again; otherwise
     // it would survive with R == 0 and no GC action.
-    maybe_free_set_.erase(k);
+    maybe_free_set_.Erase(k);
     if (k.is_promise()) {
       std::string state = GetPromiseState(k);
       if (state.empty()) continue;  // lost
@@ -144,8 +144,7 @@ void KernelImpl::ProcessRefcounts() {
       DeleteObject(k);
     }
   }
-  maybe_free_.clear();
-  maybe_free_set_.clear();
+  ClearMaybeFree();
 }
 
 void KernelImpl::RetireKernelObjects(const std::vector<Kref>& krefs) {
@@ -825,8 +824,7 @@ bool KernelImpl::RunOneCrank(RunStats* stats) {
   // Nothing to do: the crank made no writes.
   RollbackTo(start_mark);
   buf_.DiscardCrank();
-  maybe_free_.clear();
-  maybe_free_set_.clear();
+  ClearMaybeFree();
   in_crank_ = false;
   return false;
 }

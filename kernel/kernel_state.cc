@@ -454,7 +454,7 @@ void KernelImpl::DeleteCListEntry(VatId vat, const Kref& k, const CListEntry& e)
 // ---------------------------------------------------------------- refcounts
 
 void KernelImpl::AddMaybeFree(const Kref& k) {
-  if (maybe_free_set_.insert(k).second) maybe_free_.push_back(k);
+  if (maybe_free_set_.Insert(k)) maybe_free_.push_back(k);
 }
 
 void KernelImpl::IncRef(const Kref& k, bool is_export, bool only_recognizable) {
