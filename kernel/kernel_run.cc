@@ -587,57 +587,47 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessGcDelivery(VatId vat, GcActionTyp
   if (!VatIsAlive(vat)) return out;
   size_t deliver_mark = SavePoint();
   VatDelivery d;
+  // Each step touches its kref's forward c-list entry; retirements also its counts (the
+  // decrement) and reverse entry (the delete), and retireExport the object's owner.
+  auto pf = buf_.MakePrefetcher(targets.size(), [&](size_t j, auto&& fn) {
+    const GcTarget& t = targets[j];
+    fn(keys::CListByKref(vat, t.k));
+    if (type == GcActionType::kDropExport) return;
+    if (type == GcActionType::kRetireExport) fn(keys::ObjectOwner(t.k));
+    fn(keys::ObjectRefCount(t.k));
+    fn(keys::CListByVref(vat, t.entry.vref));
+  });
   switch (type) {
-    case GcActionType::kDropExport: {
+    case GcActionType::kDropExport:
       // Each kref's c-list entry was read by NextGcAction and serves both the translation and
       // the change. The krefs are distinct and each step touches only its own kref's keys, so
       // doing them kref by kref gives the same net writes and maybe-free order as doing each
       // step for all krefs in turn.
       d.type = VatDelivery::Type::kDropExports;
-      auto pf = buf_.MakePrefetcher(targets.size(), [&](size_t j, auto&& fn) {
-        fn(keys::CListByKref(vat, targets[j].k));
-      });
       for (size_t i = 0; i < targets.size(); ++i) {
         pf.Step(i);
-        const GcTarget& t = targets[i];
-        d.vrefs.push_back(t.entry.vref);
-        ClearReachableFlag(vat, t.k, t.entry);
+        d.vrefs.push_back(targets[i].entry.vref);
+        ClearReachableFlag(vat, targets[i].k, targets[i].entry);
       }
       break;
-    }
-    case GcActionType::kRetireExport: {
+    case GcActionType::kRetireExport:
       // §15.8: the kernel object is deleted before the vat is told.
       d.type = VatDelivery::Type::kRetireExports;
-      auto pf = buf_.MakePrefetcher(targets.size(), [&](size_t j, auto&& fn) {
-        fn(keys::ObjectOwner(targets[j].k));
-        fn(keys::ObjectRefCount(targets[j].k));
-        fn(keys::CListByKref(vat, targets[j].k));
-        fn(keys::CListByVref(vat, targets[j].entry.vref));
-      });
       for (size_t i = 0; i < targets.size(); ++i) {
         pf.Step(i);
-        const GcTarget& t = targets[i];
-        DeleteObject(t.k);
-        d.vrefs.push_back(t.entry.vref);
-        DeleteCListEntry(vat, t.k, t.entry);
+        DeleteObject(targets[i].k);
+        d.vrefs.push_back(targets[i].entry.vref);
+        DeleteCListEntry(vat, targets[i].k, targets[i].entry);
       }
       break;
-    }
-    case GcActionType::kRetireImport: {
+    case GcActionType::kRetireImport:
       d.type = VatDelivery::Type::kRetireImports;
-      auto pf = buf_.MakePrefetcher(targets.size(), [&](size_t j, auto&& fn) {
-        fn(keys::ObjectRefCount(targets[j].k));
-        fn(keys::CListByKref(vat, targets[j].k));
-        fn(keys::CListByVref(vat, targets[j].entry.vref));
-      });
       for (size_t i = 0; i < targets.size(); ++i) {
         pf.Step(i);
-        const GcTarget& t = targets[i];
-        d.vrefs.push_back(t.entry.vref);
-        DeleteCListEntry(vat, t.k, t.entry);
+        d.vrefs.push_back(targets[i].entry.vref);
+        DeleteCListEntry(vat, targets[i].k, targets[i].entry);
       }
       break;
-    }
   }
   out.vat = vat;
   out.delivered = true;
