@@ -13,25 +13,6 @@ namespace {
 bool HasPrefix(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
-
-// Byte-wise key order (as std::string's operator<), compared eight bytes at a time inline:
-// keys are short and share long prefixes ("kp42.", "v1.c."), and sorting them through a
-// memcmp call per comparison was a visible cost of each crank and each block.
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "KeyLess byte-swaps little-endian words");
-inline bool KeyLess(std::string_view a, std::string_view b) {
-  const size_t n = std::min(a.size(), b.size());
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t x, y;
-    std::memcpy(&x, a.data() + i, 8);
-    std::memcpy(&y, b.data() + i, 8);
-    if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y);
-  }
-  for (; i < n; ++i) {
-    if (a[i] != b[i]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]);
-  }
-  return a.size() < b.size();
-}
 }  // namespace
 
 CrankBuffer::Node* CrankBuffer::NodeFor(std::string_view key) {
@@ -137,6 +118,8 @@ void CrankBuffer::RollbackTo(size_t mark) {
   }
 }
 
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "WithWords byte-swaps little-endian words");
+
 CrankBuffer::SortedNode CrankBuffer::WithWords(Node* n) {
   std::string_view k = n->first;
   unsigned char b[16] = {};
@@ -178,7 +161,7 @@ std::vector<CrankBuffer::Node*> CrankBuffer::SortedCrank(std::string_view prefix
   for (Node* n : crank_keys_) {
     if (HasPrefix(n->first, prefix)) out.push_back(n);
   }
-  std::sort(out.begin(), out.end(), [](const Node* a, const Node* b) { return KeyLess(a->first, b->first); });
+  std::sort(out.begin(), out.end(), [](const Node* a, const Node* b) { return a->first < b->first; });
   return out;
 }
 
