@@ -53,6 +53,16 @@ bool g_jit = true;
 bool g_lite_lockdown = false;  // --lite-lockdown: js/lite_lockdown.js instead of SES
 bool g_ses_bundle = false;     // --ses-bundle: SES from ses.umd.js, not its ES modules
 int g_extra_vats = 0;
+
+// The host options the command line chose.
+JsVatHostOptions HostOptions() {
+  JsVatHostOptions ho;
+  ho.jit = g_jit;
+  ho.lite_lockdown = g_lite_lockdown;
+  ho.ses_bundle = g_ses_bundle;
+  return ho;
+}
+
 double Secs(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
@@ -204,11 +214,8 @@ struct World {
 // (a genesis default_reap_interval: {"deliveries": D, "gcKrefs": 20, "computrons": "never"}).
 World Boot(const std::string& leveldb_dir, uint32_t reap_every) {
   World w;
-  JsVatHostOptions ho;
+  JsVatHostOptions ho = HostOptions();
   ho.console_to_stderr = true;
-  ho.jit = g_jit;
-  ho.lite_lockdown = g_lite_lockdown;
-  ho.ses_bundle = g_ses_bundle;
   w.js = JsVatHost::Create(ho);
   w.timing = std::make_unique<TimingHost>(w.js.get());
   if (leveldb_dir.empty()) {
@@ -373,11 +380,7 @@ class OkHandler : public SyscallHandler {
 };
 
 void Idle(int vats) {
-  JsVatHostOptions ho;
-  ho.jit = g_jit;
-  ho.lite_lockdown = g_lite_lockdown;
-  ho.ses_bundle = g_ses_bundle;
-  auto host = JsVatHost::Create(ho);
+  auto host = JsVatHost::Create(HostOptions());
   OkHandler handler;
   auto start = [&](uint64_t i) {
     VatSpec spec;
@@ -423,11 +426,7 @@ void Idle(int vats) {
 // Micro-benchmarks of the pieces of a delivery, run inside one idle vat's realm (TEST_Eval),
 // timed from C++: for profiling the JS path.
 void Micro(uint64_t n) {
-  JsVatHostOptions ho;
-  ho.jit = g_jit;
-  ho.lite_lockdown = g_lite_lockdown;
-  ho.ses_bundle = g_ses_bundle;
-  auto host = JsVatHost::Create(ho);
+  auto host = JsVatHost::Create(HostOptions());
   OkHandler handler;
   VatSpec spec;
   spec.vat_id = VatId(1);
