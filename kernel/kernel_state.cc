@@ -314,7 +314,7 @@ std::vector<KMessage> KernelImpl::TakePromiseQueue(const Kref& kp) {
   if (!next) return out;
   uint64_t n = ParseU64OrDie(*next, "queue.nextID");
   for (uint64_t i = 0; i < n; ++i) {
-    std::string key = keys::PromiseQueueItem(kp, i);
+    keys::KeyText key = keys::PromiseQueueItem(kp, i);
     const std::string* text = buf_.Find(key);
     CHECK(text) << "missing promise queue item " << key;
     // Reuse the event parser by wrapping as a send event.
@@ -572,7 +572,7 @@ std::optional<KEvent> KernelImpl::Dequeue(std::string_view queue) {
   ParsedQueue* pq = ParsedQueueFor(queue);
   auto [head, tail] = ParseQueueMeta(buf_.Find(pq->meta));
   if (head >= tail) return std::nullopt;
-  std::string key = keys::QueueItem(queue, head);
+  keys::KeyText key = keys::QueueItem(queue, head);
   const std::string* text = buf_.Find(key);
   CHECK(text) << "missing queue item " << key;
   std::optional<KEvent> ev;
