@@ -28,49 +28,48 @@ CrankBuffer::Node* CrankBuffer::NodeFor(KeyHandle& key) {
   return key.node_;
 }
 
-const std::optional<std::string>& CrankBuffer::Lookup(Node* n) {
+const std::string* CrankBuffer::Lookup(Node* n) {
   Entry& e = n->second;
-  if (e.in_crank) return e.crank;
+  if (e.in_crank) return e.has_crank ? &e.crank : nullptr;
   if (!e.known) {
-    auto v = store_->Get(n->first);
-    CHECK(v.ok()) << "storage read failed for key '" << n->first
+    auto v = store_->Get(n->key());
+    CHECK(v.ok()) << "storage read failed for key '" << n->key()
                   << "': " << v.status().ToString();
-    e.value = *std::move(v);
+    e.has_value = v->has_value();
+    e.value = e.has_value ? **std::move(v) : std::string();
     e.known = true;
   }
-  return e.value;
+  return e.has_value ? &e.value : nullptr;
 }
 
-const std::string* CrankBuffer::Find(std::string_view key) {
-  const std::optional<std::string>& v = Lookup(NodeFor(key));
-  return v ? &*v : nullptr;
-}
+const std::string* CrankBuffer::Find(std::string_view key) { return Lookup(NodeFor(key)); }
 
-const std::string* CrankBuffer::Find(KeyHandle& key) {
-  const std::optional<std::string>& v = Lookup(NodeFor(key));
-  return v ? &*v : nullptr;
-}
+const std::string* CrankBuffer::Find(KeyHandle& key) { return Lookup(NodeFor(key)); }
 
 void CrankBuffer::Set(KeyHandle& key, std::string_view value) { Write(NodeFor(key), value); }
 
 std::optional<std::string> CrankBuffer::Get(std::string_view key) {
-  return Lookup(NodeFor(key));
+  const std::string* v = Lookup(NodeFor(key));
+  if (!v) return std::nullopt;
+  return *v;
 }
 
 void CrankBuffer::Write(Node* n, std::optional<std::string_view> value) {
   Entry& e = n->second;
   if (e.in_crank) {
-    undo_.push_back(Undo{n, true, std::move(e.crank)});
+    undo_.push_back(Undo{n, true, e.has_crank ? std::optional<std::string>(std::move(e.crank))
+                                              : std::nullopt});
   } else {
     undo_.push_back(Undo{n, false, std::nullopt});
     crank_keys_.push_back(n);
     crank_sorted_ = false;
     e.in_crank = true;
   }
+  e.has_crank = value.has_value();
   if (value) {
-    e.crank.emplace(*value);
+    e.crank.assign(*value);
   } else {
-    e.crank.reset();
+    e.crank = std::string();
   }
 }
 
@@ -84,11 +83,12 @@ void CrankBuffer::MarkAbsent(Node* n) {
   Entry& e = n->second;
   if (e.known || e.in_block || e.in_crank) return;
 #ifndef NDEBUG
-  auto v = store_->Get(n->first);
-  CHECK(v.ok() && !v->has_value()) << "AssumeAbsent of stored key '" << n->first << "'";
+  auto v = store_->Get(n->key());
+  CHECK(v.ok() && !v->has_value()) << "AssumeAbsent of stored key '" << n->key() << "'";
 #endif
   e.known = true;
-  e.value.reset();
+  e.has_value = false;
+  e.value = std::string();
 }
 
 void CrankBuffer::AssumeAbsent(std::string_view key) { MarkAbsent(NodeFor(key)); }
@@ -105,14 +105,16 @@ void CrankBuffer::RollbackTo(size_t mark) {
     Undo& u = undo_.back();
     Entry& e = u.node->second;
     if (u.existed) {
-      e.crank = std::move(u.before);
+      e.has_crank = u.before.has_value();
+      e.crank = u.before ? *std::move(u.before) : std::string();
     } else {
       // Undo entries without a prior crank value pair up, in LIFO order, with crank_keys_.
       CHECK(!crank_keys_.empty() && crank_keys_.back() == u.node) << "undo log out of order";
       crank_keys_.pop_back();
       crank_sorted_ = false;
       e.in_crank = false;
-      e.crank.reset();
+      e.has_crank = false;
+      e.crank = std::string();
     }
     undo_.pop_back();
   }
@@ -121,7 +123,7 @@ void CrankBuffer::RollbackTo(size_t mark) {
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "WithWords byte-swaps little-endian words");
 
 CrankBuffer::SortedNode CrankBuffer::WithWords(Node* n) {
-  std::string_view k = n->first;
+  std::string_view k = n->key();
   unsigned char b[16] = {};
   std::memcpy(b, k.data(), std::min<size_t>(k.size(), 16));
   uint64_t hi, lo;
@@ -159,9 +161,9 @@ const std::vector<CrankBuffer::SortedNode>& CrankBuffer::BlockKeys() const {
 std::vector<CrankBuffer::Node*> CrankBuffer::SortedCrank(std::string_view prefix) const {
   std::vector<Node*> out;
   for (Node* n : crank_keys_) {
-    if (HasPrefix(n->first, prefix)) out.push_back(n);
+    if (HasPrefix(n->key(), prefix)) out.push_back(n);
   }
-  std::sort(out.begin(), out.end(), [](const Node* a, const Node* b) { return a->first < b->first; });
+  std::sort(out.begin(), out.end(), [](const Node* a, const Node* b) { return a->key() < b->key(); });
   return out;
 }
 
@@ -189,13 +191,15 @@ const std::vector<CrankBuffer::SortedNode>& CrankBuffer::SortedCrankKeys() {
 
 void CrankBuffer::VisitCrank(
     const std::function<void(std::string_view, const std::optional<std::string>&)>& fn) {
-  ForEachCrankWrite(fn);
+  ForEachCrankWrite([&](std::string_view k, const std::string* v) {
+    fn(k, v ? std::optional<std::string>(*v) : std::nullopt);
+  });
 }
 
 void CrankBuffer::FinishCrank(std::vector<KvWrite>* writes) {
   if (writes) {
-    ForEachCrankWrite([&](std::string_view k, const std::optional<std::string>& v) {
-      writes->push_back(KvWrite{std::string(k), v});
+    ForEachCrankWrite([&](std::string_view k, const std::string* v) {
+      writes->push_back(KvWrite{std::string(k), v ? std::optional<std::string>(*v) : std::nullopt});
     });
   }
   // In key order, so the block layer grows by one sorted run per crank.
@@ -211,12 +215,18 @@ void CrankBuffer::FinishCrank(std::vector<KvWrite>* writes) {
       block_keys_.push_back(nodes[i]);
       // Not yet written in this block, so a known value is a read of the committed store.
       if (e.known) {
-        e.base = std::move(e.value);
         e.has_base = true;
+        e.base_present = e.has_value;
+        if (e.has_value) {
+          e.base_index = static_cast<uint32_t>(bases_.size());
+          bases_.push_back(std::move(e.value));
+        }
       }
     }
+    e.has_value = e.has_crank;
     e.value = std::move(e.crank);
-    e.crank.reset();
+    e.crank = std::string();
+    e.has_crank = false;
     e.known = true;
     e.in_crank = false;
   }
@@ -228,7 +238,8 @@ void CrankBuffer::FinishCrank(std::vector<KvWrite>* writes) {
 void CrankBuffer::DiscardCrank() {
   for (Node* n : crank_keys_) {
     n->second.in_crank = false;
-    n->second.crank.reset();
+    n->second.has_crank = false;
+    n->second.crank = std::string();
   }
   crank_keys_.clear();
   crank_sorted_ = false;
@@ -243,14 +254,14 @@ std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
   if (inclusive) cursor = std::string(prefix);
   std::vector<Node*> crank = SortedCrank(prefix);
   std::unique_ptr<KvIterator> it = store_->NewIterator();
-  auto by_key = [](const Node* e, const std::string& k) { return e->first < k; };
-  auto block_by_key = [](const SortedNode& e, const std::string& k) { return e.n->first < k; };
+  auto by_key = [](const Node* e, const std::string& k) { return e->key() < k; };
+  auto block_by_key = [](const SortedNode& e, const std::string& k) { return e.n->key() < k; };
   while (true) {
     auto c = std::lower_bound(crank.begin(), crank.end(), cursor, by_key);
-    if (!inclusive && c != crank.end() && (*c)->first == cursor) ++c;
+    if (!inclusive && c != crank.end() && (*c)->key() == cursor) ++c;
     const auto& bk = BlockKeys();
     auto b = std::lower_bound(bk.begin(), bk.end(), cursor, block_by_key);
-    if (!inclusive && b != bk.end() && b->n->first == cursor) ++b;
+    if (!inclusive && b != bk.end() && b->n->key() == cursor) ++b;
     it->Seek(cursor);
     if (!inclusive && it->Valid() && it->key() == cursor) it->Next();
     CHECK(it->status().ok()) << "storage iteration failed: " << it->status().ToString();
@@ -258,17 +269,17 @@ std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
     bool store_valid = it->Valid();
     if (store_valid) store_key = std::string(it->key());
     std::optional<std::string_view> best;
-    if (c != crank.end()) best = (*c)->first;
-    if (b != bk.end() && (!best || b->n->first < *best)) best = b->n->first;
+    if (c != crank.end()) best = (*c)->key();
+    if (b != bk.end() && (!best || b->n->key() < *best)) best = b->n->key();
     if (store_valid && (!best || store_key < *best)) best = store_key;
     if (!best) return std::nullopt;
     std::string key(*best);
     if (!HasPrefix(key, prefix)) return std::nullopt;
     std::optional<std::string> value;
-    if (c != crank.end() && (*c)->first == key) {
-      value = (*c)->second.crank;
-    } else if (b != bk.end() && b->n->first == key) {
-      value = b->n->second.value;
+    if (c != crank.end() && (*c)->key() == key) {
+      value = CrankValue((*c)->second);
+    } else if (b != bk.end() && b->n->key() == key) {
+      value = BelowValue(b->n->second);
     } else {
       value = std::string(it->value());
     }
@@ -286,27 +297,27 @@ std::vector<std::pair<std::string, std::string>> CrankBuffer::ScanPrefix(std::st
   it->Seek(prefix);
   const auto& bk = BlockKeys();
   auto b = std::lower_bound(bk.begin(), bk.end(), prefix,
-                            [](const SortedNode& e, std::string_view k) { return e.n->first < k; });
+                            [](const SortedNode& e, std::string_view k) { return e.n->key() < k; });
   while (true) {
     CHECK(it->status().ok()) << "storage iteration failed: " << it->status().ToString();
     bool sv = it->Valid() && HasPrefix(it->key(), prefix);
     bool cv = c != crank.end();
-    bool bv = b != bk.end() && HasPrefix(b->n->first, prefix);
+    bool bv = b != bk.end() && HasPrefix(b->n->key(), prefix);
     if (!sv && !cv && !bv) break;
     std::string_view key;
-    if (cv) key = (*c)->first;
-    if (bv && (key.empty() || b->n->first < key)) key = b->n->first;
+    if (cv) key = (*c)->key();
+    if (bv && (key.empty() || b->n->key() < key)) key = b->n->key();
     if (sv && (key.empty() || it->key() < key)) key = it->key();
     std::string k(key);
     std::optional<std::string> value;
     bool decided = false;
-    if (cv && (*c)->first == k) {
-      value = (*c)->second.crank;
+    if (cv && (*c)->key() == k) {
+      value = CrankValue((*c)->second);
       decided = true;
       ++c;
     }
-    if (bv && b->n->first == k) {
-      if (!decided) value = b->n->second.value;
+    if (bv && b->n->key() == k) {
+      if (!decided) value = BelowValue(b->n->second);
       decided = true;
       ++b;
     }
@@ -321,7 +332,7 @@ std::vector<std::pair<std::string, std::string>> CrankBuffer::ScanPrefix(std::st
 
 void CrankBuffer::VisitBlock(
     const std::function<void(std::string_view, const std::optional<std::string>&)>& fn) const {
-  for (const SortedNode& s : BlockKeys()) fn(s.n->first, s.n->second.value);
+  for (const SortedNode& s : BlockKeys()) fn(s.n->key(), BelowValue(s.n->second));
 }
 
 void CrankBuffer::VisitBlockWithBase(
@@ -331,7 +342,9 @@ void CrankBuffer::VisitBlockWithBase(
   for (size_t i = 0; i < nodes.size(); ++i) {
     PrefetchNodes(nodes.data(), i, nodes.size());
     const Entry& e = nodes[i].n->second;
-    fn(nodes[i].n->first, e.value, e.has_base ? &e.base : nullptr);
+    std::optional<std::string> base;
+    if (e.base_present) base = bases_[e.base_index];
+    fn(nodes[i].n->key(), BelowValue(e), e.has_base ? &base : nullptr);
   }
 }
 
@@ -343,8 +356,8 @@ KvBatch CrankBuffer::BlockBatch() const {
     PrefetchNodes(nodes.data(), i, nodes.size());
     const Node* n = nodes[i].n;
     const Entry& e = n->second;
-    if (!e.value && e.has_base && !e.base) continue;  // created and deleted within the block
-    batch.push_back(KvWrite{std::string(n->first), e.value});
+    if (!e.has_value && e.has_base && !e.base_present) continue;  // created and deleted
+    batch.push_back(KvWrite{std::string(n->key()), BelowValue(e)});
   }
   return batch;
 }
@@ -354,12 +367,12 @@ void CrankBuffer::BlockCommitted() {
   for (size_t i = 0; i < block_keys_.size(); ++i) {
     PrefetchNodes(block_keys_.data(), i, block_keys_.size());
     // The hash slot an erase will look at (node i + 4 was loaded four steps ago).
-    if (i + 4 < block_keys_.size() && !block_keys_[i + 4].n->second.value) {
+    if (i + 4 < block_keys_.size() && !block_keys_[i + 4].n->second.has_value) {
       entries_.PrefetchSlot(block_keys_[i + 4].n->hash);
     }
     Node* n = block_keys_[i].n;
     Entry& e = n->second;
-    if (!e.value) {
+    if (!e.has_value) {
       // Deleted keys are rarely read again; forgetting them keeps the map small under churn
       // (a later read goes to the store, which now lacks the key too).
       entries_.Erase(n);
@@ -368,8 +381,9 @@ void CrankBuffer::BlockCommitted() {
     }
     e.in_block = false;
     e.has_base = false;
-    e.base.reset();
+    e.base_present = false;
   }
+  bases_.clear();
   block_keys_.clear();
   block_sorted_count_ = 0;
   block_runs_.clear();
@@ -386,6 +400,7 @@ void CrankBuffer::AbortBlock() {
   block_keys_.clear();
   block_sorted_count_ = 0;
   block_runs_.clear();
+  bases_.clear();
   entries_.Clear();
   ++epoch_;
 }

@@ -75,7 +75,7 @@ void KernelImpl::EmitHostCrank() {
   gc_actions_.Flush();
   std::string& text = hash_scratch_;
   text.clear();
-  buf_.ForEachCrankWrite([&](std::string_view key, const std::optional<std::string>& value) {
+  buf_.ForEachCrankWrite([&](std::string_view key, const std::string* value) {
     if (!keys::IsConsensusKey(key)) return;
     if (value) {
       text.append("add\n").append(key).append("\n").append(*value).append("\n");

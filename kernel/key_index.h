@@ -3,11 +3,13 @@
 // KeyIndex<Value>: a hash index from string keys to nodes it owns, each holding the key and a
 // Value. Built for a table much larger than the cache, where every lookup is a memory-latency
 // problem:
-//   - Each slot of the open-addressing table holds the key's full 64-bit hash beside the node
-//     pointer: a lookup loads the slot and then only the node it finds (a mismatch is rejected
-//     on the stored hash), and a prefetch can go two steps ahead, PrefetchSlot(hash) to load the
-//     slot and PrefetchNode(hash), once that slot is cached, to load the node without comparing
-//     any key.
+//   - Each slot of the open-addressing table is 8 bytes: the low 32 bits of the key's hash
+//     beside the node's cell number. A lookup loads the slot and then only the node it finds
+//     (a mismatch is nearly always rejected on the stored hash bits), and a prefetch can go two
+//     steps ahead, PrefetchSlot(hash) to load the slot and PrefetchNode(hash), once that slot
+//     is cached, to load the node without comparing any key. Small slots matter: the table is
+//     touched at random, and at half the size it stays in the last-level cache for twice as
+//     many keys.
 //   - Keys of up to kInlineKey bytes (all the kernel's keys but unusual vatstore keys) are
 //     stored in the node, next to the value's start, so comparing the key costs no extra miss.
 //   - Nodes come from the index's own slabs, not the general heap: however long the process
@@ -17,7 +19,9 @@
 // Node addresses never change while the node is in the index, so callers may keep Node
 // pointers until the node is erased.
 //
-// Linear probing, at most 3/4 full, deletion by backward shift (no tombstones). The hash is
+// Linear probing, at most 3/4 full, deletion by backward shift (no tombstones). A key's home
+// slot is its hash's low bits, which the stored 32 bits include (the table never reaches 2^32
+// slots), so moving slots never needs the nodes. The hash is
 // absl::Hash, which is seeded per process, so vat-chosen keys cannot aim at collisions.
 // Iteration order is never exposed.
 //
@@ -28,6 +32,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -48,30 +53,43 @@ struct KeyHash {
   }
 };
 
-// A node: `first` is the key (a view of the node's own copy), `second` the value.
+// A node: key() is the key (the node's own copy), `second` the value. The header and a key of
+// up to kInlineKey bytes take the first 56 bytes, so a key comparison reads one cache line
+// and the value starts right after it.
 template <typename Value>
 struct KeyNode {
   static constexpr size_t kInlineKey = 40;
 
-  explicit KeyNode(std::string_view key) {
-    char* dst = inline_key;
-    if (key.size() > kInlineKey) dst = new char[key.size()];
+  explicit KeyNode(std::string_view key) : key_size(static_cast<uint32_t>(key.size())) {
+    char* dst = key_chars;
+    if (!KeyInline()) {
+      dst = new char[key.size()];
+      std::memcpy(key_chars, &dst, sizeof dst);  // a longer key lives on the heap
+    }
     if (!key.empty()) std::memcpy(dst, key.data(), key.size());
-    first = std::string_view(dst, key.size());
   }
   ~KeyNode() {
-    if (!KeyInline()) delete[] first.data();
+    if (!KeyInline()) delete[] HeapKey();
   }
   KeyNode(const KeyNode&) = delete;
   KeyNode& operator=(const KeyNode&) = delete;
 
-  bool KeyInline() const { return first.data() == inline_key; }
+  bool KeyInline() const { return key_size <= kInlineKey; }
+  const char* KeyData() const { return KeyInline() ? key_chars : HeapKey(); }
+  std::string_view key() const { return std::string_view(KeyData(), key_size); }
 
-  std::string_view first;
-  char inline_key[kInlineKey];
-  uint32_t cell = 0;  // where KeyIndex keeps the node
   uint64_t hash = 0;  // the key's hash
+  uint32_t cell = 0;  // where KeyIndex keeps the node
+  uint32_t key_size;
+  char key_chars[kInlineKey];  // the key, or (when longer) a pointer to it
   Value second{};
+
+ private:
+  char* HeapKey() const {
+    char* p;
+    std::memcpy(&p, key_chars, sizeof p);
+    return p;
+  }
 };
 
 // Hash is replaceable for tests (to force collisions and long probe runs).
@@ -90,10 +108,14 @@ class KeyIndex {
   // The node for key (whose hash is h), or null.
   Node* Find(std::string_view key, uint64_t h) const {
     if (slots_.empty()) return nullptr;
+    const uint32_t tag = static_cast<uint32_t>(h);
     for (size_t i = h & mask_;; i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
-      if (s.node == nullptr) return nullptr;
-      if (s.hash == h && s.node->first == key) return s.node;
+      if (s.cell == kEmpty) return nullptr;
+      if (s.tag == tag) {
+        Node* n = NodeAt(s.cell);
+        if (n->key() == key) return n;
+      }
     }
   }
 
@@ -106,7 +128,7 @@ class KeyIndex {
     Node* node = new (mem) Node(key);
     node->cell = cell;
     node->hash = h;
-    Place(Slot{h, node});
+    Place(Slot{static_cast<uint32_t>(h), cell});
     ++size_;
     return node;
   }
@@ -115,12 +137,12 @@ class KeyIndex {
   void Erase(Node* n) {
     const uint64_t h = n->hash;
     size_t i = h & mask_;
-    while (slots_[i].node != n) i = (i + 1) & mask_;
+    while (slots_[i].cell != n->cell) i = (i + 1) & mask_;
     // Backward shift: move later members of the probe run into the hole when their home slot
     // is not after it (cyclically), so every key stays reachable from its home slot.
     size_t hole = i;
-    for (size_t j = (i + 1) & mask_; slots_[j].node != nullptr; j = (j + 1) & mask_) {
-      const size_t home = slots_[j].hash & mask_;
+    for (size_t j = (i + 1) & mask_; slots_[j].cell != kEmpty; j = (j + 1) & mask_) {
+      const size_t home = slots_[j].tag & mask_;
       if (((j - home) & mask_) >= ((j - hole) & mask_)) {
         slots_[hole] = slots_[j];
         hole = j;
@@ -136,7 +158,7 @@ class KeyIndex {
   // Destroys every node and returns the slabs.
   void Clear() {
     for (Slot& s : slots_) {
-      if (s.node != nullptr) s.node->~Node();
+      if (s.cell != kEmpty) NodeAt(s.cell)->~Node();
     }
     slots_.clear();
     slots_.shrink_to_fit();
@@ -157,23 +179,26 @@ class KeyIndex {
   }
   void PrefetchNode(uint64_t h) const {
     if (const Slot* s = SlotWithHash(h)) {
-      __builtin_prefetch(s->node);
-      __builtin_prefetch(reinterpret_cast<const char*>(s->node) + 64);
+      const Node* n = NodeAt(s->cell);
+      __builtin_prefetch(n);
+      __builtin_prefetch(reinterpret_cast<const char*>(n) + 64);
     }
   }
   void PrefetchKeyChars(uint64_t h) const {
     if (const Slot* s = SlotWithHash(h)) {
-      if (!s->node->KeyInline()) __builtin_prefetch(s->node->first.data());
+      const Node* n = NodeAt(s->cell);
+      if (!n->KeyInline()) __builtin_prefetch(n->KeyData());
     }
   }
 
  private:
+  static constexpr uint32_t kEmpty = ~uint32_t{0};  // the cell of an empty slot
   struct Slot {
-    uint64_t hash = 0;
-    Node* node = nullptr;
+    uint32_t tag = 0;  // the low 32 bits of the key's hash
+    uint32_t cell = kEmpty;
   };
   // Storage for one node.
-  struct alignas(Node) Cell {
+  struct alignas(sizeof(Node) % 64 == 0 ? 64 : alignof(Node)) Cell {
     unsigned char bytes[sizeof(Node)];
   };
   static constexpr size_t kNodesPerSlab = 512;  // a multiple of 64
@@ -203,32 +228,38 @@ class KeyIndex {
     free_bits_[cell / 64] |= uint64_t{1} << (cell % 64);
     if (cell / 64 < first_free_word_) first_free_word_ = cell / 64;
   }
-  Cell* CellAt(size_t cell) { return &slabs_[cell / kNodesPerSlab][cell % kNodesPerSlab]; }
+  Cell* CellAt(size_t cell) const {
+    return &slabs_[cell / kNodesPerSlab][cell % kNodesPerSlab];
+  }
+  Node* NodeAt(uint32_t cell) const { return std::launder(reinterpret_cast<Node*>(CellAt(cell))); }
 
   // The first slot of hash h's probe run holding hash h (looking at most 8 slots), or null.
   const Slot* SlotWithHash(uint64_t h) const {
     if (slots_.empty()) return nullptr;
+    const uint32_t tag = static_cast<uint32_t>(h);
     for (size_t i = h & mask_, probes = 0; probes < 8; i = (i + 1) & mask_, ++probes) {
       const Slot& s = slots_[i];
-      if (s.node == nullptr) return nullptr;
-      if (s.hash == h) return &s;
+      if (s.cell == kEmpty) return nullptr;
+      if (s.tag == tag) return &s;
     }
     return nullptr;
   }
 
   void Place(Slot slot) {
-    size_t i = slot.hash & mask_;
-    while (slots_[i].node != nullptr) i = (i + 1) & mask_;
+    size_t i = slot.tag & mask_;
+    while (slots_[i].cell != kEmpty) i = (i + 1) & mask_;
     slots_[i] = slot;
   }
 
   void Grow() {
     std::vector<Slot> old = std::move(slots_);
     const size_t cap = old.empty() ? 64 : old.size() * 2;
+    // Home slots come from the stored 32 hash bits, and cell numbers are 32-bit.
+    if (cap > (size_t{1} << 32)) std::abort();
     slots_.assign(cap, Slot{});
     mask_ = cap - 1;
     for (const Slot& s : old) {
-      if (s.node != nullptr) Place(s);
+      if (s.cell != kEmpty) Place(s);
     }
   }
 

@@ -27,7 +27,7 @@ void CheckAgainstReference(uint32_t seed) {
     switch (rng() % 3) {
       case 0: {  // insert or find
         typename Index::Node* n = index.FindOrInsert(key, h);
-        ASSERT_EQ(n->first, key);
+        ASSERT_EQ(n->key(), key);
         auto [it, inserted] = ref.emplace(key, n);
         if (inserted) {
           n->second = step;
@@ -99,7 +99,7 @@ TEST(KeyIndexTest, InlineAndHeapKeysAndNodeStabilityAcrossGrowthAndErase) {
       continue;
     }
     EXPECT_EQ(index.Find(key, index.HashOf(key)), nodes[i]);
-    EXPECT_EQ(nodes[i]->first, key);
+    EXPECT_EQ(nodes[i]->key(), key);
     EXPECT_EQ(nodes[i]->second, key);
   }
   for (int i = 0; i < 2500; ++i) {
