@@ -38,7 +38,19 @@ const char* GcActionTypeName(GcActionType t) {
   return kTypeNames[static_cast<int>(t)].data();
 }
 
-absl::btree_set<std::string>& GcActionSet::Actions() {
+// ActionLess compares the types by enum value and the kref kinds by KindRank; both must follow
+// the strings. No type name is a prefix of another, and each is followed by a space.
+static_assert(kTypeNames[0] < kTypeNames[1] && kTypeNames[1] < kTypeNames[2]);
+static_assert(static_cast<int>(GcActionType::kDropExport) == 0 &&
+              static_cast<int>(GcActionType::kRetireExport) == 1 &&
+              static_cast<int>(GcActionType::kRetireImport) == 2);
+
+void GcActionSet::AppendAction(const Action& a, std::string* out) {
+  StrAppend(out, "v", a.vat, " ", kTypeNames[static_cast<int>(a.type)], " ");
+  Kref(a.kind, a.kref_n).AppendTo(out);
+}
+
+GcActionSet::ActionTree& GcActionSet::Actions() {
   if (loaded_) return actions_;
   actions_.clear();
   const std::string* v = buf_->Find(keys::kGcActions);
@@ -47,7 +59,14 @@ absl::btree_set<std::string>& GcActionSet::Actions() {
     CHECK(j.ok() && j->is_array()) << "corrupt gcActions";
     for (const Json& e : j->as_array()) {
       CHECK(e.is_string()) << "corrupt gcActions entry";
-      actions_.insert(e.as_string());
+      std::string_view vat, type, kref;
+      ParseAction(e.as_string(), &vat, &type, &kref);
+      auto vat_id = VatId::Parse(vat);
+      CHECK(vat_id.ok()) << "corrupt gcAction vat " << e.as_string();
+      auto k = Kref::Parse(kref);
+      CHECK(k.ok()) << "corrupt gcAction kref " << e.as_string();
+      // The parsers accept only canonical text, so the action prints back as it was stored.
+      actions_.insert(Action{vat_id->n(), k->n(), ParseType(type), k->kind()});
     }
   }
   loaded_ = true;
@@ -56,29 +75,20 @@ absl::btree_set<std::string>& GcActionSet::Actions() {
 }
 
 void GcActionSet::Add(VatId vat, GcActionType type, const Kref& k) {
-  if (Actions().insert(StrCat(vat.ToString(), " ", GcActionTypeName(type), " ", k.ToString()))
-          .second) {
-    dirty_ = true;
-  }
+  if (Actions().insert(Action{vat.n(), k.n(), type, k.kind()}).second) dirty_ = true;
 }
 
 bool GcActionSet::TakeFirstGroup(Group* group) {
-  absl::btree_set<std::string>& actions = Actions();
+  ActionTree& actions = Actions();
   if (actions.empty()) return false;
-  std::string_view vat, type, kref;
-  ParseAction(*actions.begin(), &vat, &type, &kref);
-  auto vat_id = VatId::Parse(vat);
-  CHECK(vat_id.ok()) << "corrupt gcAction vat " << std::string(vat);
-  group->vat = *vat_id;
-  group->type = ParseType(type);
+  const Action first = *actions.begin();
+  group->vat = VatId(first.vat);
+  group->type = first.type;
   group->krefs.clear();
-  // "<vat> <type> ": every action of the group, and nothing else, starts with it.
-  const std::string prefix = actions.begin()->substr(0, vat.size() + type.size() + 2);
+  // The group is the run of actions with the first one's vat and type.
   auto it = actions.begin();
-  for (; it != actions.end() && std::string_view(*it).substr(0, prefix.size()) == prefix; ++it) {
-    auto k = Kref::Parse(std::string_view(*it).substr(prefix.size()));
-    CHECK(k.ok()) << "corrupt gcAction " << *it;
-    group->krefs.push_back(*k);
+  for (; it != actions.end() && it->vat == first.vat && it->type == first.type; ++it) {
+    group->krefs.push_back(Kref(it->kind, it->kref_n));
   }
   actions.erase(actions.begin(), it);
   dirty_ = true;
@@ -86,19 +96,29 @@ bool GcActionSet::TakeFirstGroup(Group* group) {
 }
 
 std::vector<std::string> GcActionSet::List() {
-  const absl::btree_set<std::string>& actions = Actions();
-  return std::vector<std::string>(actions.begin(), actions.end());
+  const ActionTree& actions = Actions();
+  std::vector<std::string> out;
+  out.reserve(actions.size());
+  for (const Action& a : actions) {
+    std::string s;
+    AppendAction(a, &s);
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 void GcActionSet::Flush() {
   if (!loaded_ || !dirty_) return;
-  // The same bytes as Json::Dump of the array of strings.
+  // The same bytes as Json::Dump of the array of strings. An action's string is 'v', digits,
+  // spaces, ASCII letters and digits, none of which AppendJsonString escapes, so each is
+  // written between quotes as is.
   std::string text = "[";
   bool first = true;
-  for (const std::string& a : actions_) {
-    if (!first) text.push_back(',');
+  for (const Action& a : actions_) {
+    text.append(first ? "\"" : ",\"");
     first = false;
-    AppendJsonString(a, &text);
+    AppendAction(a, &text);
+    text.push_back('"');
   }
   text.push_back(']');
   buf_->Set(keys::kGcActions, text);
