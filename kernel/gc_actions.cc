@@ -1,5 +1,7 @@
 #include "kernel/gc_actions.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <string_view>
 
 #include "kernel/base.h"
@@ -45,9 +47,36 @@ static_assert(static_cast<int>(GcActionType::kDropExport) == 0 &&
               static_cast<int>(GcActionType::kRetireExport) == 1 &&
               static_cast<int>(GcActionType::kRetireImport) == 2);
 
+namespace {
+
+// Writes n in decimal at p; returns the end.
+char* WriteDecimal(uint64_t n, char* p) {
+  char* end = p + DecimalDigits(n);
+  char* q = end;
+  do {
+    *--q = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n != 0);
+  return end;
+}
+
+}  // namespace
+
 void GcActionSet::AppendAction(const Action& a, std::string* out) {
-  StrAppend(out, "v", a.vat, " ", kTypeNames[static_cast<int>(a.type)], " ");
-  Kref(a.kind, a.kref_n).AppendTo(out);
+  // The same text as StrCat(VatId(a.vat).ToString(), " ", GcActionTypeName(a.type), " ",
+  // Kref(a.kind, a.kref_n).ToString()), at most 1+20+1+12+1+2+20 bytes.
+  char buf[64];
+  char* p = buf;
+  *p++ = 'v';
+  p = WriteDecimal(a.vat, p);
+  *p++ = ' ';
+  std::string_view type = kTypeNames[static_cast<int>(a.type)];
+  p = std::copy(type.begin(), type.end(), p);
+  *p++ = ' ';
+  *p++ = 'k';
+  *p++ = a.kind == KrefKind::kObject ? 'o' : a.kind == KrefKind::kPromise ? 'p' : 'd';
+  p = WriteDecimal(a.kref_n, p);
+  out->append(buf, p - buf);
 }
 
 GcActionSet::ActionTree& GcActionSet::Actions() {
@@ -112,7 +141,10 @@ void GcActionSet::Flush() {
   // The same bytes as Json::Dump of the array of strings. An action's string is 'v', digits,
   // spaces, ASCII letters and digits, none of which AppendJsonString escapes, so each is
   // written between quotes as is.
-  std::string text = "[";
+  std::string text;
+  // Room for the typical action ("v1 retireExport ko123456" and the quotes and comma).
+  text.reserve(2 + actions_.size() * 32);
+  text.push_back('[');
   bool first = true;
   for (const Action& a : actions_) {
     text.append(first ? "\"" : ",\"");
