@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <string_view>
+#include <utility>
 
 #include "kernel/base.h"
 #include "kernel/json.h"
 #include "kernel/key_schema.h"
-#include "kernel/strings.h"
 
 namespace swingset {
 

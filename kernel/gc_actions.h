@@ -126,6 +126,7 @@ class GcActionSet {
     GcActionType type;
     KrefKind kind;
   };
+  static_assert(sizeof(Action) == 24);
   // Orders Actions as their strings sort (see the top of this file).
   struct ActionLess {
     bool operator()(const Action& x, const Action& y) const {
