@@ -1,11 +1,13 @@
 #include "kernel/gc_actions.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <string_view>
+#include <utility>
 
 #include "kernel/base.h"
 #include "kernel/json.h"
 #include "kernel/key_schema.h"
-#include "kernel/strings.h"
 
 namespace swingset {
 
@@ -38,7 +40,46 @@ const char* GcActionTypeName(GcActionType t) {
   return kTypeNames[static_cast<int>(t)].data();
 }
 
-absl::btree_set<std::string>& GcActionSet::Actions() {
+// ActionLess compares the types by enum value and the kref kinds by KindRank; both must follow
+// the strings. No type name is a prefix of another, and each is followed by a space.
+static_assert(kTypeNames[0] < kTypeNames[1] && kTypeNames[1] < kTypeNames[2]);
+static_assert(static_cast<int>(GcActionType::kDropExport) == 0 &&
+              static_cast<int>(GcActionType::kRetireExport) == 1 &&
+              static_cast<int>(GcActionType::kRetireImport) == 2);
+
+namespace {
+
+// Writes n in decimal at p; returns the end.
+char* WriteDecimal(uint64_t n, char* p) {
+  char* end = p + DecimalDigits(n);
+  char* q = end;
+  do {
+    *--q = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n != 0);
+  return end;
+}
+
+}  // namespace
+
+void GcActionSet::AppendAction(const Action& a, std::string* out) {
+  // The same text as StrCat(VatId(a.vat).ToString(), " ", GcActionTypeName(a.type), " ",
+  // Kref(a.kind, a.kref_n).ToString()), at most 1+20+1+12+1+2+20 bytes.
+  char buf[64];
+  char* p = buf;
+  *p++ = 'v';
+  p = WriteDecimal(a.vat, p);
+  *p++ = ' ';
+  std::string_view type = kTypeNames[static_cast<int>(a.type)];
+  p = std::copy(type.begin(), type.end(), p);
+  *p++ = ' ';
+  *p++ = 'k';
+  *p++ = a.kind == KrefKind::kObject ? 'o' : a.kind == KrefKind::kPromise ? 'p' : 'd';
+  p = WriteDecimal(a.kref_n, p);
+  out->append(buf, p - buf);
+}
+
+GcActionSet::ActionTree& GcActionSet::Actions() {
   if (loaded_) return actions_;
   actions_.clear();
   const std::string* v = buf_->Find(keys::kGcActions);
@@ -47,7 +88,14 @@ absl::btree_set<std::string>& GcActionSet::Actions() {
     CHECK(j.ok() && j->is_array()) << "corrupt gcActions";
     for (const Json& e : j->as_array()) {
       CHECK(e.is_string()) << "corrupt gcActions entry";
-      actions_.insert(e.as_string());
+      std::string_view vat, type, kref;
+      ParseAction(e.as_string(), &vat, &type, &kref);
+      auto vat_id = VatId::Parse(vat);
+      CHECK(vat_id.ok()) << "corrupt gcAction vat " << e.as_string();
+      auto k = Kref::Parse(kref);
+      CHECK(k.ok()) << "corrupt gcAction kref " << e.as_string();
+      // The parsers accept only canonical text, so the action prints back as it was stored.
+      actions_.insert(Action{vat_id->n(), k->n(), ParseType(type), k->kind()});
     }
   }
   loaded_ = true;
@@ -56,29 +104,20 @@ absl::btree_set<std::string>& GcActionSet::Actions() {
 }
 
 void GcActionSet::Add(VatId vat, GcActionType type, const Kref& k) {
-  if (Actions().insert(StrCat(vat.ToString(), " ", GcActionTypeName(type), " ", k.ToString()))
-          .second) {
-    dirty_ = true;
-  }
+  if (Actions().insert(Action{vat.n(), k.n(), type, k.kind()}).second) dirty_ = true;
 }
 
 bool GcActionSet::TakeFirstGroup(Group* group) {
-  absl::btree_set<std::string>& actions = Actions();
+  ActionTree& actions = Actions();
   if (actions.empty()) return false;
-  std::string_view vat, type, kref;
-  ParseAction(*actions.begin(), &vat, &type, &kref);
-  auto vat_id = VatId::Parse(vat);
-  CHECK(vat_id.ok()) << "corrupt gcAction vat " << std::string(vat);
-  group->vat = *vat_id;
-  group->type = ParseType(type);
+  const Action first = *actions.begin();
+  group->vat = VatId(first.vat);
+  group->type = first.type;
   group->krefs.clear();
-  // "<vat> <type> ": every action of the group, and nothing else, starts with it.
-  const std::string prefix = actions.begin()->substr(0, vat.size() + type.size() + 2);
+  // The group is the run of actions with the first one's vat and type.
   auto it = actions.begin();
-  for (; it != actions.end() && std::string_view(*it).substr(0, prefix.size()) == prefix; ++it) {
-    auto k = Kref::Parse(std::string_view(*it).substr(prefix.size()));
-    CHECK(k.ok()) << "corrupt gcAction " << *it;
-    group->krefs.push_back(*k);
+  for (; it != actions.end() && it->vat == first.vat && it->type == first.type; ++it) {
+    group->krefs.push_back(Kref(it->kind, it->kref_n));
   }
   actions.erase(actions.begin(), it);
   dirty_ = true;
@@ -86,19 +125,32 @@ bool GcActionSet::TakeFirstGroup(Group* group) {
 }
 
 std::vector<std::string> GcActionSet::List() {
-  const absl::btree_set<std::string>& actions = Actions();
-  return std::vector<std::string>(actions.begin(), actions.end());
+  const ActionTree& actions = Actions();
+  std::vector<std::string> out;
+  out.reserve(actions.size());
+  for (const Action& a : actions) {
+    std::string s;
+    AppendAction(a, &s);
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 void GcActionSet::Flush() {
   if (!loaded_ || !dirty_) return;
-  // The same bytes as Json::Dump of the array of strings.
-  std::string text = "[";
+  // The same bytes as Json::Dump of the array of strings. An action's string is 'v', digits,
+  // spaces, ASCII letters and digits, none of which AppendJsonString escapes, so each is
+  // written between quotes as is.
+  std::string text;
+  // Room for the typical action ("v1 retireExport ko123456" and the quotes and comma).
+  text.reserve(2 + actions_.size() * 32);
+  text.push_back('[');
   bool first = true;
-  for (const std::string& a : actions_) {
-    if (!first) text.push_back(',');
+  for (const Action& a : actions_) {
+    text.append(first ? "\"" : ",\"");
     first = false;
-    AppendJsonString(a, &text);
+    AppendAction(a, &text);
+    text.push_back('"');
   }
   text.push_back(']');
   buf_->Set(keys::kGcActions, text);

@@ -6,11 +6,20 @@
 // On disk the set is the key `gcActions`: a JSON array of "<vatID> <type> <kref>" strings in
 // plain string order (as Agoric's kernel stores it; DO NOT CHANGE, it is consensus state).
 // Rewriting that array at every GC step made GC quadratic in the number of pending actions, so
-// the set lives here as an ordered set of the same strings and is serialized at most once per
-// Flush(). Plain string order of the whole action is the selection order of §8.3: vat IDs
-// compare as strings and are followed by a space, the type names happen to sort in priority
-// order (dropExport < retireExport < retireImport), and krefs come last. So each (vat, type)
-// group is one contiguous run, already in kref string order.
+// the set lives here in memory and is serialized at most once per Flush(). Plain string order of
+// the whole action is the selection order of §8.3: vat IDs compare as strings and are followed
+// by a space, the type names happen to sort in priority order (dropExport < retireExport <
+// retireImport), and krefs come last. So each (vat, type) group is one contiguous run, already
+// in kref string order.
+//
+// In memory each action is a small fixed-size Action (vat number, type, kref kind and number)
+// rather than its string, in a btree ordered by ActionLess, which orders Actions exactly as
+// their strings sort: vat numbers in decimal string order ("v1 " < "v10" < "v2": a number whose
+// decimal form is a prefix of another's sorts first, since the space after it is below every
+// digit), then the type, then the kref's prefix as a string (kd < ko < kp), then its number in
+// decimal string order (the string ends there, so again a prefix sorts first). The strings are
+// only built by List() and Flush(), and parsed only when the stored value is read; every kref
+// and vat text the parsers accept is canonical, so parsing and printing round-trip exactly.
 //
 // Consistency with the crank buffer: the in-memory set may be ahead of the stored value between
 // Flush() calls (it is then "dirty"). The owner must Flush() before the buffer's crank writes
@@ -28,7 +37,9 @@
 #ifndef SWINGSETD_KERNEL_GC_ACTIONS_H_
 #define SWINGSETD_KERNEL_GC_ACTIONS_H_
 
+#include <bit>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -38,10 +49,42 @@
 
 namespace swingset {
 
-enum class GcActionType { kDropExport, kRetireExport, kRetireImport };
+enum class GcActionType : uint8_t { kDropExport, kRetireExport, kRetireImport };
 
 // The name used in stored actions ("dropExport", ...).
 const char* GcActionTypeName(GcActionType t);
+
+namespace gc_actions_internal {
+inline constexpr uint64_t kPow10[20] = {
+    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull,
+    1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull,
+    100000000000000ull, 1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+    1000000000000000000ull, 10000000000000000000ull};
+}  // namespace gc_actions_internal
+
+// Number of decimal digits of `n` (1 for 0).
+inline int DecimalDigits(uint64_t n) {
+  n |= 1;  // 0 has one digit, like 1
+  // t = floor(bit_width * log10(2)) (1233/4096 ~ log10(2)) is the digit count or one less.
+  int t = (std::bit_width(n) * 1233) >> 12;
+  return t + 1 - (n < gc_actions_internal::kPow10[t]);
+}
+
+// Three-way comparison (<0, 0, >0) of the decimal strings of `a` and `b` in plain string order
+// (1 < 10 < 19 < 2 < 9), without building them.
+inline int CompareDecimalStrings(uint64_t a, uint64_t b) {
+  if (a == b) return 0;
+  int da = DecimalDigits(a), db = DecimalDigits(b);
+  if (da == db) return a < b ? -1 : 1;
+  // Pad the shorter number with zeros to the longer's length. If it is then no greater than
+  // the longer, its digits are a prefix of the longer's or below its leading digits, and it
+  // sorts first either way; if greater, its digits are above. The padded value has at most 20
+  // digits, so it cannot overflow 128 bits.
+  __extension__ using U128 = unsigned __int128;
+  using gc_actions_internal::kPow10;
+  if (da < db) return static_cast<U128>(a) * kPow10[db - da] <= b ? -1 : 1;
+  return static_cast<U128>(b) * kPow10[da - db] <= a ? 1 : -1;
+}
 
 class GcActionSet {
  public:
@@ -76,12 +119,38 @@ class GcActionSet {
   void Invalidate();
 
  private:
+  // One pending action "v<vat> <type> k<kind><n>", 24 bytes.
+  struct Action {
+    uint64_t vat;     // VatId::n()
+    uint64_t kref_n;  // Kref::n()
+    GcActionType type;
+    KrefKind kind;
+  };
+  static_assert(sizeof(Action) == 24);
+  // Orders Actions as their strings sort (see the top of this file).
+  struct ActionLess {
+    bool operator()(const Action& x, const Action& y) const {
+      if (x.vat != y.vat) return CompareDecimalStrings(x.vat, y.vat) < 0;
+      if (x.type != y.type) return x.type < y.type;
+      if (x.kind != y.kind) return KindRank(x.kind) < KindRank(y.kind);
+      return CompareDecimalStrings(x.kref_n, y.kref_n) < 0;
+    }
+    // The kref prefixes in string order: "kd" < "ko" < "kp".
+    static int KindRank(KrefKind k) {
+      return k == KrefKind::kDevice ? 0 : k == KrefKind::kObject ? 1 : 2;
+    }
+  };
+  using ActionTree = absl::btree_set<Action, ActionLess>;
+
+  // Appends the action's stored string.
+  static void AppendAction(const Action& a, std::string* out);
+
   // The set, read from the buffer on first use after construction or Invalidate().
-  absl::btree_set<std::string>& Actions();
+  ActionTree& Actions();
 
   CrankBuffer* buf_;
   // Valid while loaded_. Changes since the last Flush() set dirty_.
-  absl::btree_set<std::string> actions_;
+  ActionTree actions_;
   bool loaded_ = false;
   bool dirty_ = false;
 };
