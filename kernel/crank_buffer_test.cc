@@ -1,5 +1,8 @@
 #include "kernel/crank_buffer.h"
 
+#include <map>
+#include <optional>
+#include <random>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -135,6 +138,137 @@ TEST(CrankBufferTest, RolledBackCreateLeavesOnlyTheKnownAbsence) {
   EXPECT_FALSE(b.Get("k").has_value());
   b.FinishCrank(nullptr);
   EXPECT_EQ(b.BlockSize(), 0u);
+}
+
+// Random operations on the buffer against a plain model of its three layers, with keys on both
+// sides of the node's inline-key limit and values on both sides of std::string's inline limit.
+TEST(CrankBufferTest, RandomOperationsMatchAModelOfTheLayers) {
+  using Layer = std::map<std::string, std::optional<std::string>>;  // nullopt: deleted
+  const std::vector<std::string> keys = {
+      "a.1", "a.2", "a.33", "b.1", "b.2",
+      std::string("a.") + std::string(38, 'x'),  // 40 bytes: the longest inline key
+      std::string("a.") + std::string(39, 'y'),  // 41: on the heap
+      std::string("b.") + std::string(70, 'z'),
+  };
+  for (uint32_t seed : {1u, 2u, 3u, 4u}) {
+    std::mt19937 rng(seed);
+    auto store = NewMemKvStore();
+    CrankBuffer b(store.get());
+    std::map<std::string, std::string> committed;
+    Layer block, crank;
+    std::vector<std::pair<size_t, Layer>> marks;  // savepoint and the crank layer then
+    int fresh = 0;
+    auto value = [&]() {
+      std::string v = StrCat("v", rng() % 1000);
+      if (rng() % 3 == 0) v += std::string(40, 'L');
+      return v;
+    };
+    auto expected = [&](const std::string& k) -> std::optional<std::string> {
+      if (auto it = crank.find(k); it != crank.end()) return it->second;
+      if (auto it = block.find(k); it != block.end()) return it->second;
+      if (auto it = committed.find(k); it != committed.end()) return it->second;
+      return std::nullopt;
+    };
+    auto fold = [](const Layer& from, Layer* into) {
+      for (const auto& [k, v] : from) (*into)[k] = v;
+    };
+    for (int step = 0; step < 4000; ++step) {
+      const std::string& k = keys[rng() % keys.size()];
+      switch (rng() % 12) {
+        case 0:
+        case 1:
+        case 2:
+          ASSERT_EQ(b.Get(k), expected(k)) << "seed " << seed << " step " << step << " " << k;
+          break;
+        case 3:
+        case 4: {
+          std::string v = value();
+          b.Set(k, v);
+          crank[k] = v;
+          break;
+        }
+        case 5:
+          b.Delete(k);
+          crank[k] = std::nullopt;
+          break;
+        case 6: {  // a key nobody has used: Create may assume it absent
+          std::string nk = StrCat(rng() % 2 ? "a.new" : "b.new-and-longer-than-forty-bytes-", ++fresh);
+          std::string v = value();
+          b.Create(nk, v);
+          crank[nk] = v;
+          break;
+        }
+        case 7:
+          marks.emplace_back(b.SavePoint(), crank);
+          break;
+        case 8:
+          if (!marks.empty()) {
+            size_t i = rng() % marks.size();
+            b.RollbackTo(marks[i].first);
+            crank = marks[i].second;
+            marks.resize(i);
+          }
+          break;
+        case 9: {
+          std::vector<KvWrite> writes;
+          b.FinishCrank(&writes);
+          Layer got;
+          for (const KvWrite& w : writes) got[w.key] = w.value;
+          ASSERT_EQ(got, crank) << "seed " << seed << " step " << step;
+          fold(crank, &block);
+          crank.clear();
+          marks.clear();
+          break;
+        }
+        case 10: {
+          if (!crank.empty()) break;  // commit only between cranks
+          // Bases, where known, are the committed values.
+          b.VisitBlockWithBase([&](std::string_view key, const std::optional<std::string>& v,
+                                   const std::optional<std::string>* base) {
+            std::string ks(key);
+            EXPECT_EQ(v, block.at(ks)) << ks;
+            if (base) {
+              auto it = committed.find(ks);
+              EXPECT_EQ(*base, it == committed.end() ? std::nullopt
+                                                     : std::optional<std::string>(it->second))
+                  << ks;
+            }
+          });
+          KvBatch batch = b.BlockBatch();
+          for (const KvWrite& w : batch) EXPECT_EQ(w.value, block.at(w.key)) << w.key;
+          ASSERT_TRUE(store->Write(batch, true).ok());
+          b.BlockCommitted();
+          for (const auto& [bk, bv] : block) {
+            if (bv) {
+              committed[bk] = *bv;
+            } else {
+              committed.erase(bk);
+            }
+          }
+          block.clear();
+          // A left-out delete must be of a key the store does not have.
+          for (const auto& [ck, cv] : committed) {
+            auto got = store->Get(ck);
+            ASSERT_TRUE(got.ok() && *got == std::optional<std::string>(cv)) << ck;
+          }
+          break;
+        }
+        default: {
+          std::string prefix = rng() % 2 ? "a." : "b.";
+          std::string want;
+          Layer merged;
+          for (const auto& [ck, cv] : committed) merged[ck] = cv;
+          fold(block, &merged);
+          fold(crank, &merged);
+          for (const auto& [mk, mv] : merged) {
+            if (mv && mk.rfind(prefix, 0) == 0) want += mk + "=" + *mv + ";";
+          }
+          ASSERT_EQ(Scan(b, prefix), want) << "seed " << seed << " step " << step;
+          break;
+        }
+      }
+    }
+  }
 }
 
 TEST(CrankBufferTest, KeyHandlesFollowErasedAndClearedEntries) {
