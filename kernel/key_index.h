@@ -81,6 +81,24 @@ inline const KeySeed& GetKeySeed() {
   return seed;
 }
 
+// Whether the n bytes at a and b are equal: word compares for short keys, where a memcmp call
+// costs more than the comparison.
+inline bool BytesEqual(const char* a, const char* b, size_t n) {
+  if (n >= 8) {
+    if (n > 64) return std::memcmp(a, b, n) == 0;
+    // Whole words, then the last 8 bytes (overlapping the previous word unless n % 8 == 0).
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      if (Load64(a + i) != Load64(b + i)) return false;
+    }
+    return Load64(a + n - 8) == Load64(b + n - 8);
+  }
+  if (n >= 4) return Load32(a) == Load32(b) && Load32(a + n - 4) == Load32(b + n - 4);
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
 }  // namespace key_index_internal
 
 // The index's hash: the key's bytes, read as 64-bit words, pass through multiply-folds with the
@@ -184,7 +202,10 @@ class KeyIndex {
       if (s.cell == kEmpty) return nullptr;
       if (s.tag == tag) {
         Node* n = NodeAt(s.cell);
-        if (n->key() == key) return n;
+        if (n->key_size == key.size() &&
+            key_index_internal::BytesEqual(n->KeyData(), key.data(), key.size())) {
+          return n;
+        }
       }
     }
   }
