@@ -147,12 +147,16 @@ struct KeyHash {
 template <typename Value>
 struct KeyNode {
   static constexpr size_t kInlineKey = 40;
+  static constexpr size_t kPrefixBytes = 16;
+  static_assert(kInlineKey >= kPrefixBytes);
 
   explicit KeyNode(std::string_view key) : key_size(static_cast<uint32_t>(key.size())) {
     char* dst = key_chars;
     if (!KeyInline()) {
       dst = new char[key.size()];
       std::memcpy(key_chars, &dst, sizeof dst);  // a longer key lives on the heap
+    } else {
+      std::memset(key_chars + key.size(), 0, kInlineKey - key.size());
     }
     if (!key.empty()) std::memcpy(dst, key.data(), key.size());
   }
@@ -165,6 +169,9 @@ struct KeyNode {
   bool KeyInline() const { return key_size <= kInlineKey; }
   const char* KeyData() const { return KeyInline() ? key_chars : HeapKey(); }
   std::string_view key() const { return std::string_view(KeyData(), key_size); }
+  // The key's first kPrefixBytes bytes, zero-padded when the key is shorter: an inline key is
+  // followed by zeros to the end of key_chars, and a heap key is longer than kInlineKey.
+  const char* KeyPrefix() const { return KeyData(); }
 
   uint64_t hash = 0;  // the key's hash
   uint32_t cell = 0;  // where KeyIndex keeps the node
