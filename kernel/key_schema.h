@@ -139,6 +139,12 @@ class KeyText {
     len_ = n;
   }
   void Append(const IdText& t) { Append(t.view()); }
+  // A literal's length is known at compile time: no strlen. (Of is only given literals and
+  // views here, never a char array holding a shorter string.)
+  template <size_t N>
+  void Append(const char (&s)[N]) {
+    Append(std::string_view(s, N - 1));
+  }
   void Append(const char* s) { Append(std::string_view(s)); }
   void Append(uint64_t n) {
     char digits[20];
