@@ -164,8 +164,13 @@ class KeyText {
 };
 inline absl::string_view AsAlphaNumArg(const KeyText& k) { return ToAbsl(k.view()); }
 
-inline bool IsLocalKey(std::string_view k) { return k.substr(0, 6) == "local."; }
-inline bool IsHostKey(std::string_view k) { return k.substr(0, 5) == "host."; }
+// (Fixed-length compares, which compile to a few loads: these run for every crank write.)
+inline bool IsLocalKey(std::string_view k) {
+  return k.size() >= 6 && std::memcmp(k.data(), "local.", 6) == 0;
+}
+inline bool IsHostKey(std::string_view k) {
+  return k.size() >= 5 && std::memcmp(k.data(), "host.", 5) == 0;
+}
 inline bool IsConsensusKey(std::string_view k) { return !IsLocalKey(k) && !IsHostKey(k); }
 
 inline std::string VatName(std::string_view name) { return StrCat("vat.name.", name); }
