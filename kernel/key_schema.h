@@ -77,18 +77,23 @@ class IdText {
   }
   std::string_view view() const { return std::string_view(buf_, len_); }
 
+  // The whole buffer, for copying it at a fixed size (the bytes past view() are zeros).
+  static constexpr size_t kBufSize = 24;
+  const char* buf() const { return buf_; }
+
  private:
+  // Writes n's decimal digits at `at`, last digit first.
   void AppendNumber(size_t at, uint64_t n) {
-    char digits[20];
-    size_t d = 0;
+    size_t d = 1;
+    for (uint64_t t = n; t >= 10; t /= 10) ++d;
+    len_ = at + d;
+    char* p = buf_ + len_;
     do {
-      digits[d++] = static_cast<char>('0' + n % 10);
+      *--p = static_cast<char>('0' + n % 10);
       n /= 10;
     } while (n != 0);
-    while (d > 0) buf_[at++] = digits[--d];
-    len_ = at;
   }
-  char buf_[24];
+  char buf_[kBufSize] = {};  // "kp" and 20 digits at most
   size_t len_;
 };
 // Lets StrCat (kernel/strings.h) take an IdText.
@@ -128,17 +133,25 @@ class KeyText {
 
  private:
   static constexpr size_t kInline = 56;
+  // The inline case is small enough to inline into every key function (a literal part then
+  // copies at its fixed size); longer keys take AppendLong.
   void Append(std::string_view s) {
     const size_t n = len_ + s.size();
-    if (n <= kInline) {
-      std::memcpy(inline_ + len_, s.data(), s.size());
-    } else {
-      if (len_ <= kInline) heap_.assign(inline_, len_);
-      heap_.append(s.data(), s.size());
-    }
+    if (n > kInline) return AppendLong(s);
+    std::memcpy(inline_ + len_, s.data(), s.size());
     len_ = n;
   }
-  void Append(const IdText& t) { Append(t.view()); }
+  void AppendLong(std::string_view s) {
+    if (len_ <= kInline) heap_.assign(inline_, len_);
+    heap_.append(s.data(), s.size());
+    len_ += s.size();
+  }
+  // An id copies its whole (zero-padded) buffer when that fits: a fixed-size copy.
+  void Append(const IdText& t) {
+    if (len_ + IdText::kBufSize > kInline) return Append(t.view());
+    std::memcpy(inline_ + len_, t.buf(), IdText::kBufSize);
+    len_ += t.view().size();
+  }
   // A literal's length is known at compile time: no strlen. (Of is only given literals and
   // views here, never a char array holding a shorter string.)
   template <size_t N>
@@ -146,16 +159,19 @@ class KeyText {
     Append(std::string_view(s, N - 1));
   }
   void Append(const char* s) { Append(std::string_view(s)); }
+  // Decimal digits, written last first, in place when they fit.
   void Append(uint64_t n) {
-    char digits[20];
-    size_t d = 0;
+    size_t d = 1;
+    for (uint64_t t = n; t >= 10; t /= 10) ++d;
+    char out[20];
+    char* end = len_ + d <= kInline ? inline_ + len_ + d : out + d;
+    char* p = end;
     do {
-      digits[d++] = static_cast<char>('0' + n % 10);
+      *--p = static_cast<char>('0' + n % 10);
       n /= 10;
     } while (n != 0);
-    char out[20];
-    for (size_t i = 0; i < d; ++i) out[i] = digits[d - 1 - i];
-    Append(std::string_view(out, d));
+    if (end == out + d) return AppendLong(std::string_view(out, d));
+    len_ += d;
   }
 
   char inline_[kInline];
