@@ -62,6 +62,42 @@ inline constexpr uint64_t kFirstDeviceImportObject = 10;
 inline constexpr uint64_t kFirstDeviceImportDevice = 20;
 inline constexpr uint64_t kFirstDeviceImportPromise = 30;
 
+// Decimal text of numbers in keys, without a division per digit.
+namespace internal {
+// "00", "01", ..., "99".
+struct DigitPairs {
+  char c[200];
+  constexpr DigitPairs() : c() {
+    for (int i = 0; i < 100; ++i) {
+      c[2 * i] = static_cast<char>('0' + i / 10);
+      c[2 * i + 1] = static_cast<char>('0' + i % 10);
+    }
+  }
+};
+inline constexpr DigitPairs kDigitPairs{};
+// How many decimal digits n has.
+inline size_t DecimalDigits(uint64_t n) {
+  size_t d = 1;
+  // (p wraps after 10^19 only as the loop ends.)
+  for (uint64_t p = 10; d < 20 && n >= p; p *= 10) ++d;
+  return d;
+}
+// Writes n's DecimalDigits(n) digits ending just before `end`, two at a time from the last.
+inline void WriteDigitsBefore(char* end, uint64_t n) {
+  while (n >= 100) {
+    const uint64_t r = n % 100;
+    n /= 100;
+    end -= 2;
+    std::memcpy(end, kDigitPairs.c + 2 * r, 2);
+  }
+  if (n >= 10) {
+    std::memcpy(end - 2, kDigitPairs.c + 2 * n, 2);
+  } else {
+    end[-1] = static_cast<char>('0' + n);
+  }
+}
+}  // namespace internal
+
 // The text of a kref ("ko21") or vat id ("v1") in a stack buffer: keys are built several times
 // per crank, and this spares the temporary ToString() strings. Same text as ToString().
 class IdText {
@@ -82,16 +118,9 @@ class IdText {
   const char* buf() const { return buf_; }
 
  private:
-  // Writes n's decimal digits at `at`, last digit first.
   void AppendNumber(size_t at, uint64_t n) {
-    size_t d = 1;
-    for (uint64_t t = n; t >= 10; t /= 10) ++d;
-    len_ = at + d;
-    char* p = buf_ + len_;
-    do {
-      *--p = static_cast<char>('0' + n % 10);
-      n /= 10;
-    } while (n != 0);
+    len_ = at + internal::DecimalDigits(n);
+    internal::WriteDigitsBefore(buf_ + len_, n);
   }
   char buf_[kBufSize] = {};  // "kp" and 20 digits at most
   size_t len_;
@@ -159,19 +188,16 @@ class KeyText {
     Append(std::string_view(s, N - 1));
   }
   void Append(const char* s) { Append(std::string_view(s)); }
-  // Decimal digits, written last first, in place when they fit.
+  // Decimal digits, written in place when they fit.
   void Append(uint64_t n) {
-    size_t d = 1;
-    for (uint64_t t = n; t >= 10; t /= 10) ++d;
-    char out[20];
-    char* end = len_ + d <= kInline ? inline_ + len_ + d : out + d;
-    char* p = end;
-    do {
-      *--p = static_cast<char>('0' + n % 10);
-      n /= 10;
-    } while (n != 0);
-    if (end == out + d) return AppendLong(std::string_view(out, d));
+    const size_t d = internal::DecimalDigits(n);
+    if (len_ + d > kInline) {
+      char out[20];
+      internal::WriteDigitsBefore(out + d, n);
+      return AppendLong(std::string_view(out, d));
+    }
     len_ += d;
+    internal::WriteDigitsBefore(inline_ + len_, n);
   }
 
   char inline_[kInline];
