@@ -62,42 +62,6 @@ inline constexpr uint64_t kFirstDeviceImportObject = 10;
 inline constexpr uint64_t kFirstDeviceImportDevice = 20;
 inline constexpr uint64_t kFirstDeviceImportPromise = 30;
 
-// Decimal text of numbers in keys, without a division per digit.
-namespace internal {
-// "00", "01", ..., "99".
-struct DigitPairs {
-  char c[200];
-  constexpr DigitPairs() : c() {
-    for (int i = 0; i < 100; ++i) {
-      c[2 * i] = static_cast<char>('0' + i / 10);
-      c[2 * i + 1] = static_cast<char>('0' + i % 10);
-    }
-  }
-};
-inline constexpr DigitPairs kDigitPairs{};
-// How many decimal digits n has.
-inline size_t DecimalDigits(uint64_t n) {
-  size_t d = 1;
-  // (p wraps after 10^19 only as the loop ends.)
-  for (uint64_t p = 10; d < 20 && n >= p; p *= 10) ++d;
-  return d;
-}
-// Writes n's DecimalDigits(n) digits ending just before `end`, two at a time from the last.
-inline void WriteDigitsBefore(char* end, uint64_t n) {
-  while (n >= 100) {
-    const uint64_t r = n % 100;
-    n /= 100;
-    end -= 2;
-    std::memcpy(end, kDigitPairs.c + 2 * r, 2);
-  }
-  if (n >= 10) {
-    std::memcpy(end - 2, kDigitPairs.c + 2 * n, 2);
-  } else {
-    end[-1] = static_cast<char>('0' + n);
-  }
-}
-}  // namespace internal
-
 // The text of a kref ("ko21") or vat id ("v1") in a stack buffer: keys are built several times
 // per crank, and this spares the temporary ToString() strings. Same text as ToString().
 class IdText {
@@ -119,8 +83,8 @@ class IdText {
 
  private:
   void AppendNumber(size_t at, uint64_t n) {
-    len_ = at + internal::DecimalDigits(n);
-    internal::WriteDigitsBefore(buf_ + len_, n);
+    len_ = at + strings_internal::DecimalDigits(n);
+    strings_internal::WriteDigitsBefore(buf_ + len_, n);
   }
   char buf_[kBufSize] = {};  // "kp" and 20 digits at most
   size_t len_;
@@ -190,14 +154,14 @@ class KeyText {
   void Append(const char* s) { Append(std::string_view(s)); }
   // Decimal digits, written in place when they fit.
   void Append(uint64_t n) {
-    const size_t d = internal::DecimalDigits(n);
+    const size_t d = strings_internal::DecimalDigits(n);
     if (len_ + d > kInline) {
       char out[20];
-      internal::WriteDigitsBefore(out + d, n);
+      strings_internal::WriteDigitsBefore(out + d, n);
       return AppendLong(std::string_view(out, d));
     }
     len_ += d;
-    internal::WriteDigitsBefore(inline_ + len_, n);
+    strings_internal::WriteDigitsBefore(inline_ + len_, n);
   }
 
   char inline_[kInline];
