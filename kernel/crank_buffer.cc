@@ -123,12 +123,11 @@ void CrankBuffer::RollbackTo(size_t mark) {
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "WithWords byte-swaps little-endian words");
 
 CrankBuffer::SortedNode CrankBuffer::WithWords(Node* n) {
-  std::string_view k = n->key();
-  unsigned char b[16] = {};
-  std::memcpy(b, k.data(), std::min<size_t>(k.size(), 16));
+  static_assert(Node::kPrefixBytes == 16);
+  const char* p = n->KeyPrefix();
   uint64_t hi, lo;
-  std::memcpy(&hi, b, 8);
-  std::memcpy(&lo, b + 8, 8);
+  std::memcpy(&hi, p, 8);
+  std::memcpy(&lo, p + 8, 8);
   return SortedNode{__builtin_bswap64(hi), __builtin_bswap64(lo), n};
 }
 

@@ -64,7 +64,7 @@ void KernelImpl::EndCrank() {
   const std::string* n = buf_.Find(crank_number_key_);
   uint64_t crank = 0;
   if (n) ParseNat(*n, &crank);
-  buf_.Set(crank_number_key_, StrCat(crank + 1));
+  buf_.Set(crank_number_key_, NumText(crank + 1));
   EmitHostCrank();
   in_crank_ = false;
 }

@@ -172,7 +172,7 @@ KEvent KEvent::FromJsonOrDie(std::string_view text) {
 uint64_t KernelImpl::AllocCounter(std::string_view key, uint64_t first) {
   const std::string* v = buf_.Find(key);
   uint64_t n = v ? ParseU64OrDie(*v, key) : first;
-  buf_.Set(key, StrCat(n + 1));
+  buf_.Set(key, NumText(n + 1));
   return n;
 }
 
@@ -228,7 +228,7 @@ std::optional<std::pair<uint64_t, uint64_t>> KernelImpl::GetObjectCounts(
 void KernelImpl::SetObjectCounts(const Kref& ko, CrankBuffer::EntryRef e, uint64_t r,
                                  uint64_t c) {
   CHECK(r <= c) << "setting refCount of " << ko.ToString() << " to " << r << "," << c;
-  buf_.Set(e, StrCat(r, ",", c));
+  buf_.Set(e, NumText(r, ',', c));
 }
 
 std::optional<VatId> KernelImpl::GetOwner(const Kref& ko) {
@@ -460,7 +460,7 @@ void KernelImpl::AddMaybeFree(const Kref& k) {
 void KernelImpl::IncRef(const Kref& k, bool is_export, bool only_recognizable) {
   if (k.is_promise()) {
     CrankBuffer::EntryRef pe = buf_.Ref(keys::PromiseRefCount(k));
-    buf_.Set(pe, StrCat(GetPromiseRefCount(pe) + 1));
+    buf_.Set(pe, NumText(GetPromiseRefCount(pe) + 1));
     return;
   }
   if (!k.is_object() || is_export) return;
@@ -474,7 +474,7 @@ void KernelImpl::DecRef(const Kref& k, bool is_export, bool only_recognizable) {
     CrankBuffer::EntryRef pe = buf_.Ref(keys::PromiseRefCount(k));
     uint64_t n = GetPromiseRefCount(pe);
     CHECK(n > 0) << "refCount of " << k.ToString() << " below zero";
-    buf_.Set(pe, StrCat(n - 1));
+    buf_.Set(pe, NumText(n - 1));
     if (n - 1 == 0) AddMaybeFree(k);
     return;
   }
@@ -565,7 +565,7 @@ void KernelImpl::Enqueue(std::string_view queue, const KEvent& ev) {
   }
   // Indexes at or past the tail have never been written.
   buf_.Create(keys::QueueItem(queue, tail), text);
-  buf_.Set(pq->meta, StrCat("[", head, ",", tail + 1, "]"));
+  buf_.Set(pq->meta, NumText('[', head, ',', tail + 1, ']'));
 }
 
 std::optional<KEvent> KernelImpl::Dequeue(std::string_view queue) {
@@ -584,7 +584,7 @@ std::optional<KEvent> KernelImpl::Dequeue(std::string_view queue) {
   }
   if (!ev) ev = KEvent::FromJsonOrDie(*text);
   buf_.Delete(key);
-  buf_.Set(pq->meta, StrCat("[", head + 1, ",", tail, "]"));
+  buf_.Set(pq->meta, NumText('[', head + 1, ',', tail, ']'));
   return ev;
 }
 

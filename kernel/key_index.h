@@ -21,9 +21,9 @@
 //
 // Linear probing, at most 3/4 full, deletion by backward shift (no tombstones). A key's home
 // slot is its hash's low bits, which the stored 32 bits include (the table never reaches 2^32
-// slots), so moving slots never needs the nodes. The hash is
-// absl::Hash, which is seeded per process, so vat-chosen keys cannot aim at collisions.
-// Iteration order is never exposed.
+// slots), so moving slots never needs the nodes. The hash (KeyHash) is seeded per process from
+// std::random_device, so vat-chosen keys cannot aim at collisions. Iteration order is never
+// exposed, so the seed cannot affect anything but speed.
 //
 // Thread-safety: none (used by the single kernel thread).
 
@@ -40,16 +40,104 @@
 #include <utility>
 #include <vector>
 
-#include "absl/hash/hash.h"
-#include "absl/strings/string_view.h"
+#include <random>
 
 namespace swingset {
 
-// absl::Hash of the key as an absl::string_view (Debian's Abseil has its own string_view type,
-// and hashing a std::string_view would fall back to the unseeded std::hash).
+namespace key_index_internal {
+
+inline uint64_t Load64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline uint64_t Load32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+// The 128-bit product of a and b with its halves xor-ed: every input bit reaches the low bits.
+inline uint64_t MulFold(uint64_t a, uint64_t b) {
+  const unsigned __int128 p = static_cast<unsigned __int128>(a) * b;
+  return static_cast<uint64_t>(p) ^ static_cast<uint64_t>(p >> 64);
+}
+
+// Two secret words, drawn once per process.
+struct KeySeed {
+  uint64_t a;
+  uint64_t b;
+};
+inline const KeySeed& GetKeySeed() {
+  static const KeySeed seed = [] {
+    std::random_device rd;
+    auto word = [&rd] {
+      return (static_cast<uint64_t>(rd()) << 32) ^ static_cast<uint64_t>(rd());
+    };
+    KeySeed s;
+    s.a = word();
+    s.b = word();
+    return s;
+  }();
+  return seed;
+}
+
+// Whether the n bytes at a and b are equal: word compares for short keys, where a memcmp call
+// costs more than the comparison.
+inline bool BytesEqual(const char* a, const char* b, size_t n) {
+  if (n >= 8) {
+    if (n > 64) return std::memcmp(a, b, n) == 0;
+    // Whole words, then the last 8 bytes (overlapping the previous word unless n % 8 == 0).
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      if (Load64(a + i) != Load64(b + i)) return false;
+    }
+    return Load64(a + n - 8) == Load64(b + n - 8);
+  }
+  if (n >= 4) return Load32(a) == Load32(b) && Load32(a + n - 4) == Load32(b + n - 4);
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace key_index_internal
+
+// The index's hash: the key's bytes, read as 64-bit words, pass through multiply-folds with the
+// secret seed words, 16 bytes per fold (one fold for the kernel's keys of up to 16 bytes, two
+// or three for the rest). Keys of equal length give distinct (a, b) word pairs, and the length
+// is mixed in, so distinct keys collide only through the fold itself. Not cryptographic: with
+// the seed unknown, vat-chosen keys cannot aim at collisions, which is all the index needs.
 struct KeyHash {
   uint64_t operator()(std::string_view key) const {
-    return absl::Hash<absl::string_view>{}(absl::string_view(key.data(), key.size()));
+    using namespace key_index_internal;
+    const KeySeed& seed = GetKeySeed();
+    const char* p = key.data();
+    const size_t n = key.size();
+    uint64_t h = seed.b ^ (n * 0x9e3779b97f4a7c15u);
+    uint64_t a, b;
+    if (n <= 16) {
+      if (n >= 8) {
+        a = Load64(p);
+        b = Load64(p + n - 8);
+      } else if (n >= 4) {
+        a = Load32(p);
+        b = Load32(p + n - 4);
+      } else if (n > 0) {
+        a = (uint64_t{static_cast<unsigned char>(p[0])} << 16) |
+            (uint64_t{static_cast<unsigned char>(p[n / 2])} << 8) |
+            static_cast<unsigned char>(p[n - 1]);
+        b = 0;
+      } else {
+        a = b = 0;
+      }
+    } else {
+      // Every 16-byte block but the last, then the last 16 bytes (overlapping the previous
+      // block when n is not a multiple of 16).
+      const char* end = p + n;
+      for (; end - p > 16; p += 16) h = MulFold(Load64(p) ^ seed.a, Load64(p + 8) ^ h);
+      a = Load64(end - 16);
+      b = Load64(end - 8);
+    }
+    return MulFold(a ^ seed.a, b ^ h);
   }
 };
 
@@ -59,12 +147,16 @@ struct KeyHash {
 template <typename Value>
 struct KeyNode {
   static constexpr size_t kInlineKey = 40;
+  static constexpr size_t kPrefixBytes = 16;
+  static_assert(kInlineKey >= kPrefixBytes);
 
   explicit KeyNode(std::string_view key) : key_size(static_cast<uint32_t>(key.size())) {
     char* dst = key_chars;
     if (!KeyInline()) {
       dst = new char[key.size()];
       std::memcpy(key_chars, &dst, sizeof dst);  // a longer key lives on the heap
+    } else {
+      std::memset(key_chars + key.size(), 0, kInlineKey - key.size());
     }
     if (!key.empty()) std::memcpy(dst, key.data(), key.size());
   }
@@ -77,6 +169,9 @@ struct KeyNode {
   bool KeyInline() const { return key_size <= kInlineKey; }
   const char* KeyData() const { return KeyInline() ? key_chars : HeapKey(); }
   std::string_view key() const { return std::string_view(KeyData(), key_size); }
+  // The key's first kPrefixBytes bytes, zero-padded when the key is shorter: an inline key is
+  // followed by zeros to the end of key_chars, and a heap key is longer than kInlineKey.
+  const char* KeyPrefix() const { return KeyData(); }
 
   uint64_t hash = 0;  // the key's hash
   uint32_t cell = 0;  // where KeyIndex keeps the node
@@ -114,7 +209,10 @@ class KeyIndex {
       if (s.cell == kEmpty) return nullptr;
       if (s.tag == tag) {
         Node* n = NodeAt(s.cell);
-        if (n->key() == key) return n;
+        if (n->key_size == key.size() &&
+            key_index_internal::BytesEqual(n->KeyData(), key.data(), key.size())) {
+          return n;
+        }
       }
     }
   }

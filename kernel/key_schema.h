@@ -77,18 +77,16 @@ class IdText {
   }
   std::string_view view() const { return std::string_view(buf_, len_); }
 
+  // The whole buffer, for copying it at a fixed size (the bytes past view() are zeros).
+  static constexpr size_t kBufSize = 24;
+  const char* buf() const { return buf_; }
+
  private:
   void AppendNumber(size_t at, uint64_t n) {
-    char digits[20];
-    size_t d = 0;
-    do {
-      digits[d++] = static_cast<char>('0' + n % 10);
-      n /= 10;
-    } while (n != 0);
-    while (d > 0) buf_[at++] = digits[--d];
-    len_ = at;
+    len_ = at + strings_internal::DecimalDigits(n);
+    strings_internal::WriteDigitsBefore(buf_ + len_, n);
   }
-  char buf_[24];
+  char buf_[kBufSize] = {};  // "kp" and 20 digits at most
   size_t len_;
 };
 // Lets StrCat (kernel/strings.h) take an IdText.
@@ -128,28 +126,42 @@ class KeyText {
 
  private:
   static constexpr size_t kInline = 56;
+  // The inline case is small enough to inline into every key function (a literal part then
+  // copies at its fixed size); longer keys take AppendLong.
   void Append(std::string_view s) {
     const size_t n = len_ + s.size();
-    if (n <= kInline) {
-      std::memcpy(inline_ + len_, s.data(), s.size());
-    } else {
-      if (len_ <= kInline) heap_.assign(inline_, len_);
-      heap_.append(s.data(), s.size());
-    }
+    if (n > kInline) return AppendLong(s);
+    std::memcpy(inline_ + len_, s.data(), s.size());
     len_ = n;
   }
-  void Append(const IdText& t) { Append(t.view()); }
+  void AppendLong(std::string_view s) {
+    if (len_ <= kInline) heap_.assign(inline_, len_);
+    heap_.append(s.data(), s.size());
+    len_ += s.size();
+  }
+  // An id copies its whole (zero-padded) buffer when that fits: a fixed-size copy.
+  void Append(const IdText& t) {
+    if (len_ + IdText::kBufSize > kInline) return Append(t.view());
+    std::memcpy(inline_ + len_, t.buf(), IdText::kBufSize);
+    len_ += t.view().size();
+  }
+  // A literal's length is known at compile time: no strlen. (Of is only given literals and
+  // views here, never a char array holding a shorter string.)
+  template <size_t N>
+  void Append(const char (&s)[N]) {
+    Append(std::string_view(s, N - 1));
+  }
   void Append(const char* s) { Append(std::string_view(s)); }
+  // Decimal digits, written in place when they fit.
   void Append(uint64_t n) {
-    char digits[20];
-    size_t d = 0;
-    do {
-      digits[d++] = static_cast<char>('0' + n % 10);
-      n /= 10;
-    } while (n != 0);
-    char out[20];
-    for (size_t i = 0; i < d; ++i) out[i] = digits[d - 1 - i];
-    Append(std::string_view(out, d));
+    const size_t d = strings_internal::DecimalDigits(n);
+    if (len_ + d > kInline) {
+      char out[20];
+      strings_internal::WriteDigitsBefore(out + d, n);
+      return AppendLong(std::string_view(out, d));
+    }
+    len_ += d;
+    strings_internal::WriteDigitsBefore(inline_ + len_, n);
   }
 
   char inline_[kInline];
@@ -158,8 +170,13 @@ class KeyText {
 };
 inline absl::string_view AsAlphaNumArg(const KeyText& k) { return ToAbsl(k.view()); }
 
-inline bool IsLocalKey(std::string_view k) { return k.substr(0, 6) == "local."; }
-inline bool IsHostKey(std::string_view k) { return k.substr(0, 5) == "host."; }
+// (Fixed-length compares, which compile to a few loads: these run for every crank write.)
+inline bool IsLocalKey(std::string_view k) {
+  return k.size() >= 6 && std::memcmp(k.data(), "local.", 6) == 0;
+}
+inline bool IsHostKey(std::string_view k) {
+  return k.size() >= 5 && std::memcmp(k.data(), "host.", 5) == 0;
+}
 inline bool IsConsensusKey(std::string_view k) { return !IsLocalKey(k) && !IsHostKey(k); }
 
 inline std::string VatName(std::string_view name) { return StrCat("vat.name.", name); }

@@ -7,6 +7,8 @@
 #ifndef SWINGSETD_KERNEL_STRINGS_H_
 #define SWINGSETD_KERNEL_STRINGS_H_
 
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -39,6 +41,65 @@ void StrAppend(std::string* out, const Args&... args) {
 }
 
 inline absl::string_view ToAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+// Decimal text of numbers (in keys and counter values) without a division per digit.
+namespace strings_internal {
+// "00", "01", ..., "99".
+struct DigitPairs {
+  char c[200];
+  constexpr DigitPairs() : c() {
+    for (int i = 0; i < 100; ++i) {
+      c[2 * i] = static_cast<char>('0' + i / 10);
+      c[2 * i + 1] = static_cast<char>('0' + i % 10);
+    }
+  }
+};
+inline constexpr DigitPairs kDigitPairs{};
+// How many decimal digits n has.
+inline size_t DecimalDigits(uint64_t n) {
+  size_t d = 1;
+  // (p wraps after 10^19 only as the loop ends.)
+  for (uint64_t p = 10; d < 20 && n >= p; p *= 10) ++d;
+  return d;
+}
+// Writes n's DecimalDigits(n) digits ending just before `end`, two at a time from the last.
+inline void WriteDigitsBefore(char* end, uint64_t n) {
+  while (n >= 100) {
+    const uint64_t r = n % 100;
+    n /= 100;
+    end -= 2;
+    std::memcpy(end, kDigitPairs.c + 2 * r, 2);
+  }
+  if (n >= 10) {
+    std::memcpy(end - 2, kDigitPairs.c + 2 * n, 2);
+  } else {
+    end[-1] = static_cast<char>('0' + n);
+  }
+}
+}  // namespace strings_internal
+
+// Numbers and single characters joined in a stack buffer, the same text StrCat makes: for the
+// short values written on every crank (counters, refcounts, queue records), which then need no
+// heap string. NumText('[', head, ',', tail, ']').view() == StrCat("[", head, ",", tail, "]").
+class NumText {
+ public:
+  template <typename... Parts>
+  explicit NumText(const Parts&... parts) {
+    static_assert(sizeof...(Parts) * 20 <= sizeof(buf_), "too many parts");
+    (Append(parts), ...);
+  }
+  std::string_view view() const { return std::string_view(buf_, len_); }
+  operator std::string_view() const { return view(); }  // NOLINT: a value is a string
+
+ private:
+  void Append(char c) { buf_[len_++] = c; }
+  void Append(uint64_t n) {
+    len_ += strings_internal::DecimalDigits(n);
+    strings_internal::WriteDigitsBefore(buf_ + len_, n);
+  }
+  char buf_[100];
+  size_t len_ = 0;
+};
 
 }  // namespace swingset
 
