@@ -52,11 +52,7 @@ namespace {
 // Writes n in decimal at p; returns the end.
 char* WriteDecimal(uint64_t n, char* p) {
   char* end = p + DecimalDigits(n);
-  char* q = end;
-  do {
-    *--q = static_cast<char>('0' + n % 10);
-    n /= 10;
-  } while (n != 0);
+  WriteDigitsBefore(end, n);
   return end;
 }
 

@@ -37,7 +37,6 @@
 #ifndef SWINGSETD_KERNEL_GC_ACTIONS_H_
 #define SWINGSETD_KERNEL_GC_ACTIONS_H_
 
-#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -46,6 +45,7 @@
 #include "absl/container/btree_set.h"
 #include "kernel/crank_buffer.h"
 #include "kernel/ids.h"
+#include "kernel/strings.h"
 
 namespace swingset {
 
@@ -54,36 +54,19 @@ enum class GcActionType : uint8_t { kDropExport, kRetireExport, kRetireImport };
 // The name used in stored actions ("dropExport", ...).
 const char* GcActionTypeName(GcActionType t);
 
-namespace gc_actions_internal {
-inline constexpr uint64_t kPow10[20] = {
-    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull,
-    1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull,
-    100000000000000ull, 1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
-    1000000000000000000ull, 10000000000000000000ull};
-}  // namespace gc_actions_internal
-
-// Number of decimal digits of `n` (1 for 0).
-inline int DecimalDigits(uint64_t n) {
-  n |= 1;  // 0 has one digit, like 1
-  // t = floor(bit_width * log10(2)) (1233/4096 ~ log10(2)) is the digit count or one less.
-  int t = (std::bit_width(n) * 1233) >> 12;
-  return t + 1 - (n < gc_actions_internal::kPow10[t]);
-}
-
 // Three-way comparison (<0, 0, >0) of the decimal strings of `a` and `b` in plain string order
 // (1 < 10 < 19 < 2 < 9), without building them.
 inline int CompareDecimalStrings(uint64_t a, uint64_t b) {
   if (a == b) return 0;
-  int da = DecimalDigits(a), db = DecimalDigits(b);
+  const size_t da = DecimalDigits(a), db = DecimalDigits(b);
   if (da == db) return a < b ? -1 : 1;
   // Pad the shorter number with zeros to the longer's length. If it is then no greater than
   // the longer, its digits are a prefix of the longer's or below its leading digits, and it
   // sorts first either way; if greater, its digits are above. The padded value has at most 20
   // digits, so it cannot overflow 128 bits.
   __extension__ using U128 = unsigned __int128;
-  using gc_actions_internal::kPow10;
-  if (da < db) return static_cast<U128>(a) * kPow10[db - da] <= b ? -1 : 1;
-  return static_cast<U128>(b) * kPow10[da - db] <= a ? 1 : -1;
+  if (da < db) return static_cast<U128>(a) * kPowersOf10[db - da] <= b ? -1 : 1;
+  return static_cast<U128>(b) * kPowersOf10[da - db] <= a ? 1 : -1;
 }
 
 class GcActionSet {

@@ -143,7 +143,7 @@ TEST(CompareDecimalStringsTest, MatchesStringOrder) {
   std::mt19937_64 rng(7);
   for (int i = 0; i < 300; ++i) v.push_back(rng() >> (rng() % 64));
   for (uint64_t a : v) {
-    EXPECT_EQ(DecimalDigits(a), static_cast<int>(std::to_string(a).size())) << a;
+    EXPECT_EQ(DecimalDigits(a), std::to_string(a).size()) << a;
     for (uint64_t b : v) {
       ASSERT_EQ(Sign(CompareDecimalStrings(a, b)), StringCompare(a, b)) << a << " vs " << b;
     }

@@ -83,8 +83,8 @@ class IdText {
 
  private:
   void AppendNumber(size_t at, uint64_t n) {
-    len_ = at + strings_internal::DecimalDigits(n);
-    strings_internal::WriteDigitsBefore(buf_ + len_, n);
+    len_ = at + DecimalDigits(n);
+    WriteDigitsBefore(buf_ + len_, n);
   }
   char buf_[kBufSize] = {};  // "kp" and 20 digits at most
   size_t len_;
@@ -154,14 +154,14 @@ class KeyText {
   void Append(const char* s) { Append(std::string_view(s)); }
   // Decimal digits, written in place when they fit.
   void Append(uint64_t n) {
-    const size_t d = strings_internal::DecimalDigits(n);
+    const size_t d = DecimalDigits(n);
     if (len_ + d > kInline) {
       char out[20];
-      strings_internal::WriteDigitsBefore(out + d, n);
+      WriteDigitsBefore(out + d, n);
       return AppendLong(std::string_view(out, d));
     }
     len_ += d;
-    strings_internal::WriteDigitsBefore(inline_ + len_, n);
+    WriteDigitsBefore(inline_ + len_, n);
   }
 
   char inline_[kInline];

@@ -7,6 +7,7 @@
 #ifndef SWINGSETD_KERNEL_STRINGS_H_
 #define SWINGSETD_KERNEL_STRINGS_H_
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -55,15 +56,26 @@ struct DigitPairs {
   }
 };
 inline constexpr DigitPairs kDigitPairs{};
-// How many decimal digits n has.
+}  // namespace strings_internal
+
+// 10^0 ... 10^19.
+inline constexpr uint64_t kPowersOf10[20] = {
+    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull,
+    1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull,
+    100000000000000ull, 1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+    1000000000000000000ull, 10000000000000000000ull};
+
+// How many decimal digits n has (1 for 0).
 inline size_t DecimalDigits(uint64_t n) {
-  size_t d = 1;
-  // (p wraps after 10^19 only as the loop ends.)
-  for (uint64_t p = 10; d < 20 && n >= p; p *= 10) ++d;
-  return d;
+  n |= 1;  // 0 has one digit, like 1
+  // t = floor(bit_width * log10(2)) (1233/4096 ~ log10(2)) is the digit count or one less.
+  const size_t t = (static_cast<size_t>(std::bit_width(n)) * 1233) >> 12;
+  return t + 1 - (n < kPowersOf10[t]);
 }
+
 // Writes n's DecimalDigits(n) digits ending just before `end`, two at a time from the last.
 inline void WriteDigitsBefore(char* end, uint64_t n) {
+  using strings_internal::kDigitPairs;
   while (n >= 100) {
     const uint64_t r = n % 100;
     n /= 100;
@@ -76,7 +88,6 @@ inline void WriteDigitsBefore(char* end, uint64_t n) {
     end[-1] = static_cast<char>('0' + n);
   }
 }
-}  // namespace strings_internal
 
 // Numbers and single characters joined in a stack buffer, the same text StrCat makes: for the
 // short values written on every crank (counters, refcounts, queue records), which then need no
@@ -94,8 +105,8 @@ class NumText {
  private:
   void Append(char c) { buf_[len_++] = c; }
   void Append(uint64_t n) {
-    len_ += strings_internal::DecimalDigits(n);
-    strings_internal::WriteDigitsBefore(buf_ + len_, n);
+    len_ += DecimalDigits(n);
+    WriteDigitsBefore(buf_ + len_, n);
   }
   char buf_[100];
   size_t len_ = 0;
