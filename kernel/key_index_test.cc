@@ -2,6 +2,7 @@
 
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -64,6 +65,32 @@ void CheckAgainstReference(uint32_t seed) {
   index.Clear();
   EXPECT_EQ(index.size(), 0u);
   EXPECT_EQ(index.Find("k1", Index::HashOf("k1")), nullptr);
+}
+
+TEST(KeyIndexTest, KeyHashMixesEveryByteAndTheLength) {
+  // For every length up to 80 (the short-key paths and several 16-byte blocks), the key and
+  // each variant with one byte changed hash differently: a byte the hash skipped would give
+  // equal hashes. Keys that differ only in length (a zero byte appended) too.
+  KeyHash hash;
+  std::set<uint64_t> seen;
+  size_t keys = 0;
+  for (size_t len = 0; len <= 80; ++len) {
+    std::string base(len, '\0');
+    for (size_t i = 0; i < len; ++i) base[i] = static_cast<char>('a' + i % 26);
+    EXPECT_EQ(hash(base), hash(std::string(base))) << "not a function of the bytes";
+    seen.insert(hash(base));
+    ++keys;
+    for (size_t i = 0; i < len; ++i) {
+      std::string k = base;
+      k[i] = static_cast<char>(k[i] ^ 0x01);
+      seen.insert(hash(k));
+      ++keys;
+    }
+  }
+  std::set<uint64_t> zeros;
+  for (size_t len = 0; len <= 80; ++len) zeros.insert(hash(std::string(len, '\0')));
+  EXPECT_EQ(seen.size(), keys);
+  EXPECT_EQ(zeros.size(), 81u);
 }
 
 TEST(KeyIndexTest, MatchesAReferenceMapUnderRandomInsertsAndErases) {
