@@ -8,9 +8,10 @@
 // so a read, a write or the fold at the end of a crank costs one key hash: the entry holds the
 // crank-layer value (if written in this crank), the newest value below it (a block write or a
 // cached store read), and whether a block key was read before its first block write (its
-// committed value then sits in a side list, read only by the state hash). Separate key lists (pointers to the index's nodes, which never move) record
-// which keys are in the crank and block layers, for sorting and iteration; each crank appends
-// its new block keys as one sorted run, and the block merges the runs when it is read in order.
+// committed value then sits in a side list, read only by the state hash). Separate key lists
+// (pointers to the index's nodes, which never move) record which keys are in the crank and
+// block layers, for sorting and iteration; each crank appends its new block keys as one sorted
+// run, and the block merges the runs when it is read in order.
 // Batch loops over many keys use a Prefetcher (below), since at GC scale every lookup is a
 // cache miss.
 // Nothing reaches the store until BlockBatch() is written by the owner. Iteration merges the

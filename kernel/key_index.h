@@ -36,11 +36,10 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <random>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <random>
 
 namespace swingset {
 
