@@ -420,17 +420,25 @@ constexpr char kGlobalWalk[] = R"((function walk() {
   return lines;
 }))";
 
-std::vector<std::string> WalkVatGlobal(bool ses_bundle) {
-  JsVatHostOptions o;
-  o.ses_bundle = ses_bundle;
+// A host with kHelloVat loaded (not started) as kVat, or null (with a test failure) when loading
+// failed.
+std::unique_ptr<JsVatHost> LoadHelloVat(const JsVatHostOptions& o) {
   std::unique_ptr<JsVatHost> host = JsVatHost::Create(o);
   VatSpec spec;
   spec.vat_id = kVat;
-  spec.name = "walk";
+  spec.name = "hello";
   spec.source = kHelloVat;
   absl::Status st = host->LoadVat(spec);
   EXPECT_TRUE(st.ok()) << st;
-  if (!st.ok()) return {};
+  if (!st.ok()) return nullptr;
+  return host;
+}
+
+std::vector<std::string> WalkVatGlobal(bool ses_bundle) {
+  JsVatHostOptions o;
+  o.ses_bundle = ses_bundle;
+  std::unique_ptr<JsVatHost> host = LoadHelloVat(o);
+  if (!host) return {};
   absl::StatusOr<std::string> out = host->TEST_Eval(kVat, kGlobalWalk);
   EXPECT_TRUE(out.ok()) << out.status();
   if (!out.ok()) return {};
@@ -453,6 +461,19 @@ TEST(JsVatHostSesModulesTest, VatCodeSeesTheSameGlobalAsWithTheBundle) {
   EXPECT_EQ(modules.size(), bundle.size());
 }
 
+// LoadHelloVat, then the vat started and its zone collected; null (with a test failure) when
+// loading or starting failed.
+std::unique_ptr<JsVatHost> StartIdleVat(const JsVatHostOptions& o) {
+  std::unique_ptr<JsVatHost> host = LoadHelloVat(o);
+  if (!host) return nullptr;
+  FakeSyscallHandler syscalls;
+  bool started = host->Deliver(kVat, StartVat(), &syscalls).ok;
+  EXPECT_TRUE(started);
+  if (!started) return nullptr;
+  host->TEST_ZoneGC(kVat);
+  return host;
+}
+
 // What loading SES as modules is for: the host drops the module records after lockdown(), so
 // modules no live function reaches are collected by the compacting GC after the vat's start.
 TEST(JsVatHostSesModulesTest, IdleVatHeapIsSmallerThanWithTheBundle) {
@@ -460,15 +481,8 @@ TEST(JsVatHostSesModulesTest, IdleVatHeapIsSmallerThanWithTheBundle) {
   for (bool ses_bundle : {false, true}) {
     JsVatHostOptions o;
     o.ses_bundle = ses_bundle;
-    std::unique_ptr<JsVatHost> host = JsVatHost::Create(o);
-    VatSpec spec;
-    spec.vat_id = kVat;
-    spec.name = "idle";
-    spec.source = kHelloVat;
-    ASSERT_TRUE(host->LoadVat(spec).ok());
-    FakeSyscallHandler syscalls;
-    ASSERT_TRUE(host->Deliver(kVat, StartVat(), &syscalls).ok);
-    host->TEST_ZoneGC(kVat);
+    std::unique_ptr<JsVatHost> host = StartIdleVat(o);
+    ASSERT_NE(host, nullptr);
     heap[ses_bundle] = host->TEST_ZoneHeapBytes(kVat);
   }
   // Measured: see vats/README.md.
@@ -482,15 +496,8 @@ TEST(JsVatHostSesModulesTest, IdleVatHeapIsSmallerThanWithTheBundle) {
 TEST(JsVatHostSesModulesTest, LockdownMachineryIsCollectedAfterTheStart) {
   JsVatHostOptions o;
   o.testing_track_ses_modules = true;
-  std::unique_ptr<JsVatHost> host = JsVatHost::Create(o);
-  VatSpec spec;
-  spec.vat_id = kVat;
-  spec.name = "idle";
-  spec.source = kHelloVat;
-  ASSERT_TRUE(host->LoadVat(spec).ok());
-  FakeSyscallHandler syscalls;
-  ASSERT_TRUE(host->Deliver(kVat, StartVat(), &syscalls).ok);
-  host->TEST_ZoneGC(kVat);
+  std::unique_ptr<JsVatHost> host = StartIdleVat(o);
+  ASSERT_NE(host, nullptr);
   std::vector<std::string> live = host->TEST_LiveSesModules(kVat);
   for (const char* kept : {"ses/src/commons.js", "ses/src/tame-date-constructor.js",
                            "ses/src/enable-property-overrides.js", "ses/src/error/assert.js"}) {
