@@ -251,11 +251,11 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
                                sc.type == VatSyscall::Type::kAbandonExports;
       std::vector<std::pair<Kref, std::string>> items;
       items.reserve(sc.vrefs.size());
-      auto pf = buf_.MakePrefetcher(sc.vrefs.size(), [&](size_t j, auto&& fn) {
+      auto vref_pf = buf_.MakePrefetcher(sc.vrefs.size(), [&](size_t j, auto&& fn) {
         fn(keys::CListByVref(vat, sc.vrefs[j]));
       });
       for (size_t i = 0; i < sc.vrefs.size(); ++i) {
-        pf.Step(i);
+        vref_pf.Step(i);
         const std::string& s = sc.vrefs[i];
         ASSIGN_OR_RETURN(VatRef v, VatRef::Parse(s));
         if (!v.is_object() || v.is_export() != want_export) {
@@ -265,18 +265,16 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         items.emplace_back(k, v.str());
       }
       // The loops below touch each kref's c-list entry and (for imports) its counts.
-      auto object_keys = [&](size_t j, auto&& fn) {
+      auto pf = buf_.MakePrefetcher(items.size(), [&](size_t j, auto&& fn) {
         fn(keys::CListByKref(vat, items[j].first));
         if (!want_export) fn(keys::ObjectRefCount(items[j].first));
-      };
+      });
       if (sc.type == VatSyscall::Type::kDropImports) {
-        auto pf = buf_.MakePrefetcher(items.size(), object_keys);
         for (size_t i = 0; i < items.size(); ++i) {
           pf.Step(i);
           ClearReachableFlag(vat, items[i].first);
         }
       } else if (sc.type == VatSyscall::Type::kRetireImports) {
-        auto pf = buf_.MakePrefetcher(items.size(), object_keys);
         for (size_t i = 0; i < items.size(); ++i) {
           pf.Step(i);
           auto& [k, v] = items[i];
@@ -287,7 +285,6 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         }
       } else if (sc.type == VatSyscall::Type::kRetireExports) {
         std::vector<Kref> krefs;
-        auto pf = buf_.MakePrefetcher(items.size(), object_keys);
         for (size_t i = 0; i < items.size(); ++i) {
           pf.Step(i);
           auto& [k, v] = items[i];
