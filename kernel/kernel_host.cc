@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "kernel/activity_chain.h"
 #include "kernel/base.h"
 #include "kernel/kernel_impl.h"
 #include "kernel/key_schema.h"
@@ -39,6 +40,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> Kernel::Open(KernelOptions options) {
 
 absl::Status KernelImpl::Load() {
   hasher_ = options_.hasher_factory();
+  activity_ = std::make_unique<ActivityChain>(options_.hasher_factory);
   if (auto v = buf_.Get(keys::kVersion); v && *v != keys::kVersionValue) {
     return absl::FailedPreconditionError(StrCat("store has kernel schema version ", *v,
                                                 ", this build reads ", keys::kVersionValue));
@@ -477,7 +479,10 @@ void KernelImpl::AbortBlock() {
   CHECK_OK(LoadVatInfo());
 }
 
-std::string KernelImpl::ActivityHash() { return buf_.Get(keys::kActivityHash).value_or(""); }
+std::string KernelImpl::ActivityHash() {
+  if (activity_->active()) return activity_->Current();  // asked from inside Run()
+  return buf_.Get(keys::kActivityHash).value_or("");
+}
 
 uint64_t KernelImpl::CrankNumber() {
   uint64_t n = 0;

@@ -32,6 +32,8 @@
 
 namespace swingset {
 
+class ActivityChain;
+
 // A message as the kernel stores it: methargs slots are krefs.
 struct KMessage {
   CapData methargs;
@@ -261,6 +263,8 @@ class KernelImpl : public Kernel {
 
   // ---------------- kernel_host.cc
   void EmitHostCrank();  // fold host-side writes into the block and the activity hash
+  void BeginActivityBatch();
+  void EndActivityBatch();  // writes the batch's activity hash (outside any crank)
 
   KernelOptions options_;
   KvStore* store_;
@@ -268,8 +272,11 @@ class KernelImpl : public Kernel {
   CrankBuffer buf_;
   // Pending GC actions over buf_'s `gcActions` key; flushed by EmitHostCrank and SavePoint().
   GcActionSet gc_actions_{&buf_};
-  std::unique_ptr<Hasher> hasher_;
+  std::unique_ptr<Hasher> hasher_;     // the activity hash of cranks outside Run()
   std::string hash_scratch_;           // scratch
+  // The activity hash of Run()'s cranks, hashed on a worker thread while the run goes on; the
+  // stored activityhash is written once, when the run ends.
+  std::unique_ptr<ActivityChain> activity_;
   // maybeFreeKrefs: insertion-ordered set, not rolled back with the crank (§8.1). Membership
   // is one bit per kref id and kind: ids are dense counters, so the bitmap stays small and a
   // test touches a word that is usually cached (a hash set missed the cache on every insert

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_join.h"
+#include "kernel/activity_chain.h"
 #include "kernel/base.h"
 #include "kernel/kernel_impl.h"
 #include "kernel/key_schema.h"
@@ -73,8 +74,9 @@ void KernelImpl::EmitHostCrank() {
   // Crank hash over this crank's net consensus writes in key order; then the activity hash
   // chains it (DESIGN §5). The activityhash key itself is written outside the crank hash.
   gc_actions_.Flush();
-  std::string& text = hash_scratch_;
-  text.clear();
+  const bool batched = activity_->active();
+  std::string& text = batched ? *activity_->OpenCrank() : hash_scratch_;
+  if (!batched) text.clear();
   buf_.ForEachCrankWrite([&](std::string_view key, const std::string* value) {
     if (!keys::IsConsensusKey(key)) return;
     if (value) {
@@ -83,17 +85,27 @@ void KernelImpl::EmitHostCrank() {
       text.append("delete\n").append(key).append("\n");
     }
   });
-  if (!text.empty()) {
-    hasher_->Update(text);
-    std::string crankhash = hasher_->FinishHex();
+  if (batched) {
+    activity_->CloseCrank();
+  } else if (!text.empty()) {
     const std::string* prev = buf_.Find(activity_hash_key_);
-    hasher_->Update("activityhash\n");
-    hasher_->Update(prev ? std::string_view(*prev) : std::string_view());
-    hasher_->Update("\n");
-    hasher_->Update(crankhash);
-    hasher_->Update("\n");
-    buf_.Set(activity_hash_key_, hasher_->FinishHex());
+    std::string activity = prev ? *prev : std::string();
+    ChainActivity(hasher_.get(), text, &activity);
+    buf_.Set(activity_hash_key_, activity);
   }
+  buf_.FinishCrank(nullptr);
+}
+
+void KernelImpl::BeginActivityBatch() {
+  const std::string* prev = buf_.Find(activity_hash_key_);
+  activity_->Begin(prev ? std::string_view(*prev) : std::string_view());
+}
+
+void KernelImpl::EndActivityBatch() {
+  const bool advanced = activity_->cranks() > 0;
+  std::string activity = activity_->End();
+  if (!advanced) return;
+  buf_.Set(activity_hash_key_, activity);
   buf_.FinishCrank(nullptr);
 }
 
@@ -821,6 +833,7 @@ bool KernelImpl::RunOneCrank(RunStats* stats) {
 
 RunStats KernelImpl::Run(const RunPolicy& policy) {
   RunStats stats;
+  BeginActivityBatch();
   while (true) {
     if (policy.max_cranks != 0 && stats.cranks >= policy.max_cranks) {
       stats.work_remains = HasWork();
@@ -828,6 +841,7 @@ RunStats KernelImpl::Run(const RunPolicy& policy) {
     }
     if (!RunOneCrank(&stats)) break;
   }
+  EndActivityBatch();
   return stats;
 }
 

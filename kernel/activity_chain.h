@@ -1,0 +1,100 @@
+// File: activity_chain.h
+//
+// The activity hash (DESIGN §5): after each crank,
+//   crankhash = hex(SHA-256(crank text))
+//   activity  = hex(SHA-256("activityhash\n" + previous activity + "\n" + crankhash + "\n"))
+// where the crank text lists the crank's consensus writes in key order.
+//
+// ActivityChain computes that chain for a batch of cranks (one Run of the kernel) on a worker
+// thread while the kernel thread goes on with the next cranks: the kernel appends each crank's
+// text to a chunk, and full chunks go to the worker, which hashes them in order. The chain is
+// a pure function of the texts in order, so neither the chunking nor the thread timing can
+// change it; the worker touches nothing but the chunks and its own hasher. Current() waits for
+// the worker and hashes the unsent rest on the calling thread, so short batches never wake
+// the worker at all.
+//
+// Thread-safety: all public methods are called from one thread (the kernel thread).
+
+#ifndef SWINGSETD_KERNEL_ACTIVITY_CHAIN_H_
+#define SWINGSETD_KERNEL_ACTIVITY_CHAIN_H_
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "kernel/hasher.h"
+
+namespace swingset {
+
+// One step of the chain: *activity becomes the activity hash after a crank with `text`.
+void ChainActivity(Hasher* hasher, std::string_view text, std::string* activity);
+
+class ActivityChain {
+ public:
+  // A chunk goes to the worker once it holds this many cranks or bytes.
+  static constexpr size_t kChunkCranks = 64;
+  static constexpr size_t kChunkBytes = 64 * 1024;
+  // The kernel thread waits when this many chunks are queued (the worker is behind).
+  static constexpr size_t kMaxQueuedChunks = 16;
+
+  explicit ActivityChain(HasherFactory factory);
+  ~ActivityChain();  // stops and joins the worker
+  ActivityChain(const ActivityChain&) = delete;
+  ActivityChain& operator=(const ActivityChain&) = delete;
+
+  // Starts a batch whose chain continues from `activity` (the stored activity hash, "" when
+  // there is none yet). No batch may be active.
+  void Begin(std::string_view activity);
+  bool active() const { return active_; }
+  // Cranks added since Begin().
+  uint64_t cranks() const { return cranks_; }
+
+  // Adding a crank: append its text to *OpenCrank(), then call CloseCrank(). A crank whose
+  // text is empty (it wrote no consensus key) does not advance the chain.
+  std::string* OpenCrank();
+  void CloseCrank();
+
+  // The chain's value after every crank added so far (waits for the worker).
+  std::string Current();
+  // Current(), and ends the batch.
+  std::string End();
+
+ private:
+  void Submit();       // hands the filling chunk to the worker
+  void WorkerMain();
+  static void HashChunk(Hasher* hasher, const std::string& chunk, std::string* activity);
+
+  HasherFactory factory_;
+  std::unique_ptr<Hasher> local_hasher_;   // for the rest that Current() hashes here
+  std::unique_ptr<Hasher> worker_hasher_;  // the worker's own
+  bool active_ = false;
+  uint64_t cranks_ = 0;
+  // The chunk being filled: records of a 4-byte length and the crank's text.
+  std::string filling_;
+  size_t filling_cranks_ = 0;
+  size_t open_at_ = 0;  // where the open crank's length field sits in filling_
+
+  // Shared with the worker, under mu_.
+  std::mutex mu_;
+  std::condition_variable work_cv_;  // the worker waits for chunks or stop_
+  std::condition_variable idle_cv_;  // the kernel waits for the worker to drain
+  std::deque<std::string> queue_;    // chunks handed off, oldest first
+  std::vector<std::string> spare_;   // hashed chunks, kept for reuse
+  bool busy_ = false;                // the worker is hashing a chunk taken off queue_
+  bool stop_ = false;
+  // The chain after every chunk the worker has finished. Written by the worker, read by the
+  // kernel thread only while queue_ is empty and the worker idle.
+  std::string activity_;
+  std::thread worker_;  // started on the first Submit()
+};
+
+}  // namespace swingset
+
+#endif  // SWINGSETD_KERNEL_ACTIVITY_CHAIN_H_
