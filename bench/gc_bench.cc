@@ -110,12 +110,12 @@ std::vector<Timing> RunGc(uint64_t objects, uint64_t unrelated, int rounds, bool
     CHECK(before.objects >= objects + unrelated);
 
     auto t0 = std::chrono::steady_clock::now();
-    double cpu0 = ThreadCpuSeconds();
+    double cpu0 = ProcessCpuSeconds();
     uint64_t start = k->CrankNumber();
     CHECK(k->QueueToVatRoot("B", "dropAll", CapData{"#[]", {}}).ok());
     run_to_quiescence();
     auto t1 = std::chrono::steady_clock::now();
-    double cpu1 = ThreadCpuSeconds();
+    double cpu1 = ProcessCpuSeconds();
     *cranks_out = k->CrankNumber() - start;
     KernelCounts after = k->Counts();
     CHECK(after.objects + objects == before.objects)

@@ -23,7 +23,6 @@
 //                 [--churn-reap interval|1|both] [--reap-interval D]
 
 #include <malloc.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -67,12 +66,6 @@ double Secs(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 // CPU seconds of the whole process (all threads): less sensitive to other load than wall time.
-double CpuSecs() {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
-}
-
 constexpr char kVatA[] = R"(
 import { Far, E } from '@endo/far';
 export function buildRootObject() {
@@ -273,7 +266,7 @@ RunResult CallAndRun(World& w, const std::string& method, uint64_t n) {
   auto gc0 = w.js->TEST_GcCounts();
   uint64_t c0 = k->CrankNumber();
   auto t0 = Clock::now();
-  double cpu0 = CpuSecs();
+  double cpu0 = ProcessCpuSeconds();
   double tcpu0 = ThreadCpuSeconds();
   auto kp = k->QueueToVatRoot("a", method, CapData{StrCat("#[", n, "]"), {}});
   CHECK_OK(kp.status());
@@ -284,7 +277,7 @@ RunResult CallAndRun(World& w, const std::string& method, uint64_t n) {
   }
   RunResult r;
   r.seconds = Secs(t0, Clock::now());
-  r.cpu_seconds = CpuSecs() - cpu0;
+  r.cpu_seconds = ProcessCpuSeconds() - cpu0;
   r.thread_cpu_seconds = ThreadCpuSeconds() - tcpu0;
   r.cranks = k->CrankNumber() - c0;
   PromiseStatus ps = k->GetPromiseStatus(*kp);
