@@ -70,10 +70,15 @@ void ActivityChain::HashChunk(Hasher* hasher, const std::string& chunk, std::str
 }
 
 void ActivityChain::Submit() {
+  bool full;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    full = queue_.size() >= kMaxQueuedChunks;
+  }
+  if (full) CatchUp();  // the worker is behind (or not getting a core)
   std::string next;
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    idle_cv_.wait(lock, [&] { return queue_.size() < kMaxQueuedChunks; });
+    std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(std::move(filling_));
     if (!spare_.empty()) {
       next = std::move(spare_.back());
@@ -90,6 +95,20 @@ void ActivityChain::Submit() {
   filling_cranks_ = 0;
 }
 
+void ActivityChain::CatchUp() {
+  std::deque<std::string> chunks;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    idle_cv_.wait(lock, [&] { return !busy_; });
+    chunks.swap(queue_);
+  }
+  // The worker is idle and its queue empty, so activity_ is ours until the next Submit().
+  for (const std::string& chunk : chunks) HashChunk(local_hasher_.get(), chunk, &activity_);
+  if (chunks.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (std::string& chunk : chunks) spare_.push_back(std::move(chunk));
+}
+
 void ActivityChain::WorkerMain() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
@@ -99,7 +118,7 @@ void ActivityChain::WorkerMain() {
     queue_.pop_front();
     busy_ = true;
     lock.unlock();
-    // activity_ is the worker's while a chunk is queued or being hashed.
+    // activity_ is the worker's while busy_ (see CatchUp()).
     HashChunk(worker_hasher_.get(), chunk, &activity_);
     lock.lock();
     busy_ = false;
@@ -110,10 +129,7 @@ void ActivityChain::WorkerMain() {
 
 std::string ActivityChain::Current() {
   CHECK(active_) << "no activity batch";
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    idle_cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
-  }
+  CatchUp();
   HashChunk(local_hasher_.get(), filling_, &activity_);
   filling_.clear();
   filling_cranks_ = 0;

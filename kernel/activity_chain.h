@@ -9,9 +9,10 @@
 // thread while the kernel thread goes on with the next cranks: the kernel appends each crank's
 // text to a chunk, and full chunks go to the worker, which hashes them in order. The chain is
 // a pure function of the texts in order, so neither the chunking nor the thread timing can
-// change it; the worker touches nothing but the chunks and its own hasher. Current() waits for
-// the worker and hashes the unsent rest on the calling thread, so short batches never wake
-// the worker at all.
+// change it; the worker touches nothing but the chunks and its own hasher. Current() waits
+// only for the chunk the worker is hashing, if any, and hashes every other chunk on the
+// calling thread: short batches never wake the worker, and a worker that gets no core (a busy
+// machine) never keeps the kernel waiting for more than one chunk.
 //
 // Thread-safety: all public methods are called from one thread (the kernel thread).
 
@@ -41,7 +42,7 @@ class ActivityChain {
   // A chunk goes to the worker once it holds this many cranks or bytes.
   static constexpr size_t kChunkCranks = 64;
   static constexpr size_t kChunkBytes = 64 * 1024;
-  // The kernel thread waits when this many chunks are queued (the worker is behind).
+  // When this many chunks are queued (the worker is behind), the kernel thread catches up.
   static constexpr size_t kMaxQueuedChunks = 16;
 
   explicit ActivityChain(HasherFactory factory);
@@ -67,7 +68,9 @@ class ActivityChain {
   std::string End();
 
  private:
-  void Submit();       // hands the filling chunk to the worker
+  void Submit();   // hands the filling chunk to the worker
+  // Waits for the chunk the worker is hashing, if any, then hashes the queued ones here.
+  void CatchUp();
   void WorkerMain();
   static void HashChunk(Hasher* hasher, const std::string& chunk, std::string* activity);
 
@@ -84,13 +87,13 @@ class ActivityChain {
   // Shared with the worker, under mu_.
   std::mutex mu_;
   std::condition_variable work_cv_;  // the worker waits for chunks or stop_
-  std::condition_variable idle_cv_;  // the kernel waits for the worker to drain
+  std::condition_variable idle_cv_;  // the kernel waits for the worker's chunk in progress
   std::deque<std::string> queue_;    // chunks handed off, oldest first
   std::vector<std::string> spare_;   // hashed chunks, kept for reuse
   bool busy_ = false;                // the worker is hashing a chunk taken off queue_
   bool stop_ = false;
-  // The chain after every chunk the worker has finished. Written by the worker, read by the
-  // kernel thread only while queue_ is empty and the worker idle.
+  // The chain after every chunk hashed so far. Written by the worker while it hashes a chunk,
+  // by the kernel thread only while the worker is idle with an empty queue (CatchUp()).
   std::string activity_;
   std::thread worker_;  // started on the first Submit()
 };
