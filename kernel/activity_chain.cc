@@ -1,5 +1,6 @@
 #include "kernel/activity_chain.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -16,6 +17,19 @@ void ChainActivity(Hasher* hasher, std::string_view text, std::string* activity)
   hasher->Update(crankhash);
   hasher->Update("\n");
   *activity = hasher->FinishHex();
+}
+
+void CrankText::Grow(size_t n) {
+  buf_.resize(std::max({buf_.size() * 2, len_ + n, size_t{256}}));
+}
+
+std::string CrankText::Take(std::string spare) {
+  buf_.resize(len_);
+  std::string text = std::move(buf_);
+  buf_ = std::move(spare);
+  buf_.resize(buf_.capacity());
+  len_ = 0;
+  return text;
 }
 
 ActivityChain::ActivityChain(HasherFactory factory)
@@ -39,32 +53,31 @@ void ActivityChain::Begin(std::string_view activity) {
   activity_.assign(activity);
 }
 
-std::string* ActivityChain::OpenCrank() {
+CrankText* ActivityChain::OpenCrank() {
   CHECK(active_) << "no activity batch";
-  open_at_ = filling_.size();
-  filling_.append(4, '\0');
+  open_at_ = filling_.Skip(4);
   return &filling_;
 }
 
 void ActivityChain::CloseCrank() {
   const size_t len = filling_.size() - open_at_ - 4;
   if (len == 0) {
-    filling_.resize(open_at_);
+    filling_.Truncate(open_at_);
     return;
   }
   CHECK(len <= UINT32_MAX) << "crank text of " << len << " bytes";
   const uint32_t n = static_cast<uint32_t>(len);
-  std::memcpy(&filling_[open_at_], &n, 4);
+  filling_.Put(open_at_, &n, 4);
   ++cranks_;
   if (++filling_cranks_ >= kChunkCranks || filling_.size() >= kChunkBytes) Submit();
 }
 
-void ActivityChain::HashChunk(Hasher* hasher, const std::string& chunk, std::string* activity) {
+void ActivityChain::HashChunk(Hasher* hasher, std::string_view chunk, std::string* activity) {
   size_t at = 0;
   while (at < chunk.size()) {
     uint32_t n;
     std::memcpy(&n, chunk.data() + at, 4);
-    ChainActivity(hasher, std::string_view(chunk).substr(at + 4, n), activity);
+    ChainActivity(hasher, chunk.substr(at + 4, n), activity);
     at += 4 + size_t{n};
   }
 }
@@ -76,23 +89,25 @@ void ActivityChain::Submit() {
     full = queue_.size() >= kMaxQueuedChunks;
   }
   if (full) CatchUp();  // the worker is behind (or not getting a core)
-  std::string next;
+  std::string spare;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(std::move(filling_));
     if (!spare_.empty()) {
-      next = std::move(spare_.back());
+      spare = std::move(spare_.back());
       spare_.pop_back();
     }
+  }
+  std::string chunk = filling_.Take(std::move(spare));
+  filling_cranks_ = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(chunk));
   }
   if (!worker_.joinable()) {
     worker_hasher_ = factory_();
     worker_ = std::thread([this] { WorkerMain(); });
   }
   work_cv_.notify_one();
-  next.clear();
-  filling_ = std::move(next);
-  filling_cranks_ = 0;
 }
 
 void ActivityChain::CatchUp() {
@@ -130,8 +145,8 @@ void ActivityChain::WorkerMain() {
 std::string ActivityChain::Current() {
   CHECK(active_) << "no activity batch";
   CatchUp();
-  HashChunk(local_hasher_.get(), filling_, &activity_);
-  filling_.clear();
+  HashChunk(local_hasher_.get(), filling_.view(), &activity_);
+  filling_.Clear();
   filling_cranks_ = 0;
   return activity_;
 }

@@ -20,6 +20,7 @@
 #define SWINGSETD_KERNEL_ACTIVITY_CHAIN_H_
 
 #include <condition_variable>
+#include <cstring>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -36,6 +37,55 @@ namespace swingset {
 
 // One step of the chain: *activity becomes the activity hash after a crank with `text`.
 void ChainActivity(Hasher* hasher, std::string_view text, std::string* activity);
+
+// A crank text being built: per write "add\n<key>\n<value>\n", or "delete\n<key>\n" for a
+// delete. This runs for every write of every crank, so a record is written with one capacity
+// check and two copies (the constant parts are fixed-size stores), into a buffer whose size is
+// its capacity (growing it is the only zero fill).
+class CrankText {
+ public:
+  void Add(std::string_view key, const std::string* value) {
+    char* p = Reserve(8 + key.size() + (value ? value->size() : 0));
+    if (value) {
+      std::memcpy(p, "add\n", 4);
+      p += 4;
+    } else {
+      std::memcpy(p, "delete\n", 7);
+      p += 7;
+    }
+    std::memcpy(p, key.data(), key.size());
+    p += key.size();
+    *p++ = '\n';
+    if (value) {
+      std::memcpy(p, value->data(), value->size());
+      p += value->size();
+      *p++ = '\n';
+    }
+    len_ = static_cast<size_t>(p - buf_.data());
+  }
+  // Appends n bytes for the caller to fill in with Put(); returns their offset.
+  size_t Skip(size_t n) {
+    Reserve(n);
+    len_ += n;
+    return len_ - n;
+  }
+  void Put(size_t at, const void* bytes, size_t n) { std::memcpy(buf_.data() + at, bytes, n); }
+  void Truncate(size_t len) { len_ = len; }
+  void Clear() { len_ = 0; }
+  size_t size() const { return len_; }
+  std::string_view view() const { return std::string_view(buf_.data(), len_); }
+  // Moves the text out (sized exactly) and continues, empty, in `spare`'s memory.
+  std::string Take(std::string spare);
+
+ private:
+  char* Reserve(size_t n) {
+    if (buf_.size() - len_ < n) Grow(n);
+    return buf_.data() + len_;
+  }
+  void Grow(size_t n);
+  std::string buf_;  // buf_.size() is the capacity in use; the text is its first len_ bytes
+  size_t len_ = 0;
+};
 
 class ActivityChain {
  public:
@@ -59,7 +109,7 @@ class ActivityChain {
 
   // Adding a crank: append its text to *OpenCrank(), then call CloseCrank(). A crank whose
   // text is empty (it wrote no consensus key) does not advance the chain.
-  std::string* OpenCrank();
+  CrankText* OpenCrank();
   void CloseCrank();
 
   // The chain's value after every crank added so far (waits for the worker).
@@ -72,7 +122,7 @@ class ActivityChain {
   // Waits for the chunk the worker is hashing, if any, then hashes the queued ones here.
   void CatchUp();
   void WorkerMain();
-  static void HashChunk(Hasher* hasher, const std::string& chunk, std::string* activity);
+  static void HashChunk(Hasher* hasher, std::string_view chunk, std::string* activity);
 
   HasherFactory factory_;
   std::unique_ptr<Hasher> local_hasher_;   // for the rest that Current() hashes here
@@ -80,7 +130,7 @@ class ActivityChain {
   bool active_ = false;
   uint64_t cranks_ = 0;
   // The chunk being filled: records of a 4-byte length and the crank's text.
-  std::string filling_;
+  CrankText filling_;
   size_t filling_cranks_ = 0;
   size_t open_at_ = 0;  // where the open crank's length field sits in filling_
 

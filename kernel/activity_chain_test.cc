@@ -35,9 +35,49 @@ TEST(ActivityChainTest, OneStepIsTheSpecifiedText) {
   EXPECT_EQ(activity, Sha256Hex("activityhash\nprev\n" + crankhash + "\n"));
 }
 
-// Random crank texts (empty ones, tiny ones, ones larger than a chunk), read back at random
-// points, over several batches: every value equals the chain computed crank by crank, whether
-// the worker or the caller hashed it, and however the cranks fell into chunks.
+TEST(CrankTextTest, WritesTheSpecifiedRecords) {
+  CrankText t;
+  const std::string v = "value";
+  t.Add("k1", &v);
+  t.Add("k2", nullptr);
+  const std::string empty;
+  t.Add("k3", &empty);
+  EXPECT_EQ(t.view(), "add\nk1\nvalue\ndelete\nk2\nadd\nk3\n\n");
+  const size_t at = t.Skip(2);
+  t.Put(at, "xy", 2);
+  EXPECT_EQ(t.view().substr(at), "xy");
+  std::string taken = t.Take(std::string());
+  EXPECT_EQ(taken, "add\nk1\nvalue\ndelete\nk2\nadd\nk3\n\nxy");
+  EXPECT_EQ(t.size(), 0u);
+  t.Add("k", nullptr);
+  EXPECT_EQ(t.view(), "delete\nk\n");
+}
+
+// A random crank: a few writes, each a delete or an add with a short or (rarely) a value
+// larger than a chunk. Returns its text as the specification spells it.
+std::string RandomCrank(std::mt19937_64& rng, CrankText* text) {
+  std::string expected;
+  const uint64_t writes = rng() % 10 < 1 ? 0 : rng() % 25;
+  for (uint64_t w = 0; w < writes; ++w) {
+    std::string key = StrCat("key", rng() % 1000);
+    if (rng() % 4 == 0) {
+      text->Add(key, nullptr);
+      expected += "delete\n" + key + "\n";
+      continue;
+    }
+    const size_t len = rng() % 500 == 0 ? 70000 + rng() % 70000 : rng() % 60;
+    std::string value;
+    for (size_t j = 0; j < len; ++j) value.push_back(static_cast<char>('a' + rng() % 26));
+    text->Add(key, &value);
+    expected += "add\n" + key + "\n" + value + "\n";
+  }
+  return expected;
+}
+
+// Random cranks (empty ones, small ones, ones larger than a chunk), read back at random
+// points, over several batches: every value equals the chain computed crank by crank from the
+// specified texts, whether the worker or the caller hashed it, and however the cranks fell
+// into chunks.
 TEST(ActivityChainTest, MatchesTheChainComputedCrankByCrank) {
   std::mt19937_64 rng(7);
   ActivityChain chain(Sha256HasherFactory());
@@ -49,11 +89,7 @@ TEST(ActivityChainTest, MatchesTheChainComputedCrankByCrank) {
     const int cranks = batch == 0 ? 3 : 700 * batch;  // the first never fills a chunk
     uint64_t advanced = 0;
     for (int i = 0; i < cranks; ++i) {
-      std::string text;
-      const uint64_t r = rng() % 100;
-      const size_t len = r < 10 ? 0 : r < 98 ? rng() % 400 : 70000 + rng() % 70000;
-      for (size_t j = 0; j < len; ++j) text.push_back(static_cast<char>('a' + rng() % 26));
-      chain.OpenCrank()->append(text);
+      std::string text = RandomCrank(rng, chain.OpenCrank());
       chain.CloseCrank();
       if (!text.empty()) ++advanced;
       all.push_back(text);
@@ -76,7 +112,8 @@ TEST(ActivityChainTest, DestroyedWithAWorkerRunning) {
   auto chain = std::make_unique<ActivityChain>(Sha256HasherFactory());
   chain->Begin("");
   for (size_t i = 0; i < 10 * ActivityChain::kChunkCranks; ++i) {
-    chain->OpenCrank()->append(StrCat("add\nk", i, "\nv\n"));
+    const std::string v = StrCat("v", i);
+    chain->OpenCrank()->Add("k", &v);
     chain->CloseCrank();
   }
   chain.reset();  // joins the worker, whatever it was doing

@@ -41,6 +41,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> Kernel::Open(KernelOptions options) {
 absl::Status KernelImpl::Load() {
   hasher_ = options_.hasher_factory();
   activity_ = std::make_unique<ActivityChain>(options_.hasher_factory);
+  hash_text_ = std::make_unique<CrankText>();
   if (auto v = buf_.Get(keys::kVersion); v && *v != keys::kVersionValue) {
     return absl::FailedPreconditionError(StrCat("store has kernel schema version ", *v,
                                                 ", this build reads ", keys::kVersionValue));

@@ -33,6 +33,7 @@
 namespace swingset {
 
 class ActivityChain;
+class CrankText;
 
 // A message as the kernel stores it: methargs slots are krefs.
 struct KMessage {
@@ -273,7 +274,7 @@ class KernelImpl : public Kernel {
   // Pending GC actions over buf_'s `gcActions` key; flushed by EmitHostCrank and SavePoint().
   GcActionSet gc_actions_{&buf_};
   std::unique_ptr<Hasher> hasher_;     // the activity hash of cranks outside Run()
-  std::string hash_scratch_;           // scratch
+  std::unique_ptr<CrankText> hash_text_;  // scratch for the text of cranks outside Run()
   // The activity hash of Run()'s cranks, hashed on a worker thread while the run goes on; the
   // stored activityhash is written once, when the run ends.
   std::unique_ptr<ActivityChain> activity_;

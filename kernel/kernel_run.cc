@@ -75,22 +75,17 @@ void KernelImpl::EmitHostCrank() {
   // chains it (DESIGN §5). The activityhash key itself is written outside the crank hash.
   gc_actions_.Flush();
   const bool batched = activity_->active();
-  std::string& text = batched ? *activity_->OpenCrank() : hash_scratch_;
-  if (!batched) text.clear();
+  CrankText& text = batched ? *activity_->OpenCrank() : *hash_text_;
+  if (!batched) text.Clear();
   buf_.ForEachCrankWrite([&](std::string_view key, const std::string* value) {
-    if (!keys::IsConsensusKey(key)) return;
-    if (value) {
-      text.append("add\n").append(key).append("\n").append(*value).append("\n");
-    } else {
-      text.append("delete\n").append(key).append("\n");
-    }
+    if (keys::IsConsensusKey(key)) text.Add(key, value);
   });
   if (batched) {
     activity_->CloseCrank();
-  } else if (!text.empty()) {
+  } else if (text.size() != 0) {
     const std::string* prev = buf_.Find(activity_hash_key_);
     std::string activity = prev ? *prev : std::string();
-    ChainActivity(hasher_.get(), text, &activity);
+    ChainActivity(hasher_.get(), text.view(), &activity);
     buf_.Set(activity_hash_key_, activity);
   }
   buf_.FinishCrank(nullptr);
