@@ -133,12 +133,28 @@ CrankBuffer::SortedNode CrankBuffer::WithWords(Node* n) {
 
 const std::vector<CrankBuffer::SortedNode>& CrankBuffer::BlockKeys() const {
   if (block_sorted_count_ < block_keys_.size()) {
-    // Bottom-up merge of the runs: the sorted prefix, then each crank's run.
+    // First the new runs drop their keys that are absent both before the block and now
+    // (created and deleted within it: in a busy block most of them), which no reader of the
+    // block needs; then a bottom-up merge of the runs: the sorted prefix, then each crank's.
     std::vector<size_t> bounds{0};
-    for (size_t r : block_runs_) {
-      if (r != bounds.back()) bounds.push_back(r);
+    size_t out = block_sorted_count_;
+    size_t run = 0;
+    for (size_t i = block_sorted_count_; i < block_keys_.size(); ++i) {
+      while (run < block_runs_.size() && block_runs_[run] <= i) {
+        if (out != bounds.back()) bounds.push_back(out);
+        ++run;
+      }
+      Node* n = block_keys_[i].n;
+      Entry& e = n->second;
+      if (!e.has_value && e.has_base && !e.base_present) {
+        e.block_dead = true;
+        block_dead_.push_back(n);
+        continue;
+      }
+      block_keys_[out++] = block_keys_[i];
     }
-    bounds.push_back(block_keys_.size());
+    block_keys_.resize(out);
+    if (out != bounds.back()) bounds.push_back(out);
     auto at = [&](size_t i) { return block_keys_.begin() + i; };
     while (bounds.size() > 2) {
       std::vector<size_t> next;
@@ -208,7 +224,11 @@ void CrankBuffer::FinishCrank(std::vector<KvWrite>* writes) {
     PrefetchNodes(nodes.data(), i, nodes.size());
     Node* n = nodes[i].n;
     Entry& e = n->second;
-    if (!e.in_block) {
+    if (e.block_dead) {  // back in the block layer (its base stays as recorded)
+      e.block_dead = false;
+      if (block_keys_.size() == run_start) block_runs_.push_back(run_start);
+      block_keys_.push_back(nodes[i]);
+    } else if (!e.in_block) {
       e.in_block = true;
       if (block_keys_.size() == run_start) block_runs_.push_back(run_start);
       block_keys_.push_back(nodes[i]);
@@ -363,6 +383,19 @@ KvBatch CrankBuffer::BlockBatch() const {
 
 void CrankBuffer::BlockCommitted() {
   CHECK(crank_keys_.empty()) << "commit with a crank in progress";
+  // The keys dropped from the block as no-ops are absent: forget them, each once (a node can
+  // be listed twice; one written again is in block_keys_ instead). Flags first, then erases,
+  // so no node is read after it is erased.
+  size_t dead = 0;
+  for (Node* n : block_dead_) {
+    if (n->second.block_dead) {
+      n->second.block_dead = false;
+      block_dead_[dead++] = n;
+    }
+  }
+  for (size_t i = 0; i < dead; ++i) entries_.Erase(block_dead_[i]);
+  if (dead != 0) ++epoch_;
+  block_dead_.clear();
   for (size_t i = 0; i < block_keys_.size(); ++i) {
     PrefetchNodes(block_keys_.data(), i, block_keys_.size());
     // The hash slot an erase will look at (node i + 4 was loaded four steps ago).
@@ -399,6 +432,7 @@ void CrankBuffer::AbortBlock() {
   block_keys_.clear();
   block_sorted_count_ = 0;
   block_runs_.clear();
+  block_dead_.clear();
   bases_.clear();
   entries_.Clear();
   ++epoch_;

@@ -229,6 +229,9 @@ class CrankBuffer {
     // block, absent or bases_[base_index].
     bool has_base : 1 = false;
     bool base_present : 1 = false;
+    // An in_block key absent both before the block and now, left out of block_keys_ when the
+    // runs were merged (it changes nothing); it sits in block_dead_ until it is written again.
+    bool block_dead : 1 = false;
     uint32_t base_index = 0;
     std::string value;
     std::string crank;
@@ -314,6 +317,9 @@ class CrankBuffer {
   mutable std::vector<SortedNode> block_keys_;
   mutable size_t block_sorted_count_ = 0;
   mutable std::vector<size_t> block_runs_;
+  // Block keys moved out of block_keys_ as no-ops (Entry::block_dead; may repeat a node that
+  // was written again and dropped again).
+  mutable std::vector<Node*> block_dead_;
   std::vector<std::string> bases_;  // committed values of block keys (Entry::base_index)
   static constexpr size_t kMaxCacheEntries = 1 << 20;
 };

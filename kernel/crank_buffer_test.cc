@@ -116,8 +116,9 @@ TEST(CrankBufferTest, CreatedKeysHaveAKnownAbsentBaseAndTheirDeletesAreDropped) 
   b.Set("later", "l1");
   b.Delete("old");
   b.FinishCrank(nullptr);
+  // "fresh" changes nothing, so the block layer drops it.
   std::string out = BlockWithBase(b);
-  EXPECT_EQ(out, "fresh=-/absent;kept=k1/absent;later=l1/absent;old=-/unknown;");
+  EXPECT_EQ(out, "kept=k1/absent;later=l1/absent;old=-/unknown;");
   KvBatch batch = b.BlockBatch();
   std::string keys;
   for (const KvWrite& w : batch) keys += w.key + ";";
@@ -127,6 +128,66 @@ TEST(CrankBufferTest, CreatedKeysHaveAKnownAbsentBaseAndTheirDeletesAreDropped) 
   EXPECT_FALSE(b.Get("fresh").has_value());
   EXPECT_FALSE(b.Get("old").has_value());
   EXPECT_EQ(*b.Get("kept"), "k1");
+}
+
+// A key dropped from the block as a no-op comes back when it is written again, can be
+// dropped again, and is forgotten once at commit.
+TEST(CrankBufferTest, DroppedNoOpKeysComeBackWhenWrittenAgain) {
+  auto store = NewMemKvStore();
+  CrankBuffer b(store.get());
+  b.Create("a", "1");
+  b.Create("z", "1");
+  b.FinishCrank(nullptr);
+  b.Delete("a");
+  b.FinishCrank(nullptr);
+  EXPECT_EQ(BlockWithBase(b), "z=1/absent;");  // "a" dropped
+  EXPECT_EQ(Scan(b, ""), "z=1;");
+  b.Set("a", "2");  // written again: back, with its known absent base
+  b.FinishCrank(nullptr);
+  EXPECT_EQ(*b.Get("a"), "2");
+  b.Delete("a");
+  b.FinishCrank(nullptr);
+  EXPECT_EQ(BlockWithBase(b), "z=1/absent;");  // dropped a second time
+  b.Set("b", "1");
+  b.FinishCrank(nullptr);
+  EXPECT_EQ(BlockWithBase(b), "b=1/unknown;z=1/absent;");
+  b.Set("a", "3");  // back again, into the sorted block this time
+  b.FinishCrank(nullptr);
+  EXPECT_EQ(BlockWithBase(b), "a=3/absent;b=1/unknown;z=1/absent;");
+  EXPECT_EQ(Scan(b, ""), "a=3;b=1;z=1;");
+  b.Delete("a");
+  b.FinishCrank(nullptr);
+  // Already merged: it stays in the block as a delete, which the batch leaves out.
+  EXPECT_EQ(BlockWithBase(b), "a=-/absent;b=1/unknown;z=1/absent;");
+  KvBatch batch = b.BlockBatch();
+  std::string keys;
+  for (const KvWrite& w : batch) keys += w.key + ";";
+  EXPECT_EQ(keys, "b;z;");
+  ASSERT_TRUE(store->Write(batch, true).ok());
+  b.BlockCommitted();  // "a" is listed twice among the dropped keys and once in the block
+  EXPECT_EQ(Scan(b, ""), "b=1;z=1;");
+  b.Set("a", "4");
+  b.FinishCrank(nullptr);
+  EXPECT_EQ(BlockWithBase(b), "a=4/unknown;");
+}
+
+TEST(CrankBufferTest, KeyDroppedTwiceIsForgottenOnce) {
+  auto store = NewMemKvStore();
+  CrankBuffer b(store.get());
+  for (int round = 0; round < 2; ++round) {
+    if (round == 0) {
+      b.Create("a", "1");
+    } else {
+      b.Set("a", "2");
+    }
+    b.FinishCrank(nullptr);
+    b.Delete("a");
+    b.FinishCrank(nullptr);
+    EXPECT_EQ(BlockWithBase(b), "") << round;
+  }
+  EXPECT_TRUE(b.BlockBatch().empty());
+  b.BlockCommitted();
+  EXPECT_FALSE(b.Get("a").has_value());
 }
 
 TEST(CrankBufferTest, RolledBackCreateLeavesOnlyTheKnownAbsence) {
