@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <cstring>
+
 #include "kernel/base.h"
 
 namespace swingset {
@@ -47,13 +49,27 @@ HasherFactory Sha256HasherFactory() {
   return [] { return NewSha256Hasher(); };
 }
 
+namespace {
+// The two hex digits of every byte value (two digests per crank go through HexEncode).
+struct HexPairs {
+  char pairs[256][2];
+  constexpr HexPairs() : pairs() {
+    const char* digits = "0123456789abcdef";
+    for (int b = 0; b < 256; ++b) {
+      pairs[b][0] = digits[b >> 4];
+      pairs[b][1] = digits[b & 15];
+    }
+  }
+};
+constexpr HexPairs kHexPairs;
+}  // namespace
+
 std::string HexEncode(std::string_view bytes) {
-  static const char kHex[] = "0123456789abcdef";
   std::string out(bytes.size() * 2, '\0');
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(bytes[i]);
-    out[2 * i] = kHex[c >> 4];
-    out[2 * i + 1] = kHex[c & 15];
+  char* p = out.data();
+  for (unsigned char c : bytes) {
+    std::memcpy(p, kHexPairs.pairs[c], 2);
+    p += 2;
   }
   return out;
 }
