@@ -163,6 +163,7 @@ class KernelImpl : public Kernel {
   // The same, for callers that have just read k's entry `e` (saves reading it again).
   void DeleteCListEntry(VatId vat, const Kref& k, const CListEntry& e);
   void SetReachableFlag(VatId vat, const Kref& k);
+  void SetReachableFlag(VatId vat, const Kref& k, const CListEntry& e);
   void ClearReachableFlag(VatId vat, const Kref& k);
   void ClearReachableFlag(VatId vat, const Kref& k, const CListEntry& e);
   // Refcount primitives (§4.2).

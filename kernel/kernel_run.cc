@@ -476,10 +476,13 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(const KEvent& ev, s
     VatDelivery d;
     d.type = VatDelivery::Type::kMessage;
     if (r.target.is_object()) {
+      // The owner's export entry: translating it (MapKernelSlotToVat) only checks its flag.
       auto e = CListByKref(vat, r.target);
       CHECK(e && e->vref[1] == '+') << "message to " << r.target.ToString()
                                      << " routed to wrong vat " << vat.ToString();
-      d.target = MapKernelSlotToVat(vat, r.target);
+      CHECK(e->reachable) << "kernel sent unreachable export " << r.target.ToString() << " ("
+                          << e->vref << ") to " << vat.ToString();
+      d.target = std::move(e->vref);
     } else {
       CHECK(GetPromiseState(r.target) == keys::kPromiseUnresolved &&
             GetDecider(r.target) == std::optional<VatId>(vat))
@@ -549,7 +552,7 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(const KEvent& ev, s
     }
     for (const Kref& k : targets) {
       auto e = CListByKref(vat, k);
-      if (e) DeleteCListEntry(vat, k, e->vref);
+      if (e) DeleteCListEntry(vat, k, *e);
     }
     out.vat = vat;
     out.delivered = true;

@@ -401,10 +401,14 @@ void KernelImpl::CListDeleteKeys(VatId vat, const Kref& k, std::string_view vref
 void KernelImpl::SetReachableFlag(VatId vat, const Kref& k) {
   auto e = CListByKref(vat, k);
   CHECK(e) << "setReachableFlag on missing entry " << vat.ToString() << " " << k.ToString();
-  if (e->reachable) return;
+  SetReachableFlag(vat, k, *e);
+}
+
+void KernelImpl::SetReachableFlag(VatId vat, const Kref& k, const CListEntry& e) {
+  if (e.reachable) return;
   // Only the forward entry carries the flag; the reverse entry (vref -> kref) is unchanged.
-  buf_.Set(keys::CListByKref(vat, k), StrCat("R ", e->vref));
-  if (k.is_object() && e->vref[1] == '-') {
+  buf_.Set(keys::CListByKref(vat, k), StrCat("R ", e.vref));
+  if (k.is_object() && e.vref[1] == '-') {
     CrankBuffer::EntryRef ce = buf_.Ref(keys::ObjectRefCount(k));
     auto counts = GetObjectCounts(k, ce);
     if (counts) SetObjectCounts(k, ce, counts->first + 1, counts->second);
@@ -439,15 +443,27 @@ void KernelImpl::DeleteCListEntry(VatId vat, const Kref& k, std::string_view vre
 }
 
 void KernelImpl::DeleteCListEntry(VatId vat, const Kref& k, const CListEntry& e) {
-  if (k.is_object() && e.vref[1] == '+') {
-    // An object export's entry holds no count (§4.1), so clearing its flag and the decrement
-    // would change nothing that survives the deletion: only the two deletes are net writes,
-    // and only net writes are hashed. (Promise entries do hold a count: general path.)
-    CListDeleteKeys(vat, k, e.vref);
-    return;
+  // The same net writes as the general path above (ClearReachableFlag, DecRef, the deletes),
+  // which are all that is hashed: the flag ClearReachableFlag would clear is deleted with the
+  // entry, and an object import's two decrements (reachable while flagged, recognizable) are
+  // one write of the counts. An object export's entry holds no count (§4.1): only the two
+  // deletes. A promise entry holds one count; a device entry none.
+  if (!k.is_object()) {
+    DecRef(k, /*is_export=*/false, /*only_recognizable=*/true);
+  } else if (e.vref[1] == '-') {
+    CrankBuffer::EntryRef ce = buf_.Ref(keys::ObjectRefCount(k));
+    if (auto counts = GetObjectCounts(k, ce)) {
+      uint64_t r = counts->first, c = counts->second;
+      if (e.reachable) {
+        CHECK(r > 0) << "reachable count of " << k.ToString() << " below zero";
+        --r;
+      }
+      CHECK(c > 0) << "recognizable count of " << k.ToString() << " below zero";
+      --c;
+      SetObjectCounts(k, ce, r, c);
+      if (r == 0 || c == 0) AddMaybeFree(k);
+    }
   }
-  ClearReachableFlag(vat, k, e);
-  DecRef(k, /*is_export=*/false, /*only_recognizable=*/true);
   CListDeleteKeys(vat, k, e.vref);
 }
 

@@ -35,7 +35,10 @@ absl::StatusOr<Kref> KernelImpl::MapVatSlotToKernel(VatId vat, std::string_view 
       k = AllocPromise(vat);
       IncRef(*k, /*is_export=*/true, /*only_recognizable=*/true);
     }
-    CListAdd(vat, *k, vref.str(), false);
+    // A new export's entry starts with its final flag: setting the flag of an export entry
+    // changes no count.
+    CListAdd(vat, *k, vref.str(), set_reachable);
+    return *k;
   }
   if (set_reachable) {
     if (vref.is_export()) {
@@ -53,8 +56,7 @@ absl::StatusOr<Kref> KernelImpl::MapVatSlotToKernel(VatId vat, std::string_view 
 
 std::string KernelImpl::MapKernelSlotToVat(VatId vat, const Kref& k, bool set_reachable,
                                            bool required) {
-  auto e = CListByKref(vat, k);
-  std::string vref;
+  std::optional<CListEntry> e = CListByKref(vat, k);
   if (!e) {
     CHECK(!required) << "kernel slot " << k.ToString() << " not in c-list of " << vat.ToString();
     VrefType type;
@@ -69,23 +71,23 @@ std::string KernelImpl::MapKernelSlotToVat(VatId vat, const Kref& k, bool set_re
       type = VrefType::kDevice;
       n = AllocCounter(keys::VatNextDevice(vat), keys::kFirstVatImportDevice);
     }
-    vref = VatRef::Import(type, n).str();
-    IncRef(k, /*is_export=*/false, /*only_recognizable=*/true);
-    CListAdd(vat, k, vref, false);
-  } else {
-    vref = e->vref;
+    std::string vref = VatRef::Import(type, n).str();
+    // A new import is counted and flagged as it ends up: recognizable, and reachable too when
+    // set_reachable (the count SetReachableFlag would add to an object import).
+    IncRef(k, /*is_export=*/false, /*only_recognizable=*/!set_reachable);
+    CListAdd(vat, k, vref, set_reachable);
+    return vref;
   }
   if (set_reachable) {
-    if (vref[1] == '-') {
-      SetReachableFlag(vat, k);
+    if (e->vref[1] == '-') {
+      SetReachableFlag(vat, k, *e);
     } else {
-      auto cur = CListByKref(vat, k);
-      CHECK(cur->reachable || !k.is_object())
-          << "kernel sent unreachable export " << k.ToString() << " (" << vref << ") to "
+      CHECK(e->reachable || !k.is_object())
+          << "kernel sent unreachable export " << k.ToString() << " (" << e->vref << ") to "
           << vat.ToString();
     }
   }
-  return vref;
+  return std::move(e->vref);
 }
 
 absl::StatusOr<CapData> KernelImpl::TranslateCapDataToKernel(VatId vat, const CapData& data,
@@ -214,7 +216,7 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
       for (size_t i = 0; i < list.size(); ++i) {
         auto e = CListByKref(vat, list[i].kp);
         CHECK(e) << "resolver lost its c-list entry";
-        DeleteCListEntry(vat, list[i].kp, e->vref);
+        DeleteCListEntry(vat, list[i].kp, *e);
       }
       for (const Res& r : list) ResolveKernelPromise(r.kp, r.rejected, r.data);
       return ok;
