@@ -85,6 +85,7 @@ class CrankBuffer {
   EntryRef Ref(std::string_view key) { return EntryRef(NodeFor(key)); }
   const std::string* Find(EntryRef r) { return Lookup(r.node_); }
   void Set(EntryRef r, std::string_view value) { Write(r.node_, value); }
+  void Delete(EntryRef r) { Write(r.node_, std::nullopt); }
 
   // Records that key is absent from the committed store, as a read would, without reading:
   // for keys named after a freshly allocated id or queue index, which cannot exist yet. The

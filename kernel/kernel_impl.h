@@ -143,12 +143,16 @@ class KernelImpl : public Kernel {
   uint64_t GetPromiseRefCount(CrankBuffer::EntryRef e);  // e: the refCount entry
   // Decider: nullopt = no key (settled/missing); VatId() (n==0) = "" (kernel / queued message).
   std::optional<VatId> GetDecider(const Kref& kp);
-  void SetDecider(const Kref& kp, VatId vat);
+  std::optional<VatId> GetDecider(const Kref& kp, CrankBuffer::EntryRef e);  // e: the decider
+  void SetDecider(CrankBuffer::EntryRef e, VatId vat);
   std::vector<VatId> GetSubscribers(const Kref& kp);
   void AddSubscriber(const Kref& kp, VatId vat);
   CapData GetPromiseData(const Kref& kp);
+  std::vector<std::string> GetPromiseSlots(const Kref& kp);  // GetPromiseData(kp).slots
   void AddMessageToPromiseQueue(const Kref& kp, const KMessage& msg);
   std::vector<KMessage> TakePromiseQueue(const Kref& kp);
+  // The same, given the queue.nextID entry `next`, which is left for the caller to write.
+  std::vector<KMessage> TakePromiseQueue(const Kref& kp, CrankBuffer::EntryRef next);
   void DeletePromise(const Kref& kp);
   // Settles kp (must be unresolved): notifies subscribers, requeues queued messages, writes
   // data (incrementing its slots). KERNEL_SPEC §5 doResolve.

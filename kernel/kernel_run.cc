@@ -118,7 +118,7 @@ void KernelImpl::ProcessRefcounts() {
       std::string state = GetPromiseState(k);
       if (state.empty()) continue;  // lost
       if (GetPromiseRefCount(k) != 0) continue;
-      if (state != keys::kPromiseUnresolved) DecSlots(GetPromiseData(k).slots);
+      if (state != keys::kPromiseUnresolved) DecSlots(GetPromiseSlots(k));
       DeletePromise(k);
       continue;
     }
@@ -495,10 +495,11 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(const KEvent& ev, s
       const Kref& kr = *ev.msg.result;
       CHECK(GetPromiseState(kr) == keys::kPromiseUnresolved)
           << "result promise " << kr.ToString() << " already settled";
-      std::optional<VatId> decider = GetDecider(kr);
+      CrankBuffer::EntryRef decider_entry = buf_.Ref(keys::PromiseDecider(kr));
+      std::optional<VatId> decider = GetDecider(kr, decider_entry);
       CHECK(decider && !decider->valid()) << "result promise " << kr.ToString() << " has decider";
       d.result = MapKernelSlotToVat(vat, kr);
-      SetDecider(kr, vat);
+      SetDecider(decider_entry, vat);
       if (FindVat(vat)->pipelining) {
         for (const KMessage& m : TakePromiseQueue(kr)) {
           KEvent mev;

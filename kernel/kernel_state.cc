@@ -261,7 +261,11 @@ uint64_t KernelImpl::GetPromiseRefCount(CrankBuffer::EntryRef e) {
 }
 
 std::optional<VatId> KernelImpl::GetDecider(const Kref& kp) {
-  const std::string* v = buf_.Find(keys::PromiseDecider(kp));
+  return GetDecider(kp, buf_.Ref(keys::PromiseDecider(kp)));
+}
+
+std::optional<VatId> KernelImpl::GetDecider(const Kref& kp, CrankBuffer::EntryRef e) {
+  const std::string* v = buf_.Find(e);
   if (!v) return std::nullopt;
   if (v->empty()) return VatId();
   auto id = VatId::Parse(*v);
@@ -269,8 +273,8 @@ std::optional<VatId> KernelImpl::GetDecider(const Kref& kp) {
   return *id;
 }
 
-void KernelImpl::SetDecider(const Kref& kp, VatId vat) {
-  buf_.Set(keys::PromiseDecider(kp), vat.valid() ? vat.ToString() : "");
+void KernelImpl::SetDecider(CrankBuffer::EntryRef e, VatId vat) {
+  buf_.Set(e, vat.valid() ? vat.ToString() : "");
 }
 
 std::vector<VatId> KernelImpl::GetSubscribers(const Kref& kp) {
@@ -282,13 +286,20 @@ std::vector<VatId> KernelImpl::GetSubscribers(const Kref& kp) {
 }
 
 void KernelImpl::AddSubscriber(const Kref& kp, VatId vat) {
-  std::vector<VatId> subs = GetSubscribers(kp);
+  CrankBuffer::EntryRef e = buf_.Ref(keys::PromiseSubscribers(kp));
+  const std::string* v = buf_.Find(e);
+  if (!v || v->empty()) {  // the usual case: the first subscriber
+    buf_.Set(e, vat.ToString());
+    return;
+  }
+  std::vector<VatId> subs;
+  for (const std::string& s : SplitCommas(*v)) subs.push_back(*VatId::Parse(s));
   if (std::find(subs.begin(), subs.end(), vat) != subs.end()) return;
   subs.push_back(vat);
   std::sort(subs.begin(), subs.end(), VatIdStringLess);
   std::vector<std::string> names;
-  for (VatId v : subs) names.push_back(v.ToString());
-  buf_.Set(keys::PromiseSubscribers(kp), absl::StrJoin(names, ","));
+  for (VatId id : subs) names.push_back(id.ToString());
+  buf_.Set(e, absl::StrJoin(names, ","));
 }
 
 CapData KernelImpl::GetPromiseData(const Kref& kp) {
@@ -300,6 +311,11 @@ CapData KernelImpl::GetPromiseData(const Kref& kp) {
   return d;
 }
 
+std::vector<std::string> KernelImpl::GetPromiseSlots(const Kref& kp) {
+  const std::string* slots = buf_.Find(keys::PromiseDataSlots(kp));
+  return slots ? SplitCommas(*slots) : std::vector<std::string>();
+}
+
 void KernelImpl::AddMessageToPromiseQueue(const Kref& kp, const KMessage& msg) {
   uint64_t n = ParseU64OrDie(*buf_.Find(keys::PromiseQueueNextId(kp)), "queue.nextID");
   std::string text;
@@ -309,10 +325,19 @@ void KernelImpl::AddMessageToPromiseQueue(const Kref& kp, const KMessage& msg) {
 }
 
 std::vector<KMessage> KernelImpl::TakePromiseQueue(const Kref& kp) {
+  CrankBuffer::EntryRef next = buf_.Ref(keys::PromiseQueueNextId(kp));
+  if (!buf_.Find(next)) return {};
+  std::vector<KMessage> out = TakePromiseQueue(kp, next);
+  buf_.Set(next, "0");
+  return out;
+}
+
+std::vector<KMessage> KernelImpl::TakePromiseQueue(const Kref& kp, CrankBuffer::EntryRef next_ref) {
   std::vector<KMessage> out;
-  const std::string* next = buf_.Find(keys::PromiseQueueNextId(kp));
+  const std::string* next = buf_.Find(next_ref);
   if (!next) return out;
   uint64_t n = ParseU64OrDie(*next, "queue.nextID");
+  if (n == 0) return out;
   for (uint64_t i = 0; i < n; ++i) {
     keys::KeyText key = keys::PromiseQueueItem(kp, i);
     const std::string* text = buf_.Find(key);
@@ -323,47 +348,53 @@ std::vector<KMessage> KernelImpl::TakePromiseQueue(const Kref& kp) {
     out.push_back(std::move(ev.msg));
     buf_.Delete(key);
   }
-  buf_.Set(keys::PromiseQueueNextId(kp), "0");
   return out;
 }
 
 void KernelImpl::DeletePromise(const Kref& kp) {
   // Every key a promise can have (§2.3), deleted only where present: no store iterator.
+  CrankBuffer::EntryRef next = buf_.Ref(keys::PromiseQueueNextId(kp));
   uint64_t queued = 0;
-  if (const std::string* n = buf_.Find(keys::PromiseQueueNextId(kp))) {
-    queued = ParseU64OrDie(*n, "queue.nextID");
-  }
+  if (const std::string* n = buf_.Find(next)) queued = ParseU64OrDie(*n, "queue.nextID");
   for (uint64_t i = 0; i < queued; ++i) {
-    keys::KeyText k = keys::PromiseQueueItem(kp, i);
-    if (buf_.Has(k)) buf_.Delete(k);
+    CrankBuffer::EntryRef item = buf_.Ref(keys::PromiseQueueItem(kp, i));
+    if (buf_.Find(item)) buf_.Delete(item);
   }
   for (const keys::KeyText& k :
        {keys::PromiseState(kp), keys::PromiseRefCount(kp), keys::PromiseDecider(kp),
         keys::PromisePolicy(kp), keys::PromiseSubscribers(kp), keys::PromiseQueueNextId(kp),
         keys::PromiseDataBody(kp), keys::PromiseDataSlots(kp)}) {
-    if (buf_.Has(k)) buf_.Delete(k);
+    CrankBuffer::EntryRef e = buf_.Ref(k);
+    if (buf_.Find(e)) buf_.Delete(e);
   }
 }
 
 void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapData& data) {
-  CHECK(GetPromiseState(kp) == keys::kPromiseUnresolved)
+  CrankBuffer::EntryRef state = buf_.Ref(keys::PromiseState(kp));
+  const std::string* s = buf_.Find(state);
+  CHECK(s && *s == keys::kPromiseUnresolved)
       << "resolving " << kp.ToString() << " which is not unresolved";
-  for (VatId s : GetSubscribers(kp)) EnqueueNotify(s, kp);
+  CrankBuffer::EntryRef subscribers = buf_.Ref(keys::PromiseSubscribers(kp));
+  if (const std::string* v = buf_.Find(subscribers)) {
+    for (const std::string& sub : SplitCommas(*v)) EnqueueNotify(*VatId::Parse(sub), kp);
+  }
   IncSlots(data.slots);
-  std::vector<KMessage> queued = TakePromiseQueue(kp);
-  for (const KMessage& m : queued) {
+  // The queue.nextID entry is deleted below, so the taken queue need not reset it.
+  CrankBuffer::EntryRef next = buf_.Ref(keys::PromiseQueueNextId(kp));
+  std::vector<KMessage> queued = TakePromiseQueue(kp, next);
+  for (KMessage& m : queued) {
     // Lateral move: the holds the queued message had are carried over unchanged.
     KEvent ev;
     ev.type = KEvent::Type::kSend;
     ev.target = kp;
-    ev.msg = m;
+    ev.msg = std::move(m);
     Enqueue(keys::kAcceptanceQueue, ev);
   }
   buf_.Delete(keys::PromiseDecider(kp));
-  buf_.Delete(keys::PromiseSubscribers(kp));
+  buf_.Delete(subscribers);
   buf_.Delete(keys::PromisePolicy(kp));
-  buf_.Delete(keys::PromiseQueueNextId(kp));
-  buf_.Set(keys::PromiseState(kp), rejected ? keys::kPromiseRejected : keys::kPromiseFulfilled);
+  buf_.Delete(next);
+  buf_.Set(state, rejected ? keys::kPromiseRejected : keys::kPromiseFulfilled);
   buf_.Set(keys::PromiseDataBody(kp), data.body);
   buf_.Set(keys::PromiseDataSlots(kp), absl::StrJoin(data.slots, ","));
 }

@@ -154,12 +154,13 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         if (GetPromiseState(kr) != keys::kPromiseUnresolved) {
           return VatError(StrCat("result promise ", *sc.result, " is already resolved"));
         }
-        std::optional<VatId> decider = GetDecider(kr);
+        CrankBuffer::EntryRef decider_entry = buf_.Ref(keys::PromiseDecider(kr));
+        std::optional<VatId> decider = GetDecider(kr, decider_entry);
         if (!decider || *decider != vat) {
           return VatError(StrCat("result promise ", *sc.result, " is not decided by ",
                                  vat.ToString()));
         }
-        SetDecider(kr, VatId());
+        SetDecider(decider_entry, VatId());
         msg.result = kr;
       }
       EnqueueSend(target, msg);
