@@ -198,9 +198,12 @@ class KernelImpl : public Kernel {
                                           bool required, bool require_new);
   std::string MapKernelSlotToVat(VatId vat, const Kref& k, bool set_reachable = true,
                                  bool required = false);
+  // The same, given k's c-list entry `e` as just read (nullopt: k is not in the c-list).
+  std::string MapKernelSlotToVat(VatId vat, const Kref& k, std::optional<CListEntry> e,
+                                 bool set_reachable, bool required);
   absl::StatusOr<CapData> TranslateCapDataToKernel(VatId vat, const CapData& data,
                                                    bool allow_promises = true);
-  CapData TranslateCapDataToVat(VatId vat, const CapData& data);
+  CapData TranslateCapDataToVat(VatId vat, CapData data);
   SyscallResult HandleSyscall(VatId vat, const VatSyscall& sc, bool* doomed,
                               std::optional<std::pair<bool, CapData>>* exit_request);
   absl::StatusOr<SyscallResult> DoSyscall(VatId vat, const VatSyscall& sc,

@@ -523,37 +523,47 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(const KEvent& ev, s
     std::string state = GetPromiseState(ev.kpid);
     CHECK(!state.empty() && state != keys::kPromiseUnresolved)
         << "notify of unsettled promise " << ev.kpid.ToString();
-    if (!CListByKref(vat, ev.kpid)) return out;
-    // Targets: kpid, then settled promises reachable through data slots, DFS pre-order.
-    std::vector<Kref> targets;
+    std::optional<CListEntry> entry = CListByKref(vat, ev.kpid);
+    if (!entry) return out;
+    // Targets: kpid, then settled promises reachable through data slots, DFS pre-order, each
+    // with its settlement as read here (translating to the vat changes only c-lists and counts).
+    struct Target {
+      Kref kp;
+      bool rejected;
+      CapData data;
+    };
+    std::vector<Target> targets;
     absl::flat_hash_set<Kref> seen;
-    std::vector<Kref> stack = {ev.kpid};
+    std::vector<std::pair<Kref, bool>> stack = {{ev.kpid, state == keys::kPromiseRejected}};
     while (!stack.empty()) {
-      Kref k = stack.back();
+      auto [k, rejected] = stack.back();
       stack.pop_back();
       if (!seen.insert(k).second) continue;
-      targets.push_back(k);
       CapData data = GetPromiseData(k);
       for (auto it = data.slots.rbegin(); it != data.slots.rend(); ++it) {
         Kref s = *Kref::Parse(*it);
         if (!s.is_promise() || seen.contains(s)) continue;
         std::string st = GetPromiseState(s);
         if (st.empty() || st == keys::kPromiseUnresolved) continue;
-        stack.push_back(s);
+        stack.emplace_back(s, st == keys::kPromiseRejected);
       }
+      targets.push_back(Target{k, rejected, std::move(data)});
     }
     VatDelivery d;
     d.type = VatDelivery::Type::kNotify;
-    for (const Kref& k : targets) {
+    for (size_t i = 0; i < targets.size(); ++i) {
+      Target& t = targets[i];
       Resolution res;
-      res.vpid = MapKernelSlotToVat(vat, k);
-      res.rejected = GetPromiseState(k) == keys::kPromiseRejected;
-      res.data = TranslateCapDataToVat(vat, GetPromiseData(k));
+      // kpid's entry, read above, is unchanged until its own translation (the first).
+      res.vpid = i == 0 ? MapKernelSlotToVat(vat, t.kp, std::move(entry), true, false)
+                        : MapKernelSlotToVat(vat, t.kp);
+      res.rejected = t.rejected;
+      res.data = TranslateCapDataToVat(vat, std::move(t.data));
       d.resolutions.push_back(std::move(res));
     }
-    for (const Kref& k : targets) {
-      auto e = CListByKref(vat, k);
-      if (e) DeleteCListEntry(vat, k, *e);
+    for (const Target& t : targets) {
+      auto e = CListByKref(vat, t.kp);
+      if (e) DeleteCListEntry(vat, t.kp, *e);
     }
     out.vat = vat;
     out.delivered = true;

@@ -56,7 +56,11 @@ absl::StatusOr<Kref> KernelImpl::MapVatSlotToKernel(VatId vat, std::string_view 
 
 std::string KernelImpl::MapKernelSlotToVat(VatId vat, const Kref& k, bool set_reachable,
                                            bool required) {
-  std::optional<CListEntry> e = CListByKref(vat, k);
+  return MapKernelSlotToVat(vat, k, CListByKref(vat, k), set_reachable, required);
+}
+
+std::string KernelImpl::MapKernelSlotToVat(VatId vat, const Kref& k, std::optional<CListEntry> e,
+                                           bool set_reachable, bool required) {
   if (!e) {
     CHECK(!required) << "kernel slot " << k.ToString() << " not in c-list of " << vat.ToString();
     VrefType type;
@@ -105,14 +109,9 @@ absl::StatusOr<CapData> KernelImpl::TranslateCapDataToKernel(VatId vat, const Ca
   return out;
 }
 
-CapData KernelImpl::TranslateCapDataToVat(VatId vat, const CapData& data) {
-  CapData out;
-  out.body = data.body;
-  out.slots.reserve(data.slots.size());
-  for (const std::string& s : data.slots) {
-    out.slots.push_back(MapKernelSlotToVat(vat, *Kref::Parse(s)));
-  }
-  return out;
+CapData KernelImpl::TranslateCapDataToVat(VatId vat, CapData data) {
+  for (std::string& s : data.slots) s = MapKernelSlotToVat(vat, *Kref::Parse(s));
+  return data;
 }
 
 SyscallResult KernelImpl::HandleSyscall(VatId vat, const VatSyscall& sc, bool* doomed,
