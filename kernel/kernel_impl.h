@@ -179,11 +179,11 @@ class KernelImpl : public Kernel {
   void IncSlots(const std::vector<std::string>& kslots);
   void DecSlots(const std::vector<std::string>& kslots);
   // Queues
-  void Enqueue(std::string_view queue, const KEvent& ev);
+  void Enqueue(std::string_view queue, KEvent ev);
   std::optional<KEvent> Dequeue(std::string_view queue);
   uint64_t QueueLength(std::string_view queue);
   void EnqueueNotify(VatId vat, const Kref& kp);
-  void EnqueueSend(const Kref& target, const KMessage& msg);  // inc holds, acceptance queue
+  void EnqueueSend(const Kref& target, KMessage msg);  // inc holds, acceptance queue
   // Reap queue / terminated list
   std::vector<VatId> GetVatList(std::string_view key);
   void SetVatList(std::string_view key, const std::vector<VatId>& vats);

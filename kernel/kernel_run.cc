@@ -294,7 +294,7 @@ void KernelImpl::Splat(const Kref& target, const KMessage& msg, const CapData& e
 
 void KernelImpl::ProcessRoutingCrank(KEvent ev) {
   if (ev.type != KEvent::Type::kSend) {
-    Enqueue(keys::kRunQueue, ev);
+    Enqueue(keys::kRunQueue, std::move(ev));
     return;
   }
   Route r = RouteSend(ev.target, ev.msg);
@@ -311,7 +311,7 @@ void KernelImpl::ProcessRoutingCrank(KEvent ev) {
         IncRef(r.target);
         ev.target = r.target;
       }
-      Enqueue(keys::kRunQueue, ev);
+      Enqueue(keys::kRunQueue, std::move(ev));
       break;
   }
 }
@@ -501,12 +501,12 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(const KEvent& ev, s
       d.result = MapKernelSlotToVat(vat, kr);
       SetDecider(decider_entry, vat);
       if (FindVat(vat)->pipelining) {
-        for (const KMessage& m : TakePromiseQueue(kr)) {
+        for (KMessage& m : TakePromiseQueue(kr)) {
           KEvent mev;
           mev.type = KEvent::Type::kSend;
           mev.target = kr;
-          mev.msg = m;
-          Enqueue(keys::kAcceptanceQueue, mev);
+          mev.msg = std::move(m);
+          Enqueue(keys::kAcceptanceQueue, std::move(mev));
         }
       }
     }

@@ -170,9 +170,10 @@ KEvent KEvent::FromJsonOrDie(std::string_view text) {
 // ---------------------------------------------------------------- counters
 
 uint64_t KernelImpl::AllocCounter(std::string_view key, uint64_t first) {
-  const std::string* v = buf_.Find(key);
+  CrankBuffer::EntryRef e = buf_.Ref(key);
+  const std::string* v = buf_.Find(e);
   uint64_t n = v ? ParseU64OrDie(*v, key) : first;
-  buf_.Set(key, NumText(n + 1));
+  buf_.Set(e, NumText(n + 1));
   return n;
 }
 
@@ -362,8 +363,12 @@ void KernelImpl::DeletePromise(const Kref& kp) {
   }
   for (const keys::KeyText& k :
        {keys::PromiseState(kp), keys::PromiseRefCount(kp), keys::PromiseDecider(kp),
-        keys::PromisePolicy(kp), keys::PromiseSubscribers(kp), keys::PromiseQueueNextId(kp),
-        keys::PromiseDataBody(kp), keys::PromiseDataSlots(kp)}) {
+        keys::PromisePolicy(kp), keys::PromiseSubscribers(kp)}) {
+    CrankBuffer::EntryRef e = buf_.Ref(k);
+    if (buf_.Find(e)) buf_.Delete(e);
+  }
+  if (buf_.Find(next)) buf_.Delete(next);
+  for (const keys::KeyText& k : {keys::PromiseDataBody(kp), keys::PromiseDataSlots(kp)}) {
     CrankBuffer::EntryRef e = buf_.Ref(k);
     if (buf_.Find(e)) buf_.Delete(e);
   }
@@ -388,7 +393,7 @@ void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapDa
     ev.type = KEvent::Type::kSend;
     ev.target = kp;
     ev.msg = std::move(m);
-    Enqueue(keys::kAcceptanceQueue, ev);
+    Enqueue(keys::kAcceptanceQueue, std::move(ev));
   }
   buf_.Delete(keys::PromiseDecider(kp));
   buf_.Delete(subscribers);
@@ -583,36 +588,36 @@ KernelImpl::ParsedQueue* KernelImpl::ParsedQueueFor(std::string_view queue) {
   return &parsed_queues_.back();
 }
 
-void KernelImpl::Enqueue(std::string_view queue, const KEvent& ev) {
+void KernelImpl::Enqueue(std::string_view queue, KEvent ev) {
   ParsedQueue* pq = ParsedQueueFor(queue);
   auto [head, tail] = ParseQueueMeta(buf_.Find(pq->meta));
   std::string text = ev.Encode();
-  // Entries at or past `tail` were enqueued by a crank that was rolled back.
-  while (!pq->items.empty() && pq->items.back().index >= tail) pq->items.pop_back();
-  if (pq->items.size() < kMaxParsedQueueItems) {
-    // Only the fields the text carries, so the copy equals what parsing the text would give.
-    KEvent copy;
-    copy.type = ev.type;
-    switch (ev.type) {
-      case KEvent::Type::kSend:
-        copy.target = ev.target;
-        copy.msg = ev.msg;
-        if (copy.msg.result) copy.msg.omit_result = false;
-        break;
-      case KEvent::Type::kNotify:
-        copy.vat = ev.vat;
-        copy.kpid = ev.kpid;
-        break;
-      case KEvent::Type::kStartVat:
-        copy.vat = ev.vat;
-        copy.vat_parameters = ev.vat_parameters;
-        break;
-    }
-    pq->items.push_back({tail, text, std::move(copy)});
-  }
   // Indexes at or past the tail have never been written.
   buf_.Create(keys::QueueItem(queue, tail), text);
   buf_.Set(pq->meta, NumText('[', head, ',', tail + 1, ']'));
+  // Entries at or past `tail` were enqueued by a crank that was rolled back.
+  while (!pq->items.empty() && pq->items.back().index >= tail) pq->items.pop_back();
+  if (pq->items.size() < kMaxParsedQueueItems) {
+    // Only the fields the text carries, so the kept event equals what parsing the text gives.
+    KEvent parsed;
+    parsed.type = ev.type;
+    switch (ev.type) {
+      case KEvent::Type::kSend:
+        parsed.target = ev.target;
+        parsed.msg = std::move(ev.msg);
+        if (parsed.msg.result) parsed.msg.omit_result = false;
+        break;
+      case KEvent::Type::kNotify:
+        parsed.vat = ev.vat;
+        parsed.kpid = ev.kpid;
+        break;
+      case KEvent::Type::kStartVat:
+        parsed.vat = ev.vat;
+        parsed.vat_parameters = std::move(ev.vat_parameters);
+        break;
+    }
+    pq->items.push_back({tail, std::move(text), std::move(parsed)});
+  }
 }
 
 std::optional<KEvent> KernelImpl::Dequeue(std::string_view queue) {
@@ -620,7 +625,8 @@ std::optional<KEvent> KernelImpl::Dequeue(std::string_view queue) {
   auto [head, tail] = ParseQueueMeta(buf_.Find(pq->meta));
   if (head >= tail) return std::nullopt;
   keys::KeyText key = keys::QueueItem(queue, head);
-  const std::string* text = buf_.Find(key);
+  CrankBuffer::EntryRef item = buf_.Ref(key);
+  const std::string* text = buf_.Find(item);
   CHECK(text) << "missing queue item " << key;
   std::optional<KEvent> ev;
   while (!pq->items.empty() && pq->items.front().index < head) pq->items.pop_front();
@@ -630,7 +636,7 @@ std::optional<KEvent> KernelImpl::Dequeue(std::string_view queue) {
     pq->items.pop_front();
   }
   if (!ev) ev = KEvent::FromJsonOrDie(*text);
-  buf_.Delete(key);
+  buf_.Delete(item);
   buf_.Set(pq->meta, NumText('[', head + 1, ',', tail, ']'));
   return ev;
 }
@@ -646,16 +652,16 @@ void KernelImpl::EnqueueNotify(VatId vat, const Kref& kp) {
   ev.type = KEvent::Type::kNotify;
   ev.vat = vat;
   ev.kpid = kp;
-  Enqueue(keys::kAcceptanceQueue, ev);
+  Enqueue(keys::kAcceptanceQueue, std::move(ev));
 }
 
-void KernelImpl::EnqueueSend(const Kref& target, const KMessage& msg) {
+void KernelImpl::EnqueueSend(const Kref& target, KMessage msg) {
   IncMessage(target, msg);
   KEvent ev;
   ev.type = KEvent::Type::kSend;
   ev.target = target;
-  ev.msg = msg;
-  Enqueue(keys::kAcceptanceQueue, ev);
+  ev.msg = std::move(msg);
+  Enqueue(keys::kAcceptanceQueue, std::move(ev));
 }
 
 // ---------------------------------------------------------------- lists

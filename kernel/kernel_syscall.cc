@@ -162,7 +162,7 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         SetDecider(decider_entry, VatId());
         msg.result = kr;
       }
-      EnqueueSend(target, msg);
+      EnqueueSend(target, std::move(msg));
       return ok;
     }
     case VatSyscall::Type::kSubscribe: {
