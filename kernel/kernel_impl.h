@@ -185,8 +185,9 @@ class KernelImpl : public Kernel {
   void EnqueueNotify(VatId vat, const Kref& kp);
   void EnqueueSend(const Kref& target, KMessage msg);  // inc holds, acceptance queue
   // Reap queue / terminated list
-  std::vector<VatId> GetVatList(std::string_view key);
-  void SetVatList(std::string_view key, const std::vector<VatId>& vats);
+  // key: one of the vat list handles below.
+  std::vector<VatId> GetVatList(CrankBuffer::KeyHandle& key);
+  void SetVatList(CrankBuffer::KeyHandle& key, const std::vector<VatId>& vats);
   // Vats
   VatInfo* FindVat(VatId vat);
   bool VatIsAlive(VatId vat);
@@ -336,6 +337,10 @@ class KernelImpl : public Kernel {
   CrankBuffer::KeyHandle crank_number_key_{keys::kCrankNumber};
   CrankBuffer::KeyHandle activity_hash_key_{keys::kActivityHash};
   CrankBuffer::KeyHandle default_reap_threshold_key_{keys::kDefaultReapDirtThreshold};
+  // The vat lists (the first two are read by every crank that is not a routing crank).
+  CrankBuffer::KeyHandle vats_terminated_key_{keys::kVatsTerminated};
+  CrankBuffer::KeyHandle reap_queue_key_{keys::kReapQueue};
+  CrankBuffer::KeyHandle vat_dynamic_ids_key_{keys::kVatDynamicIds};
   bool in_crank_ = false;
   std::string last_syscall_error_;  // why the last doomed syscall was refused
   std::string last_load_error_;

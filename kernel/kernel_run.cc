@@ -450,10 +450,10 @@ void KernelImpl::AddDirt(VatId vat, uint64_t gc_krefs) {
   if (gc_krefs > 0) add("gcKrefs", gc_krefs);
   buf_.Set(keys::VatReapDirt(vat), dirt.Dump());
   if (reap) {
-    std::vector<VatId> q = GetVatList(keys::kReapQueue);
+    std::vector<VatId> q = GetVatList(reap_queue_key_);
     if (std::find(q.begin(), q.end(), vat) == q.end()) {
       q.push_back(vat);
-      SetVatList(keys::kReapQueue, q);
+      SetVatList(reap_queue_key_, q);
     }
   }
 }
@@ -671,9 +671,9 @@ void KernelImpl::TerminateVat(VatId vat, bool reject, const CapData& info) {
   VatInfo* v = FindVat(vat);
   if (!v || !v->alive) return;
   if (v->dynamic) {
-    std::vector<VatId> ids = GetVatList(keys::kVatDynamicIds);
+    std::vector<VatId> ids = GetVatList(vat_dynamic_ids_key_);
     ids.erase(std::remove(ids.begin(), ids.end(), vat), ids.end());
-    SetVatList(keys::kVatDynamicIds, ids);
+    SetVatList(vat_dynamic_ids_key_, ids);
   } else {
     buf_.Delete(keys::VatName(v->name));
     auto names = Json::Parse(buf_.Get(keys::kVatNames).value_or("[]"));
@@ -684,9 +684,9 @@ void KernelImpl::TerminateVat(VatId vat, bool reject, const CapData& info) {
     }
     buf_.Set(keys::kVatNames, kept.Dump());
   }
-  std::vector<VatId> terminated = GetVatList(keys::kVatsTerminated);
+  std::vector<VatId> terminated = GetVatList(vats_terminated_key_);
   terminated.push_back(vat);
-  SetVatList(keys::kVatsTerminated, terminated);
+  SetVatList(vats_terminated_key_, terminated);
   Json record = Json::MakeObject();
   record.Set("name", v->name);
   record.Set("rejected", reject);
@@ -694,10 +694,10 @@ void KernelImpl::TerminateVat(VatId vat, bool reject, const CapData& info) {
   buf_.Set(keys::TerminatedVatRecord(vat), record.Dump());
   v->alive = false;
   // Reap queue entries for it are moot.
-  std::vector<VatId> rq = GetVatList(keys::kReapQueue);
+  std::vector<VatId> rq = GetVatList(reap_queue_key_);
   if (std::find(rq.begin(), rq.end(), vat) != rq.end()) {
     rq.erase(std::remove(rq.begin(), rq.end(), vat), rq.end());
-    SetVatList(keys::kReapQueue, rq);
+    SetVatList(reap_queue_key_, rq);
   }
   // Reject every unresolved promise it decides, in c-list key order.
   CapData err = KernelError("vat terminated");
@@ -753,9 +753,9 @@ bool KernelImpl::CleanupTerminatedVat(VatId vat, uint64_t budget, uint64_t* work
     buf_.Delete(key);
     if (spend()) return false;
   }
-  std::vector<VatId> terminated = GetVatList(keys::kVatsTerminated);
+  std::vector<VatId> terminated = GetVatList(vats_terminated_key_);
   terminated.erase(std::remove(terminated.begin(), terminated.end(), vat), terminated.end());
-  SetVatList(keys::kVatsTerminated, terminated);
+  SetVatList(vats_terminated_key_, terminated);
   vats_.erase(vat.n());
   return true;
 }
@@ -773,14 +773,14 @@ bool KernelImpl::RunOneCrank(RunStats* stats) {
     return true;
   }
   // 2. cleanup of terminated vats
-  std::vector<VatId> terminated = GetVatList(keys::kVatsTerminated);
+  std::vector<VatId> terminated = GetVatList(vats_terminated_key_);
   if (!terminated.empty()) {
     uint64_t work = 0;
     VatId vat = terminated.front();
     if (!FindVat(vat)) {
       // Cleanup finished but the list entry survived a reload: drop it.
       terminated.erase(terminated.begin());
-      SetVatList(keys::kVatsTerminated, terminated);
+      SetVatList(vats_terminated_key_, terminated);
     } else {
       CleanupTerminatedVat(vat, TEST_cleanup_budget, &work);
     }
@@ -805,11 +805,11 @@ bool KernelImpl::RunOneCrank(RunStats* stats) {
     return true;
   }
   // 4. reap
-  std::vector<VatId> reap = GetVatList(keys::kReapQueue);
+  std::vector<VatId> reap = GetVatList(reap_queue_key_);
   if (!reap.empty()) {
     VatId vat = reap.front();
     reap.erase(reap.begin());
-    SetVatList(keys::kReapQueue, reap);
+    SetVatList(reap_queue_key_, reap);
     ProcessBringOutYourDead(vat, start_mark);
     EndCrank();
     ++stats->cranks;
@@ -852,8 +852,8 @@ bool KernelImpl::Step() {
 
 bool KernelImpl::HasWork() {
   return QueueLength(keys::kAcceptanceQueue) > 0 || QueueLength(keys::kRunQueue) > 0 ||
-         !GetVatList(keys::kVatsTerminated).empty() || !gc_actions_.empty() ||
-         !GetVatList(keys::kReapQueue).empty();
+         !GetVatList(vats_terminated_key_).empty() || !gc_actions_.empty() ||
+         !GetVatList(reap_queue_key_).empty();
 }
 
 }  // namespace swingset

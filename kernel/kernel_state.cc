@@ -666,17 +666,17 @@ void KernelImpl::EnqueueSend(const Kref& target, KMessage msg) {
 
 // ---------------------------------------------------------------- lists
 
-std::vector<VatId> KernelImpl::GetVatList(std::string_view key) {
+std::vector<VatId> KernelImpl::GetVatList(CrankBuffer::KeyHandle& key) {
   std::vector<VatId> out;
   const std::string* v = buf_.Find(key);
   if (!v || *v == "[]") return out;
   auto j = Json::Parse(*v);
-  CHECK(j.ok() && j->is_array()) << "corrupt " << std::string(key);
+  CHECK(j.ok() && j->is_array()) << "corrupt " << key.key();
   for (const Json& e : j->as_array()) out.push_back(*VatId::Parse(e.as_string()));
   return out;
 }
 
-void KernelImpl::SetVatList(std::string_view key, const std::vector<VatId>& vats) {
+void KernelImpl::SetVatList(CrankBuffer::KeyHandle& key, const std::vector<VatId>& vats) {
   Json a = Json::MakeArray();
   for (VatId v : vats) a.Push(Json(v.ToString()));
   buf_.Set(key, a.Dump());
@@ -736,8 +736,8 @@ absl::Status KernelImpl::LoadVatInfo() {
       RETURN_IF_ERROR(load(*VatId::Parse(*id_text), n.as_string(), true, false));
     }
   }
-  for (VatId id : GetVatList(keys::kVatDynamicIds)) RETURN_IF_ERROR(load(id, "", true, true));
-  for (VatId id : GetVatList(keys::kVatsTerminated)) RETURN_IF_ERROR(load(id, "", false, false));
+  for (VatId id : GetVatList(vat_dynamic_ids_key_)) RETURN_IF_ERROR(load(id, "", true, true));
+  for (VatId id : GetVatList(vats_terminated_key_)) RETURN_IF_ERROR(load(id, "", false, false));
   return absl::OkStatus();
 }
 
