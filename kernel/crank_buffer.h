@@ -96,6 +96,10 @@ class CrankBuffer {
   void AssumeAbsent(std::string_view key);
   // AssumeAbsent(key) then Set(key, value), with one lookup.
   void Create(std::string_view key, std::string_view value);
+  void Create(EntryRef r, std::string_view value) {
+    MarkAbsent(r.node_);
+    Write(r.node_, value);
+  }
 
   // Cache hints for batch loops over many keys (a GC syscall or delivery naming thousands of
   // objects): the entries live in scattered heap nodes, and a loop that waits for each miss in

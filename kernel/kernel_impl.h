@@ -160,8 +160,14 @@ class KernelImpl : public Kernel {
   // C-lists
   std::optional<CListEntry> CListByKref(VatId vat, const Kref& k);
   std::optional<Kref> CListByVref(VatId vat, std::string_view vref);
+  // The same through the key's entry `e` (buf_.Ref of keys::CListByKref / keys::CListByVref),
+  // for a lookup that may be followed by a write of that key.
+  std::optional<CListEntry> CListByKref(VatId vat, const Kref& k, CrankBuffer::EntryRef e);
+  std::optional<Kref> CListByVref(VatId vat, std::string_view vref, CrankBuffer::EntryRef e);
   // A new entry: the kref or the vref was just allocated and the other was not in the c-list.
-  void CListAdd(VatId vat, const Kref& k, std::string_view vref, bool reachable);
+  // fwd and rev are the entries of its two keys (as above).
+  void CListAdd(const Kref& k, std::string_view vref, bool reachable, CrankBuffer::EntryRef fwd,
+                CrankBuffer::EntryRef rev);
   void CListDeleteKeys(VatId vat, const Kref& k, std::string_view vref);
   void DeleteCListEntry(VatId vat, const Kref& k, std::string_view vref);
   // The same, for callers that have just read k's entry `e` (saves reading it again).
@@ -199,9 +205,8 @@ class KernelImpl : public Kernel {
                                           bool required, bool require_new);
   std::string MapKernelSlotToVat(VatId vat, const Kref& k, bool set_reachable = true,
                                  bool required = false);
-  // The same, given k's c-list entry `e` as just read (nullopt: k is not in the c-list).
-  std::string MapKernelSlotToVat(VatId vat, const Kref& k, std::optional<CListEntry> e,
-                                 bool set_reachable, bool required);
+  // The same for k already in the c-list, given its entry `e` as just read.
+  std::string MapKernelSlotToVat(VatId vat, const Kref& k, CListEntry e, bool set_reachable);
   absl::StatusOr<CapData> TranslateCapDataToKernel(VatId vat, const CapData& data,
                                                    bool allow_promises = true);
   CapData TranslateCapDataToVat(VatId vat, CapData data);

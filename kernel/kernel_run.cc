@@ -555,7 +555,7 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(const KEvent& ev, s
       Target& t = targets[i];
       Resolution res;
       // kpid's entry, read above, is unchanged until its own translation (the first).
-      res.vpid = i == 0 ? MapKernelSlotToVat(vat, t.kp, std::move(entry), true, false)
+      res.vpid = i == 0 ? MapKernelSlotToVat(vat, t.kp, *std::move(entry), true)
                         : MapKernelSlotToVat(vat, t.kp);
       res.rejected = t.rejected;
       res.data = TranslateCapDataToVat(vat, std::move(t.data));

@@ -407,26 +407,37 @@ void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapDa
 // ---------------------------------------------------------------- c-lists
 
 std::optional<CListEntry> KernelImpl::CListByKref(VatId vat, const Kref& k) {
-  const std::string* v = buf_.Find(keys::CListByKref(vat, k));
+  return CListByKref(vat, k, buf_.Ref(keys::CListByKref(vat, k)));
+}
+
+std::optional<Kref> KernelImpl::CListByVref(VatId vat, std::string_view vref) {
+  return CListByVref(vat, vref, buf_.Ref(keys::CListByVref(vat, vref)));
+}
+
+std::optional<CListEntry> KernelImpl::CListByKref(VatId vat, const Kref& k,
+                                                  CrankBuffer::EntryRef e) {
+  const std::string* v = buf_.Find(e);
   if (!v) return std::nullopt;
   CHECK(v->size() >= 3 && (*v)[1] == ' ' && ((*v)[0] == 'R' || (*v)[0] == '_'))
       << "corrupt c-list entry " << keys::CListByKref(vat, k) << ": " << *v;
   return CListEntry{(*v)[0] == 'R', v->substr(2)};
 }
 
-std::optional<Kref> KernelImpl::CListByVref(VatId vat, std::string_view vref) {
-  const std::string* v = buf_.Find(keys::CListByVref(vat, vref));
+std::optional<Kref> KernelImpl::CListByVref(VatId vat, std::string_view vref,
+                                            CrankBuffer::EntryRef e) {
+  const std::string* v = buf_.Find(e);
   if (!v) return std::nullopt;
   auto k = Kref::Parse(*v);
   CHECK(k.ok()) << "corrupt c-list entry for " << std::string(vref);
   return *k;
 }
 
-void KernelImpl::CListAdd(VatId vat, const Kref& k, std::string_view vref, bool reachable) {
+void KernelImpl::CListAdd(const Kref& k, std::string_view vref, bool reachable,
+                          CrankBuffer::EntryRef fwd, CrankBuffer::EntryRef rev) {
   // Neither key is stored: one side was just looked up and found missing, the other is named
   // after an id allocated for this entry (Create records both as absent before the write).
-  buf_.Create(keys::CListByKref(vat, k), StrCat(reachable ? "R " : "_ ", vref));
-  buf_.Create(keys::CListByVref(vat, vref), k.ToString());
+  buf_.Create(fwd, StrCat(reachable ? "R " : "_ ", vref));
+  buf_.Create(rev, k.ToString());
 }
 
 void KernelImpl::CListDeleteKeys(VatId vat, const Kref& k, std::string_view vref) {

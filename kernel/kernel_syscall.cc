@@ -21,7 +21,8 @@ absl::StatusOr<Kref> KernelImpl::MapVatSlotToKernel(VatId vat, std::string_view 
                                                     bool set_reachable, bool required,
                                                     bool require_new) {
   ASSIGN_OR_RETURN(VatRef vref, VatRef::Parse(vref_text));
-  std::optional<Kref> k = CListByVref(vat, vref.str());
+  CrankBuffer::EntryRef rev = buf_.Ref(keys::CListByVref(vat, vref.str()));
+  std::optional<Kref> k = CListByVref(vat, vref.str(), rev);
   if (k && require_new) {
     return VatError(StrCat("vref ", vref.str(), " is already allocated"));
   }
@@ -37,7 +38,7 @@ absl::StatusOr<Kref> KernelImpl::MapVatSlotToKernel(VatId vat, std::string_view 
     }
     // A new export's entry starts with its final flag: setting the flag of an export entry
     // changes no count.
-    CListAdd(vat, *k, vref.str(), set_reachable);
+    CListAdd(*k, vref.str(), set_reachable, buf_.Ref(keys::CListByKref(vat, *k)), rev);
     return *k;
   }
   if (set_reachable) {
@@ -56,42 +57,43 @@ absl::StatusOr<Kref> KernelImpl::MapVatSlotToKernel(VatId vat, std::string_view 
 
 std::string KernelImpl::MapKernelSlotToVat(VatId vat, const Kref& k, bool set_reachable,
                                            bool required) {
-  return MapKernelSlotToVat(vat, k, CListByKref(vat, k), set_reachable, required);
+  CrankBuffer::EntryRef fwd = buf_.Ref(keys::CListByKref(vat, k));
+  if (std::optional<CListEntry> e = CListByKref(vat, k, fwd)) {
+    return MapKernelSlotToVat(vat, k, *std::move(e), set_reachable);
+  }
+  CHECK(!required) << "kernel slot " << k.ToString() << " not in c-list of " << vat.ToString();
+  VrefType type;
+  uint64_t n;
+  if (k.is_object()) {
+    type = VrefType::kObject;
+    n = AllocCounter(keys::VatNextObject(vat), keys::kFirstVatImportObject);
+  } else if (k.is_promise()) {
+    type = VrefType::kPromise;
+    n = AllocCounter(keys::VatNextPromise(vat), keys::kFirstVatImportPromise);
+  } else {
+    type = VrefType::kDevice;
+    n = AllocCounter(keys::VatNextDevice(vat), keys::kFirstVatImportDevice);
+  }
+  std::string vref = VatRef::Import(type, n).str();
+  // A new import is counted and flagged as it ends up: recognizable, and reachable too when
+  // set_reachable (the count SetReachableFlag would add to an object import).
+  IncRef(k, /*is_export=*/false, /*only_recognizable=*/!set_reachable);
+  CListAdd(k, vref, set_reachable, fwd, buf_.Ref(keys::CListByVref(vat, vref)));
+  return vref;
 }
 
-std::string KernelImpl::MapKernelSlotToVat(VatId vat, const Kref& k, std::optional<CListEntry> e,
-                                           bool set_reachable, bool required) {
-  if (!e) {
-    CHECK(!required) << "kernel slot " << k.ToString() << " not in c-list of " << vat.ToString();
-    VrefType type;
-    uint64_t n;
-    if (k.is_object()) {
-      type = VrefType::kObject;
-      n = AllocCounter(keys::VatNextObject(vat), keys::kFirstVatImportObject);
-    } else if (k.is_promise()) {
-      type = VrefType::kPromise;
-      n = AllocCounter(keys::VatNextPromise(vat), keys::kFirstVatImportPromise);
-    } else {
-      type = VrefType::kDevice;
-      n = AllocCounter(keys::VatNextDevice(vat), keys::kFirstVatImportDevice);
-    }
-    std::string vref = VatRef::Import(type, n).str();
-    // A new import is counted and flagged as it ends up: recognizable, and reachable too when
-    // set_reachable (the count SetReachableFlag would add to an object import).
-    IncRef(k, /*is_export=*/false, /*only_recognizable=*/!set_reachable);
-    CListAdd(vat, k, vref, set_reachable);
-    return vref;
-  }
+std::string KernelImpl::MapKernelSlotToVat(VatId vat, const Kref& k, CListEntry e,
+                                           bool set_reachable) {
   if (set_reachable) {
-    if (e->vref[1] == '-') {
-      SetReachableFlag(vat, k, *e);
+    if (e.vref[1] == '-') {
+      SetReachableFlag(vat, k, e);
     } else {
-      CHECK(e->reachable || !k.is_object())
-          << "kernel sent unreachable export " << k.ToString() << " (" << e->vref << ") to "
+      CHECK(e.reachable || !k.is_object())
+          << "kernel sent unreachable export " << k.ToString() << " (" << e.vref << ") to "
           << vat.ToString();
     }
   }
-  return std::move(e->vref);
+  return std::move(e.vref);
 }
 
 absl::StatusOr<CapData> KernelImpl::TranslateCapDataToKernel(VatId vat, const CapData& data,
