@@ -185,8 +185,11 @@ class KernelImpl : public Kernel {
   void IncSlots(const std::vector<std::string>& kslots);
   void DecSlots(const std::vector<std::string>& kslots);
   // Queues
-  void Enqueue(std::string_view queue, KEvent ev);
-  std::optional<KEvent> Dequeue(std::string_view queue);
+  // `encoded`, when not empty, must be ev.Encode() (as Dequeue gives it): it is stored as is.
+  void Enqueue(std::string_view queue, KEvent ev, std::string encoded = std::string());
+  // When `encoded` is not null it receives the event's stored text if that is known to be
+  // ev.Encode() (the parsed copy Enqueue kept was used), else it is left empty.
+  std::optional<KEvent> Dequeue(std::string_view queue, std::string* encoded = nullptr);
   uint64_t QueueLength(std::string_view queue);
   void EnqueueNotify(VatId vat, const Kref& kp);
   void EnqueueSend(const Kref& target, KMessage msg);  // inc holds, acceptance queue
@@ -241,7 +244,8 @@ class KernelImpl : public Kernel {
   };
   Route RouteSend(const Kref& target, const KMessage& msg);
   void Splat(const Kref& target, const KMessage& msg, const CapData& error);
-  void ProcessRoutingCrank(KEvent ev);
+  // ev_text: ev's stored text, if known to be ev.Encode(), else empty.
+  void ProcessRoutingCrank(KEvent ev, std::string ev_text);
   // Delivery cranks. Each returns the crank outcome used for dirt and stats.
   struct DeliveryOutcome {
     bool delivered = false;  // a delivery was made to a vat

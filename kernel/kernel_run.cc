@@ -292,9 +292,10 @@ void KernelImpl::Splat(const Kref& target, const KMessage& msg, const CapData& e
   DecMessage(target, msg);
 }
 
-void KernelImpl::ProcessRoutingCrank(KEvent ev) {
+void KernelImpl::ProcessRoutingCrank(KEvent ev, std::string ev_text) {
+  // An event moved to the run-queue unchanged keeps its text.
   if (ev.type != KEvent::Type::kSend) {
-    Enqueue(keys::kRunQueue, std::move(ev));
+    Enqueue(keys::kRunQueue, std::move(ev), std::move(ev_text));
     return;
   }
   Route r = RouteSend(ev.target, ev.msg);
@@ -310,8 +311,9 @@ void KernelImpl::ProcessRoutingCrank(KEvent ev) {
         DecRef(ev.target);
         IncRef(r.target);
         ev.target = r.target;
+        ev_text.clear();
       }
-      Enqueue(keys::kRunQueue, std::move(ev));
+      Enqueue(keys::kRunQueue, std::move(ev), std::move(ev_text));
       break;
   }
 }
@@ -766,8 +768,9 @@ bool KernelImpl::RunOneCrank(RunStats* stats) {
   StartCrank();
   const size_t start_mark = SavePoint();
   // 1. routing
-  if (std::optional<KEvent> ev = Dequeue(keys::kAcceptanceQueue)) {
-    ProcessRoutingCrank(*std::move(ev));
+  std::string ev_text;
+  if (std::optional<KEvent> ev = Dequeue(keys::kAcceptanceQueue, &ev_text)) {
+    ProcessRoutingCrank(*std::move(ev), std::move(ev_text));
     EndCrank();
     ++stats->cranks;
     return true;

@@ -79,6 +79,13 @@ void AppendCapData(const CapData& c, std::string* out) {
   out->append("]}");
 }
 
+// The same text as AppendJsonString(v.ToString(), out): vat id text never needs escaping.
+void AppendVatId(VatId v, std::string* out) {
+  out->push_back('"');
+  out->append(keys::IdText(v).view());
+  out->push_back('"');
+}
+
 void AppendKref(const Kref& k, std::string* out) {
   // Kref text never needs escaping.
   out->push_back('"');
@@ -112,14 +119,14 @@ std::string KEvent::Encode() const {
       break;
     case Type::kNotify:
       out.append("{\"type\":\"notify\",\"vatID\":");
-      AppendJsonString(vat.ToString(), &out);
+      AppendVatId(vat, &out);
       out.append(",\"kpid\":");
       AppendKref(kpid, &out);
       out.push_back('}');
       break;
     case Type::kStartVat:
       out.append("{\"type\":\"startVat\",\"vatID\":");
-      AppendJsonString(vat.ToString(), &out);
+      AppendVatId(vat, &out);
       out.append(",\"vatParameters\":");
       AppendCapData(vat_parameters, &out);
       out.push_back('}');
@@ -599,10 +606,13 @@ KernelImpl::ParsedQueue* KernelImpl::ParsedQueueFor(std::string_view queue) {
   return &parsed_queues_.back();
 }
 
-void KernelImpl::Enqueue(std::string_view queue, KEvent ev) {
+void KernelImpl::Enqueue(std::string_view queue, KEvent ev, std::string encoded) {
   ParsedQueue* pq = ParsedQueueFor(queue);
   auto [head, tail] = ParseQueueMeta(buf_.Find(pq->meta));
-  std::string text = ev.Encode();
+  std::string text = encoded.empty() ? ev.Encode() : std::move(encoded);
+#ifndef NDEBUG
+  CHECK(text == ev.Encode()) << "Enqueue given a stale encoding: " << text;
+#endif
   // Indexes at or past the tail have never been written.
   buf_.Create(keys::QueueItem(queue, tail), text);
   buf_.Set(pq->meta, NumText('[', head, ',', tail + 1, ']'));
@@ -631,7 +641,8 @@ void KernelImpl::Enqueue(std::string_view queue, KEvent ev) {
   }
 }
 
-std::optional<KEvent> KernelImpl::Dequeue(std::string_view queue) {
+std::optional<KEvent> KernelImpl::Dequeue(std::string_view queue, std::string* encoded) {
+  if (encoded) encoded->clear();
   ParsedQueue* pq = ParsedQueueFor(queue);
   auto [head, tail] = ParseQueueMeta(buf_.Find(pq->meta));
   if (head >= tail) return std::nullopt;
@@ -643,7 +654,10 @@ std::optional<KEvent> KernelImpl::Dequeue(std::string_view queue) {
   while (!pq->items.empty() && pq->items.front().index < head) pq->items.pop_front();
   if (!pq->items.empty() && pq->items.front().index == head) {
     // The store is the truth: the parsed copy is used only if its text is what is stored.
-    if (pq->items.front().text == *text) ev = std::move(pq->items.front().event);
+    if (pq->items.front().text == *text) {
+      ev = std::move(pq->items.front().event);
+      if (encoded) *encoded = std::move(pq->items.front().text);
+    }
     pq->items.pop_front();
   }
   if (!ev) ev = KEvent::FromJsonOrDie(*text);
