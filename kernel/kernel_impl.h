@@ -127,7 +127,8 @@ class KernelImpl : public Kernel {
   // ---------------- kernel_state.cc
   uint64_t AllocCounter(std::string_view key, uint64_t first);
   Kref AllocObject(std::optional<VatId> owner);
-  Kref AllocPromise(std::optional<VatId> decider);
+  // ref_count: the new promise's initial count (1 when the caller adds the entry holding it).
+  Kref AllocPromise(std::optional<VatId> decider, uint64_t ref_count = 0);
   // Objects
   std::optional<std::pair<uint64_t, uint64_t>> GetObjectCounts(const Kref& ko);
   void SetObjectCounts(const Kref& ko, uint64_t r, uint64_t c);
@@ -148,15 +149,23 @@ class KernelImpl : public Kernel {
   std::vector<VatId> GetSubscribers(const Kref& kp);
   void AddSubscriber(const Kref& kp, VatId vat);
   CapData GetPromiseData(const Kref& kp);
-  std::vector<std::string> GetPromiseSlots(const Kref& kp);  // GetPromiseData(kp).slots
   void AddMessageToPromiseQueue(const Kref& kp, const KMessage& msg);
   std::vector<KMessage> TakePromiseQueue(const Kref& kp);
   // The same, given the queue.nextID entry `next`, which is left for the caller to write.
   std::vector<KMessage> TakePromiseQueue(const Kref& kp, CrankBuffer::EntryRef next);
   void DeletePromise(const Kref& kp);
+  // The same, given the entries of its state, refCount and data.slots keys.
+  void DeletePromise(const Kref& kp, CrankBuffer::EntryRef state, CrankBuffer::EntryRef ref_count,
+                     CrankBuffer::EntryRef slots);
+  // processRefcounts for a promise: if kp exists and its count is zero, releases the slots of
+  // its data (if settled) and deletes it. Returns whether it was deleted.
+  bool DeletePromiseIfUnreferenced(const Kref& kp);
   // Settles kp (must be unresolved): notifies subscribers, requeues queued messages, writes
   // data (incrementing its slots). KERNEL_SPEC §5 doResolve.
   void ResolveKernelPromise(const Kref& kp, bool rejected, const CapData& data);
+  // The same, given the entries of kp's state and decider keys (which the caller has read).
+  void ResolveKernelPromise(const Kref& kp, bool rejected, const CapData& data,
+                            CrankBuffer::EntryRef state, CrankBuffer::EntryRef decider);
   // C-lists
   std::optional<CListEntry> CListByKref(VatId vat, const Kref& k);
   std::optional<Kref> CListByVref(VatId vat, std::string_view vref);

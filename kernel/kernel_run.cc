@@ -115,11 +115,7 @@ void KernelImpl::ProcessRefcounts() {
     // it would survive with R == 0 and no GC action.
     maybe_free_set_.Erase(k);
     if (k.is_promise()) {
-      std::string state = GetPromiseState(k);
-      if (state.empty()) continue;  // lost
-      if (GetPromiseRefCount(k) != 0) continue;
-      if (state != keys::kPromiseUnresolved) DecSlots(GetPromiseSlots(k));
-      DeletePromise(k);
+      DeletePromiseIfUnreferenced(k);
       continue;
     }
     if (!k.is_object()) continue;

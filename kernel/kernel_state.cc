@@ -196,14 +196,14 @@ Kref KernelImpl::AllocObject(std::optional<VatId> owner) {
   return ko;
 }
 
-Kref KernelImpl::AllocPromise(std::optional<VatId> decider) {
+Kref KernelImpl::AllocPromise(std::optional<VatId> decider, uint64_t ref_count) {
   // A new id: none of its keys can be in the store. Knowing that for the keys written later
   // too lets the block drop their deletes when the promise dies within the block.
   Kref kp = Kref::Promise(AllocCounter(keys::kKpNextId, keys::kFirstPromiseId));
   buf_.Create(keys::PromiseState(kp), keys::kPromiseUnresolved);
   buf_.Create(keys::PromiseSubscribers(kp), "");
   buf_.Create(keys::PromiseQueueNextId(kp), "0");
-  buf_.Create(keys::PromiseRefCount(kp), "0");
+  buf_.Create(keys::PromiseRefCount(kp), NumText(ref_count));
   buf_.Create(keys::PromiseDecider(kp), decider ? decider->ToString() : "");
   buf_.AssumeAbsent(keys::PromisePolicy(kp));
   buf_.AssumeAbsent(keys::PromiseDataBody(kp));
@@ -319,11 +319,6 @@ CapData KernelImpl::GetPromiseData(const Kref& kp) {
   return d;
 }
 
-std::vector<std::string> KernelImpl::GetPromiseSlots(const Kref& kp) {
-  const std::string* slots = buf_.Find(keys::PromiseDataSlots(kp));
-  return slots ? SplitCommas(*slots) : std::vector<std::string>();
-}
-
 void KernelImpl::AddMessageToPromiseQueue(const Kref& kp, const KMessage& msg) {
   uint64_t n = ParseU64OrDie(*buf_.Find(keys::PromiseQueueNextId(kp)), "queue.nextID");
   std::string text;
@@ -360,6 +355,12 @@ std::vector<KMessage> KernelImpl::TakePromiseQueue(const Kref& kp, CrankBuffer::
 }
 
 void KernelImpl::DeletePromise(const Kref& kp) {
+  DeletePromise(kp, buf_.Ref(keys::PromiseState(kp)), buf_.Ref(keys::PromiseRefCount(kp)),
+                buf_.Ref(keys::PromiseDataSlots(kp)));
+}
+
+void KernelImpl::DeletePromise(const Kref& kp, CrankBuffer::EntryRef state,
+                               CrankBuffer::EntryRef ref_count, CrankBuffer::EntryRef slots) {
   // Every key a promise can have (§2.3), deleted only where present: no store iterator.
   CrankBuffer::EntryRef next = buf_.Ref(keys::PromiseQueueNextId(kp));
   uint64_t queued = 0;
@@ -368,21 +369,43 @@ void KernelImpl::DeletePromise(const Kref& kp) {
     CrankBuffer::EntryRef item = buf_.Ref(keys::PromiseQueueItem(kp, i));
     if (buf_.Find(item)) buf_.Delete(item);
   }
-  for (const keys::KeyText& k :
-       {keys::PromiseState(kp), keys::PromiseRefCount(kp), keys::PromiseDecider(kp),
-        keys::PromisePolicy(kp), keys::PromiseSubscribers(kp)}) {
-    CrankBuffer::EntryRef e = buf_.Ref(k);
+  auto delete_if_present = [&](CrankBuffer::EntryRef e) {
     if (buf_.Find(e)) buf_.Delete(e);
+  };
+  delete_if_present(state);
+  delete_if_present(ref_count);
+  delete_if_present(buf_.Ref(keys::PromiseDecider(kp)));
+  delete_if_present(buf_.Ref(keys::PromisePolicy(kp)));
+  delete_if_present(buf_.Ref(keys::PromiseSubscribers(kp)));
+  delete_if_present(next);
+  delete_if_present(buf_.Ref(keys::PromiseDataBody(kp)));
+  delete_if_present(slots);
+}
+
+bool KernelImpl::DeletePromiseIfUnreferenced(const Kref& kp) {
+  CrankBuffer::EntryRef state = buf_.Ref(keys::PromiseState(kp));
+  const std::string* st = buf_.Find(state);
+  if (!st) return false;  // lost
+  const bool settled = *st != keys::kPromiseUnresolved;
+  CrankBuffer::EntryRef ref_count = buf_.Ref(keys::PromiseRefCount(kp));
+  if (GetPromiseRefCount(ref_count) != 0) return false;
+  CrankBuffer::EntryRef slots = buf_.Ref(keys::PromiseDataSlots(kp));
+  if (settled) {
+    const std::string* v = buf_.Find(slots);
+    DecSlots(v ? SplitCommas(*v) : std::vector<std::string>());
   }
-  if (buf_.Find(next)) buf_.Delete(next);
-  for (const keys::KeyText& k : {keys::PromiseDataBody(kp), keys::PromiseDataSlots(kp)}) {
-    CrankBuffer::EntryRef e = buf_.Ref(k);
-    if (buf_.Find(e)) buf_.Delete(e);
-  }
+  DeletePromise(kp, state, ref_count, slots);
+  return true;
 }
 
 void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapData& data) {
-  CrankBuffer::EntryRef state = buf_.Ref(keys::PromiseState(kp));
+  ResolveKernelPromise(kp, rejected, data, buf_.Ref(keys::PromiseState(kp)),
+                       buf_.Ref(keys::PromiseDecider(kp)));
+}
+
+void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapData& data,
+                                      CrankBuffer::EntryRef state,
+                                      CrankBuffer::EntryRef decider) {
   const std::string* s = buf_.Find(state);
   CHECK(s && *s == keys::kPromiseUnresolved)
       << "resolving " << kp.ToString() << " which is not unresolved";
@@ -402,7 +425,7 @@ void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapDa
     ev.msg = std::move(m);
     Enqueue(keys::kAcceptanceQueue, std::move(ev));
   }
-  buf_.Delete(keys::PromiseDecider(kp));
+  buf_.Delete(decider);
   buf_.Delete(subscribers);
   buf_.Delete(keys::PromisePolicy(kp));
   buf_.Delete(next);

@@ -33,8 +33,7 @@ absl::StatusOr<Kref> KernelImpl::MapVatSlotToKernel(VatId vat, std::string_view 
     if (vref.is_object()) {
       k = AllocObject(vat);
     } else {
-      k = AllocPromise(vat);
-      IncRef(*k, /*is_export=*/true, /*only_recognizable=*/true);
+      k = AllocPromise(vat, /*ref_count=*/1);  // the count of the entry added below
     }
     // A new export's entry starts with its final flag: setting the flag of an export entry
     // changes no count.
@@ -185,6 +184,8 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         Kref kp;
         bool rejected;
         CapData data;
+        CrankBuffer::EntryRef state;    // kp's state and decider entries: checked, then
+        CrankBuffer::EntryRef decider;  // written by ResolveKernelPromise
       };
       std::vector<Res> list;
       for (const Resolution& r : sc.resolutions) {
@@ -196,7 +197,8 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         if (!v.is_promise()) return VatError(StrCat("resolve of non-promise ", r.vpid));
         ASSIGN_OR_RETURN(Kref kp, MapVatSlotToKernel(vat, r.vpid, true, false, false));
         ASSIGN_OR_RETURN(CapData kdata, TranslateCapDataToKernel(vat, r.data));
-        list.push_back(Res{kp, r.rejected, std::move(kdata)});
+        list.push_back(Res{kp, r.rejected, std::move(kdata), buf_.Ref(keys::PromiseState(kp)),
+                           buf_.Ref(keys::PromiseDecider(kp))});
       }
       // The decider check happens before any c-list change so a refused resolve leaves the
       // vat's tables as they were (DESIGN §7: vat-fatal rather than a kernel panic).
@@ -205,10 +207,11 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         for (size_t j = 0; j < i; ++j) {
           if (list[j].kp == r.kp) return VatError("promise resolved twice in one syscall");
         }
-        if (GetPromiseState(r.kp) != keys::kPromiseUnresolved) {
+        const std::string* state = buf_.Find(r.state);
+        if (!state || *state != keys::kPromiseUnresolved) {
           return VatError(StrCat(r.kp.ToString(), " is already resolved"));
         }
-        std::optional<VatId> decider = GetDecider(r.kp);
+        std::optional<VatId> decider = GetDecider(r.kp, r.decider);
         if (!decider || *decider != vat) {
           return VatError(StrCat(r.kp.ToString(), " is decided by ",
                                  decider && decider->valid() ? decider->ToString() : "the kernel",
@@ -220,7 +223,9 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         CHECK(e) << "resolver lost its c-list entry";
         DeleteCListEntry(vat, list[i].kp, *e);
       }
-      for (const Res& r : list) ResolveKernelPromise(r.kp, r.rejected, r.data);
+      for (const Res& r : list) {
+        ResolveKernelPromise(r.kp, r.rejected, r.data, r.state, r.decider);
+      }
       return ok;
     }
     case VatSyscall::Type::kExit: {
