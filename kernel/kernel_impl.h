@@ -139,6 +139,14 @@ class KernelImpl : public Kernel {
   std::optional<VatId> GetOwner(const Kref& ko);
   void DeleteObject(const Kref& ko);
   // Promises
+  // A promise's fixed keys (§2.3), for PromiseEntry.
+  enum class PromiseKey : uint8_t {
+    kState, kRefCount, kDecider, kPolicy, kSubscribers, kQueueNextId, kDataBody, kDataSlots,
+  };
+  static constexpr size_t kPromiseKeys = 8;
+  // The entry of kp's key, as buf_.Ref(keys::Promise...(kp)) gives it, remembered for the
+  // next uses (see promise_entries_).
+  CrankBuffer::EntryRef PromiseEntry(const Kref& kp, PromiseKey key);
   std::string GetPromiseState(const Kref& kp);  // "" when missing
   uint64_t GetPromiseRefCount(const Kref& kp);
   uint64_t GetPromiseRefCount(CrankBuffer::EntryRef e);  // e: the refCount entry
@@ -351,6 +359,18 @@ class KernelImpl : public Kernel {
   // kernel.defaultReapDirtThreshold as last parsed: (stored text, value). AddDirt reparses
   // when the stored text differs, so this can never be stale.
   std::optional<std::pair<std::string, Json>> parsed_default_threshold_;
+  // The entries of the keys of the last few promises used (a crank reads and writes the keys
+  // of the one or two promises it handles several times each), so each key is built and
+  // hashed once. Only which entry a key has is kept, never a value: entries do not move, and
+  // the buffer erases entries only between cranks, changing its epoch, which empties this.
+  struct PromiseEntries {
+    Kref kp;
+    std::optional<CrankBuffer::EntryRef> entries[kPromiseKeys];
+  };
+  static constexpr size_t kRememberedPromises = 4;
+  std::vector<PromiseEntries> promise_entries_;  // at most kRememberedPromises
+  size_t next_promise_entries_ = 0;  // the one to reuse next, once all are in use
+  uint64_t promise_entries_epoch_ = 0;
   // Keys read or written on every crank.
   CrankBuffer::KeyHandle crank_number_key_{keys::kCrankNumber};
   CrankBuffer::KeyHandle activity_hash_key_{keys::kActivityHash};

@@ -493,7 +493,7 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(const KEvent& ev, s
       const Kref& kr = *ev.msg.result;
       CHECK(GetPromiseState(kr) == keys::kPromiseUnresolved)
           << "result promise " << kr.ToString() << " already settled";
-      CrankBuffer::EntryRef decider_entry = buf_.Ref(keys::PromiseDecider(kr));
+      CrankBuffer::EntryRef decider_entry = PromiseEntry(kr, PromiseKey::kDecider);
       std::optional<VatId> decider = GetDecider(kr, decider_entry);
       CHECK(decider && !decider->valid()) << "result promise " << kr.ToString() << " has decider";
       d.result = MapKernelSlotToVat(vat, kr);

@@ -200,14 +200,14 @@ Kref KernelImpl::AllocPromise(std::optional<VatId> decider, uint64_t ref_count) 
   // A new id: none of its keys can be in the store. Knowing that for the keys written later
   // too lets the block drop their deletes when the promise dies within the block.
   Kref kp = Kref::Promise(AllocCounter(keys::kKpNextId, keys::kFirstPromiseId));
-  buf_.Create(keys::PromiseState(kp), keys::kPromiseUnresolved);
-  buf_.Create(keys::PromiseSubscribers(kp), "");
-  buf_.Create(keys::PromiseQueueNextId(kp), "0");
-  buf_.Create(keys::PromiseRefCount(kp), NumText(ref_count));
-  buf_.Create(keys::PromiseDecider(kp), decider ? decider->ToString() : "");
-  buf_.AssumeAbsent(keys::PromisePolicy(kp));
-  buf_.AssumeAbsent(keys::PromiseDataBody(kp));
-  buf_.AssumeAbsent(keys::PromiseDataSlots(kp));
+  buf_.Create(PromiseEntry(kp, PromiseKey::kState), keys::kPromiseUnresolved);
+  buf_.Create(PromiseEntry(kp, PromiseKey::kSubscribers), "");
+  buf_.Create(PromiseEntry(kp, PromiseKey::kQueueNextId), "0");
+  buf_.Create(PromiseEntry(kp, PromiseKey::kRefCount), NumText(ref_count));
+  buf_.Create(PromiseEntry(kp, PromiseKey::kDecider), decider ? decider->ToString() : "");
+  buf_.AssumeAbsent(PromiseEntry(kp, PromiseKey::kPolicy));
+  buf_.AssumeAbsent(PromiseEntry(kp, PromiseKey::kDataBody));
+  buf_.AssumeAbsent(PromiseEntry(kp, PromiseKey::kDataSlots));
   return kp;
 }
 
@@ -254,13 +254,68 @@ void KernelImpl::DeleteObject(const Kref& ko) {
 
 // ---------------------------------------------------------------- promises
 
+CrankBuffer::EntryRef KernelImpl::PromiseEntry(const Kref& kp, PromiseKey key) {
+  if (promise_entries_epoch_ != buf_.epoch()) {
+    promise_entries_.clear();
+    next_promise_entries_ = 0;
+    promise_entries_epoch_ = buf_.epoch();
+  }
+  PromiseEntries* p = nullptr;
+  for (PromiseEntries& e : promise_entries_) {
+    if (e.kp == kp) {
+      p = &e;
+      break;
+    }
+  }
+  if (!p) {
+    if (promise_entries_.size() < kRememberedPromises) {
+      p = &promise_entries_.emplace_back();
+    } else {
+      p = &promise_entries_[next_promise_entries_];
+      next_promise_entries_ = (next_promise_entries_ + 1) % kRememberedPromises;
+      *p = PromiseEntries();
+    }
+    p->kp = kp;
+  }
+  std::optional<CrankBuffer::EntryRef>& e = p->entries[static_cast<size_t>(key)];
+  if (!e) {
+    switch (key) {
+      case PromiseKey::kState:
+        e = buf_.Ref(keys::PromiseState(kp));
+        break;
+      case PromiseKey::kRefCount:
+        e = buf_.Ref(keys::PromiseRefCount(kp));
+        break;
+      case PromiseKey::kDecider:
+        e = buf_.Ref(keys::PromiseDecider(kp));
+        break;
+      case PromiseKey::kPolicy:
+        e = buf_.Ref(keys::PromisePolicy(kp));
+        break;
+      case PromiseKey::kSubscribers:
+        e = buf_.Ref(keys::PromiseSubscribers(kp));
+        break;
+      case PromiseKey::kQueueNextId:
+        e = buf_.Ref(keys::PromiseQueueNextId(kp));
+        break;
+      case PromiseKey::kDataBody:
+        e = buf_.Ref(keys::PromiseDataBody(kp));
+        break;
+      case PromiseKey::kDataSlots:
+        e = buf_.Ref(keys::PromiseDataSlots(kp));
+        break;
+    }
+  }
+  return *e;
+}
+
 std::string KernelImpl::GetPromiseState(const Kref& kp) {
-  const std::string* v = buf_.Find(keys::PromiseState(kp));
+  const std::string* v = buf_.Find(PromiseEntry(kp, PromiseKey::kState));
   return v ? *v : std::string();
 }
 
 uint64_t KernelImpl::GetPromiseRefCount(const Kref& kp) {
-  return GetPromiseRefCount(buf_.Ref(keys::PromiseRefCount(kp)));
+  return GetPromiseRefCount(PromiseEntry(kp, PromiseKey::kRefCount));
 }
 
 uint64_t KernelImpl::GetPromiseRefCount(CrankBuffer::EntryRef e) {
@@ -269,7 +324,7 @@ uint64_t KernelImpl::GetPromiseRefCount(CrankBuffer::EntryRef e) {
 }
 
 std::optional<VatId> KernelImpl::GetDecider(const Kref& kp) {
-  return GetDecider(kp, buf_.Ref(keys::PromiseDecider(kp)));
+  return GetDecider(kp, PromiseEntry(kp, PromiseKey::kDecider));
 }
 
 std::optional<VatId> KernelImpl::GetDecider(const Kref& kp, CrankBuffer::EntryRef e) {
@@ -287,14 +342,14 @@ void KernelImpl::SetDecider(CrankBuffer::EntryRef e, VatId vat) {
 
 std::vector<VatId> KernelImpl::GetSubscribers(const Kref& kp) {
   std::vector<VatId> out;
-  const std::string* v = buf_.Find(keys::PromiseSubscribers(kp));
+  const std::string* v = buf_.Find(PromiseEntry(kp, PromiseKey::kSubscribers));
   if (!v) return out;
   for (const std::string& s : SplitCommas(*v)) out.push_back(*VatId::Parse(s));
   return out;
 }
 
 void KernelImpl::AddSubscriber(const Kref& kp, VatId vat) {
-  CrankBuffer::EntryRef e = buf_.Ref(keys::PromiseSubscribers(kp));
+  CrankBuffer::EntryRef e = PromiseEntry(kp, PromiseKey::kSubscribers);
   const std::string* v = buf_.Find(e);
   if (!v || v->empty()) {  // the usual case: the first subscriber
     buf_.Set(e, vat.ToString());
@@ -312,23 +367,23 @@ void KernelImpl::AddSubscriber(const Kref& kp, VatId vat) {
 
 CapData KernelImpl::GetPromiseData(const Kref& kp) {
   CapData d;
-  const std::string* body = buf_.Find(keys::PromiseDataBody(kp));
+  const std::string* body = buf_.Find(PromiseEntry(kp, PromiseKey::kDataBody));
   if (body) d.body = *body;
-  const std::string* slots = buf_.Find(keys::PromiseDataSlots(kp));
+  const std::string* slots = buf_.Find(PromiseEntry(kp, PromiseKey::kDataSlots));
   if (slots) d.slots = SplitCommas(*slots);
   return d;
 }
 
 void KernelImpl::AddMessageToPromiseQueue(const Kref& kp, const KMessage& msg) {
-  uint64_t n = ParseU64OrDie(*buf_.Find(keys::PromiseQueueNextId(kp)), "queue.nextID");
+  uint64_t n = ParseU64OrDie(*buf_.Find(PromiseEntry(kp, PromiseKey::kQueueNextId)), "queue.nextID");
   std::string text;
   msg.EncodeTo(&text);
   buf_.Set(keys::PromiseQueueItem(kp, n), text);
-  buf_.Set(keys::PromiseQueueNextId(kp), StrCat(n + 1));
+  buf_.Set(PromiseEntry(kp, PromiseKey::kQueueNextId), StrCat(n + 1));
 }
 
 std::vector<KMessage> KernelImpl::TakePromiseQueue(const Kref& kp) {
-  CrankBuffer::EntryRef next = buf_.Ref(keys::PromiseQueueNextId(kp));
+  CrankBuffer::EntryRef next = PromiseEntry(kp, PromiseKey::kQueueNextId);
   if (!buf_.Find(next)) return {};
   std::vector<KMessage> out = TakePromiseQueue(kp, next);
   buf_.Set(next, "0");
@@ -355,14 +410,14 @@ std::vector<KMessage> KernelImpl::TakePromiseQueue(const Kref& kp, CrankBuffer::
 }
 
 void KernelImpl::DeletePromise(const Kref& kp) {
-  DeletePromise(kp, buf_.Ref(keys::PromiseState(kp)), buf_.Ref(keys::PromiseRefCount(kp)),
-                buf_.Ref(keys::PromiseDataSlots(kp)));
+  DeletePromise(kp, PromiseEntry(kp, PromiseKey::kState), PromiseEntry(kp, PromiseKey::kRefCount),
+                PromiseEntry(kp, PromiseKey::kDataSlots));
 }
 
 void KernelImpl::DeletePromise(const Kref& kp, CrankBuffer::EntryRef state,
                                CrankBuffer::EntryRef ref_count, CrankBuffer::EntryRef slots) {
   // Every key a promise can have (§2.3), deleted only where present: no store iterator.
-  CrankBuffer::EntryRef next = buf_.Ref(keys::PromiseQueueNextId(kp));
+  CrankBuffer::EntryRef next = PromiseEntry(kp, PromiseKey::kQueueNextId);
   uint64_t queued = 0;
   if (const std::string* n = buf_.Find(next)) queued = ParseU64OrDie(*n, "queue.nextID");
   for (uint64_t i = 0; i < queued; ++i) {
@@ -374,22 +429,22 @@ void KernelImpl::DeletePromise(const Kref& kp, CrankBuffer::EntryRef state,
   };
   delete_if_present(state);
   delete_if_present(ref_count);
-  delete_if_present(buf_.Ref(keys::PromiseDecider(kp)));
-  delete_if_present(buf_.Ref(keys::PromisePolicy(kp)));
-  delete_if_present(buf_.Ref(keys::PromiseSubscribers(kp)));
+  delete_if_present(PromiseEntry(kp, PromiseKey::kDecider));
+  delete_if_present(PromiseEntry(kp, PromiseKey::kPolicy));
+  delete_if_present(PromiseEntry(kp, PromiseKey::kSubscribers));
   delete_if_present(next);
-  delete_if_present(buf_.Ref(keys::PromiseDataBody(kp)));
+  delete_if_present(PromiseEntry(kp, PromiseKey::kDataBody));
   delete_if_present(slots);
 }
 
 bool KernelImpl::DeletePromiseIfUnreferenced(const Kref& kp) {
-  CrankBuffer::EntryRef state = buf_.Ref(keys::PromiseState(kp));
+  CrankBuffer::EntryRef state = PromiseEntry(kp, PromiseKey::kState);
   const std::string* st = buf_.Find(state);
   if (!st) return false;  // lost
   const bool settled = *st != keys::kPromiseUnresolved;
-  CrankBuffer::EntryRef ref_count = buf_.Ref(keys::PromiseRefCount(kp));
+  CrankBuffer::EntryRef ref_count = PromiseEntry(kp, PromiseKey::kRefCount);
   if (GetPromiseRefCount(ref_count) != 0) return false;
-  CrankBuffer::EntryRef slots = buf_.Ref(keys::PromiseDataSlots(kp));
+  CrankBuffer::EntryRef slots = PromiseEntry(kp, PromiseKey::kDataSlots);
   if (settled) {
     const std::string* v = buf_.Find(slots);
     DecSlots(v ? SplitCommas(*v) : std::vector<std::string>());
@@ -399,8 +454,8 @@ bool KernelImpl::DeletePromiseIfUnreferenced(const Kref& kp) {
 }
 
 void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapData& data) {
-  ResolveKernelPromise(kp, rejected, data, buf_.Ref(keys::PromiseState(kp)),
-                       buf_.Ref(keys::PromiseDecider(kp)));
+  ResolveKernelPromise(kp, rejected, data, PromiseEntry(kp, PromiseKey::kState),
+                       PromiseEntry(kp, PromiseKey::kDecider));
 }
 
 void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapData& data,
@@ -409,13 +464,13 @@ void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapDa
   const std::string* s = buf_.Find(state);
   CHECK(s && *s == keys::kPromiseUnresolved)
       << "resolving " << kp.ToString() << " which is not unresolved";
-  CrankBuffer::EntryRef subscribers = buf_.Ref(keys::PromiseSubscribers(kp));
+  CrankBuffer::EntryRef subscribers = PromiseEntry(kp, PromiseKey::kSubscribers);
   if (const std::string* v = buf_.Find(subscribers)) {
     for (const std::string& sub : SplitCommas(*v)) EnqueueNotify(*VatId::Parse(sub), kp);
   }
   IncSlots(data.slots);
   // The queue.nextID entry is deleted below, so the taken queue need not reset it.
-  CrankBuffer::EntryRef next = buf_.Ref(keys::PromiseQueueNextId(kp));
+  CrankBuffer::EntryRef next = PromiseEntry(kp, PromiseKey::kQueueNextId);
   std::vector<KMessage> queued = TakePromiseQueue(kp, next);
   for (KMessage& m : queued) {
     // Lateral move: the holds the queued message had are carried over unchanged.
@@ -427,11 +482,11 @@ void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapDa
   }
   buf_.Delete(decider);
   buf_.Delete(subscribers);
-  buf_.Delete(keys::PromisePolicy(kp));
+  buf_.Delete(PromiseEntry(kp, PromiseKey::kPolicy));
   buf_.Delete(next);
   buf_.Set(state, rejected ? keys::kPromiseRejected : keys::kPromiseFulfilled);
-  buf_.Set(keys::PromiseDataBody(kp), data.body);
-  buf_.Set(keys::PromiseDataSlots(kp), absl::StrJoin(data.slots, ","));
+  buf_.Set(PromiseEntry(kp, PromiseKey::kDataBody), data.body);
+  buf_.Set(PromiseEntry(kp, PromiseKey::kDataSlots), absl::StrJoin(data.slots, ","));
 }
 
 // ---------------------------------------------------------------- c-lists
@@ -552,7 +607,7 @@ void KernelImpl::AddMaybeFree(const Kref& k) {
 
 void KernelImpl::IncRef(const Kref& k, bool is_export, bool only_recognizable) {
   if (k.is_promise()) {
-    CrankBuffer::EntryRef pe = buf_.Ref(keys::PromiseRefCount(k));
+    CrankBuffer::EntryRef pe = PromiseEntry(k, PromiseKey::kRefCount);
     buf_.Set(pe, NumText(GetPromiseRefCount(pe) + 1));
     return;
   }
@@ -564,7 +619,7 @@ void KernelImpl::IncRef(const Kref& k, bool is_export, bool only_recognizable) {
 
 void KernelImpl::DecRef(const Kref& k, bool is_export, bool only_recognizable) {
   if (k.is_promise()) {
-    CrankBuffer::EntryRef pe = buf_.Ref(keys::PromiseRefCount(k));
+    CrankBuffer::EntryRef pe = PromiseEntry(k, PromiseKey::kRefCount);
     uint64_t n = GetPromiseRefCount(pe);
     CHECK(n > 0) << "refCount of " << k.ToString() << " below zero";
     buf_.Set(pe, NumText(n - 1));

@@ -154,7 +154,7 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         if (GetPromiseState(kr) != keys::kPromiseUnresolved) {
           return VatError(StrCat("result promise ", *sc.result, " is already resolved"));
         }
-        CrankBuffer::EntryRef decider_entry = buf_.Ref(keys::PromiseDecider(kr));
+        CrankBuffer::EntryRef decider_entry = PromiseEntry(kr, PromiseKey::kDecider);
         std::optional<VatId> decider = GetDecider(kr, decider_entry);
         if (!decider || *decider != vat) {
           return VatError(StrCat("result promise ", *sc.result, " is not decided by ",
@@ -197,8 +197,8 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         if (!v.is_promise()) return VatError(StrCat("resolve of non-promise ", r.vpid));
         ASSIGN_OR_RETURN(Kref kp, MapVatSlotToKernel(vat, r.vpid, true, false, false));
         ASSIGN_OR_RETURN(CapData kdata, TranslateCapDataToKernel(vat, r.data));
-        list.push_back(Res{kp, r.rejected, std::move(kdata), buf_.Ref(keys::PromiseState(kp)),
-                           buf_.Ref(keys::PromiseDecider(kp))});
+        list.push_back(Res{kp, r.rejected, std::move(kdata), PromiseEntry(kp, PromiseKey::kState),
+                           PromiseEntry(kp, PromiseKey::kDecider)});
       }
       // The decider check happens before any c-list change so a refused resolve leaves the
       // vat's tables as they were (DESIGN §7: vat-fatal rather than a kernel panic).
