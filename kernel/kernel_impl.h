@@ -271,7 +271,7 @@ class KernelImpl : public Kernel {
     uint64_t gc_krefs = 0;
     bool measure_dirt = false;
   };
-  DeliveryOutcome ProcessRunQueueEvent(const KEvent& ev, size_t start_mark);
+  DeliveryOutcome ProcessRunQueueEvent(KEvent ev, size_t start_mark);
   // A GC action chosen for delivery: the kref and the vat's c-list entry for it, as read when
   // the action was checked (nothing changes either before the delivery is built).
   struct GcTarget {

@@ -456,7 +456,7 @@ void KernelImpl::AddDirt(VatId vat, uint64_t gc_krefs) {
   }
 }
 
-KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(const KEvent& ev, size_t start_mark) {
+KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(KEvent ev, size_t start_mark) {
   DeliveryOutcome out;
   if (ev.type == KEvent::Type::kSend) {
     Route r = RouteSend(ev.target, ev.msg);
@@ -488,7 +488,7 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(const KEvent& ev, s
           << vat.ToString();
       d.target = MapKernelSlotToVat(vat, r.target);
     }
-    d.methargs = TranslateCapDataToVat(vat, ev.msg.methargs);
+    d.methargs = TranslateCapDataToVat(vat, std::move(ev.msg.methargs));  // released above
     if (ev.msg.result) {
       const Kref& kr = *ev.msg.result;
       CHECK(GetPromiseState(kr) == keys::kPromiseUnresolved)
@@ -531,16 +531,18 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(const KEvent& ev, s
       CapData data;
     };
     std::vector<Target> targets;
+    // The targets after the first (kpid), which is left out so that the usual notify of one
+    // promise builds no set.
     absl::flat_hash_set<Kref> seen;
     std::vector<std::pair<Kref, bool>> stack = {{ev.kpid, state == keys::kPromiseRejected}};
     while (!stack.empty()) {
       auto [k, rejected] = stack.back();
       stack.pop_back();
-      if (!seen.insert(k).second) continue;
+      if (!targets.empty() && (k == ev.kpid || !seen.insert(k).second)) continue;
       CapData data = GetPromiseData(k);
       for (auto it = data.slots.rbegin(); it != data.slots.rend(); ++it) {
         Kref s = *Kref::Parse(*it);
-        if (!s.is_promise() || seen.contains(s)) continue;
+        if (!s.is_promise() || s == ev.kpid || seen.contains(s)) continue;
         std::string st = GetPromiseState(s);
         if (st.empty() || st == keys::kPromiseUnresolved) continue;
         stack.emplace_back(s, st == keys::kPromiseRejected);
@@ -817,7 +819,7 @@ bool KernelImpl::RunOneCrank(RunStats* stats) {
   }
   // 5. run-queue
   if (std::optional<KEvent> ev = Dequeue(keys::kRunQueue)) {
-    DeliveryOutcome out = ProcessRunQueueEvent(*ev, start_mark);
+    DeliveryOutcome out = ProcessRunQueueEvent(*std::move(ev), start_mark);
     if (out.delivered) ++stats->deliveries;
     if (out.measure_dirt) AddDirt(out.vat, 0);
     EndCrank();

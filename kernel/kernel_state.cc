@@ -465,8 +465,11 @@ void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapDa
   CHECK(s && *s == keys::kPromiseUnresolved)
       << "resolving " << kp.ToString() << " which is not unresolved";
   CrankBuffer::EntryRef subscribers = PromiseEntry(kp, PromiseKey::kSubscribers);
-  if (const std::string* v = buf_.Find(subscribers)) {
-    for (const std::string& sub : SplitCommas(*v)) EnqueueNotify(*VatId::Parse(sub), kp);
+  if (const std::string* v = buf_.Find(subscribers); v && !v->empty()) {
+    const std::string subs = *v;  // (EnqueueNotify writes the buffer)
+    for (absl::string_view sub : absl::StrSplit(ToAbsl(subs), ',')) {
+      EnqueueNotify(*VatId::Parse(std::string_view(sub.data(), sub.size())), kp);
+    }
   }
   IncSlots(data.slots);
   // The queue.nextID entry is deleted below, so the taken queue need not reset it.
