@@ -223,6 +223,9 @@ class KernelImpl : public Kernel {
   // ---------------- kernel_syscall.cc
   absl::StatusOr<Kref> MapVatSlotToKernel(VatId vat, std::string_view vref, bool set_reachable,
                                           bool required, bool require_new);
+  // The same for a vref already parsed.
+  absl::StatusOr<Kref> MapVatSlotToKernel(VatId vat, const VatRef& vref, bool set_reachable,
+                                          bool required, bool require_new);
   std::string MapKernelSlotToVat(VatId vat, const Kref& k, bool set_reachable = true,
                                  bool required = false);
   // The same for k already in the c-list, given its entry `e` as just read.

@@ -21,6 +21,12 @@ absl::StatusOr<Kref> KernelImpl::MapVatSlotToKernel(VatId vat, std::string_view 
                                                     bool set_reachable, bool required,
                                                     bool require_new) {
   ASSIGN_OR_RETURN(VatRef vref, VatRef::Parse(vref_text));
+  return MapVatSlotToKernel(vat, vref, set_reachable, required, require_new);
+}
+
+absl::StatusOr<Kref> KernelImpl::MapVatSlotToKernel(VatId vat, const VatRef& vref,
+                                                    bool set_reachable, bool required,
+                                                    bool require_new) {
   CrankBuffer::EntryRef rev = buf_.Ref(keys::CListByVref(vat, vref.str()));
   std::optional<Kref> k = CListByVref(vat, vref.str(), rev);
   if (k && require_new) {
@@ -150,7 +156,7 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         ASSIGN_OR_RETURN(VatRef rv, VatRef::Parse(*sc.result));
         if (!rv.is_promise()) return VatError(StrCat("result must be a promise: ", *sc.result));
         ASSIGN_OR_RETURN(Kref kr,
-                         MapVatSlotToKernel(vat, *sc.result, true, false, !info->pipelining));
+                         MapVatSlotToKernel(vat, rv, true, false, !info->pipelining));
         if (GetPromiseState(kr) != keys::kPromiseUnresolved) {
           return VatError(StrCat("result promise ", *sc.result, " is already resolved"));
         }
@@ -169,7 +175,7 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
     case VatSyscall::Type::kSubscribe: {
       ASSIGN_OR_RETURN(VatRef v, VatRef::Parse(sc.vpid));
       if (!v.is_promise()) return VatError(StrCat("subscribe to non-promise ", sc.vpid));
-      ASSIGN_OR_RETURN(Kref kp, MapVatSlotToKernel(vat, sc.vpid, true, false, false));
+      ASSIGN_OR_RETURN(Kref kp, MapVatSlotToKernel(vat, v, true, false, false));
       std::string state = GetPromiseState(kp);
       CHECK(!state.empty()) << "subscribe to missing promise " << kp.ToString();
       if (state == keys::kPromiseUnresolved) {
@@ -195,7 +201,7 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         }
         ASSIGN_OR_RETURN(VatRef v, VatRef::Parse(r.vpid));
         if (!v.is_promise()) return VatError(StrCat("resolve of non-promise ", r.vpid));
-        ASSIGN_OR_RETURN(Kref kp, MapVatSlotToKernel(vat, r.vpid, true, false, false));
+        ASSIGN_OR_RETURN(Kref kp, MapVatSlotToKernel(vat, v, true, false, false));
         ASSIGN_OR_RETURN(CapData kdata, TranslateCapDataToKernel(vat, r.data));
         list.push_back(Res{kp, r.rejected, std::move(kdata), PromiseEntry(kp, PromiseKey::kState),
                            PromiseEntry(kp, PromiseKey::kDecider)});
@@ -270,7 +276,7 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         if (!v.is_object() || v.is_export() != want_export) {
           return VatError(StrCat("bad vref for GC syscall: ", s));
         }
-        ASSIGN_OR_RETURN(Kref k, MapVatSlotToKernel(vat, s, false, true, false));
+        ASSIGN_OR_RETURN(Kref k, MapVatSlotToKernel(vat, v, false, true, false));
         items.emplace_back(k, v.str());
       }
       // The loops below touch each kref's c-list entry and (for imports) its counts.
