@@ -700,8 +700,11 @@ void KernelImpl::Enqueue(std::string_view queue, KEvent ev, std::string encoded)
   // Entries at or past `tail` were enqueued by a crank that was rolled back.
   while (!pq->items.empty() && pq->items.back().index >= tail) pq->items.pop_back();
   if (pq->items.size() < kMaxParsedQueueItems) {
+    ParsedQueueItem& item = pq->items.emplace_back();
+    item.index = tail;
+    item.text = std::move(text);
     // Only the fields the text carries, so the kept event equals what parsing the text gives.
-    KEvent parsed;
+    KEvent& parsed = item.event;
     parsed.type = ev.type;
     switch (ev.type) {
       case KEvent::Type::kSend:
@@ -718,7 +721,6 @@ void KernelImpl::Enqueue(std::string_view queue, KEvent ev, std::string encoded)
         parsed.vat_parameters = std::move(ev.vat_parameters);
         break;
     }
-    pq->items.push_back({tail, std::move(text), std::move(parsed)});
   }
 }
 
