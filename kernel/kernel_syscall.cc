@@ -123,21 +123,16 @@ CapData KernelImpl::TranslateCapDataToVat(VatId vat, CapData data) {
 
 SyscallResult KernelImpl::HandleSyscall(VatId vat, const VatSyscall& sc, bool* doomed,
                                         std::optional<std::pair<bool, CapData>>* exit_request) {
-  SyscallResult r;
-  if (*doomed) {
-    r.ok = false;
-    r.error = "syscall translation error: prepare to die";
-    return r;
-  }
-  absl::StatusOr<SyscallResult> res = DoSyscall(vat, sc, exit_request);
-  if (!res.ok()) {
+  if (!*doomed) {
+    absl::StatusOr<SyscallResult> res = DoSyscall(vat, sc, exit_request);
+    if (res.ok()) return *std::move(res);
     *doomed = true;
-    r.ok = false;
-    r.error = "syscall translation error: prepare to die";
     last_syscall_error_ = std::string(res.status().message());
-    return r;
   }
-  return *std::move(res);
+  SyscallResult r;
+  r.ok = false;
+  r.error = "syscall translation error: prepare to die";
+  return r;
 }
 
 absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
