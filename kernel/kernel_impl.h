@@ -141,7 +141,14 @@ class KernelImpl : public Kernel {
   // Promises
   // A promise's fixed keys (§2.3), for PromiseEntry.
   enum class PromiseKey : uint8_t {
-    kState, kRefCount, kDecider, kPolicy, kSubscribers, kQueueNextId, kDataBody, kDataSlots,
+    kState,
+    kRefCount,
+    kDecider,
+    kPolicy,
+    kSubscribers,
+    kQueueNextId,
+    kDataBody,
+    kDataSlots,
   };
   static constexpr size_t kPromiseKeys = 8;
   // The entry of kp's key, as buf_.Ref(keys::Promise...(kp)) gives it, remembered for the
@@ -154,7 +161,6 @@ class KernelImpl : public Kernel {
   std::optional<VatId> GetDecider(const Kref& kp);
   std::optional<VatId> GetDecider(const Kref& kp, CrankBuffer::EntryRef e);  // e: the decider
   void SetDecider(CrankBuffer::EntryRef e, VatId vat);
-  std::vector<VatId> GetSubscribers(const Kref& kp);
   void AddSubscriber(const Kref& kp, VatId vat);
   CapData GetPromiseData(const Kref& kp);
   void AddMessageToPromiseQueue(const Kref& kp, const KMessage& msg);

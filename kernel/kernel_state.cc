@@ -340,14 +340,6 @@ void KernelImpl::SetDecider(CrankBuffer::EntryRef e, VatId vat) {
   buf_.Set(e, vat.valid() ? vat.ToString() : "");
 }
 
-std::vector<VatId> KernelImpl::GetSubscribers(const Kref& kp) {
-  std::vector<VatId> out;
-  const std::string* v = buf_.Find(PromiseEntry(kp, PromiseKey::kSubscribers));
-  if (!v) return out;
-  for (const std::string& s : SplitCommas(*v)) out.push_back(*VatId::Parse(s));
-  return out;
-}
-
 void KernelImpl::AddSubscriber(const Kref& kp, VatId vat) {
   CrankBuffer::EntryRef e = PromiseEntry(kp, PromiseKey::kSubscribers);
   const std::string* v = buf_.Find(e);
@@ -375,7 +367,8 @@ CapData KernelImpl::GetPromiseData(const Kref& kp) {
 }
 
 void KernelImpl::AddMessageToPromiseQueue(const Kref& kp, const KMessage& msg) {
-  uint64_t n = ParseU64OrDie(*buf_.Find(PromiseEntry(kp, PromiseKey::kQueueNextId)), "queue.nextID");
+  uint64_t n =
+      ParseU64OrDie(*buf_.Find(PromiseEntry(kp, PromiseKey::kQueueNextId)), "queue.nextID");
   std::string text;
   msg.EncodeTo(&text);
   buf_.Set(keys::PromiseQueueItem(kp, n), text);
@@ -459,8 +452,7 @@ void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapDa
 }
 
 void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapData& data,
-                                      CrankBuffer::EntryRef state,
-                                      CrankBuffer::EntryRef decider) {
+                                      CrankBuffer::EntryRef state, CrankBuffer::EntryRef decider) {
   const std::string* s = buf_.Find(state);
   CHECK(s && *s == keys::kPromiseUnresolved)
       << "resolving " << kp.ToString() << " which is not unresolved";

@@ -93,9 +93,8 @@ std::string KernelImpl::MapKernelSlotToVat(VatId vat, const Kref& k, CListEntry 
     if (e.vref[1] == '-') {
       SetReachableFlag(vat, k, e);
     } else {
-      CHECK(e.reachable || !k.is_object())
-          << "kernel sent unreachable export " << k.ToString() << " (" << e.vref << ") to "
-          << vat.ToString();
+      CHECK(e.reachable || !k.is_object()) << "kernel sent unreachable export " << k.ToString()
+                                           << " (" << e.vref << ") to " << vat.ToString();
     }
   }
   return std::move(e.vref);
@@ -150,8 +149,7 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
       if (sc.result) {
         ASSIGN_OR_RETURN(VatRef rv, VatRef::Parse(*sc.result));
         if (!rv.is_promise()) return VatError(StrCat("result must be a promise: ", *sc.result));
-        ASSIGN_OR_RETURN(Kref kr,
-                         MapVatSlotToKernel(vat, rv, true, false, !info->pipelining));
+        ASSIGN_OR_RETURN(Kref kr, MapVatSlotToKernel(vat, rv, true, false, !info->pipelining));
         if (GetPromiseState(kr) != keys::kPromiseUnresolved) {
           return VatError(StrCat("result promise ", *sc.result, " is already resolved"));
         }
