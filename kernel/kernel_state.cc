@@ -433,7 +433,7 @@ void KernelImpl::DeletePromise(const Kref& kp, CrankBuffer::EntryRef state,
 bool KernelImpl::DeletePromiseIfUnreferenced(const Kref& kp) {
   CrankBuffer::EntryRef state = PromiseEntry(kp, PromiseKey::kState);
   const std::string* st = buf_.Find(state);
-  if (!st) return false;  // lost
+  if (!st || st->empty()) return false;  // lost
   const bool settled = *st != keys::kPromiseUnresolved;
   CrankBuffer::EntryRef ref_count = PromiseEntry(kp, PromiseKey::kRefCount);
   if (GetPromiseRefCount(ref_count) != 0) return false;
