@@ -83,8 +83,12 @@ class CrankBuffer {
     Node* node_;
   };
   EntryRef Ref(std::string_view key) { return EntryRef(NodeFor(key)); }
+  // Changes whenever entries are erased (block commit or abort, never within a crank): an
+  // EntryRef made in an older epoch must not be used.
+  uint64_t epoch() const { return epoch_; }
   const std::string* Find(EntryRef r) { return Lookup(r.node_); }
   void Set(EntryRef r, std::string_view value) { Write(r.node_, value); }
+  void Delete(EntryRef r) { Write(r.node_, std::nullopt); }
 
   // Records that key is absent from the committed store, as a read would, without reading:
   // for keys named after a freshly allocated id or queue index, which cannot exist yet. The
@@ -93,8 +97,13 @@ class CrankBuffer {
   // state hash a store read (VisitBlockWithBase passes the known absence). No-op for a key
   // the buffer already knows or has written.
   void AssumeAbsent(std::string_view key);
+  void AssumeAbsent(EntryRef r) { MarkAbsent(r.node_); }
   // AssumeAbsent(key) then Set(key, value), with one lookup.
   void Create(std::string_view key, std::string_view value);
+  void Create(EntryRef r, std::string_view value) {
+    MarkAbsent(r.node_);
+    Write(r.node_, value);
+  }
 
   // Cache hints for batch loops over many keys (a GC syscall or delivery naming thousands of
   // objects): the entries live in scattered heap nodes, and a loop that waits for each miss in

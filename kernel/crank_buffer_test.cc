@@ -357,6 +357,38 @@ TEST(CrankBufferTest, KeyHandlesFollowErasedAndClearedEntries) {
   EXPECT_EQ(*b.Find(h), "2");
 }
 
+// EntryRefs (and the kernel's memo of them) stay usable exactly while epoch() is unchanged:
+// writes, rollbacks and finished cranks keep it; a commit that erases entries and an abort
+// change it.
+TEST(CrankBufferTest, EpochChangesOnlyWhenEntriesAreErased) {
+  auto store = NewMemKvStore();
+  CrankBuffer b(store.get());
+  const uint64_t e0 = b.epoch();
+  CrankBuffer::EntryRef r = b.Ref("k");
+  b.Set(r, "1");
+  const size_t mark = b.SavePoint();
+  b.Delete(r);
+  b.RollbackTo(mark);
+  b.FinishCrank(nullptr);
+  EXPECT_EQ(b.epoch(), e0);
+  ASSERT_NE(b.Find(r), nullptr);
+  EXPECT_EQ(*b.Find(r), "1");
+  ASSERT_TRUE(store->Write(b.BlockBatch(), true).ok());
+  b.BlockCommitted();  // "k" has a value: nothing erased
+  EXPECT_EQ(b.epoch(), e0);
+  EXPECT_EQ(*b.Find(r), "1");
+  b.Delete(r);
+  b.FinishCrank(nullptr);
+  ASSERT_TRUE(store->Write(b.BlockBatch(), true).ok());
+  b.BlockCommitted();  // erases "k"
+  const uint64_t e1 = b.epoch();
+  EXPECT_NE(e1, e0);
+  b.Set("k", "2");
+  b.FinishCrank(nullptr);
+  b.AbortBlock();
+  EXPECT_NE(b.epoch(), e1);
+}
+
 TEST(CrankBufferTest, PrefetcherAsksForEachItemsKeysOnceAndOnlyInRange) {
   auto store = NewMemKvStore();
   CrankBuffer b(store.get());

@@ -130,7 +130,8 @@ class KernelImpl : public Kernel {
   // ---------------- kernel_state.cc
   uint64_t AllocCounter(std::string_view key, uint64_t first);
   Kref AllocObject(std::optional<VatId> owner);
-  Kref AllocPromise(std::optional<VatId> decider);
+  // ref_count: the new promise's initial count (1 when the caller adds the entry holding it).
+  Kref AllocPromise(std::optional<VatId> decider, uint64_t ref_count = 0);
   // Objects
   std::optional<std::pair<uint64_t, uint64_t>> GetObjectCounts(const Kref& ko);
   void SetObjectCounts(const Kref& ko, uint64_t r, uint64_t c);
@@ -141,31 +142,64 @@ class KernelImpl : public Kernel {
   std::optional<VatId> GetOwner(const Kref& ko);
   void DeleteObject(const Kref& ko);
   // Promises
+  // A promise's fixed keys (§2.3), for PromiseEntry.
+  enum class PromiseKey : uint8_t {
+    kState,
+    kRefCount,
+    kDecider,
+    kPolicy,
+    kSubscribers,
+    kQueueNextId,
+    kDataBody,
+    kDataSlots,
+  };
+  static constexpr size_t kPromiseKeys = 8;
+  // The entry of kp's key, as buf_.Ref(keys::Promise...(kp)) gives it, remembered for the
+  // next uses (see promise_entries_).
+  CrankBuffer::EntryRef PromiseEntry(const Kref& kp, PromiseKey key);
   std::string GetPromiseState(const Kref& kp);  // "" when missing
   uint64_t GetPromiseRefCount(const Kref& kp);
   uint64_t GetPromiseRefCount(CrankBuffer::EntryRef e);  // e: the refCount entry
   // Decider: nullopt = no key (settled/missing); VatId() (n==0) = "" (kernel / queued message).
   std::optional<VatId> GetDecider(const Kref& kp);
-  void SetDecider(const Kref& kp, VatId vat);
-  std::vector<VatId> GetSubscribers(const Kref& kp);
+  std::optional<VatId> GetDecider(const Kref& kp, CrankBuffer::EntryRef e);  // e: the decider
+  void SetDecider(CrankBuffer::EntryRef e, VatId vat);
   void AddSubscriber(const Kref& kp, VatId vat);
   CapData GetPromiseData(const Kref& kp);
   void AddMessageToPromiseQueue(const Kref& kp, const KMessage& msg);
   std::vector<KMessage> TakePromiseQueue(const Kref& kp);
+  // The same, given the queue.nextID entry `next`, which is left for the caller to write.
+  std::vector<KMessage> TakePromiseQueue(const Kref& kp, CrankBuffer::EntryRef next);
   void DeletePromise(const Kref& kp);
+  // The same, given the entries of its state, refCount and data.slots keys.
+  void DeletePromise(const Kref& kp, CrankBuffer::EntryRef state, CrankBuffer::EntryRef ref_count,
+                     CrankBuffer::EntryRef slots);
+  // processRefcounts for a promise: if kp exists and its count is zero, releases the slots of
+  // its data (if settled) and deletes it. Returns whether it was deleted.
+  bool DeletePromiseIfUnreferenced(const Kref& kp);
   // Settles kp (must be unresolved): notifies subscribers, requeues queued messages, writes
   // data (incrementing its slots). KERNEL_SPEC §5 doResolve.
   void ResolveKernelPromise(const Kref& kp, bool rejected, const CapData& data);
+  // The same, given the entries of kp's state and decider keys (which the caller has read).
+  void ResolveKernelPromise(const Kref& kp, bool rejected, const CapData& data,
+                            CrankBuffer::EntryRef state, CrankBuffer::EntryRef decider);
   // C-lists
   std::optional<CListEntry> CListByKref(VatId vat, const Kref& k);
   std::optional<Kref> CListByVref(VatId vat, std::string_view vref);
+  // The same through the key's entry `e` (buf_.Ref of keys::CListByKref / keys::CListByVref),
+  // for a lookup that may be followed by a write of that key.
+  std::optional<CListEntry> CListByKref(VatId vat, const Kref& k, CrankBuffer::EntryRef e);
+  std::optional<Kref> CListByVref(VatId vat, std::string_view vref, CrankBuffer::EntryRef e);
   // A new entry: the kref or the vref was just allocated and the other was not in the c-list.
-  void CListAdd(VatId vat, const Kref& k, std::string_view vref, bool reachable);
+  // fwd and rev are the entries of its two keys (as above).
+  void CListAdd(const Kref& k, std::string_view vref, bool reachable, CrankBuffer::EntryRef fwd,
+                CrankBuffer::EntryRef rev);
   void CListDeleteKeys(VatId vat, const Kref& k, std::string_view vref);
   void DeleteCListEntry(VatId vat, const Kref& k, std::string_view vref);
   // The same, for callers that have just read k's entry `e` (saves reading it again).
   void DeleteCListEntry(VatId vat, const Kref& k, const CListEntry& e);
   void SetReachableFlag(VatId vat, const Kref& k);
+  void SetReachableFlag(VatId vat, const Kref& k, const CListEntry& e);
   void ClearReachableFlag(VatId vat, const Kref& k);
   void ClearReachableFlag(VatId vat, const Kref& k, const CListEntry& e);
   // Refcount primitives (§4.2).
@@ -177,14 +211,18 @@ class KernelImpl : public Kernel {
   void IncSlots(const std::vector<std::string>& kslots);
   void DecSlots(const std::vector<std::string>& kslots);
   // Queues
-  void Enqueue(std::string_view queue, const KEvent& ev);
-  std::optional<KEvent> Dequeue(std::string_view queue);
+  // `encoded`, when not empty, must be ev.Encode() (as Dequeue gives it): it is stored as is.
+  void Enqueue(std::string_view queue, KEvent ev, std::string encoded = std::string());
+  // When `encoded` is not null it receives the event's stored text if that is known to be
+  // ev.Encode() (the parsed copy Enqueue kept was used), else it is left empty.
+  std::optional<KEvent> Dequeue(std::string_view queue, std::string* encoded = nullptr);
   uint64_t QueueLength(std::string_view queue);
   void EnqueueNotify(VatId vat, const Kref& kp);
-  void EnqueueSend(const Kref& target, const KMessage& msg);  // inc holds, acceptance queue
+  void EnqueueSend(const Kref& target, KMessage msg);  // inc holds, acceptance queue
   // Reap queue / terminated list
-  std::vector<VatId> GetVatList(std::string_view key);
-  void SetVatList(std::string_view key, const std::vector<VatId>& vats);
+  // key: one of the vat list handles below.
+  std::vector<VatId> GetVatList(CrankBuffer::KeyHandle& key);
+  void SetVatList(CrankBuffer::KeyHandle& key, const std::vector<VatId>& vats);
   // Vats
   VatInfo* FindVat(VatId vat);
   bool VatIsAlive(VatId vat);
@@ -194,11 +232,16 @@ class KernelImpl : public Kernel {
   // ---------------- kernel_syscall.cc
   absl::StatusOr<Kref> MapVatSlotToKernel(VatId vat, std::string_view vref, bool set_reachable,
                                           bool required, bool require_new);
+  // The same for a vref already parsed.
+  absl::StatusOr<Kref> MapVatSlotToKernel(VatId vat, const VatRef& vref, bool set_reachable,
+                                          bool required, bool require_new);
   std::string MapKernelSlotToVat(VatId vat, const Kref& k, bool set_reachable = true,
                                  bool required = false);
+  // The same for k already in the c-list, given its entry `e` as just read.
+  std::string MapKernelSlotToVat(VatId vat, const Kref& k, CListEntry e, bool set_reachable);
   absl::StatusOr<CapData> TranslateCapDataToKernel(VatId vat, const CapData& data,
                                                    bool allow_promises = true);
-  CapData TranslateCapDataToVat(VatId vat, const CapData& data);
+  CapData TranslateCapDataToVat(VatId vat, CapData data);
   SyscallResult HandleSyscall(VatId vat, const VatSyscall& sc, bool* doomed,
                               std::optional<std::pair<bool, CapData>>* exit_request);
   absl::StatusOr<SyscallResult> DoSyscall(VatId vat, const VatSyscall& sc,
@@ -230,7 +273,8 @@ class KernelImpl : public Kernel {
   };
   Route RouteSend(const Kref& target, const KMessage& msg);
   void Splat(const Kref& target, const KMessage& msg, const CapData& error);
-  void ProcessRoutingCrank(KEvent ev);
+  // ev_text: ev's stored text, if known to be ev.Encode(), else empty.
+  void ProcessRoutingCrank(KEvent ev, std::string ev_text);
   // Delivery cranks. Each returns the crank outcome used for dirt and stats.
   struct DeliveryOutcome {
     bool delivered = false;  // a delivery was made to a vat
@@ -239,7 +283,7 @@ class KernelImpl : public Kernel {
     uint64_t gc_krefs = 0;
     bool measure_dirt = false;
   };
-  DeliveryOutcome ProcessRunQueueEvent(const KEvent& ev, size_t start_mark);
+  DeliveryOutcome ProcessRunQueueEvent(KEvent ev, size_t start_mark);
   // A GC action chosen for delivery: the kref and the vat's c-list entry for it, as read when
   // the action was checked (nothing changes either before the delivery is built).
   struct GcTarget {
@@ -332,10 +376,26 @@ class KernelImpl : public Kernel {
   // kernel.defaultReapDirtThreshold as last parsed: (stored text, value). AddDirt reparses
   // when the stored text differs, so this can never be stale.
   std::optional<std::pair<std::string, Json>> parsed_default_threshold_;
+  // The entries of the keys of the last few promises used (a crank reads and writes the keys
+  // of the one or two promises it handles several times each), so each key is built and
+  // hashed once. Only which entry a key has is kept, never a value: entries do not move, and
+  // the buffer erases entries only between cranks, changing its epoch, which empties this.
+  struct PromiseEntries {
+    Kref kp;
+    std::optional<CrankBuffer::EntryRef> entries[kPromiseKeys];
+  };
+  static constexpr size_t kRememberedPromises = 4;
+  std::vector<PromiseEntries> promise_entries_;  // at most kRememberedPromises
+  size_t next_promise_entries_ = 0;  // the one to reuse next, once all are in use
+  uint64_t promise_entries_epoch_ = 0;
   // Keys read or written on every crank.
   CrankBuffer::KeyHandle crank_number_key_{keys::kCrankNumber};
   CrankBuffer::KeyHandle activity_hash_key_{keys::kActivityHash};
   CrankBuffer::KeyHandle default_reap_threshold_key_{keys::kDefaultReapDirtThreshold};
+  // The vat lists (the first two are read by every crank that is not a routing crank).
+  CrankBuffer::KeyHandle vats_terminated_key_{keys::kVatsTerminated};
+  CrankBuffer::KeyHandle reap_queue_key_{keys::kReapQueue};
+  CrankBuffer::KeyHandle vat_dynamic_ids_key_{keys::kVatDynamicIds};
   bool in_crank_ = false;
   std::string last_syscall_error_;  // why the last doomed syscall was refused
   std::string last_load_error_;

@@ -122,11 +122,7 @@ void KernelImpl::ProcessRefcounts() {
     // it would survive with R == 0 and no GC action.
     maybe_free_set_.Erase(k);
     if (k.is_promise()) {
-      std::string state = GetPromiseState(k);
-      if (state.empty()) continue;  // lost
-      if (GetPromiseRefCount(k) != 0) continue;
-      if (state != keys::kPromiseUnresolved) DecSlots(GetPromiseData(k).slots);
-      DeletePromise(k);
+      DeletePromiseIfUnreferenced(k);
       continue;
     }
     if (!k.is_object()) continue;
@@ -299,9 +295,10 @@ void KernelImpl::Splat(const Kref& target, const KMessage& msg, const CapData& e
   DecMessage(target, msg);
 }
 
-void KernelImpl::ProcessRoutingCrank(KEvent ev) {
+void KernelImpl::ProcessRoutingCrank(KEvent ev, std::string ev_text) {
+  // An event moved to the run-queue unchanged keeps its text.
   if (ev.type != KEvent::Type::kSend) {
-    Enqueue(keys::kRunQueue, ev);
+    Enqueue(keys::kRunQueue, std::move(ev), std::move(ev_text));
     return;
   }
   Route r = RouteSend(ev.target, ev.msg);
@@ -317,8 +314,9 @@ void KernelImpl::ProcessRoutingCrank(KEvent ev) {
         DecRef(ev.target);
         IncRef(r.target);
         ev.target = r.target;
+        ev_text.clear();
       }
-      Enqueue(keys::kRunQueue, ev);
+      Enqueue(keys::kRunQueue, std::move(ev), std::move(ev_text));
       break;
   }
 }
@@ -457,15 +455,15 @@ void KernelImpl::AddDirt(VatId vat, uint64_t gc_krefs) {
   if (gc_krefs > 0) add("gcKrefs", gc_krefs);
   buf_.Set(keys::VatReapDirt(vat), dirt.Dump());
   if (reap) {
-    std::vector<VatId> q = GetVatList(keys::kReapQueue);
+    std::vector<VatId> q = GetVatList(reap_queue_key_);
     if (std::find(q.begin(), q.end(), vat) == q.end()) {
       q.push_back(vat);
-      SetVatList(keys::kReapQueue, q);
+      SetVatList(reap_queue_key_, q);
     }
   }
 }
 
-KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(const KEvent& ev, size_t start_mark) {
+KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(KEvent ev, size_t start_mark) {
   DeliveryOutcome out;
   if (ev.type == KEvent::Type::kSend) {
     Route r = RouteSend(ev.target, ev.msg);
@@ -483,10 +481,13 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(const KEvent& ev, s
     VatDelivery d;
     d.type = VatDelivery::Type::kMessage;
     if (r.target.is_object()) {
+      // The owner's export entry: translating it (MapKernelSlotToVat) only checks its flag.
       auto e = CListByKref(vat, r.target);
       CHECK(e && e->vref[1] == '+') << "message to " << r.target.ToString()
                                      << " routed to wrong vat " << vat.ToString();
-      d.target = MapKernelSlotToVat(vat, r.target);
+      CHECK(e->reachable) << "kernel sent unreachable export " << r.target.ToString() << " ("
+                          << e->vref << ") to " << vat.ToString();
+      d.target = std::move(e->vref);
     } else {
       CHECK(GetPromiseState(r.target) == keys::kPromiseUnresolved &&
             GetDecider(r.target) == std::optional<VatId>(vat))
@@ -494,22 +495,23 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(const KEvent& ev, s
           << vat.ToString();
       d.target = MapKernelSlotToVat(vat, r.target);
     }
-    d.methargs = TranslateCapDataToVat(vat, ev.msg.methargs);
+    d.methargs = TranslateCapDataToVat(vat, std::move(ev.msg.methargs));  // released above
     if (ev.msg.result) {
       const Kref& kr = *ev.msg.result;
       CHECK(GetPromiseState(kr) == keys::kPromiseUnresolved)
           << "result promise " << kr.ToString() << " already settled";
-      std::optional<VatId> decider = GetDecider(kr);
+      CrankBuffer::EntryRef decider_entry = PromiseEntry(kr, PromiseKey::kDecider);
+      std::optional<VatId> decider = GetDecider(kr, decider_entry);
       CHECK(decider && !decider->valid()) << "result promise " << kr.ToString() << " has decider";
       d.result = MapKernelSlotToVat(vat, kr);
-      SetDecider(kr, vat);
+      SetDecider(decider_entry, vat);
       if (FindVat(vat)->pipelining) {
-        for (const KMessage& m : TakePromiseQueue(kr)) {
+        for (KMessage& m : TakePromiseQueue(kr)) {
           KEvent mev;
           mev.type = KEvent::Type::kSend;
           mev.target = kr;
-          mev.msg = m;
-          Enqueue(keys::kAcceptanceQueue, mev);
+          mev.msg = std::move(m);
+          Enqueue(keys::kAcceptanceQueue, std::move(mev));
         }
       }
     }
@@ -526,37 +528,49 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(const KEvent& ev, s
     std::string state = GetPromiseState(ev.kpid);
     CHECK(!state.empty() && state != keys::kPromiseUnresolved)
         << "notify of unsettled promise " << ev.kpid.ToString();
-    if (!CListByKref(vat, ev.kpid)) return out;
-    // Targets: kpid, then settled promises reachable through data slots, DFS pre-order.
-    std::vector<Kref> targets;
+    std::optional<CListEntry> entry = CListByKref(vat, ev.kpid);
+    if (!entry) return out;
+    // Targets: kpid, then settled promises reachable through data slots, DFS pre-order, each
+    // with its settlement as read here (translating to the vat changes only c-lists and counts).
+    struct Target {
+      Kref kp;
+      bool rejected;
+      CapData data;
+    };
+    std::vector<Target> targets;
+    // The targets after the first (kpid), which is left out so that the usual notify of one
+    // promise builds no set.
     absl::flat_hash_set<Kref> seen;
-    std::vector<Kref> stack = {ev.kpid};
+    std::vector<std::pair<Kref, bool>> stack = {{ev.kpid, state == keys::kPromiseRejected}};
     while (!stack.empty()) {
-      Kref k = stack.back();
+      auto [k, rejected] = stack.back();
       stack.pop_back();
-      if (!seen.insert(k).second) continue;
-      targets.push_back(k);
+      if (!targets.empty() && (k == ev.kpid || !seen.insert(k).second)) continue;
       CapData data = GetPromiseData(k);
       for (auto it = data.slots.rbegin(); it != data.slots.rend(); ++it) {
         Kref s = *Kref::Parse(*it);
-        if (!s.is_promise() || seen.contains(s)) continue;
+        if (!s.is_promise() || s == ev.kpid || seen.contains(s)) continue;
         std::string st = GetPromiseState(s);
         if (st.empty() || st == keys::kPromiseUnresolved) continue;
-        stack.push_back(s);
+        stack.emplace_back(s, st == keys::kPromiseRejected);
       }
+      targets.push_back(Target{k, rejected, std::move(data)});
     }
     VatDelivery d;
     d.type = VatDelivery::Type::kNotify;
-    for (const Kref& k : targets) {
+    for (size_t i = 0; i < targets.size(); ++i) {
+      Target& t = targets[i];
       Resolution res;
-      res.vpid = MapKernelSlotToVat(vat, k);
-      res.rejected = GetPromiseState(k) == keys::kPromiseRejected;
-      res.data = TranslateCapDataToVat(vat, GetPromiseData(k));
+      // kpid's entry, read above, is unchanged until its own translation (the first).
+      res.vpid = i == 0 ? MapKernelSlotToVat(vat, t.kp, *std::move(entry), true)
+                        : MapKernelSlotToVat(vat, t.kp);
+      res.rejected = t.rejected;
+      res.data = TranslateCapDataToVat(vat, std::move(t.data));
       d.resolutions.push_back(std::move(res));
     }
-    for (const Kref& k : targets) {
-      auto e = CListByKref(vat, k);
-      if (e) DeleteCListEntry(vat, k, e->vref);
+    for (const Target& t : targets) {
+      auto e = CListByKref(vat, t.kp);
+      if (e) DeleteCListEntry(vat, t.kp, *e);
     }
     out.vat = vat;
     out.delivered = true;
@@ -664,9 +678,9 @@ void KernelImpl::TerminateVat(VatId vat, bool reject, const CapData& info) {
   VatInfo* v = FindVat(vat);
   if (!v || !v->alive) return;
   if (v->dynamic) {
-    std::vector<VatId> ids = GetVatList(keys::kVatDynamicIds);
+    std::vector<VatId> ids = GetVatList(vat_dynamic_ids_key_);
     ids.erase(std::remove(ids.begin(), ids.end(), vat), ids.end());
-    SetVatList(keys::kVatDynamicIds, ids);
+    SetVatList(vat_dynamic_ids_key_, ids);
   } else {
     buf_.Delete(keys::VatName(v->name));
     auto names = Json::Parse(buf_.Get(keys::kVatNames).value_or("[]"));
@@ -677,9 +691,9 @@ void KernelImpl::TerminateVat(VatId vat, bool reject, const CapData& info) {
     }
     buf_.Set(keys::kVatNames, kept.Dump());
   }
-  std::vector<VatId> terminated = GetVatList(keys::kVatsTerminated);
+  std::vector<VatId> terminated = GetVatList(vats_terminated_key_);
   terminated.push_back(vat);
-  SetVatList(keys::kVatsTerminated, terminated);
+  SetVatList(vats_terminated_key_, terminated);
   Json record = Json::MakeObject();
   record.Set("name", v->name);
   record.Set("rejected", reject);
@@ -687,10 +701,10 @@ void KernelImpl::TerminateVat(VatId vat, bool reject, const CapData& info) {
   buf_.Set(keys::TerminatedVatRecord(vat), record.Dump());
   v->alive = false;
   // Reap queue entries for it are moot.
-  std::vector<VatId> rq = GetVatList(keys::kReapQueue);
+  std::vector<VatId> rq = GetVatList(reap_queue_key_);
   if (std::find(rq.begin(), rq.end(), vat) != rq.end()) {
     rq.erase(std::remove(rq.begin(), rq.end(), vat), rq.end());
-    SetVatList(keys::kReapQueue, rq);
+    SetVatList(reap_queue_key_, rq);
   }
   // Reject every unresolved promise it decides, in c-list key order.
   CapData err = KernelError("vat terminated");
@@ -746,9 +760,9 @@ bool KernelImpl::CleanupTerminatedVat(VatId vat, uint64_t budget, uint64_t* work
     buf_.Delete(key);
     if (spend()) return false;
   }
-  std::vector<VatId> terminated = GetVatList(keys::kVatsTerminated);
+  std::vector<VatId> terminated = GetVatList(vats_terminated_key_);
   terminated.erase(std::remove(terminated.begin(), terminated.end(), vat), terminated.end());
-  SetVatList(keys::kVatsTerminated, terminated);
+  SetVatList(vats_terminated_key_, terminated);
   vats_.erase(vat.n());
   return true;
 }
@@ -759,21 +773,22 @@ bool KernelImpl::RunOneCrank(RunStats* stats) {
   StartCrank();
   const size_t start_mark = SavePoint();
   // 1. routing
-  if (std::optional<KEvent> ev = Dequeue(keys::kAcceptanceQueue)) {
-    ProcessRoutingCrank(*std::move(ev));
+  std::string ev_text;
+  if (std::optional<KEvent> ev = Dequeue(keys::kAcceptanceQueue, &ev_text)) {
+    ProcessRoutingCrank(*std::move(ev), std::move(ev_text));
     EndCrank();
     ++stats->cranks;
     return true;
   }
   // 2. cleanup of terminated vats
-  std::vector<VatId> terminated = GetVatList(keys::kVatsTerminated);
+  std::vector<VatId> terminated = GetVatList(vats_terminated_key_);
   if (!terminated.empty()) {
     uint64_t work = 0;
     VatId vat = terminated.front();
     if (!FindVat(vat)) {
       // Cleanup finished but the list entry survived a reload: drop it.
       terminated.erase(terminated.begin());
-      SetVatList(keys::kVatsTerminated, terminated);
+      SetVatList(vats_terminated_key_, terminated);
     } else {
       CleanupTerminatedVat(vat, TEST_cleanup_budget, &work);
     }
@@ -798,11 +813,11 @@ bool KernelImpl::RunOneCrank(RunStats* stats) {
     return true;
   }
   // 4. reap
-  std::vector<VatId> reap = GetVatList(keys::kReapQueue);
+  std::vector<VatId> reap = GetVatList(reap_queue_key_);
   if (!reap.empty()) {
     VatId vat = reap.front();
     reap.erase(reap.begin());
-    SetVatList(keys::kReapQueue, reap);
+    SetVatList(reap_queue_key_, reap);
     ProcessBringOutYourDead(vat, start_mark);
     EndCrank();
     ++stats->cranks;
@@ -811,7 +826,7 @@ bool KernelImpl::RunOneCrank(RunStats* stats) {
   }
   // 5. run-queue
   if (std::optional<KEvent> ev = Dequeue(keys::kRunQueue)) {
-    DeliveryOutcome out = ProcessRunQueueEvent(*ev, start_mark);
+    DeliveryOutcome out = ProcessRunQueueEvent(*std::move(ev), start_mark);
     if (out.delivered) ++stats->deliveries;
     if (out.measure_dirt) AddDirt(out.vat, 0);
     EndCrank();
@@ -847,8 +862,8 @@ bool KernelImpl::Step() {
 
 bool KernelImpl::HasWork() {
   return QueueLength(keys::kAcceptanceQueue) > 0 || QueueLength(keys::kRunQueue) > 0 ||
-         !GetVatList(keys::kVatsTerminated).empty() || !gc_actions_.empty() ||
-         !GetVatList(keys::kReapQueue).empty();
+         !GetVatList(vats_terminated_key_).empty() || !gc_actions_.empty() ||
+         !GetVatList(reap_queue_key_).empty();
 }
 
 }  // namespace swingset

@@ -79,6 +79,13 @@ void AppendCapData(const CapData& c, std::string* out) {
   out->append("]}");
 }
 
+// The same text as AppendJsonString(v.ToString(), out): vat id text never needs escaping.
+void AppendVatId(VatId v, std::string* out) {
+  out->push_back('"');
+  out->append(keys::IdText(v).view());
+  out->push_back('"');
+}
+
 void AppendKref(const Kref& k, std::string* out) {
   // Kref text never needs escaping.
   out->push_back('"');
@@ -112,14 +119,14 @@ std::string KEvent::Encode() const {
       break;
     case Type::kNotify:
       out.append("{\"type\":\"notify\",\"vatID\":");
-      AppendJsonString(vat.ToString(), &out);
+      AppendVatId(vat, &out);
       out.append(",\"kpid\":");
       AppendKref(kpid, &out);
       out.push_back('}');
       break;
     case Type::kStartVat:
       out.append("{\"type\":\"startVat\",\"vatID\":");
-      AppendJsonString(vat.ToString(), &out);
+      AppendVatId(vat, &out);
       out.append(",\"vatParameters\":");
       AppendCapData(vat_parameters, &out);
       out.push_back('}');
@@ -170,9 +177,10 @@ KEvent KEvent::FromJsonOrDie(std::string_view text) {
 // ---------------------------------------------------------------- counters
 
 uint64_t KernelImpl::AllocCounter(std::string_view key, uint64_t first) {
-  const std::string* v = buf_.Find(key);
+  CrankBuffer::EntryRef e = buf_.Ref(key);
+  const std::string* v = buf_.Find(e);
   uint64_t n = v ? ParseU64OrDie(*v, key) : first;
-  buf_.Set(key, NumText(n + 1));
+  buf_.Set(e, NumText(n + 1));
   return n;
 }
 
@@ -188,18 +196,18 @@ Kref KernelImpl::AllocObject(std::optional<VatId> owner) {
   return ko;
 }
 
-Kref KernelImpl::AllocPromise(std::optional<VatId> decider) {
+Kref KernelImpl::AllocPromise(std::optional<VatId> decider, uint64_t ref_count) {
   // A new id: none of its keys can be in the store. Knowing that for the keys written later
   // too lets the block drop their deletes when the promise dies within the block.
   Kref kp = Kref::Promise(AllocCounter(keys::kKpNextId, keys::kFirstPromiseId));
-  buf_.Create(keys::PromiseState(kp), keys::kPromiseUnresolved);
-  buf_.Create(keys::PromiseSubscribers(kp), "");
-  buf_.Create(keys::PromiseQueueNextId(kp), "0");
-  buf_.Create(keys::PromiseRefCount(kp), "0");
-  buf_.Create(keys::PromiseDecider(kp), decider ? decider->ToString() : "");
-  buf_.AssumeAbsent(keys::PromisePolicy(kp));
-  buf_.AssumeAbsent(keys::PromiseDataBody(kp));
-  buf_.AssumeAbsent(keys::PromiseDataSlots(kp));
+  buf_.Create(PromiseEntry(kp, PromiseKey::kState), keys::kPromiseUnresolved);
+  buf_.Create(PromiseEntry(kp, PromiseKey::kSubscribers), "");
+  buf_.Create(PromiseEntry(kp, PromiseKey::kQueueNextId), "0");
+  buf_.Create(PromiseEntry(kp, PromiseKey::kRefCount), NumText(ref_count));
+  buf_.Create(PromiseEntry(kp, PromiseKey::kDecider), decider ? decider->ToString() : "");
+  buf_.AssumeAbsent(PromiseEntry(kp, PromiseKey::kPolicy));
+  buf_.AssumeAbsent(PromiseEntry(kp, PromiseKey::kDataBody));
+  buf_.AssumeAbsent(PromiseEntry(kp, PromiseKey::kDataSlots));
   return kp;
 }
 
@@ -246,13 +254,68 @@ void KernelImpl::DeleteObject(const Kref& ko) {
 
 // ---------------------------------------------------------------- promises
 
+CrankBuffer::EntryRef KernelImpl::PromiseEntry(const Kref& kp, PromiseKey key) {
+  if (promise_entries_epoch_ != buf_.epoch()) {
+    promise_entries_.clear();
+    next_promise_entries_ = 0;
+    promise_entries_epoch_ = buf_.epoch();
+  }
+  PromiseEntries* p = nullptr;
+  for (PromiseEntries& e : promise_entries_) {
+    if (e.kp == kp) {
+      p = &e;
+      break;
+    }
+  }
+  if (!p) {
+    if (promise_entries_.size() < kRememberedPromises) {
+      p = &promise_entries_.emplace_back();
+    } else {
+      p = &promise_entries_[next_promise_entries_];
+      next_promise_entries_ = (next_promise_entries_ + 1) % kRememberedPromises;
+      *p = PromiseEntries();
+    }
+    p->kp = kp;
+  }
+  std::optional<CrankBuffer::EntryRef>& e = p->entries[static_cast<size_t>(key)];
+  if (!e) {
+    switch (key) {
+      case PromiseKey::kState:
+        e = buf_.Ref(keys::PromiseState(kp));
+        break;
+      case PromiseKey::kRefCount:
+        e = buf_.Ref(keys::PromiseRefCount(kp));
+        break;
+      case PromiseKey::kDecider:
+        e = buf_.Ref(keys::PromiseDecider(kp));
+        break;
+      case PromiseKey::kPolicy:
+        e = buf_.Ref(keys::PromisePolicy(kp));
+        break;
+      case PromiseKey::kSubscribers:
+        e = buf_.Ref(keys::PromiseSubscribers(kp));
+        break;
+      case PromiseKey::kQueueNextId:
+        e = buf_.Ref(keys::PromiseQueueNextId(kp));
+        break;
+      case PromiseKey::kDataBody:
+        e = buf_.Ref(keys::PromiseDataBody(kp));
+        break;
+      case PromiseKey::kDataSlots:
+        e = buf_.Ref(keys::PromiseDataSlots(kp));
+        break;
+    }
+  }
+  return *e;
+}
+
 std::string KernelImpl::GetPromiseState(const Kref& kp) {
-  const std::string* v = buf_.Find(keys::PromiseState(kp));
+  const std::string* v = buf_.Find(PromiseEntry(kp, PromiseKey::kState));
   return v ? *v : std::string();
 }
 
 uint64_t KernelImpl::GetPromiseRefCount(const Kref& kp) {
-  return GetPromiseRefCount(buf_.Ref(keys::PromiseRefCount(kp)));
+  return GetPromiseRefCount(PromiseEntry(kp, PromiseKey::kRefCount));
 }
 
 uint64_t KernelImpl::GetPromiseRefCount(CrankBuffer::EntryRef e) {
@@ -261,7 +324,11 @@ uint64_t KernelImpl::GetPromiseRefCount(CrankBuffer::EntryRef e) {
 }
 
 std::optional<VatId> KernelImpl::GetDecider(const Kref& kp) {
-  const std::string* v = buf_.Find(keys::PromiseDecider(kp));
+  return GetDecider(kp, PromiseEntry(kp, PromiseKey::kDecider));
+}
+
+std::optional<VatId> KernelImpl::GetDecider(const Kref& kp, CrankBuffer::EntryRef e) {
+  const std::string* v = buf_.Find(e);
   if (!v) return std::nullopt;
   if (v->empty()) return VatId();
   auto id = VatId::Parse(*v);
@@ -269,50 +336,59 @@ std::optional<VatId> KernelImpl::GetDecider(const Kref& kp) {
   return *id;
 }
 
-void KernelImpl::SetDecider(const Kref& kp, VatId vat) {
-  buf_.Set(keys::PromiseDecider(kp), vat.valid() ? vat.ToString() : "");
-}
-
-std::vector<VatId> KernelImpl::GetSubscribers(const Kref& kp) {
-  std::vector<VatId> out;
-  const std::string* v = buf_.Find(keys::PromiseSubscribers(kp));
-  if (!v) return out;
-  for (const std::string& s : SplitCommas(*v)) out.push_back(*VatId::Parse(s));
-  return out;
+void KernelImpl::SetDecider(CrankBuffer::EntryRef e, VatId vat) {
+  buf_.Set(e, vat.valid() ? vat.ToString() : "");
 }
 
 void KernelImpl::AddSubscriber(const Kref& kp, VatId vat) {
-  std::vector<VatId> subs = GetSubscribers(kp);
+  CrankBuffer::EntryRef e = PromiseEntry(kp, PromiseKey::kSubscribers);
+  const std::string* v = buf_.Find(e);
+  if (!v || v->empty()) {  // the usual case: the first subscriber
+    buf_.Set(e, vat.ToString());
+    return;
+  }
+  std::vector<VatId> subs;
+  for (const std::string& s : SplitCommas(*v)) subs.push_back(*VatId::Parse(s));
   if (std::find(subs.begin(), subs.end(), vat) != subs.end()) return;
   subs.push_back(vat);
   std::sort(subs.begin(), subs.end(), VatIdStringLess);
   std::vector<std::string> names;
-  for (VatId v : subs) names.push_back(v.ToString());
-  buf_.Set(keys::PromiseSubscribers(kp), absl::StrJoin(names, ","));
+  for (VatId id : subs) names.push_back(id.ToString());
+  buf_.Set(e, absl::StrJoin(names, ","));
 }
 
 CapData KernelImpl::GetPromiseData(const Kref& kp) {
   CapData d;
-  const std::string* body = buf_.Find(keys::PromiseDataBody(kp));
+  const std::string* body = buf_.Find(PromiseEntry(kp, PromiseKey::kDataBody));
   if (body) d.body = *body;
-  const std::string* slots = buf_.Find(keys::PromiseDataSlots(kp));
+  const std::string* slots = buf_.Find(PromiseEntry(kp, PromiseKey::kDataSlots));
   if (slots) d.slots = SplitCommas(*slots);
   return d;
 }
 
 void KernelImpl::AddMessageToPromiseQueue(const Kref& kp, const KMessage& msg) {
-  uint64_t n = ParseU64OrDie(*buf_.Find(keys::PromiseQueueNextId(kp)), "queue.nextID");
+  uint64_t n =
+      ParseU64OrDie(*buf_.Find(PromiseEntry(kp, PromiseKey::kQueueNextId)), "queue.nextID");
   std::string text;
   msg.EncodeTo(&text);
   buf_.Set(keys::PromiseQueueItem(kp, n), text);
-  buf_.Set(keys::PromiseQueueNextId(kp), StrCat(n + 1));
+  buf_.Set(PromiseEntry(kp, PromiseKey::kQueueNextId), StrCat(n + 1));
 }
 
 std::vector<KMessage> KernelImpl::TakePromiseQueue(const Kref& kp) {
+  CrankBuffer::EntryRef next = PromiseEntry(kp, PromiseKey::kQueueNextId);
+  if (!buf_.Find(next)) return {};
+  std::vector<KMessage> out = TakePromiseQueue(kp, next);
+  buf_.Set(next, "0");
+  return out;
+}
+
+std::vector<KMessage> KernelImpl::TakePromiseQueue(const Kref& kp, CrankBuffer::EntryRef next_ref) {
   std::vector<KMessage> out;
-  const std::string* next = buf_.Find(keys::PromiseQueueNextId(kp));
+  const std::string* next = buf_.Find(next_ref);
   if (!next) return out;
   uint64_t n = ParseU64OrDie(*next, "queue.nextID");
+  if (n == 0) return out;
   for (uint64_t i = 0; i < n; ++i) {
     keys::KeyText key = keys::PromiseQueueItem(kp, i);
     const std::string* text = buf_.Find(key);
@@ -323,74 +399,125 @@ std::vector<KMessage> KernelImpl::TakePromiseQueue(const Kref& kp) {
     out.push_back(std::move(ev.msg));
     buf_.Delete(key);
   }
-  buf_.Set(keys::PromiseQueueNextId(kp), "0");
   return out;
 }
 
 void KernelImpl::DeletePromise(const Kref& kp) {
+  DeletePromise(kp, PromiseEntry(kp, PromiseKey::kState), PromiseEntry(kp, PromiseKey::kRefCount),
+                PromiseEntry(kp, PromiseKey::kDataSlots));
+}
+
+void KernelImpl::DeletePromise(const Kref& kp, CrankBuffer::EntryRef state,
+                               CrankBuffer::EntryRef ref_count, CrankBuffer::EntryRef slots) {
   // Every key a promise can have (§2.3), deleted only where present: no store iterator.
+  CrankBuffer::EntryRef next = PromiseEntry(kp, PromiseKey::kQueueNextId);
   uint64_t queued = 0;
-  if (const std::string* n = buf_.Find(keys::PromiseQueueNextId(kp))) {
-    queued = ParseU64OrDie(*n, "queue.nextID");
-  }
+  if (const std::string* n = buf_.Find(next)) queued = ParseU64OrDie(*n, "queue.nextID");
   for (uint64_t i = 0; i < queued; ++i) {
-    keys::KeyText k = keys::PromiseQueueItem(kp, i);
-    if (buf_.Has(k)) buf_.Delete(k);
+    CrankBuffer::EntryRef item = buf_.Ref(keys::PromiseQueueItem(kp, i));
+    if (buf_.Find(item)) buf_.Delete(item);
   }
-  for (const keys::KeyText& k :
-       {keys::PromiseState(kp), keys::PromiseRefCount(kp), keys::PromiseDecider(kp),
-        keys::PromisePolicy(kp), keys::PromiseSubscribers(kp), keys::PromiseQueueNextId(kp),
-        keys::PromiseDataBody(kp), keys::PromiseDataSlots(kp)}) {
-    if (buf_.Has(k)) buf_.Delete(k);
+  auto delete_if_present = [&](CrankBuffer::EntryRef e) {
+    if (buf_.Find(e)) buf_.Delete(e);
+  };
+  delete_if_present(state);
+  delete_if_present(ref_count);
+  delete_if_present(PromiseEntry(kp, PromiseKey::kDecider));
+  delete_if_present(PromiseEntry(kp, PromiseKey::kPolicy));
+  delete_if_present(PromiseEntry(kp, PromiseKey::kSubscribers));
+  delete_if_present(next);
+  delete_if_present(PromiseEntry(kp, PromiseKey::kDataBody));
+  delete_if_present(slots);
+}
+
+bool KernelImpl::DeletePromiseIfUnreferenced(const Kref& kp) {
+  CrankBuffer::EntryRef state = PromiseEntry(kp, PromiseKey::kState);
+  const std::string* st = buf_.Find(state);
+  if (!st || st->empty()) return false;  // lost
+  const bool settled = *st != keys::kPromiseUnresolved;
+  CrankBuffer::EntryRef ref_count = PromiseEntry(kp, PromiseKey::kRefCount);
+  if (GetPromiseRefCount(ref_count) != 0) return false;
+  CrankBuffer::EntryRef slots = PromiseEntry(kp, PromiseKey::kDataSlots);
+  if (settled) {
+    const std::string* v = buf_.Find(slots);
+    DecSlots(v ? SplitCommas(*v) : std::vector<std::string>());
   }
+  DeletePromise(kp, state, ref_count, slots);
+  return true;
 }
 
 void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapData& data) {
-  CHECK(GetPromiseState(kp) == keys::kPromiseUnresolved)
+  ResolveKernelPromise(kp, rejected, data, PromiseEntry(kp, PromiseKey::kState),
+                       PromiseEntry(kp, PromiseKey::kDecider));
+}
+
+void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapData& data,
+                                      CrankBuffer::EntryRef state, CrankBuffer::EntryRef decider) {
+  const std::string* s = buf_.Find(state);
+  CHECK(s && *s == keys::kPromiseUnresolved)
       << "resolving " << kp.ToString() << " which is not unresolved";
-  for (VatId s : GetSubscribers(kp)) EnqueueNotify(s, kp);
+  CrankBuffer::EntryRef subscribers = PromiseEntry(kp, PromiseKey::kSubscribers);
+  if (const std::string* v = buf_.Find(subscribers); v && !v->empty()) {
+    const std::string subs = *v;  // (EnqueueNotify writes the buffer)
+    for (absl::string_view sub : absl::StrSplit(ToAbsl(subs), ',')) {
+      EnqueueNotify(*VatId::Parse(std::string_view(sub.data(), sub.size())), kp);
+    }
+  }
   IncSlots(data.slots);
-  std::vector<KMessage> queued = TakePromiseQueue(kp);
-  for (const KMessage& m : queued) {
+  // The queue.nextID entry is deleted below, so the taken queue need not reset it.
+  CrankBuffer::EntryRef next = PromiseEntry(kp, PromiseKey::kQueueNextId);
+  std::vector<KMessage> queued = TakePromiseQueue(kp, next);
+  for (KMessage& m : queued) {
     // Lateral move: the holds the queued message had are carried over unchanged.
     KEvent ev;
     ev.type = KEvent::Type::kSend;
     ev.target = kp;
-    ev.msg = m;
-    Enqueue(keys::kAcceptanceQueue, ev);
+    ev.msg = std::move(m);
+    Enqueue(keys::kAcceptanceQueue, std::move(ev));
   }
-  buf_.Delete(keys::PromiseDecider(kp));
-  buf_.Delete(keys::PromiseSubscribers(kp));
-  buf_.Delete(keys::PromisePolicy(kp));
-  buf_.Delete(keys::PromiseQueueNextId(kp));
-  buf_.Set(keys::PromiseState(kp), rejected ? keys::kPromiseRejected : keys::kPromiseFulfilled);
-  buf_.Set(keys::PromiseDataBody(kp), data.body);
-  buf_.Set(keys::PromiseDataSlots(kp), absl::StrJoin(data.slots, ","));
+  buf_.Delete(decider);
+  buf_.Delete(subscribers);
+  buf_.Delete(PromiseEntry(kp, PromiseKey::kPolicy));
+  buf_.Delete(next);
+  buf_.Set(state, rejected ? keys::kPromiseRejected : keys::kPromiseFulfilled);
+  buf_.Set(PromiseEntry(kp, PromiseKey::kDataBody), data.body);
+  buf_.Set(PromiseEntry(kp, PromiseKey::kDataSlots), absl::StrJoin(data.slots, ","));
 }
 
 // ---------------------------------------------------------------- c-lists
 
 std::optional<CListEntry> KernelImpl::CListByKref(VatId vat, const Kref& k) {
-  const std::string* v = buf_.Find(keys::CListByKref(vat, k));
+  return CListByKref(vat, k, buf_.Ref(keys::CListByKref(vat, k)));
+}
+
+std::optional<Kref> KernelImpl::CListByVref(VatId vat, std::string_view vref) {
+  return CListByVref(vat, vref, buf_.Ref(keys::CListByVref(vat, vref)));
+}
+
+std::optional<CListEntry> KernelImpl::CListByKref(VatId vat, const Kref& k,
+                                                  CrankBuffer::EntryRef e) {
+  const std::string* v = buf_.Find(e);
   if (!v) return std::nullopt;
   CHECK(v->size() >= 3 && (*v)[1] == ' ' && ((*v)[0] == 'R' || (*v)[0] == '_'))
       << "corrupt c-list entry " << keys::CListByKref(vat, k) << ": " << *v;
   return CListEntry{(*v)[0] == 'R', v->substr(2)};
 }
 
-std::optional<Kref> KernelImpl::CListByVref(VatId vat, std::string_view vref) {
-  const std::string* v = buf_.Find(keys::CListByVref(vat, vref));
+std::optional<Kref> KernelImpl::CListByVref(VatId vat, std::string_view vref,
+                                            CrankBuffer::EntryRef e) {
+  const std::string* v = buf_.Find(e);
   if (!v) return std::nullopt;
   auto k = Kref::Parse(*v);
   CHECK(k.ok()) << "corrupt c-list entry for " << std::string(vref);
   return *k;
 }
 
-void KernelImpl::CListAdd(VatId vat, const Kref& k, std::string_view vref, bool reachable) {
+void KernelImpl::CListAdd(const Kref& k, std::string_view vref, bool reachable,
+                          CrankBuffer::EntryRef fwd, CrankBuffer::EntryRef rev) {
   // Neither key is stored: one side was just looked up and found missing, the other is named
   // after an id allocated for this entry (Create records both as absent before the write).
-  buf_.Create(keys::CListByKref(vat, k), StrCat(reachable ? "R " : "_ ", vref));
-  buf_.Create(keys::CListByVref(vat, vref), k.ToString());
+  buf_.Create(fwd, StrCat(reachable ? "R " : "_ ", vref));
+  buf_.Create(rev, k.ToString());
 }
 
 void KernelImpl::CListDeleteKeys(VatId vat, const Kref& k, std::string_view vref) {
@@ -401,10 +528,14 @@ void KernelImpl::CListDeleteKeys(VatId vat, const Kref& k, std::string_view vref
 void KernelImpl::SetReachableFlag(VatId vat, const Kref& k) {
   auto e = CListByKref(vat, k);
   CHECK(e) << "setReachableFlag on missing entry " << vat.ToString() << " " << k.ToString();
-  if (e->reachable) return;
+  SetReachableFlag(vat, k, *e);
+}
+
+void KernelImpl::SetReachableFlag(VatId vat, const Kref& k, const CListEntry& e) {
+  if (e.reachable) return;
   // Only the forward entry carries the flag; the reverse entry (vref -> kref) is unchanged.
-  buf_.Set(keys::CListByKref(vat, k), StrCat("R ", e->vref));
-  if (k.is_object() && e->vref[1] == '-') {
+  buf_.Set(keys::CListByKref(vat, k), StrCat("R ", e.vref));
+  if (k.is_object() && e.vref[1] == '-') {
     CrankBuffer::EntryRef ce = buf_.Ref(keys::ObjectRefCount(k));
     auto counts = GetObjectCounts(k, ce);
     if (counts) SetObjectCounts(k, ce, counts->first + 1, counts->second);
@@ -439,15 +570,27 @@ void KernelImpl::DeleteCListEntry(VatId vat, const Kref& k, std::string_view vre
 }
 
 void KernelImpl::DeleteCListEntry(VatId vat, const Kref& k, const CListEntry& e) {
-  if (k.is_object() && e.vref[1] == '+') {
-    // An object export's entry holds no count (§4.1), so clearing its flag and the decrement
-    // would change nothing that survives the deletion: only the two deletes are net writes,
-    // and only net writes are hashed. (Promise entries do hold a count: general path.)
-    CListDeleteKeys(vat, k, e.vref);
-    return;
+  // The same net writes as the general path above (ClearReachableFlag, DecRef, the deletes),
+  // which are all that is hashed: the flag ClearReachableFlag would clear is deleted with the
+  // entry, and an object import's two decrements (reachable while flagged, recognizable) are
+  // one write of the counts. An object export's entry holds no count (§4.1): only the two
+  // deletes. A promise entry holds one count; a device entry none.
+  if (!k.is_object()) {
+    DecRef(k, /*is_export=*/false, /*only_recognizable=*/true);
+  } else if (e.vref[1] == '-') {
+    CrankBuffer::EntryRef ce = buf_.Ref(keys::ObjectRefCount(k));
+    if (auto counts = GetObjectCounts(k, ce)) {
+      uint64_t r = counts->first, c = counts->second;
+      if (e.reachable) {
+        CHECK(r > 0) << "reachable count of " << k.ToString() << " below zero";
+        --r;
+      }
+      CHECK(c > 0) << "recognizable count of " << k.ToString() << " below zero";
+      --c;
+      SetObjectCounts(k, ce, r, c);
+      if (r == 0 || c == 0) AddMaybeFree(k);
+    }
   }
-  ClearReachableFlag(vat, k, e);
-  DecRef(k, /*is_export=*/false, /*only_recognizable=*/true);
   CListDeleteKeys(vat, k, e.vref);
 }
 
@@ -459,7 +602,7 @@ void KernelImpl::AddMaybeFree(const Kref& k) {
 
 void KernelImpl::IncRef(const Kref& k, bool is_export, bool only_recognizable) {
   if (k.is_promise()) {
-    CrankBuffer::EntryRef pe = buf_.Ref(keys::PromiseRefCount(k));
+    CrankBuffer::EntryRef pe = PromiseEntry(k, PromiseKey::kRefCount);
     buf_.Set(pe, NumText(GetPromiseRefCount(pe) + 1));
     return;
   }
@@ -471,7 +614,7 @@ void KernelImpl::IncRef(const Kref& k, bool is_export, bool only_recognizable) {
 
 void KernelImpl::DecRef(const Kref& k, bool is_export, bool only_recognizable) {
   if (k.is_promise()) {
-    CrankBuffer::EntryRef pe = buf_.Ref(keys::PromiseRefCount(k));
+    CrankBuffer::EntryRef pe = PromiseEntry(k, PromiseKey::kRefCount);
     uint64_t n = GetPromiseRefCount(pe);
     CHECK(n > 0) << "refCount of " << k.ToString() << " below zero";
     buf_.Set(pe, NumText(n - 1));
@@ -536,54 +679,64 @@ KernelImpl::ParsedQueue* KernelImpl::ParsedQueueFor(std::string_view queue) {
   return &parsed_queues_.back();
 }
 
-void KernelImpl::Enqueue(std::string_view queue, const KEvent& ev) {
+void KernelImpl::Enqueue(std::string_view queue, KEvent ev, std::string encoded) {
   ParsedQueue* pq = ParsedQueueFor(queue);
   auto [head, tail] = ParseQueueMeta(buf_.Find(pq->meta));
-  std::string text = ev.Encode();
-  // Entries at or past `tail` were enqueued by a crank that was rolled back.
-  while (!pq->items.empty() && pq->items.back().index >= tail) pq->items.pop_back();
-  if (pq->items.size() < kMaxParsedQueueItems) {
-    // Only the fields the text carries, so the copy equals what parsing the text would give.
-    KEvent copy;
-    copy.type = ev.type;
-    switch (ev.type) {
-      case KEvent::Type::kSend:
-        copy.target = ev.target;
-        copy.msg = ev.msg;
-        if (copy.msg.result) copy.msg.omit_result = false;
-        break;
-      case KEvent::Type::kNotify:
-        copy.vat = ev.vat;
-        copy.kpid = ev.kpid;
-        break;
-      case KEvent::Type::kStartVat:
-        copy.vat = ev.vat;
-        copy.vat_parameters = ev.vat_parameters;
-        break;
-    }
-    pq->items.push_back({tail, text, std::move(copy)});
-  }
+  std::string text = encoded.empty() ? ev.Encode() : std::move(encoded);
+#ifndef NDEBUG
+  CHECK(text == ev.Encode()) << "Enqueue given a stale encoding: " << text;
+#endif
   // Indexes at or past the tail have never been written.
   buf_.Create(keys::QueueItem(queue, tail), text);
   buf_.Set(pq->meta, NumText('[', head, ',', tail + 1, ']'));
+  // Entries at or past `tail` were enqueued by a crank that was rolled back.
+  while (!pq->items.empty() && pq->items.back().index >= tail) pq->items.pop_back();
+  if (pq->items.size() < kMaxParsedQueueItems) {
+    ParsedQueueItem& item = pq->items.emplace_back();
+    item.index = tail;
+    item.text = std::move(text);
+    // Only the fields the text carries, so the kept event equals what parsing the text gives.
+    KEvent& parsed = item.event;
+    parsed.type = ev.type;
+    switch (ev.type) {
+      case KEvent::Type::kSend:
+        parsed.target = ev.target;
+        parsed.msg = std::move(ev.msg);
+        if (parsed.msg.result) parsed.msg.omit_result = false;
+        break;
+      case KEvent::Type::kNotify:
+        parsed.vat = ev.vat;
+        parsed.kpid = ev.kpid;
+        break;
+      case KEvent::Type::kStartVat:
+        parsed.vat = ev.vat;
+        parsed.vat_parameters = std::move(ev.vat_parameters);
+        break;
+    }
+  }
 }
 
-std::optional<KEvent> KernelImpl::Dequeue(std::string_view queue) {
+std::optional<KEvent> KernelImpl::Dequeue(std::string_view queue, std::string* encoded) {
+  if (encoded) encoded->clear();
   ParsedQueue* pq = ParsedQueueFor(queue);
   auto [head, tail] = ParseQueueMeta(buf_.Find(pq->meta));
   if (head >= tail) return std::nullopt;
   keys::KeyText key = keys::QueueItem(queue, head);
-  const std::string* text = buf_.Find(key);
+  CrankBuffer::EntryRef item = buf_.Ref(key);
+  const std::string* text = buf_.Find(item);
   CHECK(text) << "missing queue item " << key;
   std::optional<KEvent> ev;
   while (!pq->items.empty() && pq->items.front().index < head) pq->items.pop_front();
   if (!pq->items.empty() && pq->items.front().index == head) {
     // The store is the truth: the parsed copy is used only if its text is what is stored.
-    if (pq->items.front().text == *text) ev = std::move(pq->items.front().event);
+    if (pq->items.front().text == *text) {
+      ev = std::move(pq->items.front().event);
+      if (encoded) *encoded = std::move(pq->items.front().text);
+    }
     pq->items.pop_front();
   }
   if (!ev) ev = KEvent::FromJsonOrDie(*text);
-  buf_.Delete(key);
+  buf_.Delete(item);
   buf_.Set(pq->meta, NumText('[', head + 1, ',', tail, ']'));
   return ev;
 }
@@ -599,31 +752,31 @@ void KernelImpl::EnqueueNotify(VatId vat, const Kref& kp) {
   ev.type = KEvent::Type::kNotify;
   ev.vat = vat;
   ev.kpid = kp;
-  Enqueue(keys::kAcceptanceQueue, ev);
+  Enqueue(keys::kAcceptanceQueue, std::move(ev));
 }
 
-void KernelImpl::EnqueueSend(const Kref& target, const KMessage& msg) {
+void KernelImpl::EnqueueSend(const Kref& target, KMessage msg) {
   IncMessage(target, msg);
   KEvent ev;
   ev.type = KEvent::Type::kSend;
   ev.target = target;
-  ev.msg = msg;
-  Enqueue(keys::kAcceptanceQueue, ev);
+  ev.msg = std::move(msg);
+  Enqueue(keys::kAcceptanceQueue, std::move(ev));
 }
 
 // ---------------------------------------------------------------- lists
 
-std::vector<VatId> KernelImpl::GetVatList(std::string_view key) {
+std::vector<VatId> KernelImpl::GetVatList(CrankBuffer::KeyHandle& key) {
   std::vector<VatId> out;
   const std::string* v = buf_.Find(key);
   if (!v || *v == "[]") return out;
   auto j = Json::Parse(*v);
-  CHECK(j.ok() && j->is_array()) << "corrupt " << std::string(key);
+  CHECK(j.ok() && j->is_array()) << "corrupt " << key.key();
   for (const Json& e : j->as_array()) out.push_back(*VatId::Parse(e.as_string()));
   return out;
 }
 
-void KernelImpl::SetVatList(std::string_view key, const std::vector<VatId>& vats) {
+void KernelImpl::SetVatList(CrankBuffer::KeyHandle& key, const std::vector<VatId>& vats) {
   Json a = Json::MakeArray();
   for (VatId v : vats) a.Push(Json(v.ToString()));
   buf_.Set(key, a.Dump());
@@ -683,8 +836,8 @@ absl::Status KernelImpl::LoadVatInfo() {
       RETURN_IF_ERROR(load(*VatId::Parse(*id_text), n.as_string(), true, false));
     }
   }
-  for (VatId id : GetVatList(keys::kVatDynamicIds)) RETURN_IF_ERROR(load(id, "", true, true));
-  for (VatId id : GetVatList(keys::kVatsTerminated)) RETURN_IF_ERROR(load(id, "", false, false));
+  for (VatId id : GetVatList(vat_dynamic_ids_key_)) RETURN_IF_ERROR(load(id, "", true, true));
+  for (VatId id : GetVatList(vats_terminated_key_)) RETURN_IF_ERROR(load(id, "", false, false));
   return absl::OkStatus();
 }
 

@@ -21,7 +21,14 @@ absl::StatusOr<Kref> KernelImpl::MapVatSlotToKernel(VatId vat, std::string_view 
                                                     bool set_reachable, bool required,
                                                     bool require_new) {
   ASSIGN_OR_RETURN(VatRef vref, VatRef::Parse(vref_text));
-  std::optional<Kref> k = CListByVref(vat, vref.str());
+  return MapVatSlotToKernel(vat, vref, set_reachable, required, require_new);
+}
+
+absl::StatusOr<Kref> KernelImpl::MapVatSlotToKernel(VatId vat, const VatRef& vref,
+                                                    bool set_reachable, bool required,
+                                                    bool require_new) {
+  CrankBuffer::EntryRef rev = buf_.Ref(keys::CListByVref(vat, vref.str()));
+  std::optional<Kref> k = CListByVref(vat, vref.str(), rev);
   if (k && require_new) {
     return VatError(StrCat("vref ", vref.str(), " is already allocated"));
   }
@@ -32,10 +39,12 @@ absl::StatusOr<Kref> KernelImpl::MapVatSlotToKernel(VatId vat, std::string_view 
     if (vref.is_object()) {
       k = AllocObject(vat);
     } else {
-      k = AllocPromise(vat);
-      IncRef(*k, /*is_export=*/true, /*only_recognizable=*/true);
+      k = AllocPromise(vat, /*ref_count=*/1);  // the count of the entry added below
     }
-    CListAdd(vat, *k, vref.str(), false);
+    // A new export's entry starts with its final flag: setting the flag of an export entry
+    // changes no count.
+    CListAdd(*k, vref.str(), set_reachable, buf_.Ref(keys::CListByKref(vat, *k)), rev);
+    return *k;
   }
   if (set_reachable) {
     if (vref.is_export()) {
@@ -53,39 +62,42 @@ absl::StatusOr<Kref> KernelImpl::MapVatSlotToKernel(VatId vat, std::string_view 
 
 std::string KernelImpl::MapKernelSlotToVat(VatId vat, const Kref& k, bool set_reachable,
                                            bool required) {
-  auto e = CListByKref(vat, k);
-  std::string vref;
-  if (!e) {
-    CHECK(!required) << "kernel slot " << k.ToString() << " not in c-list of " << vat.ToString();
-    VrefType type;
-    uint64_t n;
-    if (k.is_object()) {
-      type = VrefType::kObject;
-      n = AllocCounter(keys::VatNextObject(vat), keys::kFirstVatImportObject);
-    } else if (k.is_promise()) {
-      type = VrefType::kPromise;
-      n = AllocCounter(keys::VatNextPromise(vat), keys::kFirstVatImportPromise);
-    } else {
-      type = VrefType::kDevice;
-      n = AllocCounter(keys::VatNextDevice(vat), keys::kFirstVatImportDevice);
-    }
-    vref = VatRef::Import(type, n).str();
-    IncRef(k, /*is_export=*/false, /*only_recognizable=*/true);
-    CListAdd(vat, k, vref, false);
+  CrankBuffer::EntryRef fwd = buf_.Ref(keys::CListByKref(vat, k));
+  if (std::optional<CListEntry> e = CListByKref(vat, k, fwd)) {
+    return MapKernelSlotToVat(vat, k, *std::move(e), set_reachable);
+  }
+  CHECK(!required) << "kernel slot " << k.ToString() << " not in c-list of " << vat.ToString();
+  VrefType type;
+  uint64_t n;
+  if (k.is_object()) {
+    type = VrefType::kObject;
+    n = AllocCounter(keys::VatNextObject(vat), keys::kFirstVatImportObject);
+  } else if (k.is_promise()) {
+    type = VrefType::kPromise;
+    n = AllocCounter(keys::VatNextPromise(vat), keys::kFirstVatImportPromise);
   } else {
-    vref = e->vref;
+    type = VrefType::kDevice;
+    n = AllocCounter(keys::VatNextDevice(vat), keys::kFirstVatImportDevice);
   }
+  std::string vref = VatRef::Import(type, n).str();
+  // A new import is counted and flagged as it ends up: recognizable, and reachable too when
+  // set_reachable (the count SetReachableFlag would add to an object import).
+  IncRef(k, /*is_export=*/false, /*only_recognizable=*/!set_reachable);
+  CListAdd(k, vref, set_reachable, fwd, buf_.Ref(keys::CListByVref(vat, vref)));
+  return vref;
+}
+
+std::string KernelImpl::MapKernelSlotToVat(VatId vat, const Kref& k, CListEntry e,
+                                           bool set_reachable) {
   if (set_reachable) {
-    if (vref[1] == '-') {
-      SetReachableFlag(vat, k);
+    if (e.vref[1] == '-') {
+      SetReachableFlag(vat, k, e);
     } else {
-      auto cur = CListByKref(vat, k);
-      CHECK(cur->reachable || !k.is_object())
-          << "kernel sent unreachable export " << k.ToString() << " (" << vref << ") to "
-          << vat.ToString();
+      CHECK(e.reachable || !k.is_object()) << "kernel sent unreachable export " << k.ToString()
+                                           << " (" << e.vref << ") to " << vat.ToString();
     }
   }
-  return vref;
+  return std::move(e.vref);
 }
 
 absl::StatusOr<CapData> KernelImpl::TranslateCapDataToKernel(VatId vat, const CapData& data,
@@ -103,33 +115,23 @@ absl::StatusOr<CapData> KernelImpl::TranslateCapDataToKernel(VatId vat, const Ca
   return out;
 }
 
-CapData KernelImpl::TranslateCapDataToVat(VatId vat, const CapData& data) {
-  CapData out;
-  out.body = data.body;
-  out.slots.reserve(data.slots.size());
-  for (const std::string& s : data.slots) {
-    out.slots.push_back(MapKernelSlotToVat(vat, *Kref::Parse(s)));
-  }
-  return out;
+CapData KernelImpl::TranslateCapDataToVat(VatId vat, CapData data) {
+  for (std::string& s : data.slots) s = MapKernelSlotToVat(vat, *Kref::Parse(s));
+  return data;
 }
 
 SyscallResult KernelImpl::HandleSyscall(VatId vat, const VatSyscall& sc, bool* doomed,
                                         std::optional<std::pair<bool, CapData>>* exit_request) {
-  SyscallResult r;
-  if (*doomed) {
-    r.ok = false;
-    r.error = "syscall translation error: prepare to die";
-    return r;
-  }
-  absl::StatusOr<SyscallResult> res = DoSyscall(vat, sc, exit_request);
-  if (!res.ok()) {
+  if (!*doomed) {
+    absl::StatusOr<SyscallResult> res = DoSyscall(vat, sc, exit_request);
+    if (res.ok()) return *std::move(res);
     *doomed = true;
-    r.ok = false;
-    r.error = "syscall translation error: prepare to die";
     last_syscall_error_ = std::string(res.status().message());
-    return r;
   }
-  return *std::move(res);
+  SyscallResult r;
+  r.ok = false;
+  r.error = "syscall translation error: prepare to die";
+  return r;
 }
 
 absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
@@ -147,26 +149,26 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
       if (sc.result) {
         ASSIGN_OR_RETURN(VatRef rv, VatRef::Parse(*sc.result));
         if (!rv.is_promise()) return VatError(StrCat("result must be a promise: ", *sc.result));
-        ASSIGN_OR_RETURN(Kref kr,
-                         MapVatSlotToKernel(vat, *sc.result, true, false, !info->pipelining));
+        ASSIGN_OR_RETURN(Kref kr, MapVatSlotToKernel(vat, rv, true, false, !info->pipelining));
         if (GetPromiseState(kr) != keys::kPromiseUnresolved) {
           return VatError(StrCat("result promise ", *sc.result, " is already resolved"));
         }
-        std::optional<VatId> decider = GetDecider(kr);
+        CrankBuffer::EntryRef decider_entry = PromiseEntry(kr, PromiseKey::kDecider);
+        std::optional<VatId> decider = GetDecider(kr, decider_entry);
         if (!decider || *decider != vat) {
           return VatError(StrCat("result promise ", *sc.result, " is not decided by ",
                                  vat.ToString()));
         }
-        SetDecider(kr, VatId());
+        SetDecider(decider_entry, VatId());
         msg.result = kr;
       }
-      EnqueueSend(target, msg);
+      EnqueueSend(target, std::move(msg));
       return ok;
     }
     case VatSyscall::Type::kSubscribe: {
       ASSIGN_OR_RETURN(VatRef v, VatRef::Parse(sc.vpid));
       if (!v.is_promise()) return VatError(StrCat("subscribe to non-promise ", sc.vpid));
-      ASSIGN_OR_RETURN(Kref kp, MapVatSlotToKernel(vat, sc.vpid, true, false, false));
+      ASSIGN_OR_RETURN(Kref kp, MapVatSlotToKernel(vat, v, true, false, false));
       std::string state = GetPromiseState(kp);
       CHECK(!state.empty()) << "subscribe to missing promise " << kp.ToString();
       if (state == keys::kPromiseUnresolved) {
@@ -181,6 +183,8 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         Kref kp;
         bool rejected;
         CapData data;
+        CrankBuffer::EntryRef state;    // kp's state and decider entries: checked, then
+        CrankBuffer::EntryRef decider;  // written by ResolveKernelPromise
       };
       std::vector<Res> list;
       for (const Resolution& r : sc.resolutions) {
@@ -190,9 +194,10 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         }
         ASSIGN_OR_RETURN(VatRef v, VatRef::Parse(r.vpid));
         if (!v.is_promise()) return VatError(StrCat("resolve of non-promise ", r.vpid));
-        ASSIGN_OR_RETURN(Kref kp, MapVatSlotToKernel(vat, r.vpid, true, false, false));
+        ASSIGN_OR_RETURN(Kref kp, MapVatSlotToKernel(vat, v, true, false, false));
         ASSIGN_OR_RETURN(CapData kdata, TranslateCapDataToKernel(vat, r.data));
-        list.push_back(Res{kp, r.rejected, std::move(kdata)});
+        list.push_back(Res{kp, r.rejected, std::move(kdata), PromiseEntry(kp, PromiseKey::kState),
+                           PromiseEntry(kp, PromiseKey::kDecider)});
       }
       // The decider check happens before any c-list change so a refused resolve leaves the
       // vat's tables as they were (DESIGN §7: vat-fatal rather than a kernel panic).
@@ -201,10 +206,11 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         for (size_t j = 0; j < i; ++j) {
           if (list[j].kp == r.kp) return VatError("promise resolved twice in one syscall");
         }
-        if (GetPromiseState(r.kp) != keys::kPromiseUnresolved) {
+        const std::string* state = buf_.Find(r.state);
+        if (!state || *state != keys::kPromiseUnresolved) {
           return VatError(StrCat(r.kp.ToString(), " is already resolved"));
         }
-        std::optional<VatId> decider = GetDecider(r.kp);
+        std::optional<VatId> decider = GetDecider(r.kp, r.decider);
         if (!decider || *decider != vat) {
           return VatError(StrCat(r.kp.ToString(), " is decided by ",
                                  decider && decider->valid() ? decider->ToString() : "the kernel",
@@ -214,9 +220,11 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
       for (size_t i = 0; i < list.size(); ++i) {
         auto e = CListByKref(vat, list[i].kp);
         CHECK(e) << "resolver lost its c-list entry";
-        DeleteCListEntry(vat, list[i].kp, e->vref);
+        DeleteCListEntry(vat, list[i].kp, *e);
       }
-      for (const Res& r : list) ResolveKernelPromise(r.kp, r.rejected, r.data);
+      for (const Res& r : list) {
+        ResolveKernelPromise(r.kp, r.rejected, r.data, r.state, r.decider);
+      }
       return ok;
     }
     case VatSyscall::Type::kExit: {
@@ -261,7 +269,7 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         if (!v.is_object() || v.is_export() != want_export) {
           return VatError(StrCat("bad vref for GC syscall: ", s));
         }
-        ASSIGN_OR_RETURN(Kref k, MapVatSlotToKernel(vat, s, false, true, false));
+        ASSIGN_OR_RETURN(Kref k, MapVatSlotToKernel(vat, v, false, true, false));
         items.emplace_back(k, v.str());
       }
       // The loops below touch each kref's c-list entry and (for imports) its counts.
