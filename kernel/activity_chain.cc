@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <system_error>
 #include <utility>
 
 #include "kernel/base.h"
@@ -32,8 +33,8 @@ std::string CrankText::Take(std::string spare) {
   return text;
 }
 
-ActivityChain::ActivityChain(HasherFactory factory)
-    : factory_(std::move(factory)), local_hasher_(factory_()) {}
+ActivityChain::ActivityChain(HasherFactory factory, Mode mode)
+    : factory_(std::move(factory)), local_hasher_(factory_()), inline_(mode == Mode::kInline) {}
 
 ActivityChain::~ActivityChain() {
   if (!worker_.joinable()) return;
@@ -83,6 +84,12 @@ void ActivityChain::HashChunk(Hasher* hasher, std::string_view chunk, std::strin
 }
 
 void ActivityChain::Submit() {
+  if (inline_) {
+    HashChunk(local_hasher_.get(), filling_.view(), &activity_);
+    filling_.Clear();
+    filling_cranks_ = 0;
+    return;
+  }
   bool full;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -105,7 +112,15 @@ void ActivityChain::Submit() {
   }
   if (!worker_.joinable()) {
     worker_hasher_ = factory_();
-    worker_ = std::thread([this] { WorkerMain(); });
+    try {
+      worker_ = std::thread([this] { WorkerMain(); });
+    } catch (const std::system_error&) {
+      // No thread to be had (resource limits): hash on this thread from now on, starting with
+      // the chunk just queued. The result is the same; only the time moves.
+      inline_ = true;
+      CatchUp();
+      return;
+    }
   }
   work_cv_.notify_one();
 }

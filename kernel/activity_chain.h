@@ -95,7 +95,12 @@ class ActivityChain {
   // When this many chunks are queued (the worker is behind), the kernel thread catches up.
   static constexpr size_t kMaxQueuedChunks = 16;
 
-  explicit ActivityChain(HasherFactory factory);
+  enum class Mode {
+    kWorker,  // full chunks are hashed on the worker thread
+    kInline,  // every chunk is hashed on the calling thread (also the fallback when the
+              // worker thread cannot be started)
+  };
+  explicit ActivityChain(HasherFactory factory, Mode mode = Mode::kWorker);
   ~ActivityChain();  // stops and joins the worker
   ActivityChain(const ActivityChain&) = delete;
   ActivityChain& operator=(const ActivityChain&) = delete;
@@ -127,6 +132,7 @@ class ActivityChain {
   HasherFactory factory_;
   std::unique_ptr<Hasher> local_hasher_;   // for the rest that Current() hashes here
   std::unique_ptr<Hasher> worker_hasher_;  // the worker's own
+  bool inline_;  // Mode::kInline, or the worker could not be started
   bool active_ = false;
   uint64_t cranks_ = 0;
   // The chunk being filled: records of a 4-byte length and the crank's text.

@@ -78,9 +78,11 @@ std::string RandomCrank(std::mt19937_64& rng, CrankText* text) {
 // points, over several batches: every value equals the chain computed crank by crank from the
 // specified texts, whether the worker or the caller hashed it, and however the cranks fell
 // into chunks.
-TEST(ActivityChainTest, MatchesTheChainComputedCrankByCrank) {
+class ActivityChainModes : public ::testing::TestWithParam<ActivityChain::Mode> {};
+
+TEST_P(ActivityChainModes, MatchesTheChainComputedCrankByCrank) {
   std::mt19937_64 rng(7);
-  ActivityChain chain(Sha256HasherFactory());
+  ActivityChain chain(Sha256HasherFactory(), GetParam());
   std::string activity;  // the stored value between batches
   std::vector<std::string> all;
   for (int batch = 0; batch < 6; ++batch) {
@@ -107,6 +109,14 @@ TEST(ActivityChainTest, MatchesTheChainComputedCrankByCrank) {
   }
   EXPECT_EQ(activity, StepByStep("", all));
 }
+
+INSTANTIATE_TEST_SUITE_P(WorkerAndInline, ActivityChainModes,
+                         ::testing::Values(ActivityChain::Mode::kWorker,
+                                           ActivityChain::Mode::kInline),
+                         [](const ::testing::TestParamInfo<ActivityChain::Mode>& info) {
+                           return info.param == ActivityChain::Mode::kWorker ? "Worker"
+                                                                             : "Inline";
+                         });
 
 TEST(ActivityChainTest, DestroyedWithAWorkerRunning) {
   auto chain = std::make_unique<ActivityChain>(Sha256HasherFactory());
