@@ -20,9 +20,9 @@
 #define SWINGSETD_KERNEL_ACTIVITY_CHAIN_H_
 
 #include <condition_variable>
-#include <cstring>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <mutex>
