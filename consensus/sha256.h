@@ -1,7 +1,7 @@
 // File: sha256.h
 //
-// SHA-256 over OpenSSL's EVP interface, as a kernel Hasher (kernel/hasher.h) and as a one-shot
-// helper.
+// SHA-256 through OpenSSL (its SHA256_* functions), as a kernel Hasher (kernel/hasher.h) and
+// as a one-shot helper.
 
 #ifndef SWINGSETD_CONSENSUS_SHA256_H_
 #define SWINGSETD_CONSENSUS_SHA256_H_
