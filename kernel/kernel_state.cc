@@ -563,34 +563,18 @@ void KernelImpl::ClearReachableFlag(VatId vat, const Kref& k, const CListEntry& 
 }
 
 void KernelImpl::DeleteCListEntry(VatId vat, const Kref& k, std::string_view vref) {
-  std::string v(vref);
-  ClearReachableFlag(vat, k);
-  DecRef(k, /*is_export=*/v[1] == '+', /*only_recognizable=*/true);
-  CListDeleteKeys(vat, k, v);
+  auto e = CListByKref(vat, k);
+  CHECK(e && e->vref == vref) << "c-list of " << vat.ToString() << " maps " << vref << " to "
+                              << k.ToString() << " but not back";
+  DeleteCListEntry(vat, k, *e);
 }
 
 void KernelImpl::DeleteCListEntry(VatId vat, const Kref& k, const CListEntry& e) {
-  // The same net writes as the general path above (ClearReachableFlag, DecRef, the deletes),
-  // which are all that is hashed: the flag ClearReachableFlag would clear is deleted with the
-  // entry, and an object import's two decrements (reachable while flagged, recognizable) are
-  // one write of the counts. An object export's entry holds no count (§4.1): only the two
-  // deletes. A promise entry holds one count; a device entry none.
-  if (!k.is_object()) {
-    DecRef(k, /*is_export=*/false, /*only_recognizable=*/true);
-  } else if (e.vref[1] == '-') {
-    CrankBuffer::EntryRef ce = buf_.Ref(keys::ObjectRefCount(k));
-    if (auto counts = GetObjectCounts(k, ce)) {
-      uint64_t r = counts->first, c = counts->second;
-      if (e.reachable) {
-        CHECK(r > 0) << "reachable count of " << k.ToString() << " below zero";
-        --r;
-      }
-      CHECK(c > 0) << "recognizable count of " << k.ToString() << " below zero";
-      --c;
-      SetObjectCounts(k, ce, r, c);
-      if (r == 0 || c == 0) AddMaybeFree(k);
-    }
-  }
+  // The net writes of clearing the reachable flag, releasing the entry's count and deleting
+  // both keys (only net writes are hashed): the flag goes with the entry, and the count
+  // release is DecRef's, reachable too while flagged (it only counts for object imports; an
+  // object export's entry holds no count, §4.1).
+  DecRef(k, /*is_export=*/e.vref[1] == '+', /*only_recognizable=*/!e.reachable);
   CListDeleteKeys(vat, k, e.vref);
 }
 
