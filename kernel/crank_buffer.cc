@@ -94,9 +94,7 @@ void CrankBuffer::MarkAbsent(Node* n) {
 void CrankBuffer::AssumeAbsent(std::string_view key) { MarkAbsent(NodeFor(key)); }
 
 void CrankBuffer::Create(std::string_view key, std::string_view value) {
-  Node* n = NodeFor(key);
-  MarkAbsent(n);
-  Write(n, value);
+  Create(Ref(key), value);
 }
 
 void CrankBuffer::RollbackTo(size_t mark) {
@@ -146,7 +144,7 @@ const std::vector<CrankBuffer::SortedNode>& CrankBuffer::BlockKeys() const {
       }
       Node* n = block_keys_[i].n;
       Entry& e = n->second;
-      if (!e.has_value && e.has_base && !e.base_present) {
+      if (IsNoOp(e)) {
         e.block_dead = true;
         block_dead_.push_back(n);
         continue;
@@ -375,7 +373,7 @@ KvBatch CrankBuffer::BlockBatch() const {
     PrefetchNodes(nodes.data(), i, nodes.size());
     const Node* n = nodes[i].n;
     const Entry& e = n->second;
-    if (!e.has_value && e.has_base && !e.base_present) continue;  // created and deleted
+    if (IsNoOp(e)) continue;  // a merged key deleted again since
     batch.push_back(KvWrite{std::string(n->key()), BelowValue(e)});
   }
   return batch;

@@ -284,6 +284,9 @@ class CrankBuffer {
       __builtin_prefetch(NodeOf(nodes[i + 4])->KeyData());
     }
   }
+  // A block key absent both before the block and now (created and deleted within it): it
+  // changes nothing, so the block needs neither its write nor its delete.
+  static bool IsNoOp(const Entry& e) { return !e.has_value && e.has_base && !e.base_present; }
   // Copies of an entry's crank-layer value and of the value below the crank layer.
   static std::optional<std::string> CrankValue(const Entry& e) {
     if (!e.has_crank) return std::nullopt;

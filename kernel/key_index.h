@@ -32,7 +32,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -40,6 +39,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "kernel/base.h"
 
 namespace swingset {
 
@@ -352,7 +353,7 @@ class KeyIndex {
     std::vector<Slot> old = std::move(slots_);
     const size_t cap = old.empty() ? 64 : old.size() * 2;
     // Home slots come from the stored 32 hash bits, and cell numbers are 32-bit.
-    if (cap > (size_t{1} << 32)) std::abort();
+    CHECK(cap <= (size_t{1} << 32)) << "hash index beyond 2^32 slots";
     slots_.assign(cap, Slot{});
     mask_ = cap - 1;
     for (const Slot& s : old) {
