@@ -3,6 +3,7 @@
 // lists. Every key comes from key_schema.h.
 
 #include <algorithm>
+#include <iterator>
 
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -279,32 +280,13 @@ CrankBuffer::EntryRef KernelImpl::PromiseEntry(const Kref& kp, PromiseKey key) {
   }
   std::optional<CrankBuffer::EntryRef>& e = p->entries[static_cast<size_t>(key)];
   if (!e) {
-    switch (key) {
-      case PromiseKey::kState:
-        e = buf_.Ref(keys::PromiseState(kp));
-        break;
-      case PromiseKey::kRefCount:
-        e = buf_.Ref(keys::PromiseRefCount(kp));
-        break;
-      case PromiseKey::kDecider:
-        e = buf_.Ref(keys::PromiseDecider(kp));
-        break;
-      case PromiseKey::kPolicy:
-        e = buf_.Ref(keys::PromisePolicy(kp));
-        break;
-      case PromiseKey::kSubscribers:
-        e = buf_.Ref(keys::PromiseSubscribers(kp));
-        break;
-      case PromiseKey::kQueueNextId:
-        e = buf_.Ref(keys::PromiseQueueNextId(kp));
-        break;
-      case PromiseKey::kDataBody:
-        e = buf_.Ref(keys::PromiseDataBody(kp));
-        break;
-      case PromiseKey::kDataSlots:
-        e = buf_.Ref(keys::PromiseDataSlots(kp));
-        break;
-    }
+    // The key builders in PromiseKey order.
+    static constexpr keys::KeyText (*kKeyOf[])(const Kref&) = {
+        keys::PromiseState,  keys::PromiseRefCount,    keys::PromiseDecider,
+        keys::PromisePolicy, keys::PromiseSubscribers, keys::PromiseQueueNextId,
+        keys::PromiseDataBody, keys::PromiseDataSlots};
+    static_assert(std::size(kKeyOf) == kPromiseKeys);
+    e = buf_.Ref(kKeyOf[static_cast<size_t>(key)](kp));
   }
   return *e;
 }
