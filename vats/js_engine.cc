@@ -4,6 +4,7 @@
 
 #include "vats/js_engine.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -386,6 +387,13 @@ void JsEngine::FullGC() {
   JS::ClearKeptObjects(cx_);
   JS::PrepareForFullGC(cx_);
   JS::NonIncrementalGC(cx_, JS::GCOptions::Normal, JS::GCReason::API);
+}
+
+void JsEngine::ReleaseMemory() {
+  JS::ClearKeptObjects(cx_);
+  JS::PrepareForFullGC(cx_);
+  JS::NonIncrementalGC(cx_, JS::GCOptions::Shrink, JS::GCReason::API);
+  malloc_trim(0);
 }
 
 void JsEngine::ZoneGC(JSObject* global, bool shrink) {

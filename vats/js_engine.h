@@ -100,6 +100,10 @@ class JsEngine {
   // `shrink`: also compact the zone and release its empty arenas and chunks (slower; used once
   // after a vat start, whose garbage would otherwise keep its memory committed).
   void ZoneGC(JSObject* global, bool shrink = false);
+  // After a vat is gone: a full, compacting GC of every zone (the dead vat's zone with it),
+  // then the allocator's free memory is returned to the system (malloc_trim), so the RSS a
+  // terminated vat held goes away. Nothing a vat can observe.
+  void ReleaseMemory();
   // Runs the FinalizationRegistry cleanup functions queued for objects of `global`'s
   // compartment, in queue order, and removes them from the queue. Returns false if one threw
   // (exception pending).

@@ -172,7 +172,8 @@ class ReplayHandler : public SyscallHandler {
 }  // namespace
 
 struct JsVat {
-  explicit JsVat(JSContext* cx) : global(cx), ns(cx), ses_module_refs(cx), dispatch(cx) {}
+  explicit JsVat(JSContext* cx)
+      : global(cx), ns(cx), ses_module_refs(cx), dispatch(cx), limits(cx) {}
   VatId id;
   std::string name;
   bool raw = false;
@@ -183,6 +184,8 @@ struct JsVat {
   JS::PersistentRooted<JSObject*> ses_module_refs;
   // ns.dispatchFromHost, looked up once (boot() sets it and nothing replaces it).
   JS::PersistentRooted<JS::Value> dispatch;
+  // What js/vat_limits.js returned: {resetDelivery()}, called before every delivery.
+  JS::PersistentRooted<JSObject*> limits;
 };
 
 class JsVatHost::Impl {
@@ -536,6 +539,34 @@ absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
     }
   }
 
+  // The size caps first: SES and lockdown() then take the wrapped constructors and methods as
+  // the intrinsics (js/vat_limits.js).
+  {
+    const JsSource& limits_src = VatLimitsSource();
+    if (!RunCachedScript(limits_src.name, limits_src.text, &v)) {
+      return TakeJsErrorStatus(cx, "loading vat_limits.js");
+    }
+    JS::RootedObject limits(cx, JS_NewPlainObject(cx));
+    if (!limits ||
+        !JS_DefineProperty(cx, limits, "maxBufferBytes",
+                           static_cast<double>(spec.limits.max_buffer_bytes), JSPROP_ENUMERATE) ||
+        !JS_DefineProperty(cx, limits, "maxBufferBytesPerDelivery",
+                           static_cast<double>(spec.limits.max_buffer_bytes_per_delivery),
+                           JSPROP_ENUMERATE) ||
+        !JS_DefineProperty(cx, limits, "maxStringLength",
+                           static_cast<double>(spec.limits.max_string_length),
+                           JSPROP_ENUMERATE)) {
+      return TakeJsErrorStatus(cx, "vat limits");
+    }
+    JS::RootedValue lv(cx, JS::ObjectValue(*limits));
+    JS::RootedValue control(cx);
+    if (!JS_CallFunctionValue(cx, nullptr, v, JS::HandleValueArray(lv), &control)) {
+      return TakeJsErrorStatus(cx, "installing vat_limits.js");
+    }
+    if (!control.isObject()) return absl::InternalError("vat_limits.js returned no object");
+    vat->limits = &control.toObject();
+  }
+
   const JsSource& hardener = HardenSource();
   if (!RunCachedScript(hardener.name, hardener.text, &v)) {
     return TakeJsErrorStatus(cx, "loading harden.js");
@@ -815,6 +846,12 @@ DeliveryResult JsVatHost::Impl::RunDelivery(JsVat* vat, const VatDelivery& deliv
   // (JS::ClearKeptObjects visits every zone; ~1% of a churn profile went to these calls).
   bool ok = engine_.JobsEmpty() || engine_.DrainJobs();
   if (!ok) fail("before delivery");
+  if (ok) {
+    // A new delivery's budget of buffer bytes (js/vat_limits.js).
+    JS::RootedObject limits(cx, vat->limits);
+    ok = CallMethod(cx, limits, "resetDelivery", JS::HandleValueArray::empty(), &rval);
+    if (!ok) fail("vat limits");
+  }
   bool collect = delivery.type == VatDelivery::Type::kBringOutYourDead;
   if (ok && collect) {
     // Skipped when liveslots holds nothing a GC could free with an effect (no Presence, no
@@ -907,6 +944,9 @@ void JsVatHost::Impl::StopVat(VatId vat) {
   if (it == vats_.end()) return;
   engine_.DropFinalizationCleanup(it->second->global);
   vats_.erase(it);
+  // Its roots are gone: collect its zone now and give the memory back, rather than leave it
+  // to a GC that may not come soon (a terminated vat may have held a lot).
+  engine_.ReleaseMemory();
 }
 
 absl::StatusOr<std::string> JsVatHost::Impl::Eval(VatId id, const std::string& fn_source) {

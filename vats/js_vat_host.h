@@ -22,6 +22,11 @@
 //                     retireImports, retireExports, abandonExports, callNow mirror
 //                     KERNEL_SPEC §3.6 (vatstoreGet* return undefined for a missing key).
 //
+// VatSpec::limits (genesis caps) are enforced inside the realm by js/vat_limits.js, evaluated
+// before SES: ArrayBuffer/TypedArray sizes (per buffer and per delivery) and the length of
+// strings built by repeat, padStart, join... give vat code a RangeError. StopVat collects the
+// vat's memory and returns it to the system at once.
+//
 // Every delivery runs under the engine's watchdog; afterwards the promise job queue is drained.
 // An exception escaping the delivery, a rejected startVat, over-recursion or OOM reaching
 // liveslots, and the watchdog all give DeliveryResult{ok=false}. bringOutYourDead first forces
