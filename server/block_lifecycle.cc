@@ -52,6 +52,54 @@ std::string PendingPromisesJson(const std::vector<std::string>& kpids) {
 absl::StatusOr<std::optional<std::string>> GetFrom(const KvStore& store, std::string_view key) {
   return store.Get(key);
 }
+
+// The per-vat caps of genesis params (0 = the default), and their form in host.params.
+VatLimits VatLimitsFromParams(const v1::Params& p) {
+  VatLimits l;
+  auto set = [](uint64_t v, uint64_t* field) {
+    if (v > 0) *field = v;
+  };
+  set(p.max_vat_buffer_bytes(), &l.code.max_buffer_bytes);
+  set(p.max_vat_buffer_bytes_per_delivery(), &l.code.max_buffer_bytes_per_delivery);
+  set(p.max_vat_string_length(), &l.code.max_string_length);
+  set(p.max_vatstore_bytes(), &l.max_vatstore_bytes);
+  set(p.max_vatstore_bytes_per_delivery(), &l.max_vatstore_bytes_per_delivery);
+  set(p.max_enqueued_per_delivery(), &l.max_enqueued_per_delivery);
+  return l;
+}
+
+constexpr std::pair<const char*, uint64_t VatLimits::*> kKernelLimitNames[] = {
+    {"maxVatstoreBytes", &VatLimits::max_vatstore_bytes},
+    {"maxVatstoreBytesPerDelivery", &VatLimits::max_vatstore_bytes_per_delivery},
+    {"maxEnqueuedPerDelivery", &VatLimits::max_enqueued_per_delivery},
+};
+constexpr std::pair<const char*, uint64_t VatCodeLimits::*> kCodeLimitNames[] = {
+    {"maxVatBufferBytes", &VatCodeLimits::max_buffer_bytes},
+    {"maxVatBufferBytesPerDelivery", &VatCodeLimits::max_buffer_bytes_per_delivery},
+    {"maxVatStringLength", &VatCodeLimits::max_string_length},
+};
+
+void VatLimitsToJson(const VatLimits& l, Json* params) {
+  for (const auto& [name, field] : kCodeLimitNames) params->Set(name, Json(l.code.*field));
+  for (const auto& [name, field] : kKernelLimitNames) params->Set(name, Json(l.*field));
+}
+
+// A store from before these params has none: the defaults.
+absl::StatusOr<VatLimits> VatLimitsFromJson(const Json& params) {
+  VatLimits l;
+  auto get = [&](const char* name, uint64_t* field) -> absl::Status {
+    const Json* v = params.Find(name);
+    if (!v) return absl::OkStatus();
+    if (!v->is_int() || v->as_int() <= 0) {
+      return absl::DataLossError(StrCat("bad ", name, " in ", host_keys::kParams));
+    }
+    *field = static_cast<uint64_t>(v->as_int());
+    return absl::OkStatus();
+  };
+  for (const auto& [name, field] : kCodeLimitNames) RETURN_IF_ERROR(get(name, &(l.code.*field)));
+  for (const auto& [name, field] : kKernelLimitNames) RETURN_IF_ERROR(get(name, &(l.*field)));
+  return l;
+}
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<BlockLifecycle>> BlockLifecycle::Open(Options options) {
@@ -118,6 +166,10 @@ absl::Status BlockLifecycle::LoadHostState() {
     ASSIGN_OR_RETURN(Json p, Json::Parse(*params));
     const Json* m = p.Find("maxCranksPerBlock");
     if (m && m->is_int()) max_cranks_per_block_ = static_cast<uint64_t>(m->as_int());
+    ASSIGN_OR_RETURN(VatLimits limits, VatLimitsFromJson(p));
+    kernel_->SetVatLimits(limits);
+  } else {
+    kernel_->SetVatLimits(VatLimits());
   }
   pending_promises_.clear();
   ASSIGN_OR_RETURN(std::optional<std::string> pending, GetFrom(store, host_keys::kPendingPromises));
@@ -180,6 +232,19 @@ absl::Status BlockLifecycle::ValidateGenesis(const v1::Genesis& g) {
   if (!g.bootstrap_vat().empty() && names.count(g.bootstrap_vat()) == 0) {
     return Invalid(StrCat("genesis.bootstrap_vat: no vat named '", g.bootstrap_vat(), "'"));
   }
+  const v1::Params& p = g.params();
+  for (const auto& [name, value] :
+       {std::pair<const char*, uint64_t>{"max_vat_buffer_bytes", p.max_vat_buffer_bytes()},
+        {"max_vat_buffer_bytes_per_delivery", p.max_vat_buffer_bytes_per_delivery()},
+        {"max_vat_string_length", p.max_vat_string_length()},
+        {"max_vatstore_bytes", p.max_vatstore_bytes()},
+        {"max_vatstore_bytes_per_delivery", p.max_vatstore_bytes_per_delivery()},
+        {"max_enqueued_per_delivery", p.max_enqueued_per_delivery()}}) {
+    // (Exact as a JavaScript number, which vat code compares against.)
+    if (value > (uint64_t{1} << 53) - 1) {
+      return Invalid(StrCat("genesis.params.", name, ": ", value, " is above 2^53-1"));
+    }
+  }
   std::set<std::string> peers;
   for (int i = 0; i < g.mailbox_peers_size(); ++i) {
     if (!IsValidPeerName(g.mailbox_peers(i))) {
@@ -238,6 +303,9 @@ absl::Status BlockLifecycle::ApplyGenesis(const v1::Genesis& g, v1::InitResponse
   genesis_block.set_stats_json("{\"genesis\":true}");
   Json params = Json::MakeObject();
   params.Set("maxCranksPerBlock", Json(max_cranks_per_block_));
+  const VatLimits limits = VatLimitsFromParams(g.params());
+  VatLimitsToJson(limits, &params);
+  kernel_->SetVatLimits(limits);
   commit_pending_promises_.clear();
   s = PrepareCommit(0, &genesis_block);
   if (s.ok()) {

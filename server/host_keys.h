@@ -21,7 +21,10 @@ inline constexpr std::string_view kActivityHash = "host.activityHash";      // h
 // The last committed EndBlockResponse (serialized protobuf, replayed=true), for replays.
 inline constexpr std::string_view kEndBlockResponse = "host.endBlockResponse";
 inline constexpr std::string_view kChainId = "host.chainId";
-inline constexpr std::string_view kParams = "host.params";  // {"maxCranksPerBlock":n}
+// {"maxCranksPerBlock":n, "maxVatBufferBytes":n, "maxVatBufferBytesPerDelivery":n,
+//  "maxVatStringLength":n, "maxVatstoreBytes":n, "maxVatstoreBytesPerDelivery":n,
+//  "maxEnqueuedPerDelivery":n} (the vat caps are absent in stores from before them: defaults)
+inline constexpr std::string_view kParams = "host.params";
 // Result promises of call_vat actions the host still holds: JSON array of kpids, in the order
 // they were created.
 inline constexpr std::string_view kPendingPromises = "host.pendingPromises";
