@@ -389,9 +389,9 @@ void JsEngine::FullGC() {
   JS::NonIncrementalGC(cx_, JS::GCOptions::Normal, JS::GCReason::API);
 }
 
-void JsEngine::ReleaseMemory() {
+void JsEngine::ReleaseZone(JS::Zone* zone) {
   JS::ClearKeptObjects(cx_);
-  JS::PrepareForFullGC(cx_);
+  JS::PrepareZoneForGC(cx_, zone);
   JS::NonIncrementalGC(cx_, JS::GCOptions::Shrink, JS::GCReason::API);
   malloc_trim(0);
 }

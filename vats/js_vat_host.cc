@@ -943,10 +943,11 @@ void JsVatHost::Impl::StopVat(VatId vat) {
   auto it = vats_.find(vat.n());
   if (it == vats_.end()) return;
   engine_.DropFinalizationCleanup(it->second->global);
+  JS::Zone* zone = JS::GetObjectZone(it->second->global);
   vats_.erase(it);
   // Its roots are gone: collect its zone now and give the memory back, rather than leave it
   // to a GC that may not come soon (a terminated vat may have held a lot).
-  engine_.ReleaseMemory();
+  engine_.ReleaseZone(zone);
 }
 
 absl::StatusOr<std::string> JsVatHost::Impl::Eval(VatId id, const std::string& fn_source) {
