@@ -272,6 +272,17 @@ class JsVatHost::Impl {
   // afterwards a module stays alive only if a live function's scope reaches it.
   absl::Status LoadSesModules(JsVat* vat);
   DeliveryResult RunDelivery(JsVat* vat, const VatDelivery& delivery, SyscallHandler* handler);
+  // The engine's heap limit (--js-heap-limit-mib) is a node-local backstop: where a vat hits it
+  // depends on the node's flags, allocator and GC timing, so what it decides must not become
+  // the vat's fate (another node may finish the same delivery). The node stops instead
+  // (fail-stop, like a storage failure); the genesis caps (js/vat_limits.js, VatLimits) are
+  // what vats are meant to run into.
+  static void HaltOnEngineOutOfMemory(JsEngine::Fault fault, VatId vat, std::string_view what) {
+    CHECK(fault != JsEngine::Fault::kOutOfMemory)
+        << "vat " << vat.ToString() << " ran the JavaScript engine out of memory ("
+        << what << "; --js-heap-limit-mib): stopping the node rather than decide an outcome "
+        << "other nodes may not share";
+  }
   void Replay(JsVat* vat, TranscriptSource* transcript);
 
   // Runs one of the host's own scripts (SES, our runtime) in the current realm from a stencil
@@ -754,6 +765,7 @@ absl::Status JsVatHost::Impl::LoadVat(const VatSpec& spec) {
   absl::Status st = BuildRealm(spec, vat.get());
   if (st.ok()) st = LoadModules(vat.get(), modules);
   JsEngine::Fault fault = engine_.EndSection();
+  HaltOnEngineOutOfMemory(fault, spec.vat_id, "loading the vat");
   current_ = nullptr;
   if (st.ok() && fault != JsEngine::Fault::kNone) {
     st = TakeJsErrorStatus(engine_.cx(), "loading the vat", fault);
@@ -901,6 +913,7 @@ DeliveryResult JsVatHost::Impl::RunDelivery(JsVat* vat, const VatDelivery& deliv
     }
   }
   JsEngine::Fault fault = engine_.EndSection();
+  HaltOnEngineOutOfMemory(fault, vat->id, DeliveryTypeName(delivery.type));
   if (fault != JsEngine::Fault::kNone) {
     ok = false;
     error = TakeJsErrorText(cx, fault);
