@@ -8,6 +8,7 @@
 
 #include "gtest/gtest.h"
 #include "kernel/json.h"
+#include "kernel/smallcaps.h"
 #include "kernel/strings.h"
 #include "kernel/utf8.h"
 
@@ -127,6 +128,15 @@ TEST(JsonJsTest, LargeObjectsParseInLinearTime) {
   EXPECT_EQ(a->as_object().size(), 200000u);
   EXPECT_EQ(b->Dump(), "{\"key\":199999}");
   EXPECT_LT(ms, 8000);
+}
+
+// Records are encoded with their keys sorted as marshal.js sorts them (Array.prototype.sort:
+// UTF-16 code units), not by UTF-8 bytes: U+10000 (D800 DC00) sorts before U+FFFF.
+TEST(JsonJsTest, SmallcapsRecordKeysSortInUtf16Order) {
+  absl::StatusOr<Json> j = Json::Parse(R"({"\uffff":1,"\ud800\udc00":2,"b":3,"a":4,"a":5})");
+  ASSERT_TRUE(j.ok());
+  EXPECT_EQ(smallcaps::EncodePlain(*j),
+            "#{\"a\":5,\"b\":3,\"\xF0\x90\x80\x80\":2,\"\xEF\xBF\xBF\":1}");
 }
 
 }  // namespace
