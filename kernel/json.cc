@@ -126,7 +126,7 @@ void AppendJsonString(std::string_view s, std::string* out) {
       }
       out->append(s.data() + run, i - run);
       if (n == 0) {
-        out->append("\xEF\xBF\xBD");  // not WTF-8: U+FFFD, as a UTF-8 decoder would
+        out->append("\xEF\xBF\xBD");  // not WTF-8: one U+FFFD per such byte
         i += 1;
       } else {
         uint32_t low;
