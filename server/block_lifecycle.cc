@@ -11,6 +11,7 @@
 #include "kernel/key_schema.h"
 #include "kernel/smallcaps.h"
 #include "kernel/strings.h"
+#include "kernel/utf8.h"
 #include "server/host_keys.h"
 #include "server/log.h"
 #include "server/mailbox_device.h"
@@ -452,7 +453,7 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
         result->set_result_kpid(kpid->ToString());
         pending.push_back(kpid->ToString());
       } else {
-        result->set_error(std::string(kpid.status().message()));
+        result->set_error(ToValidUtf8(std::string(kpid.status().message())));
       }
     } else {
       const v1::DeliverInbound& d = a.deliver_inbound();
@@ -462,7 +463,7 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
       absl::Status s = kernel_->WithDevice(kMailboxDeviceName, [&](DeviceContext* ctx) {
         return mailbox_->DeliverInbound(ctx, d.peer(), messages, d.ack());
       });
-      if (!s.ok()) result->set_error(std::string(s.message()));
+      if (!s.ok()) result->set_error(ToValidUtf8(std::string(s.message())));
     }
     ++consumed;
     ran_last = false;
@@ -484,7 +485,8 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
       v1::PromiseResult* r = resp->add_settled();
       r->set_kpid(k);
       r->set_state(ps.state);
-      r->set_body(ps.data.body);
+      // The body is vat text: JSON after '#', with any lone surrogate escaped for proto3.
+      r->set_body(JsonTextToUtf8(ps.data.body));
       for (const std::string& slot : ps.data.slots) r->add_slots(slot);
       absl::StatusOr<Json> value = smallcaps::Decode(ps.data);
       if (value.ok()) r->set_value_json(value->Dump());
@@ -551,7 +553,7 @@ absl::Status BlockLifecycle::ReportChangedMailboxes(v1::EndBlockResponse* resp) 
     for (const auto& [num, body] : now.outbox) {
       v1::MailboxMessage* out = m->add_outbox();
       out->set_num(num);
-      out->set_body(body);
+      out->set_body(ToValidUtf8(body));  // the device admits only UTF-8; a guard for old state
     }
   }
   return absl::OkStatus();

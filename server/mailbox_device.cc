@@ -8,6 +8,7 @@
 #include "kernel/json.h"
 #include "kernel/smallcaps.h"
 #include "kernel/strings.h"
+#include "kernel/utf8.h"
 
 namespace swingset {
 namespace {
@@ -144,6 +145,11 @@ SyscallResult MailboxDevice::Invoke(DeviceContext* ctx, std::string_view node,
     if (a.as_array().size() != 3 || !ArgPeer(a, 0, &peer) || !ArgNat(a, 1, &num) ||
         !a.as_array()[2].is_string()) {
       return Error("add(peer, num, body) needs a peer name, a number and a string");
+    }
+    // Bodies leave in a protobuf string field (MailboxMessage.body), which must be UTF-8: a
+    // body holding a lone surrogate is refused here, at the vat's callNow, deterministically.
+    if (!IsValidUtf8(a.as_array()[2].as_string())) {
+      return Error("add: the body is not well-formed Unicode (it holds a lone surrogate)");
     }
   } else if (method == "remove" || method == "setAcknum") {
     if (a.as_array().size() != 2 || !ArgPeer(a, 0, &peer) || !ArgNat(a, 1, &num)) {
