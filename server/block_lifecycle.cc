@@ -602,12 +602,8 @@ absl::Status BlockLifecycle::Commit(const v1::CommitRequest& req, v1::CommitResp
   }
   Crash("commit_before_write", req.height());
   absl::Status s = kernel_->CommitBlock(commit_writes_, /*sync=*/true);
-  if (!s.ok()) {
-    // DESIGN §7: a storage failure stops the process rather than risk a forked state.
-    log::Error("commit failed; stopping", {{"height", StrCat(req.height())},
-                                          {"error", s.ToString()}});
-    CHECK_OK(s);
-  }
+  // DESIGN §7: a storage failure stops the process rather than risk a forked state.
+  CHECK_STORAGE(s.ok()) << "commit of height " << req.height() << " failed: " << s.ToString();
   commit_writes_.clear();
   saved_height_ = req.height();
   state_hash_.Committed();

@@ -7,7 +7,8 @@
 //
 // Exit status: 0 clean shutdown (SIGTERM/SIGINT) or verify-state match; 1 verify-state mismatch;
 // 2 runtime error (cannot listen, kernel failed to open); 3 the store cannot be opened;
-// 4 the store is locked by another process; 64 bad command line.
+// 4 the store is locked by another process; 64 bad command line; 70 a broken kernel invariant
+// (CHECK); 74 a storage failure while serving.
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
@@ -67,9 +68,11 @@ constexpr const char* kUsage =
     "  --testing-extra-gcs-per-delivery N\n"
     "                             testing only: force N full GCs before every JS delivery\n"
     "                             (results and hashes must not change)\n"
-    "  --crash-at POINT:HEIGHT    testing only: SIGKILL self at a lifecycle point\n"
-    "                             (end_block_mid, end_block_done, commit_before_write,\n"
-    "                             commit_after_write)\n"
+    "  --crash-at POINT:HEIGHT[:MODE]\n"
+    "                             testing only: at a lifecycle point (end_block_mid,\n"
+    "                             end_block_done, commit_before_write, commit_after_write)\n"
+    "                             SIGKILL self (MODE kill, the default), fail a CHECK (check,\n"
+    "                             exit 70) or halt as on a storage failure (storage, exit 74)\n"
     "\n"
     "verify-state recomputes the state hash from a full scan of the store and exits 0 when it\n"
     "equals the committed one, 1 when it differs, 2 on error.\n";
@@ -211,22 +214,36 @@ int VerifyStateCommand(const Flags& flags) {
 
 BlockLifecycle::CrashHook MakeCrashHook(const std::string& spec) {
   if (spec.empty()) return nullptr;
-  size_t colon = spec.rfind(':');
-  uint64_t h;
-  if (colon == std::string::npos || !ParseNat(spec.substr(colon + 1), &h)) {
-    UsageError("--crash-at must be POINT:HEIGHT");
+  // POINT:HEIGHT[:MODE]
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    size_t colon = spec.find(':', start);
+    parts.push_back(spec.substr(start, colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
   }
-  std::string point = spec.substr(0, colon);
+  uint64_t h;
+  if (parts.size() < 2 || parts.size() > 3 || !ParseNat(parts[1], &h)) {
+    UsageError("--crash-at must be POINT:HEIGHT[:MODE]");
+  }
+  const std::string point = parts[0];
   if (point != "end_block_mid" && point != "end_block_done" && point != "commit_before_write" &&
       point != "commit_after_write") {
     UsageError(StrCat("unknown --crash-at point '", point, "'"));
   }
+  const std::string mode = parts.size() == 3 ? parts[2] : "kill";
+  if (mode != "kill" && mode != "check" && mode != "storage") {
+    UsageError(StrCat("unknown --crash-at mode '", mode, "' (kill, check or storage)"));
+  }
   int64_t height = static_cast<int64_t>(h);
-  return [point, height](std::string_view at, int64_t at_height) {
-    if (at == point && at_height == height) {
-      log::Warn("crash point reached: SIGKILL", {{"point", point}, {"height", StrCat(height)}});
-      raise(SIGKILL);
-    }
+  return [point, height, mode](std::string_view at, int64_t at_height) {
+    if (at != point || at_height != height) return;
+    log::Warn("crash point reached", {{"point", point}, {"height", StrCat(height)},
+                                      {"mode", mode}});
+    CHECK(mode != "check") << "testing: --crash-at " << point << ":" << height << ":check";
+    CHECK_STORAGE(mode != "storage")
+        << "testing: --crash-at " << point << ":" << height << ":storage";
+    raise(SIGKILL);
   };
 }
 
