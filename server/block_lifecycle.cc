@@ -5,6 +5,10 @@
 #include <set>
 #include <utility>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include "absl/strings/escaping.h"
 #include "consensus/sha256.h"
 #include "kernel/base.h"
 #include "kernel/json.h"
@@ -51,6 +55,22 @@ std::string PendingPromisesJson(const std::vector<std::string>& kpids) {
 
 absl::StatusOr<std::optional<std::string>> GetFrom(const KvStore& store, std::string_view key) {
   return store.Get(key);
+}
+
+// Bytes from the store or a request, safe for a status message.
+std::string Printable(std::string_view bytes) { return absl::CHexEscape(ToAbsl(bytes)); }
+
+// SHA-256 (hex) of the genesis as given, serialized deterministically (fields in number order):
+// recorded at genesis, compared when a later Init passes a genesis again.
+std::string GenesisHash(const v1::Genesis& g) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream out(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    g.SerializeToCodedStream(&coded);
+  }
+  return Sha256Hex(bytes);
 }
 }  // namespace
 
@@ -131,6 +151,30 @@ absl::Status BlockLifecycle::LoadHostState() {
 // ---- Init
 
 absl::Status BlockLifecycle::Init(const v1::InitRequest& req, v1::InitResponse* resp) {
+  // A genesis for an existing store must be the store's own; checked against the committed
+  // host keys before anything (even a block in progress) is touched.
+  if (req.has_genesis()) {
+    const KvStore& store = *options_.store;
+    ASSIGN_OR_RETURN(std::optional<std::string> saved, GetFrom(store, host_keys::kSavedHeight));
+    if (saved) {
+      ASSIGN_OR_RETURN(std::optional<std::string> chain, GetFrom(store, host_keys::kChainId));
+      const std::string stored_chain = chain.value_or("");
+      if (req.genesis().chain_id() != stored_chain) {
+        return absl::FailedPreconditionError(
+            StrCat("genesis.chain_id: the store belongs to chain '", Printable(stored_chain),
+                   "', not '", Printable(req.genesis().chain_id()), "'"));
+      }
+      ASSIGN_OR_RETURN(std::optional<std::string> stored_hash,
+                       GetFrom(store, host_keys::kGenesisHash));
+      std::string given_hash = GenesisHash(req.genesis());
+      if (stored_hash && *stored_hash != given_hash) {
+        return absl::FailedPreconditionError(StrCat(
+            "genesis: chain '", Printable(stored_chain),
+            "' was created from another genesis (stored genesis hash ", Printable(*stored_hash),
+            ", this one's ", given_hash, "); omit the genesis or pass the original"));
+      }
+    }
+  }
   AbortPendingBlock();
   RETURN_IF_ERROR(LoadHostState());
   if (saved_height_ < 0) {
@@ -242,6 +286,7 @@ absl::Status BlockLifecycle::ApplyGenesis(const v1::Genesis& g, v1::InitResponse
   s = PrepareCommit(0, &genesis_block);
   if (s.ok()) {
     commit_writes_.push_back(KvWrite{std::string(host_keys::kChainId), chain_id_});
+    commit_writes_.push_back(KvWrite{std::string(host_keys::kGenesisHash), GenesisHash(g)});
     commit_writes_.push_back(KvWrite{std::string(host_keys::kParams), params.Dump()});
     s = kernel_->CommitBlock(commit_writes_, /*sync=*/true);
   }
