@@ -74,6 +74,43 @@ std::string GenesisHash(const v1::Genesis& g) {
 }
 }  // namespace
 
+absl::Status BlockLifecycle::CheckStoredHostState(const KvStore& store) {
+  std::unique_ptr<KvSnapshot> snap = store.GetSnapshot();
+  ASSIGN_OR_RETURN(std::optional<LtHash16> hash, ReadStoredStateHash(*snap));
+  ASSIGN_OR_RETURN(std::optional<std::string> saved, snap->Get(host_keys::kSavedHeight));
+  if (!saved) {
+    if (hash) {
+      return absl::DataLossError(StrCat("the store has a state hash but no ",
+                                        host_keys::kSavedHeight));
+    }
+    return absl::OkStatus();
+  }
+  uint64_t height;
+  if (!ParseNat(*saved, &height)) {
+    return absl::DataLossError(StrCat(host_keys::kSavedHeight, " is not a number"));
+  }
+  if (!hash) {
+    return absl::DataLossError(StrCat("the store is at saved height ", height,
+                                      " but has no stored state hash"));
+  }
+  ASSIGN_OR_RETURN(std::optional<std::string> stored, snap->Get(host_keys::kEndBlockResponse));
+  v1::EndBlockResponse resp;
+  if (!stored || !resp.ParseFromString(*stored)) {
+    return absl::DataLossError(
+        StrCat(host_keys::kEndBlockResponse, " is missing or unreadable at saved height ", height));
+  }
+  if (resp.height() != static_cast<int64_t>(height)) {
+    return absl::DataLossError(StrCat(host_keys::kEndBlockResponse, " is for height ",
+                                      resp.height(), " but the saved height is ", height));
+  }
+  if (resp.state_hash() != hash->DigestHex()) {
+    return absl::DataLossError(StrCat("the stored EndBlock response of height ", height,
+                                      " has state hash ", resp.state_hash(),
+                                      " but the stored state hash is ", hash->DigestHex()));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<BlockLifecycle>> BlockLifecycle::Open(Options options) {
   CHECK(options.store != nullptr && options.vat_host != nullptr);
   auto mailbox = std::make_unique<MailboxDevice>();
