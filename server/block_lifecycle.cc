@@ -5,6 +5,10 @@
 #include <set>
 #include <utility>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include "absl/strings/escaping.h"
 #include "consensus/sha256.h"
 #include "kernel/base.h"
 #include "kernel/json.h"
@@ -53,7 +57,60 @@ std::string PendingPromisesJson(const std::vector<std::string>& kpids) {
 absl::StatusOr<std::optional<std::string>> GetFrom(const KvStore& store, std::string_view key) {
   return store.Get(key);
 }
+
+// Bytes from the store or a request, safe for a status message.
+std::string Printable(std::string_view bytes) { return absl::CHexEscape(ToAbsl(bytes)); }
+
+// SHA-256 (hex) of the genesis as given, serialized deterministically (fields in number order):
+// recorded at genesis, compared when a later Init passes a genesis again.
+std::string GenesisHash(const v1::Genesis& g) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream out(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    g.SerializeToCodedStream(&coded);
+  }
+  return Sha256Hex(bytes);
+}
 }  // namespace
+
+absl::Status BlockLifecycle::CheckStoredHostState(const KvStore& store) {
+  std::unique_ptr<KvSnapshot> snap = store.GetSnapshot();
+  ASSIGN_OR_RETURN(std::optional<LtHash16> hash, ReadStoredStateHash(*snap));
+  ASSIGN_OR_RETURN(std::optional<std::string> saved, snap->Get(host_keys::kSavedHeight));
+  if (!saved) {
+    if (hash) {
+      return absl::DataLossError(StrCat("the store has a state hash but no ",
+                                        host_keys::kSavedHeight));
+    }
+    return absl::OkStatus();
+  }
+  uint64_t height;
+  if (!ParseNat(*saved, &height)) {
+    return absl::DataLossError(StrCat(host_keys::kSavedHeight, " is not a number"));
+  }
+  if (!hash) {
+    return absl::DataLossError(StrCat("the store is at saved height ", height,
+                                      " but has no stored state hash"));
+  }
+  ASSIGN_OR_RETURN(std::optional<std::string> stored, snap->Get(host_keys::kEndBlockResponse));
+  v1::EndBlockResponse resp;
+  if (!stored || !resp.ParseFromString(*stored)) {
+    return absl::DataLossError(
+        StrCat(host_keys::kEndBlockResponse, " is missing or unreadable at saved height ", height));
+  }
+  if (resp.height() != static_cast<int64_t>(height)) {
+    return absl::DataLossError(StrCat(host_keys::kEndBlockResponse, " is for height ",
+                                      resp.height(), " but the saved height is ", height));
+  }
+  if (resp.state_hash() != hash->DigestHex()) {
+    return absl::DataLossError(StrCat("the stored EndBlock response of height ", height,
+                                      " has state hash ", resp.state_hash(),
+                                      " but the stored state hash is ", hash->DigestHex()));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<BlockLifecycle>> BlockLifecycle::Open(Options options) {
   CHECK(options.store != nullptr && options.vat_host != nullptr);
@@ -132,6 +189,30 @@ absl::Status BlockLifecycle::LoadHostState() {
 // ---- Init
 
 absl::Status BlockLifecycle::Init(const v1::InitRequest& req, v1::InitResponse* resp) {
+  // A genesis for an existing store must be the store's own; checked against the committed
+  // host keys before anything (even a block in progress) is touched.
+  if (req.has_genesis()) {
+    const KvStore& store = *options_.store;
+    ASSIGN_OR_RETURN(std::optional<std::string> saved, GetFrom(store, host_keys::kSavedHeight));
+    if (saved) {
+      ASSIGN_OR_RETURN(std::optional<std::string> chain, GetFrom(store, host_keys::kChainId));
+      const std::string stored_chain = chain.value_or("");
+      if (req.genesis().chain_id() != stored_chain) {
+        return absl::FailedPreconditionError(
+            StrCat("genesis.chain_id: the store belongs to chain '", Printable(stored_chain),
+                   "', not '", Printable(req.genesis().chain_id()), "'"));
+      }
+      ASSIGN_OR_RETURN(std::optional<std::string> stored_hash,
+                       GetFrom(store, host_keys::kGenesisHash));
+      std::string given_hash = GenesisHash(req.genesis());
+      if (stored_hash && *stored_hash != given_hash) {
+        return absl::FailedPreconditionError(StrCat(
+            "genesis: chain '", Printable(stored_chain),
+            "' was created from another genesis (stored genesis hash ", Printable(*stored_hash),
+            ", this one's ", given_hash, "); omit the genesis or pass the original"));
+      }
+    }
+  }
   AbortPendingBlock();
   RETURN_IF_ERROR(LoadHostState());
   if (saved_height_ < 0) {
@@ -243,6 +324,7 @@ absl::Status BlockLifecycle::ApplyGenesis(const v1::Genesis& g, v1::InitResponse
   s = PrepareCommit(0, &genesis_block);
   if (s.ok()) {
     commit_writes_.push_back(KvWrite{std::string(host_keys::kChainId), chain_id_});
+    commit_writes_.push_back(KvWrite{std::string(host_keys::kGenesisHash), GenesisHash(g)});
     commit_writes_.push_back(KvWrite{std::string(host_keys::kParams), params.Dump()});
     s = kernel_->CommitBlock(commit_writes_, /*sync=*/true);
   }
@@ -604,12 +686,8 @@ absl::Status BlockLifecycle::Commit(const v1::CommitRequest& req, v1::CommitResp
   }
   Crash("commit_before_write", req.height());
   absl::Status s = kernel_->CommitBlock(commit_writes_, /*sync=*/true);
-  if (!s.ok()) {
-    // DESIGN §7: a storage failure stops the process rather than risk a forked state.
-    log::Error("commit failed; stopping", {{"height", StrCat(req.height())},
-                                          {"error", s.ToString()}});
-    CHECK_OK(s);
-  }
+  // DESIGN §7: a storage failure stops the process rather than risk a forked state.
+  CHECK_STORAGE(s.ok()) << "commit of height " << req.height() << " failed: " << s.ToString();
   commit_writes_.clear();
   saved_height_ = req.height();
   state_hash_.Committed();

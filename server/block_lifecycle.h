@@ -63,6 +63,15 @@ class BlockLifecycle {
   // Opens the kernel on the store. Errors: whatever Kernel::Open reports.
   static absl::StatusOr<std::unique_ptr<BlockLifecycle>> Open(Options options);
 
+  // The cheap consistency check of the committed host state run before serving (no scan):
+  // the stored state hash lanes digest to the stored state hash, a saved height comes with a
+  // state hash and the reverse, and the stored EndBlock response is the saved height's and
+  // carries the stored state hash. kDataLoss naming what disagrees; OK for an empty store.
+  static absl::Status CheckStoredHostState(const KvStore& store);
+
+  // On an empty store applies req.genesis. On an existing store a genesis, when given, must be
+  // the one the store was created with: a different chain_id, or (for stores that recorded it)
+  // a different genesis hash, is kFailedPrecondition and changes nothing.
   absl::Status Init(const v1::InitRequest& req, v1::InitResponse* resp);
   absl::Status BeginBlock(const v1::BeginBlockRequest& req, v1::BeginBlockResponse* resp);
   absl::Status EndBlock(const v1::EndBlockRequest& req, v1::EndBlockResponse* resp);
