@@ -557,7 +557,8 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
       } else if (kpid.status().code() == absl::StatusCode::kNotFound) {
         result->set_error(ActionError(std::string(kpid.status().message())));
       } else {
-        return kpid.status();
+        // Not the request's fault (args were validated): a broken kernel state or invariant.
+        return absl::InternalError(StrCat("call_vat: ", kpid.status().ToString()));
       }
     } else {
       const v1::DeliverInbound& d = a.deliver_inbound();
@@ -571,7 +572,7 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
           s.code() == absl::StatusCode::kFailedPrecondition) {
         result->set_error(ActionError(std::string(s.message())));
       } else if (!s.ok()) {
-        return s;
+        return absl::InternalError(StrCat("deliver_inbound: ", s.ToString()));
       }
     }
     ++consumed;
