@@ -26,17 +26,17 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "kernel/json.h"
 #include "kernel/kernel.h"
 #include "kernel/kv_store.h"
 #include "kernel/vat_host.h"
+#include "server/mailbox_device.h"
 #include "server/state_commitment.h"
 #include "swingsetd/v1/lifecycle.pb.h"
 
 namespace swingset {
 
 namespace v1 = ::swingsetd::v1;
-
-class MailboxDevice;
 
 // Limits on request contents (beyond gRPC's message size limit).
 struct LifecycleLimits {
@@ -46,6 +46,28 @@ struct LifecycleLimits {
   size_t max_inbound_messages = 10000;  // per deliver_inbound action
   size_t max_body_bytes = 256 << 10;
 };
+
+// The genesis params (proto Params) in effect: consensus state, stored under host.params and,
+// for the mailbox limits, in the mailbox device's state. A 0 in the proto selects the default.
+struct BlockParams {
+  uint64_t max_cranks_per_block = 10000;
+  uint64_t max_result_bytes = 64 << 10;
+  uint64_t max_settled_bytes_per_block = 1 << 20;
+  MailboxLimits mailbox;
+
+  static BlockParams FromProto(const v1::Params& p);
+  // The stored form, {"maxCranksPerBlock":n,...}; absent or 0 fields read as the default.
+  Json ToJson() const;
+  static BlockParams FromJson(const Json& j);
+};
+
+// Per-action error texts are cut to this many bytes (they count against the response bound).
+inline constexpr size_t kMaxActionErrorBytes = 100;
+// The server's gRPC send limit: genesis is refused when its params allow a larger EndBlock
+// response.
+inline constexpr uint64_t kMaxEndBlockResponseBytes = 64 << 20;
+// The largest EndBlock response (encoded bytes) that `params` and `limits` allow.
+uint64_t EndBlockResponseBound(const BlockParams& params, const LifecycleLimits& limits);
 
 class BlockLifecycle {
  public:
@@ -109,7 +131,7 @@ class BlockLifecycle {
   Phase phase_ = Phase::kNotInitialized;
   int64_t saved_height_ = -1;    // last committed height; -1 = empty store
   int64_t current_height_ = -1;  // the block in progress (begun/ended phases)
-  uint64_t max_cranks_per_block_ = 0;
+  BlockParams params_;
   std::string chain_id_;
   StateCommitment state_hash_;  // committed lanes; the block's hash between EndBlock and Commit
   std::vector<std::string> pending_promises_;  // committed list of host-held result kpids

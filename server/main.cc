@@ -402,6 +402,9 @@ int Serve(const Flags& flags) {
   int port = 0;
   builder.AddListeningPort(flags.listen, grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(flags.max_message_bytes);
+  // Genesis params are refused when they allow a larger EndBlock response, so no answer the
+  // chain depends on is ever cut off here.
+  builder.SetMaxSendMessageSize(static_cast<int>(kMaxEndBlockResponseBytes));
   services->RegisterWith(&builder);
   {
     std::lock_guard<std::mutex> lock(server_mu);
