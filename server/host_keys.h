@@ -21,9 +21,11 @@ inline constexpr std::string_view kActivityHash = "host.activityHash";      // h
 // The last committed EndBlockResponse (serialized protobuf, replayed=true), for replays.
 inline constexpr std::string_view kEndBlockResponse = "host.endBlockResponse";
 inline constexpr std::string_view kChainId = "host.chainId";
-// {"maxCranksPerBlock":n, "maxVatBufferBytes":n, "maxVatBufferBytesPerDelivery":n,
-//  "maxVatStringLength":n, "maxVatstoreBytes":n, "maxVatstoreBytesPerDelivery":n,
-//  "maxEnqueuedPerDelivery":n} (the vat caps are absent in stores from before them: defaults)
+// SHA-256 (hex) of the genesis the store was created with (GenesisHash in block_lifecycle.cc);
+// absent in stores created before it was recorded.
+inline constexpr std::string_view kGenesisHash = "host.genesisHash";
+// The genesis params (BlockParams::ToJson: {"maxCranksPerBlock":n,...}, the vat caps included;
+// absent keys read as their defaults).
 inline constexpr std::string_view kParams = "host.params";
 // Result promises of call_vat actions the host still holds: JSON array of kpids, in the order
 // they were created.
