@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel/base.h"
 #include "kernel/strings.h"
 #include "tests/block_driver.h"
 #include "tests/test_server.h"
@@ -388,7 +389,8 @@ TEST(HostileVatLimitsTest, AnEngineOutOfMemoryStopsTheNodeInsteadOfDecidingForTh
   BlockResult r = RunBlock(s->lifecycle(), Block(2, {CallVat(1, "bomb", "explode", "[]"),
                                                      CallVat(2, "echo", "echo", "[\"x\"]")}));
   EXPECT_FALSE(r.status.ok());
-  EXPECT_NE(s->WaitForDeath(60000), -1);
+  EXPECT_EQ(s->WaitForDeath(60000), 0);  // exited, not killed by a signal
+  EXPECT_EQ(s->Stop(), kExitEngineOutOfMemory);
   EXPECT_THAT(s->log(), HasSubstr("vat v1 ran the JavaScript engine out of memory"));
   // Nothing of block 2 was committed: the node comes back at height 1, the vat alive.
   s = Start(dir + "/data");

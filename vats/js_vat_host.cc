@@ -288,10 +288,13 @@ class JsVatHost::Impl {
   // (fail-stop, like a storage failure); the genesis caps (js/vat_limits.js, VatLimits) are
   // what vats are meant to run into.
   static void HaltOnEngineOutOfMemory(JsEngine::Fault fault, VatId vat, std::string_view what) {
-    CHECK(fault != JsEngine::Fault::kOutOfMemory)
-        << "vat " << vat.ToString() << " ran the JavaScript engine out of memory ("
-        << what << "; --js-heap-limit-mib): stopping the node rather than decide an outcome "
-        << "other nodes may not share";
+    if (fault != JsEngine::Fault::kOutOfMemory) return;
+    base_internal::FatalMessage(__FILE__, __LINE__, "halt", "JavaScript engine out of memory",
+                                kExitEngineOutOfMemory)
+            .stream()
+        << "vat " << vat.ToString() << " ran the JavaScript engine out of memory (" << what
+        << "; --js-heap-limit-mib): stopping the node rather than decide an outcome other nodes "
+        << "may not share";
   }
   void Replay(JsVat* vat, TranscriptSource* transcript);
 

@@ -30,8 +30,8 @@
 // Every delivery runs under the engine's watchdog; afterwards the promise job queue is drained.
 // An exception escaping the delivery, a rejected startVat, over-recursion reaching liveslots,
 // and the watchdog all give DeliveryResult{ok=false}. The engine running out of memory (its
-// heap limit, a node-local setting) stops the process instead (CHECK): its outcome must not
-// become the vat's. bringOutYourDead first forces
+// heap limit, a node-local setting) halts the process instead (kExitEngineOutOfMemory): its
+// outcome must not become the vat's. bringOutYourDead first forces
 // a full GC and runs the vat's FinalizationRegistry cleanups; at no other time do they run.
 //
 // LoadVat with a transcript replays it: syscalls are answered from the transcript and compared
