@@ -512,18 +512,53 @@ TEST_F(FrontTest, MutualTlsAdmitsOnlyClientsWithACertificateFromTheClientCa) {
   EXPECT_TRUE(r.status.ok()) << r.failed_call << ": " << r.status.error_message();
 }
 
+// Runs swingsetd with `args` and waits for it to exit; a server still running after 10 s (one
+// that wrongly started serving) is killed and reported as exit code -2.
+CommandResult RunExpectingExit(const std::string& dir, std::vector<std::string> args) {
+  std::string log = dir + "/run.log";
+  std::filesystem::remove(log);
+  args.insert(args.begin(), SwingsetdBinary());
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  CommandResult r;
+  int status = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      r.exit_code = -2;
+      r.output = ReadFile(log);
+      return r;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.output = ReadFile(log);
+  return r;
+}
+
 TEST_F(FrontTest, NonLoopbackLifecycleWithoutTlsIsRefusedAtStartup) {
   for (const char* listen : {"0.0.0.0:0", "[::]:0", "192.0.2.1:26660", "example.com:1"}) {
     SCOPED_TRACE(listen);
-    CommandResult r = RunSwingsetd({"--listen", listen, "--data-dir", dir_ + "/data"});
+    CommandResult r = RunExpectingExit(dir_, {"--listen", listen, "--data-dir", dir_ + "/data"});
     EXPECT_EQ(r.exit_code, 64);
     EXPECT_THAT(r.output, HasSubstr("refusing to serve Lifecycle on non-loopback address"));
     EXPECT_THAT(r.output, HasSubstr("--insecure-allow-remote-lifecycle"));
     EXPECT_FALSE(std::filesystem::exists(dir_ + "/data"));
   }
   // Half a TLS configuration is a usage error too.
-  CommandResult r = RunSwingsetd(
-      {"--listen", "0.0.0.0:0", "--tls-cert", "x.pem", "--data-dir", dir_ + "/data"});
+  CommandResult r = RunExpectingExit(
+      dir_, {"--listen", "0.0.0.0:0", "--tls-cert", "x.pem", "--data-dir", dir_ + "/data"});
   EXPECT_EQ(r.exit_code, 64);
   EXPECT_THAT(r.output, HasSubstr("needs all of --tls-cert, --tls-key and --tls-client-ca"));
   // Other loopback spellings start without TLS.
