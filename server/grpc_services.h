@@ -30,7 +30,7 @@ class KernelThread;
 class Services {
  public:
   struct InspectOptions {
-    int threads = 2;          // Inspect worker threads
+    int threads = 1;          // Inspect worker threads
     size_t max_queued = 64;   // Inspect calls waiting for a worker; more are RESOURCE_EXHAUSTED
     int nice = 19;            // the workers' nice value (and SCHED_BATCH when > 0)
   };

@@ -74,7 +74,7 @@ constexpr const char* kUsage =
     "                             allow a non-loopback --listen without TLS (refused otherwise)\n"
     "  --inspect-listen ADDR      serve Inspect (plaintext, read-only) on ADDR instead, and not\n"
     "                             on --listen\n"
-    "  --inspect-threads N        Inspect worker threads, run at the lowest priority (default 2)\n"
+    "  --inspect-threads N        Inspect worker threads, run at the lowest priority (default 1)\n"
     "  --inspect-max-queued N     Inspect calls waiting for a worker before more are refused\n"
     "                             with RESOURCE_EXHAUSTED (default 64)\n"
     "  --inspect-nice N           nice value of the Inspect workers, 0..19 (default 19; 0 runs\n"
@@ -105,7 +105,7 @@ struct Flags {
   std::string inspect_listen;  // empty: Inspect is served on `listen`
   std::string tls_cert, tls_key, tls_client_ca;
   bool insecure_allow_remote_lifecycle = false;
-  int inspect_threads = 2;
+  int inspect_threads = 1;
   int inspect_nice = 19;
   uint64_t inspect_max_queued = 64;
   std::string data_dir = "./data";
