@@ -433,6 +433,12 @@ int Serve(const Flags& flags) {
     listeners[1].health_names = {"", "swingsetd.v1.Inspect"};
   }
 
+  if (split && !IsLocalOnlyAddress(flags.inspect_listen)) {
+    log::Warn("Inspect is served without TLS on a non-loopback address: anyone who can reach it "
+              "can read the committed state",
+              {{"inspect_listen", flags.inspect_listen}});
+  }
+
   std::mutex server_mu;
   bool servers_up = false;  // guarded by server_mu
   auto set_serving = [&](bool serving) {
@@ -472,7 +478,10 @@ int Serve(const Flags& flags) {
         chmod(l.address.substr(5).c_str(), 0600);
       }
       if (!bound) {
-        log::Error("cannot listen", {{"listen", l.address}});
+        bool tls = i == 0 && !flags.tls_cert.empty();
+        log::Error(tls ? "cannot listen (is the TLS certificate/key pair valid PEM?)"
+                       : "cannot listen",
+                   {{"listen", l.address}});
         ok = false;
       }
     }
