@@ -10,6 +10,7 @@ PKGS=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libmozjs-102-dev
   googletest libgtest-dev libgmock-dev
+  clang-14 libclang-rt-14-dev  # deploy/fuzz.sh: clang++ and libFuzzer/ASan/UBSan runtimes
 )
 # npm comes with nodejs on images that ship a newer node; Debian's own nodejs needs npm apart.
 if ! command -v npm >/dev/null 2>&1; then PKGS+=(nodejs npm); fi

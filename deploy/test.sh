@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The test command: installs what is needed, builds, and runs every test with CTest.
+# The test command: installs what is needed, builds, runs every test with CTest, then runs each
+# libFuzzer harness for a bounded time (deploy/fuzz.sh).
 # With CI=true (or SANITIZE=1) the suite runs a second time under ASan+UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/setup.sh
 bash deploy/build.sh build
 (cd build && ctest --output-on-failure -j 2 --timeout 900)
+# libFuzzer harnesses (fuzz/), each for a bounded time (FUZZ_SECONDS, default 20).
+bash deploy/fuzz.sh
 if [ "${CI:-}" = "true" ] || [ "${SANITIZE:-}" = "1" ]; then
   echo "== sanitizer build (ASan+UBSan)"
   bash deploy/build.sh build-asan -DSWINGSET_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug

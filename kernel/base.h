@@ -4,9 +4,15 @@
 // invariants (fatal in every build type, with a message), and RETURN_IF_ERROR /
 // ASSIGN_OR_RETURN for absl::Status plumbing at module boundaries.
 //
-// CHECK is only for kernel-internal contradictions (c-list mismatch, count below zero) and
-// storage failures, where continuing would risk committing a state that forks consensus.
-// Vat input is never CHECKed: it becomes an absl::Status.
+// CHECK is only for kernel-internal contradictions (c-list mismatch, count below zero), and
+// CHECK_STORAGE for storage failures, where continuing would risk committing a state that forks
+// consensus. Vat input is never CHECKed: it becomes an absl::Status.
+//
+// A failed CHECK or CHECK_STORAGE prints "swingsetd: fatal: ..." to stderr and ends the process
+// with _exit() and a status of its own (kExitInvariantFailure, kExitStorageFailure), so a
+// supervisor can tell a deliberate halt from a crash. Not std::abort(): libmozjs exports its own
+// abort() (mozalloc_abort), which interposes libc's in a process that links SpiderMonkey and
+// crashes with SIGSEGV on purpose, so every halt would look like a segfault.
 
 #ifndef SWINGSETD_KERNEL_BASE_H_
 #define SWINGSETD_KERNEL_BASE_H_
@@ -18,17 +24,25 @@
 #include "absl/status/statusor.h"
 
 namespace swingset {
+
+// Exit statuses of a fail-stop halt (README "Exit status"). DO NOT CHANGE: supervisors key on them.
+inline constexpr int kExitInvariantFailure = 70;  // a CHECK failed (sysexits EX_SOFTWARE)
+inline constexpr int kExitStorageFailure = 74;    // the store failed at run time (EX_IOERR)
+
 namespace base_internal {
 
-// Collects a message through operator<< and aborts the process in its destructor.
+// Collects a message through operator<< and, in its destructor, prints it to stderr and ends the
+// process with _exit(exit_code).
 class FatalMessage {
  public:
-  FatalMessage(const char* file, int line, const char* condition);
+  FatalMessage(const char* file, int line, const char* kind, const char* condition,
+               int exit_code);
   [[noreturn]] ~FatalMessage();
   std::ostream& stream() { return stream_; }
 
  private:
   std::ostringstream stream_;
+  int exit_code_;
 };
 
 // Turns the ostream& of a FatalMessage chain into void for the ternary in CHECK.
@@ -41,12 +55,25 @@ struct Voidify {
 
 #define SWINGSET_PREDICT_FALSE(x) (__builtin_expect(!!(x), 0))
 
-// CHECK(cond) << "context";  aborts with file, line, condition and context when cond is false.
-#define CHECK(cond)                              \
-  SWINGSET_PREDICT_FALSE(cond)                   \
-  ? (void)0                                      \
-  : ::swingset::base_internal::Voidify() &       \
-        ::swingset::base_internal::FatalMessage(__FILE__, __LINE__, #cond).stream()
+// CHECK(cond) << "context";  when cond is false, prints file, line, condition and context and
+// exits with kExitInvariantFailure.
+#define CHECK(cond)                                                                        \
+  SWINGSET_PREDICT_FALSE(cond)                                                             \
+  ? (void)0                                                                                \
+  : ::swingset::base_internal::Voidify() &                                                 \
+        ::swingset::base_internal::FatalMessage(__FILE__, __LINE__, "CHECK failed", #cond, \
+                                                ::swingset::kExitInvariantFailure)         \
+            .stream()
+
+// CHECK_STORAGE(cond) << "context";  the same for a failed store read or write (the store, not
+// the kernel, is broken): exits with kExitStorageFailure.
+#define CHECK_STORAGE(cond)                                                                  \
+  SWINGSET_PREDICT_FALSE(cond)                                                               \
+  ? (void)0                                                                                  \
+  : ::swingset::base_internal::Voidify() &                                                   \
+        ::swingset::base_internal::FatalMessage(__FILE__, __LINE__, "storage failure", #cond, \
+                                                ::swingset::kExitStorageFailure)             \
+            .stream()
 
 #define CHECK_OK(expr)                                                              \
   do {                                                                              \

@@ -33,7 +33,7 @@ const std::string* CrankBuffer::Lookup(Node* n) {
   if (e.in_crank) return e.has_crank ? &e.crank : nullptr;
   if (!e.known) {
     auto v = store_->Get(n->key());
-    CHECK(v.ok()) << "storage read failed for key '" << n->key()
+    CHECK_STORAGE(v.ok()) << "storage read failed for key '" << n->key()
                   << "': " << v.status().ToString();
     e.has_value = v->has_value();
     e.value = e.has_value ? **std::move(v) : std::string();
@@ -281,7 +281,7 @@ std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
     if (!inclusive && b != bk.end() && b->n->key() == cursor) ++b;
     it->Seek(cursor);
     if (!inclusive && it->Valid() && it->key() == cursor) it->Next();
-    CHECK(it->status().ok()) << "storage iteration failed: " << it->status().ToString();
+    CHECK_STORAGE(it->status().ok()) << "storage iteration failed: " << it->status().ToString();
     std::string store_key;
     bool store_valid = it->Valid();
     if (store_valid) store_key = std::string(it->key());
@@ -316,7 +316,7 @@ std::vector<std::pair<std::string, std::string>> CrankBuffer::ScanPrefix(std::st
   auto b = std::lower_bound(bk.begin(), bk.end(), prefix,
                             [](const SortedNode& e, std::string_view k) { return e.n->key() < k; });
   while (true) {
-    CHECK(it->status().ok()) << "storage iteration failed: " << it->status().ToString();
+    CHECK_STORAGE(it->status().ok()) << "storage iteration failed: " << it->status().ToString();
     bool sv = it->Valid() && HasPrefix(it->key(), prefix);
     bool cv = c != crank.end();
     bool bv = b != bk.end() && HasPrefix(b->n->key(), prefix);

@@ -2,8 +2,21 @@
 //
 // A small JSON value for the kernel's stored records (queue events, vat options, gcActions,
 // transcripts). Objects keep their members in construction order and serialize compactly, as
-// JavaScript's JSON.stringify does, so stored bytes are deterministic. Numbers are kept as int64
-// when they are integers that fit, otherwise as double.
+// JavaScript's JSON.stringify does, so stored bytes are deterministic.
+//
+// Numbers follow JavaScript: every number is (conceptually) a double. Parse keeps integers of
+// magnitude <= 2^53 as int64 (exact) and everything else as double; Dump writes numbers exactly
+// as JSON.stringify writes the double (ECMA-262 Number::toString: shortest round-trip digits,
+// "1e+21", "1.5e-7", -0 as "0", non-finite as "null"). An int64 beyond +-2^53 is written as the
+// nearest double would be; a uint64 above the int64 range is held as a double.
+//
+// Strings are WTF-8 (kernel/utf8.h): the parser turns \udxxx escapes of lone surrogates into
+// encoded surrogates and accepts raw WTF-8 (rejecting any other invalid byte); Dump escapes each
+// lone surrogate as \udxxx (lowercase, as the well-formed JSON.stringify does) and writes U+FFFD
+// for a byte that is not WTF-8, so Dump output is always valid UTF-8.
+//
+// Objects parse in linear time; a duplicate key keeps its first position and takes the last
+// value, as JSON.parse does.
 //
 // Thread-safety: a Json value is a plain value type; no shared state.
 
@@ -32,7 +45,15 @@ class Json {
   Json(bool b) : type_(Type::kBool), int_(b ? 1 : 0) {}
   Json(int v) : type_(Type::kInt), int_(v) {}
   Json(int64_t v) : type_(Type::kInt), int_(v) {}
-  Json(uint64_t v) : type_(Type::kInt), int_(static_cast<int64_t>(v)) {}
+  Json(uint64_t v) {
+    if (v <= static_cast<uint64_t>(INT64_MAX)) {
+      type_ = Type::kInt;
+      int_ = static_cast<int64_t>(v);
+    } else {
+      type_ = Type::kDouble;
+      double_ = static_cast<double>(v);
+    }
+  }
   Json(double v) : type_(Type::kDouble), double_(v) {}
   Json(const char* s) : type_(Type::kString), str_(s) {}
   Json(std::string s) : type_(Type::kString), str_(std::move(s)) {}
@@ -40,6 +61,9 @@ class Json {
 
   static Json MakeArray(Array a = {});
   static Json MakeObject(Object o = {});
+  // An object from members that may repeat a key: linear time; a repeated key keeps its first
+  // position and takes its last value (JSON.parse's rule).
+  static Json MakeObjectDedup(Object members);
 
   Type type() const { return type_; }
   bool is_null() const { return type_ == Type::kNull; }
@@ -51,7 +75,8 @@ class Json {
   bool is_object() const { return type_ == Type::kObject; }
 
   bool as_bool() const { return int_ != 0; }
-  int64_t as_int() const { return type_ == Type::kDouble ? static_cast<int64_t>(double_) : int_; }
+  // A double is truncated toward zero and clamped to the int64 range (NaN -> 0).
+  int64_t as_int() const { return type_ == Type::kDouble ? DoubleToInt(double_) : int_; }
   double as_double() const { return type_ == Type::kInt ? static_cast<double>(int_) : double_; }
   const std::string& as_string() const { return str_; }
   const Array& as_array() const { return arr_; }
@@ -61,7 +86,7 @@ class Json {
 
   // Object access. Find returns nullptr when the member is absent or this is not an object.
   const Json* Find(std::string_view key) const;
-  // Sets a member, replacing an existing one in place or appending a new one.
+  // Sets a member (a linear scan: for building small objects), replacing an existing one in place or appending a new one.
   void Set(std::string_view key, Json value);
   void Erase(std::string_view key);
   // Array append.
@@ -78,6 +103,8 @@ class Json {
   bool operator!=(const Json& other) const { return !(*this == other); }
 
  private:
+  static int64_t DoubleToInt(double d);
+
   Type type_ = Type::kNull;
   int64_t int_ = 0;
   double double_ = 0;
@@ -86,8 +113,12 @@ class Json {
   Object obj_;
 };
 
-// Appends s to out as a quoted JSON string.
+// Appends s (WTF-8) to out as a quoted JSON string, exactly as JSON.stringify writes the JS
+// string (see above for lone surrogates and invalid bytes).
 void AppendJsonString(std::string_view s, std::string* out);
+
+// Appends d as JSON.stringify writes a number ("null" when not finite).
+void AppendJsonNumber(double d, std::string* out);
 
 }  // namespace swingset
 

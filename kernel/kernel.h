@@ -65,6 +65,10 @@ class DeviceContext {
   // device-side slot (e.g. "o-10").
   virtual absl::Status SendOnly(std::string_view target_slot, std::string_view method,
                                 const CapData& args) = 0;
+  // False when a message sent to `target_slot` now would be dropped unseen: the slot is
+  // unknown, or names an object whose owning vat is terminated. True for objects of live vats
+  // and for promises (a send to a promise is queued on it or follows its resolution).
+  virtual bool CanDeliverTo(std::string_view target_slot) = 0;
 };
 
 struct VatConfig {
@@ -101,10 +105,16 @@ struct KernelOptions {
 // Limits for one Run(): the block budget.
 struct RunPolicy {
   uint64_t max_cranks = 0;  // 0 = unlimited
+  // Routing cranks (moving a message from the acceptance queue to the run-queue or a promise
+  // queue; no vat runs) do not count against max_cranks. They take priority over everything
+  // else, so counting them would let a block's host sends, once they outnumber the budget,
+  // keep every delivery out. They stay bounded: each is one queued send.
+  bool routing_is_free = false;
 };
 
 struct RunStats {
   uint64_t cranks = 0;
+  uint64_t routing_cranks = 0;  // of `cranks`
   uint64_t deliveries = 0;
   uint64_t gc_deliveries = 0;
   uint64_t reaps = 0;

@@ -340,6 +340,15 @@ class DeviceContextImpl : public DeviceContext {
     k_->EnqueueSend(*Kref::Parse(*target), msg);
     return absl::OkStatus();
   }
+  bool CanDeliverTo(std::string_view target_slot) override {
+    auto target = k_->buf_.Get(keys::DeviceCListBySlot(d_, target_slot));
+    if (!target) return false;
+    absl::StatusOr<Kref> k = Kref::Parse(*target);
+    if (!k.ok()) return false;
+    if (!k->is_object()) return true;
+    std::optional<VatId> owner = k_->GetOwner(*k);
+    return owner.has_value() && k_->VatIsAlive(*owner);
+  }
 
  private:
   KernelImpl* k_;

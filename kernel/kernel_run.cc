@@ -778,6 +778,7 @@ bool KernelImpl::RunOneCrank(RunStats* stats) {
     ProcessRoutingCrank(*std::move(ev), std::move(ev_text));
     EndCrank();
     ++stats->cranks;
+    ++stats->routing_cranks;
     return true;
   }
   // 2. cleanup of terminated vats
@@ -845,7 +846,9 @@ RunStats KernelImpl::Run(const RunPolicy& policy) {
   RunStats stats;
   BeginActivityBatch();
   while (true) {
-    if (policy.max_cranks != 0 && stats.cranks >= policy.max_cranks) {
+    const uint64_t counted =
+        policy.routing_is_free ? stats.cranks - stats.routing_cranks : stats.cranks;
+    if (policy.max_cranks != 0 && counted >= policy.max_cranks) {
       stats.work_remains = HasWork();
       break;
     }

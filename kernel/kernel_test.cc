@@ -338,6 +338,39 @@ TEST(BlockTest, RunBudgetStopsAndResumes) {
   EXPECT_EQ(w.Received("B").size(), 10u);
 }
 
+// Issue 12 item 3: with routing free, a block's host sends all reach the run-queue (in order)
+// whatever the budget; counted, they would use the budget up before any delivery.
+TEST(BlockTest, FreeRoutingPutsEveryHostSendOnTheRunQueueWithinAnyBudget) {
+  for (bool free : {true, false}) {
+    KernelHarness h;
+    h.host()->Register("v", [](const VatDelivery& d, VatCtx& c) {
+      if (d.type == VatDelivery::Type::kMessage && d.result) c.Resolve(*d.result, false, "#1");
+    });
+    ASSERT_OK(h.Genesis(ScriptedGenesis({"v"}, "")));
+    ASSERT_TRUE(h.RunChecked().ok());
+    h.host()->ClearLog();
+    for (int i = 0; i < 10; ++i) {
+      ASSERT_TRUE(h.kernel()->QueueToVatRoot("v", StrCat("n", i), CapData{"#[]", {}}).ok());
+    }
+    RunStats s = h.kernel()->Run(RunPolicy{.max_cranks = 3, .routing_is_free = free});
+    EXPECT_TRUE(s.work_remains);
+    KernelCounts c = h.kernel()->Counts();
+    if (free) {
+      EXPECT_EQ(s.routing_cranks, 10u);
+      EXPECT_EQ(s.cranks, 13u);
+      EXPECT_EQ(c.acceptance_queue, 0u);
+      EXPECT_EQ(c.run_queue, 7u);
+      EXPECT_THAT(h.host()->log(), ElementsAre("v1: message o+0 #[\"n0\",[]] [] -> p-60",
+                                               "v1: message o+0 #[\"n1\",[]] [] -> p-61",
+                                               "v1: message o+0 #[\"n2\",[]] [] -> p-62"));
+    } else {
+      EXPECT_EQ(s.routing_cranks, 3u);
+      EXPECT_EQ(c.acceptance_queue, 7u);
+      EXPECT_THAT(h.host()->log(), IsEmpty());
+    }
+  }
+}
+
 // Queue events are written by a direct encoder; its bytes must stay those of the Json form
 // (they are consensus state), and parsing them must give the event back.
 TEST(QueueEventTest, EncodeMatchesJsonDumpAndRoundTrips) {

@@ -6,6 +6,7 @@
 
 #include "kernel/base.h"
 #include "kernel/strings.h"
+#include "kernel/utf8.h"
 
 namespace swingset {
 namespace smallcaps {
@@ -34,23 +35,32 @@ Json EncodeValue(const Json& v) {
       return out;
     }
     case Json::Type::kObject: {
-      // Records are encoded with sorted property names. A later duplicate key wins, as in
-      // JSON.parse.
-      std::vector<std::pair<std::string, const Json*>> members;
-      for (const auto& [k, val] : v.as_object()) {
-        auto it = std::find_if(members.begin(), members.end(),
-                               [&](const auto& m) { return m.first == k; });
-        if (it != members.end()) {
-          it->second = &val;
-        } else {
-          members.emplace_back(k, &val);
+      // Records are encoded with sorted property names, in JavaScript's sort order (UTF-16
+      // code units, which differs from byte order above U+FFFF). A later duplicate key wins,
+      // as in JSON.parse (MakeObjectDedup, linear time).
+      // Where each surviving key's last value is: positions in the input, last one winning.
+      std::vector<std::pair<std::u16string, size_t>> order;
+      {
+        Json::Object with_index;
+        with_index.reserve(v.as_object().size());
+        for (size_t i = 0; i < v.as_object().size(); ++i) {
+          with_index.emplace_back(v.as_object()[i].first, Json(static_cast<int64_t>(i)));
+        }
+        const Json last = Json::MakeObjectDedup(std::move(with_index));
+        order.reserve(last.as_object().size());
+        for (const auto& [k, index] : last.as_object()) {
+          order.emplace_back(Wtf8ToUtf16(k), static_cast<size_t>(index.as_int()));
         }
       }
-      std::sort(members.begin(), members.end(),
+      std::sort(order.begin(), order.end(),
                 [](const auto& a, const auto& b) { return a.first < b.first; });
-      Json out = Json::MakeObject();
-      for (const auto& [k, val] : members) out.Set(EscapeString(k), EncodeValue(*val));
-      return out;
+      Json::Object members;
+      members.reserve(order.size());
+      for (const auto& [unused, index] : order) {
+        const auto& [k, val] = v.as_object()[index];
+        members.emplace_back(EscapeString(k), EncodeValue(val));
+      }
+      return Json::MakeObject(std::move(members));
     }
     default:
       return v;
@@ -138,7 +148,8 @@ absl::StatusOr<Json> DecodeValue(const Json& v, const std::vector<std::string>& 
         }
         return o;
       }
-      Json out = Json::MakeObject();
+      Json::Object members;
+      members.reserve(v.as_object().size());
       for (const auto& [k, val] : v.as_object()) {
         std::string key = k;
         if (StartsSpecially(key)) {
@@ -148,9 +159,10 @@ absl::StatusOr<Json> DecodeValue(const Json& v, const std::vector<std::string>& 
           key = key.substr(1);
         }
         ASSIGN_OR_RETURN(Json d, DecodeValue(val, slots));
-        out.Set(key, std::move(d));
+        members.emplace_back(std::move(key), std::move(d));
       }
-      return out;
+      // "!x" and "x" may both decode to "x": folded in linear time, the later one winning.
+      return Json::MakeObjectDedup(std::move(members));
     }
     default:
       return v;

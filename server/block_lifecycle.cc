@@ -5,12 +5,17 @@
 #include <set>
 #include <utility>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include "absl/strings/escaping.h"
 #include "consensus/sha256.h"
 #include "kernel/base.h"
 #include "kernel/json.h"
 #include "kernel/key_schema.h"
 #include "kernel/smallcaps.h"
 #include "kernel/strings.h"
+#include "kernel/utf8.h"
 #include "server/host_keys.h"
 #include "server/log.h"
 #include "server/mailbox_device.h"
@@ -52,7 +57,140 @@ std::string PendingPromisesJson(const std::vector<std::string>& kpids) {
 absl::StatusOr<std::optional<std::string>> GetFrom(const KvStore& store, std::string_view key) {
   return store.Get(key);
 }
+
+// Bytes from the store or a request, safe for a status message.
+std::string Printable(std::string_view bytes) { return absl::CHexEscape(ToAbsl(bytes)); }
+
+// SHA-256 (hex) of the genesis as given, serialized deterministically (fields in number order):
+// recorded at genesis, compared when a later Init passes a genesis again.
+std::string GenesisHash(const v1::Genesis& g) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream out(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    g.SerializeToCodedStream(&coded);
+  }
+  return Sha256Hex(bytes);
+}
+// A per-action error text: at most kMaxActionErrorBytes, cut at a UTF-8 character boundary.
+std::string ActionError(std::string_view raw) {
+  std::string text = ToValidUtf8(std::string(raw));
+  std::string_view message = text;
+  if (message.size() <= kMaxActionErrorBytes) return text;
+  size_t n = kMaxActionErrorBytes;
+  while (n > 0 && (static_cast<unsigned char>(message[n]) & 0xC0) == 0x80) --n;
+  return std::string(message.substr(0, n));
+}
+
+uint64_t OrDefault(uint64_t value, uint64_t fallback) { return value == 0 ? fallback : value; }
+
+// Bytes a length-delimited field of `n` bytes takes on the wire with a one-byte tag.
+uint64_t FieldBytes(uint64_t n) {
+  uint64_t varint = 1;
+  for (uint64_t v = n; v >= 0x80; v >>= 7) ++varint;
+  return 1 + varint + n;
+}
 }  // namespace
+
+absl::Status BlockLifecycle::CheckStoredHostState(const KvStore& store) {
+  std::unique_ptr<KvSnapshot> snap = store.GetSnapshot();
+  ASSIGN_OR_RETURN(std::optional<LtHash16> hash, ReadStoredStateHash(*snap));
+  ASSIGN_OR_RETURN(std::optional<std::string> saved, snap->Get(host_keys::kSavedHeight));
+  if (!saved) {
+    if (hash) {
+      return absl::DataLossError(StrCat("the store has a state hash but no ",
+                                        host_keys::kSavedHeight));
+    }
+    return absl::OkStatus();
+  }
+  uint64_t height;
+  if (!ParseNat(*saved, &height)) {
+    return absl::DataLossError(StrCat(host_keys::kSavedHeight, " is not a number"));
+  }
+  if (!hash) {
+    return absl::DataLossError(StrCat("the store is at saved height ", height,
+                                      " but has no stored state hash"));
+  }
+  ASSIGN_OR_RETURN(std::optional<std::string> stored, snap->Get(host_keys::kEndBlockResponse));
+  v1::EndBlockResponse resp;
+  if (!stored || !resp.ParseFromString(*stored)) {
+    return absl::DataLossError(
+        StrCat(host_keys::kEndBlockResponse, " is missing or unreadable at saved height ", height));
+  }
+  if (resp.height() != static_cast<int64_t>(height)) {
+    return absl::DataLossError(StrCat(host_keys::kEndBlockResponse, " is for height ",
+                                      resp.height(), " but the saved height is ", height));
+  }
+  if (resp.state_hash() != hash->DigestHex()) {
+    return absl::DataLossError(StrCat("the stored EndBlock response of height ", height,
+                                      " has state hash ", resp.state_hash(),
+                                      " but the stored state hash is ", hash->DigestHex()));
+  }
+  return absl::OkStatus();
+}
+
+
+BlockParams BlockParams::FromProto(const v1::Params& p) {
+  BlockParams d;
+  BlockParams b;
+  b.max_cranks_per_block = OrDefault(p.max_cranks_per_block(), d.max_cranks_per_block);
+  b.max_result_bytes = OrDefault(p.max_result_bytes(), d.max_result_bytes);
+  b.max_settled_bytes_per_block =
+      OrDefault(p.max_settled_bytes_per_block(), d.max_settled_bytes_per_block);
+  b.mailbox.max_body_bytes = OrDefault(p.max_mailbox_body_bytes(), d.mailbox.max_body_bytes);
+  b.mailbox.max_outbox_messages =
+      OrDefault(p.max_outbox_messages(), d.mailbox.max_outbox_messages);
+  b.mailbox.max_outbox_bytes = OrDefault(p.max_outbox_bytes(), d.mailbox.max_outbox_bytes);
+  b.mailbox.max_peers = OrDefault(p.max_mailbox_peers(), d.mailbox.max_peers);
+  return b;
+}
+
+Json BlockParams::ToJson() const {
+  Json j = Json::MakeObject();
+  j.Set("maxCranksPerBlock", Json(max_cranks_per_block));
+  j.Set("maxMailboxBodyBytes", Json(mailbox.max_body_bytes));
+  j.Set("maxMailboxPeers", Json(mailbox.max_peers));
+  j.Set("maxOutboxBytes", Json(mailbox.max_outbox_bytes));
+  j.Set("maxOutboxMessages", Json(mailbox.max_outbox_messages));
+  j.Set("maxResultBytes", Json(max_result_bytes));
+  j.Set("maxSettledBytesPerBlock", Json(max_settled_bytes_per_block));
+  return j;
+}
+
+BlockParams BlockParams::FromJson(const Json& j) {
+  v1::Params p;
+  auto get = [&](std::string_view key) -> uint64_t {
+    const Json* v = j.is_object() ? j.Find(key) : nullptr;
+    return v && v->is_int() && v->as_int() > 0 ? static_cast<uint64_t>(v->as_int()) : 0;
+  };
+  p.set_max_cranks_per_block(get("maxCranksPerBlock"));
+  p.set_max_mailbox_body_bytes(get("maxMailboxBodyBytes"));
+  p.set_max_mailbox_peers(get("maxMailboxPeers"));
+  p.set_max_outbox_bytes(get("maxOutboxBytes"));
+  p.set_max_outbox_messages(get("maxOutboxMessages"));
+  p.set_max_result_bytes(get("maxResultBytes"));
+  p.set_max_settled_bytes_per_block(get("maxSettledBytesPerBlock"));
+  return FromProto(p);
+}
+
+uint64_t EndBlockResponseBound(const BlockParams& params, const LifecycleLimits& limits) {
+  // Height, hashes, flags, counters and stats_json.
+  uint64_t bound = 4096;
+  // One result per action: id, a kpid ("kp" and up to 20 digits) and an error text.
+  const uint64_t result = FieldBytes(1 + 10 + FieldBytes(22) + FieldBytes(kMaxActionErrorBytes));
+  bound += static_cast<uint64_t>(limits.max_actions) * result;
+  // Settled results: reported while their encoded sizes (each at most max_result_bytes or an
+  // error form of a few hundred bytes) fit the per-block budget; the first one always fits.
+  bound += params.max_settled_bytes_per_block + FieldBytes(params.max_result_bytes + 512);
+  // Every known peer's mailbox: name, ack and the outbox. A message encodes as its body plus at
+  // most 24 bytes (number, tags, lengths); max_outbox_bytes already counts 16 of them.
+  const uint64_t mailbox =
+      FieldBytes(FieldBytes(kMaxPeerNameBytes) + 11 + params.mailbox.max_outbox_bytes +
+                 8 * params.mailbox.max_outbox_messages);
+  bound += params.mailbox.max_peers * mailbox;
+  return bound;
+}
 
 absl::StatusOr<std::unique_ptr<BlockLifecycle>> BlockLifecycle::Open(Options options) {
   CHECK(options.store != nullptr && options.vat_host != nullptr);
@@ -113,11 +251,10 @@ absl::Status BlockLifecycle::LoadHostState() {
   ASSIGN_OR_RETURN(std::optional<std::string> chain, GetFrom(store, host_keys::kChainId));
   chain_id_ = chain.value_or("");
   ASSIGN_OR_RETURN(std::optional<std::string> params, GetFrom(store, host_keys::kParams));
-  max_cranks_per_block_ = 0;
+  params_ = BlockParams();
   if (params) {
     ASSIGN_OR_RETURN(Json p, Json::Parse(*params));
-    const Json* m = p.Find("maxCranksPerBlock");
-    if (m && m->is_int()) max_cranks_per_block_ = static_cast<uint64_t>(m->as_int());
+    params_ = BlockParams::FromJson(p);
   }
   pending_promises_.clear();
   ASSIGN_OR_RETURN(std::optional<std::string> pending, GetFrom(store, host_keys::kPendingPromises));
@@ -131,6 +268,30 @@ absl::Status BlockLifecycle::LoadHostState() {
 // ---- Init
 
 absl::Status BlockLifecycle::Init(const v1::InitRequest& req, v1::InitResponse* resp) {
+  // A genesis for an existing store must be the store's own; checked against the committed
+  // host keys before anything (even a block in progress) is touched.
+  if (req.has_genesis()) {
+    const KvStore& store = *options_.store;
+    ASSIGN_OR_RETURN(std::optional<std::string> saved, GetFrom(store, host_keys::kSavedHeight));
+    if (saved) {
+      ASSIGN_OR_RETURN(std::optional<std::string> chain, GetFrom(store, host_keys::kChainId));
+      const std::string stored_chain = chain.value_or("");
+      if (req.genesis().chain_id() != stored_chain) {
+        return absl::FailedPreconditionError(
+            StrCat("genesis.chain_id: the store belongs to chain '", Printable(stored_chain),
+                   "', not '", Printable(req.genesis().chain_id()), "'"));
+      }
+      ASSIGN_OR_RETURN(std::optional<std::string> stored_hash,
+                       GetFrom(store, host_keys::kGenesisHash));
+      std::string given_hash = GenesisHash(req.genesis());
+      if (stored_hash && *stored_hash != given_hash) {
+        return absl::FailedPreconditionError(StrCat(
+            "genesis: chain '", Printable(stored_chain),
+            "' was created from another genesis (stored genesis hash ", Printable(*stored_hash),
+            ", this one's ", given_hash, "); omit the genesis or pass the original"));
+      }
+    }
+  }
   AbortPendingBlock();
   RETURN_IF_ERROR(LoadHostState());
   if (saved_height_ < 0) {
@@ -152,6 +313,8 @@ absl::Status BlockLifecycle::Init(const v1::InitRequest& req, v1::InitResponse* 
   }
   phase_ = Phase::kIdle;
   log::Info("initialized", {{"saved_height", StrCat(saved_height_)},
+                            {"max_end_block_response_bytes",
+                             StrCat(EndBlockResponseBound(params_, options_.limits))},
                             {"state_hash", resp->state_hash()},
                             {"genesis_applied", resp->genesis_applied() ? "true" : "false"}});
   return absl::OkStatus();
@@ -190,6 +353,33 @@ absl::Status BlockLifecycle::ValidateGenesis(const v1::Genesis& g) {
       return Invalid(StrCat("genesis.mailbox_peers[", i, "]: duplicate"));
     }
   }
+  const v1::Params& gp = g.params();
+  const std::pair<const char*, uint64_t> byte_limits[] = {
+      {"max_result_bytes", gp.max_result_bytes()},
+      {"max_settled_bytes_per_block", gp.max_settled_bytes_per_block()},
+      {"max_mailbox_body_bytes", gp.max_mailbox_body_bytes()},
+      {"max_outbox_bytes", gp.max_outbox_bytes()},
+      {"max_outbox_messages", gp.max_outbox_messages()},
+      {"max_mailbox_peers", gp.max_mailbox_peers()}};
+  for (const auto& [name, value] : byte_limits) {
+    if (value > kMaxEndBlockResponseBytes) {
+      return Invalid(StrCat("genesis.params.", name, ": ", value, "; at most ",
+                            kMaxEndBlockResponseBytes));
+    }
+  }
+  if (gp.max_cranks_per_block() > kMaxMailboxNumber) {
+    return Invalid("genesis.params.max_cranks_per_block: at most 2^53-1");
+  }
+  const BlockParams params = BlockParams::FromProto(gp);
+  if (peers.size() > params.mailbox.max_peers) {
+    return Invalid(StrCat("genesis.mailbox_peers: ", peers.size(), " peers; max_mailbox_peers is ",
+                          params.mailbox.max_peers));
+  }
+  const uint64_t bound = EndBlockResponseBound(params, options_.limits);
+  if (bound > kMaxEndBlockResponseBytes) {
+    return Invalid(StrCat("genesis.params: the limits allow an EndBlock response of ", bound,
+                          " bytes, above the server's send limit of ", kMaxEndBlockResponseBytes));
+  }
   return absl::OkStatus();
 }
 
@@ -216,11 +406,14 @@ absl::Status BlockLifecycle::ApplyGenesis(const v1::Genesis& g, v1::InitResponse
     config.default_reap_dirt_threshold = std::move(threshold);
   }
 
+  const BlockParams params = BlockParams::FromProto(g.params());
   absl::Status s = kernel_->InitializeGenesis(config);
-  if (s.ok() && g.mailbox_peers_size() > 0) {
+  if (s.ok()) {
     std::vector<std::string> peers(g.mailbox_peers().begin(), g.mailbox_peers().end());
-    s = kernel_->WithDevice(kMailboxDeviceName,
-                            [&](DeviceContext* ctx) { return mailbox_->AddPeers(ctx, peers); });
+    s = kernel_->WithDevice(kMailboxDeviceName, [&](DeviceContext* ctx) {
+      mailbox_->SetLimits(ctx, params.mailbox);
+      return mailbox_->AddPeers(ctx, peers);
+    });
   }
   if (!s.ok()) {
     kernel_->AbortBlock();
@@ -230,19 +423,18 @@ absl::Status BlockLifecycle::ApplyGenesis(const v1::Genesis& g, v1::InitResponse
   }
 
   chain_id_ = g.chain_id();
-  max_cranks_per_block_ = g.params().max_cranks_per_block();
+  params_ = params;
   pending_promises_.clear();
   current_height_ = 0;
   v1::EndBlockResponse genesis_block;
   genesis_block.set_height(0);
   genesis_block.set_stats_json("{\"genesis\":true}");
-  Json params = Json::MakeObject();
-  params.Set("maxCranksPerBlock", Json(max_cranks_per_block_));
   commit_pending_promises_.clear();
   s = PrepareCommit(0, &genesis_block);
   if (s.ok()) {
     commit_writes_.push_back(KvWrite{std::string(host_keys::kChainId), chain_id_});
-    commit_writes_.push_back(KvWrite{std::string(host_keys::kParams), params.Dump()});
+    commit_writes_.push_back(KvWrite{std::string(host_keys::kGenesisHash), GenesisHash(g)});
+    commit_writes_.push_back(KvWrite{std::string(host_keys::kParams), params_.ToJson().Dump()});
     s = kernel_->CommitBlock(commit_writes_, /*sync=*/true);
   }
   commit_writes_.clear();
@@ -291,8 +483,8 @@ absl::Status BlockLifecycle::ValidateActions(const v1::EndBlockRequest& req) {
     return Invalid(StrCat("actions: ", req.actions_size(), " actions; at most ", lim.max_actions,
                           " per block"));
   }
-  // Peers are checked against the state at the start of the block: a peer is never forgotten,
-  // so it is still known when the action runs.
+  // Only the form of each action is checked here. Whatever depends on state (does the vat
+  // exist and live, is the peer known) is the action's own error in `results`.
   for (int i = 0; i < req.actions_size(); ++i) {
     const v1::Action& a = req.actions(i);
     std::string field = StrCat("actions[", i, "]");
@@ -300,8 +492,8 @@ absl::Status BlockLifecycle::ValidateActions(const v1::EndBlockRequest& req) {
       case v1::Action::kCallVat: {
         const v1::CallVat& c = a.call_vat();
         if (c.vat().empty()) return Invalid(StrCat(field, ".call_vat.vat: empty"));
-        if (!kernel_->VatIdByName(c.vat())) {
-          return Invalid(StrCat(field, ".call_vat.vat: unknown vat '", c.vat(), "'"));
+        if (!IsValidVatName(c.vat())) {
+          return Invalid(StrCat(field, ".call_vat.vat: not 1-64 of [A-Za-z0-9_-]"));
         }
         if (!IsIdentifierLike(c.method()) || c.method().size() > lim.max_method_bytes) {
           return Invalid(StrCat(field, ".call_vat.method: must be 1-", lim.max_method_bytes,
@@ -341,14 +533,6 @@ absl::Status BlockLifecycle::ValidateActions(const v1::EndBlockRequest& req) {
             return Invalid(StrCat(field, ".deliver_inbound.messages[", j, "].body: at most ",
                                   lim.max_body_bytes, " bytes"));
           }
-        }
-        bool known = false;
-        RETURN_IF_ERROR(kernel_->WithDevice(kMailboxDeviceName, [&](DeviceContext* ctx) {
-          ASSIGN_OR_RETURN(known, mailbox_->IsKnownPeer(ctx, d.peer()));
-          return absl::OkStatus();
-        }));
-        if (!known) {
-          return Invalid(StrCat(field, ".deliver_inbound.peer: unknown peer '", d.peer(), "'"));
         }
         break;
       }
@@ -405,42 +589,46 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
   auto start = std::chrono::steady_clock::now();
   mailbox_->ResetTouchedPeers();
 
-  const uint64_t budget = max_cranks_per_block_;
+  const uint64_t budget = params_.max_cranks_per_block;
   RunStats total;
-  RunStats last;
-  bool ran_last = false;
-  auto budget_left = [&] { return budget == 0 || total.cranks < budget; };
+  bool last_ran = false;  // the latest run() ran (the budget was not spent before it)
+  bool work_remains = false;
+  auto counted = [&] { return total.cranks - total.routing_cranks; };
   auto run = [&] {
+    last_ran = counted() < budget;
+    if (!last_ran) return;
     RunPolicy policy;
-    policy.max_cranks = budget == 0 ? 0 : budget - total.cranks;
-    last = kernel_->Run(policy);
-    ran_last = true;
+    policy.max_cranks = budget - counted();
+    policy.routing_is_free = true;
+    RunStats last = kernel_->Run(policy);
     total.cranks += last.cranks;
+    total.routing_cranks += last.routing_cranks;
     total.deliveries += last.deliveries;
     total.gc_deliveries += last.gc_deliveries;
     total.reaps += last.reaps;
     total.cleanups += last.cleanups;
+    work_remains = last.work_remains;
   };
 
-  // Work left over from earlier blocks goes first, then the actions in order, each followed by
-  // the cranks it causes, while the budget lasts.
-  run();
+  // Admission (docs/KERNEL.md, "Block admission"): every action, in request order, before any
+  // crank of this block runs. A call_vat goes onto the kernel's queue behind the work already
+  // queued (work left over from earlier blocks included), so one busy vat cannot keep the
+  // host's actions out; inbound mail is handed to the mailbox device, which queues it to the
+  // handler the same way. Only then do cranks run, under the budget, in queue order.
   std::vector<std::string> pending = pending_promises_;
   uint64_t consumed = 0;
   const int mid = req.actions_size() / 2;
-  for (int i = 0; i < req.actions_size() && budget_left(); ++i) {
+  bool has_handler = false;
+  RETURN_IF_ERROR(kernel_->WithDevice(kMailboxDeviceName, [&](DeviceContext* ctx) {
+    ASSIGN_OR_RETURN(has_handler, mailbox_->HasHandler(ctx));
+    return absl::OkStatus();
+  }));
+  for (int i = 0; i < req.actions_size(); ++i) {
     if (i == mid && i > 0) Crash("end_block_mid", req.height());
     const v1::Action& a = req.actions(i);
-    if (a.has_deliver_inbound()) {
-      // Inbound mail waits (unconsumed, so Go keeps it) until a vat has registered a handler;
-      // typically the bootstrap does so in the first block.
-      bool has_handler = false;
-      RETURN_IF_ERROR(kernel_->WithDevice(kMailboxDeviceName, [&](DeviceContext* ctx) {
-        ASSIGN_OR_RETURN(has_handler, mailbox_->HasHandler(ctx));
-        return absl::OkStatus();
-      }));
-      if (!has_handler) break;
-    }
+    // Inbound mail waits (unconsumed, so Go keeps it) until a vat has registered a handler;
+    // typically the bootstrap does so in the first block.
+    if (a.has_deliver_inbound() && !has_handler) break;
     v1::ActionResult* result = resp->add_results();
     result->set_id(a.id());
     if (a.has_call_vat()) {
@@ -451,8 +639,11 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
       if (kpid.ok()) {
         result->set_result_kpid(kpid->ToString());
         pending.push_back(kpid->ToString());
+      } else if (kpid.status().code() == absl::StatusCode::kNotFound) {
+        result->set_error(ActionError(std::string(kpid.status().message())));
       } else {
-        result->set_error(std::string(kpid.status().message()));
+        // Not the request's fault (args were validated): a broken kernel state or invariant.
+        return absl::InternalError(StrCat("call_vat: ", kpid.status().ToString()));
       }
     } else {
       const v1::DeliverInbound& d = a.deliver_inbound();
@@ -462,55 +653,75 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
       absl::Status s = kernel_->WithDevice(kMailboxDeviceName, [&](DeviceContext* ctx) {
         return mailbox_->DeliverInbound(ctx, d.peer(), messages, d.ack());
       });
-      if (!s.ok()) result->set_error(std::string(s.message()));
+      if (s.code() == absl::StatusCode::kNotFound ||
+          s.code() == absl::StatusCode::kFailedPrecondition) {
+        result->set_error(ActionError(std::string(s.message())));
+      } else if (!s.ok()) {
+        return absl::InternalError(StrCat("deliver_inbound: ", s.ToString()));
+      }
     }
     ++consumed;
-    ran_last = false;
-    if (budget_left()) run();
   }
   resp->set_actions_consumed(consumed);
+  run();
 
-  // Report host-held result promises that settled, and drop the host's interest in them.
+  // Report host-held result promises that settled, and drop the host's interest in them, in
+  // creation order while the block's settled-bytes budget lasts (the first always fits); the
+  // rest stay pending and are reported in a later block.
   std::vector<std::string> still_pending;
   bool released = false;
+  bool deferred = false;
+  uint64_t settled_bytes = 0;
   for (const std::string& k : pending) {
     ASSIGN_OR_RETURN(Kref kpid, Kref::Parse(k));
     PromiseStatus ps = kernel_->GetPromiseStatus(kpid);
-    if (ps.state == "unresolved") {
+    if (ps.state == "unresolved" || deferred) {
       still_pending.push_back(k);
       continue;
     }
     if (ps.state == "fulfilled" || ps.state == "rejected") {
-      v1::PromiseResult* r = resp->add_settled();
-      r->set_kpid(k);
-      r->set_state(ps.state);
-      r->set_body(ps.data.body);
-      for (const std::string& slot : ps.data.slots) r->add_slots(slot);
+      v1::PromiseResult r;
+      r.set_kpid(k);
+      r.set_state(ps.state);
+      // The body is vat text: JSON after '#', with any lone surrogate escaped for proto3.
+      r.set_body(JsonTextToUtf8(ps.data.body));
+      for (const std::string& slot : ps.data.slots) r.add_slots(slot);
       absl::StatusOr<Json> value = smallcaps::Decode(ps.data);
-      if (value.ok()) r->set_value_json(value->Dump());
+      if (value.ok()) r.set_value_json(value->Dump());
+      const uint64_t size = r.ByteSizeLong();
+      if (size > params_.max_result_bytes) {
+        r.clear_body();
+        r.clear_slots();
+        r.clear_value_json();
+        r.set_error(StrCat("the result is ", size, " bytes, above max_result_bytes (",
+                           params_.max_result_bytes, ")"));
+      }
+      const uint64_t cost = FieldBytes(r.ByteSizeLong());
+      if (resp->settled_size() > 0 && settled_bytes + cost > params_.max_settled_bytes_per_block) {
+        deferred = true;
+        still_pending.push_back(k);
+        continue;
+      }
+      settled_bytes += cost;
+      *resp->add_settled() = std::move(r);
     }
     RETURN_IF_ERROR(kernel_->ReleaseHostPromise(kpid));
     released = true;
   }
   commit_pending_promises_ = std::move(still_pending);
-  if (released) {
-    ran_last = false;
-    if (budget_left()) run();
-  }
-  bool work_remains;
-  if (ran_last) {
-    work_remains = last.work_remains;
-  } else {
+  if (released) run();
+  if (!last_ran) {
     KernelCounts c = kernel_->Counts();
-    work_remains = c.run_queue + c.acceptance_queue + c.gc_actions > 0 ||
-                   consumed < static_cast<uint64_t>(req.actions_size());
+    work_remains = c.run_queue + c.acceptance_queue + c.gc_actions > 0;
   }
-  resp->set_work_remains(work_remains);
+  resp->set_work_remains(work_remains || deferred ||
+                         consumed < static_cast<uint64_t>(req.actions_size()));
 
   RETURN_IF_ERROR(ReportChangedMailboxes(resp));
 
   Json stats = Json::MakeObject();
   stats.Set("cranks", Json(total.cranks));
+  stats.Set("routingCranks", Json(total.routing_cranks));
   stats.Set("deliveries", Json(total.deliveries));
   stats.Set("gcDeliveries", Json(total.gc_deliveries));
   stats.Set("reaps", Json(total.reaps));
@@ -551,7 +762,7 @@ absl::Status BlockLifecycle::ReportChangedMailboxes(v1::EndBlockResponse* resp) 
     for (const auto& [num, body] : now.outbox) {
       v1::MailboxMessage* out = m->add_outbox();
       out->set_num(num);
-      out->set_body(body);
+      out->set_body(ToValidUtf8(body));  // the device admits only UTF-8; a guard for old state
     }
   }
   return absl::OkStatus();
@@ -602,12 +813,8 @@ absl::Status BlockLifecycle::Commit(const v1::CommitRequest& req, v1::CommitResp
   }
   Crash("commit_before_write", req.height());
   absl::Status s = kernel_->CommitBlock(commit_writes_, /*sync=*/true);
-  if (!s.ok()) {
-    // DESIGN §7: a storage failure stops the process rather than risk a forked state.
-    log::Error("commit failed; stopping", {{"height", StrCat(req.height())},
-                                          {"error", s.ToString()}});
-    CHECK_OK(s);
-  }
+  // DESIGN §7: a storage failure stops the process rather than risk a forked state.
+  CHECK_STORAGE(s.ok()) << "commit of height " << req.height() << " failed: " << s.ToString();
   commit_writes_.clear();
   saved_height_ = req.height();
   state_hash_.Committed();

@@ -26,17 +26,17 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "kernel/json.h"
 #include "kernel/kernel.h"
 #include "kernel/kv_store.h"
 #include "kernel/vat_host.h"
+#include "server/mailbox_device.h"
 #include "server/state_commitment.h"
 #include "swingsetd/v1/lifecycle.pb.h"
 
 namespace swingset {
 
 namespace v1 = ::swingsetd::v1;
-
-class MailboxDevice;
 
 // Limits on request contents (beyond gRPC's message size limit).
 struct LifecycleLimits {
@@ -46,6 +46,28 @@ struct LifecycleLimits {
   size_t max_inbound_messages = 10000;  // per deliver_inbound action
   size_t max_body_bytes = 256 << 10;
 };
+
+// The genesis params (proto Params) in effect: consensus state, stored under host.params and,
+// for the mailbox limits, in the mailbox device's state. A 0 in the proto selects the default.
+struct BlockParams {
+  uint64_t max_cranks_per_block = 10000;
+  uint64_t max_result_bytes = 64 << 10;
+  uint64_t max_settled_bytes_per_block = 1 << 20;
+  MailboxLimits mailbox;
+
+  static BlockParams FromProto(const v1::Params& p);
+  // The stored form, {"maxCranksPerBlock":n,...}; absent or 0 fields read as the default.
+  Json ToJson() const;
+  static BlockParams FromJson(const Json& j);
+};
+
+// Per-action error texts are cut to this many bytes (they count against the response bound).
+inline constexpr size_t kMaxActionErrorBytes = 100;
+// The server's gRPC send limit: genesis is refused when its params allow a larger EndBlock
+// response.
+inline constexpr uint64_t kMaxEndBlockResponseBytes = 64 << 20;
+// The largest EndBlock response (encoded bytes) that `params` and `limits` allow.
+uint64_t EndBlockResponseBound(const BlockParams& params, const LifecycleLimits& limits);
 
 class BlockLifecycle {
  public:
@@ -63,6 +85,15 @@ class BlockLifecycle {
   // Opens the kernel on the store. Errors: whatever Kernel::Open reports.
   static absl::StatusOr<std::unique_ptr<BlockLifecycle>> Open(Options options);
 
+  // The cheap consistency check of the committed host state run before serving (no scan):
+  // the stored state hash lanes digest to the stored state hash, a saved height comes with a
+  // state hash and the reverse, and the stored EndBlock response is the saved height's and
+  // carries the stored state hash. kDataLoss naming what disagrees; OK for an empty store.
+  static absl::Status CheckStoredHostState(const KvStore& store);
+
+  // On an empty store applies req.genesis. On an existing store a genesis, when given, must be
+  // the one the store was created with: a different chain_id, or (for stores that recorded it)
+  // a different genesis hash, is kFailedPrecondition and changes nothing.
   absl::Status Init(const v1::InitRequest& req, v1::InitResponse* resp);
   absl::Status BeginBlock(const v1::BeginBlockRequest& req, v1::BeginBlockResponse* resp);
   absl::Status EndBlock(const v1::EndBlockRequest& req, v1::EndBlockResponse* resp);
@@ -100,7 +131,7 @@ class BlockLifecycle {
   Phase phase_ = Phase::kNotInitialized;
   int64_t saved_height_ = -1;    // last committed height; -1 = empty store
   int64_t current_height_ = -1;  // the block in progress (begun/ended phases)
-  uint64_t max_cranks_per_block_ = 0;
+  BlockParams params_;
   std::string chain_id_;
   StateCommitment state_hash_;  // committed lanes; the block's hash between EndBlock and Commit
   std::vector<std::string> pending_promises_;  // committed list of host-held result kpids

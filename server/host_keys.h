@@ -21,6 +21,9 @@ inline constexpr std::string_view kActivityHash = "host.activityHash";      // h
 // The last committed EndBlockResponse (serialized protobuf, replayed=true), for replays.
 inline constexpr std::string_view kEndBlockResponse = "host.endBlockResponse";
 inline constexpr std::string_view kChainId = "host.chainId";
+// SHA-256 (hex) of the genesis the store was created with (GenesisHash in block_lifecycle.cc);
+// absent in stores created before it was recorded.
+inline constexpr std::string_view kGenesisHash = "host.genesisHash";
 inline constexpr std::string_view kParams = "host.params";  // {"maxCranksPerBlock":n}
 // Result promises of call_vat actions the host still holds: JSON array of kpids, in the order
 // they were created.

@@ -15,6 +15,7 @@
 #include "kernel/key_schema.h"
 #include "kernel/smallcaps.h"
 #include "kernel/strings.h"
+#include "kernel/utf8.h"
 #include "server/host_keys.h"
 #include "server/mailbox_device.h"
 
@@ -78,37 +79,23 @@ std::vector<std::string> SplitComma(std::string_view s) {
   return out;
 }
 
-// Well-formed UTF-8 as protobuf requires of string fields (no overlongs, no surrogates).
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;  // bounds for the first continuation byte
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      n = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 2;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 3;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;
-    for (size_t k = 1; k <= n; ++k) {
-      unsigned char b = static_cast<unsigned char>(s[i + k]);
-      if (k == 1 ? (b < lo || b > hi) : (b >> 6) != 2) return false;
-    }
-    i += n + 1;
+constexpr std::string_view kHexTokenPrefix = "~hex:";
+
+std::optional<std::string> Unhex(std::string_view s) {
+  if (s.size() % 2 != 0) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(s.size() / 2);
+  for (size_t i = 0; i < s.size(); i += 2) {
+    const int hi = nibble(s[i]), lo = nibble(s[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi << 4 | lo));
   }
-  return true;
+  return out;
 }
 
 std::string Hex(std::string_view s) {
@@ -123,7 +110,7 @@ std::string Hex(std::string_view s) {
 }
 
 void FillCapData(const CapData& c, v1::CapDataView* out) {
-  out->set_body(c.body);
+  out->set_body(JsonTextToUtf8(c.body));  // vat text: lone surrogates escaped
   for (const std::string& s : c.slots) out->add_slots(s);
   absl::StatusOr<Json> v = smallcaps::Decode(c);
   if (v.ok()) out->set_value_json(v->Dump());
@@ -249,7 +236,7 @@ std::string QueueMethod(const Json& msg) {
 void FillQueuedMessage(const Json& msg, std::string_view target, v1::QueuedMessage* out) {
   out->set_target(std::string(target));
   out->set_json(msg.Dump());
-  out->set_method(QueueMethod(msg));
+  out->set_method(ToValidUtf8(QueueMethod(msg)));
   if (const Json* methargs = msg.Find("methargs")) {
     absl::StatusOr<CapData> c = CapDataFromJson(*methargs);
     if (c.ok()) FillCapData(*c, out->mutable_methargs());
@@ -404,17 +391,17 @@ absl::Status Inspector::ListVats(const v1::ListVatsRequest& req, v1::ListVatsRes
     v1::VatInfo* info = resp->add_vats();
     info->set_id(v.ToString());
     info->set_alive(exists && !pending_cleanup && !reason);
-    if (reason) info->set_termination_reason(*reason);
+    if (reason) info->set_termination_reason(ToValidUtf8(*reason));
     ASSIGN_OR_RETURN(Json options, GetJson(s, keys::VatOptions(v)));
     if (!options.is_null()) info->set_options_json(options.Dump());
     if (const Json* name = options.is_object() ? options.Find("name") : nullptr) {
-      if (name->is_string()) info->set_name(name->as_string());
+      if (name->is_string()) info->set_name(ToValidUtf8(name->as_string()));
     }
     if (info->name().empty()) {
       // A cleaned-up vat keeps its name in the termination record.
       ASSIGN_OR_RETURN(Json record, GetJson(s, keys::TerminatedVatRecord(v)));
       const Json* name = record.is_object() ? record.Find("name") : nullptr;
-      if (name && name->is_string()) info->set_name(name->as_string());
+      if (name && name->is_string()) info->set_name(ToValidUtf8(name->as_string()));
     }
     if (dynamic.is_array()) {
       for (const Json& d : dynamic.as_array()) {
@@ -609,7 +596,7 @@ absl::Status Inspector::ListRunQueue(const v1::ListRunQueueRequest& req,
       item->set_target(vat->as_string());
     }
     if (const Json* msg = ev.Find("msg"); msg && msg->is_object()) {
-      item->set_method(QueueMethod(*msg));
+      item->set_method(ToValidUtf8(QueueMethod(*msg)));
       const Json* result = msg->Find("result");
       if (result && result->is_string()) item->set_kpid(result->as_string());
     }
@@ -673,7 +660,7 @@ absl::Status Inspector::GetMailbox(const v1::GetMailboxRequest& req,
     for (const auto& [num, body] : box->outbox) {
       v1::MailboxMessage* out = m->add_outbox();
       out->set_num(num);
-      out->set_body(body);
+      out->set_body(ToValidUtf8(body));
     }
   }
   return absl::OkStatus();
@@ -682,7 +669,12 @@ absl::Status Inspector::GetMailbox(const v1::GetMailboxRequest& req,
 absl::Status Inspector::ScanKV(const v1::ScanKVRequest& req, v1::ScanKVResponse* resp) const {
   Snapshot s = store_->GetSnapshot();
   const std::string& prefix = req.prefix();
-  const std::string& token = req.page_token();
+  std::string token = req.page_token();
+  if (token.rfind(kHexTokenPrefix, 0) == 0) {
+    std::optional<std::string> raw = Unhex(std::string_view(token).substr(kHexTokenPrefix.size()));
+    if (!raw) return absl::InvalidArgumentError("page_token: bad ~hex: token");
+    token = std::move(*raw);
+  }
   if (!token.empty() && token.compare(0, prefix.size(), prefix) != 0) {
     return absl::InvalidArgumentError("page_token: not a token from this scan");
   }
@@ -694,11 +686,18 @@ absl::Status Inspector::ScanKV(const v1::ScanKVRequest& req, v1::ScanKVResponse*
     if (k.substr(0, prefix.size()) != prefix) break;
     if (!token.empty() && k == token) continue;
     if (static_cast<uint32_t>(resp->entries_size()) == page) {
-      resp->set_next_page_token(resp->entries(page - 1).key());
+      const v1::KVEntry& last = resp->entries(page - 1);
+      resp->set_next_page_token(last.key_hex() ? StrCat(kHexTokenPrefix, last.key())
+                                               : last.key());
       break;
     }
     v1::KVEntry* e = resp->add_entries();
-    e->set_key(IsValidUtf8(k) ? std::string(k) : Hex(k));
+    if (IsValidUtf8(k)) {
+      e->set_key(std::string(k));
+    } else {
+      e->set_key(Hex(k));
+      e->set_key_hex(true);
+    }
     if (req.keys_only()) continue;
     std::string_view v = it->value();
     if (IsValidUtf8(v)) {

@@ -8,6 +8,7 @@
 #include "kernel/json.h"
 #include "kernel/smallcaps.h"
 #include "kernel/strings.h"
+#include "kernel/utf8.h"
 
 namespace swingset {
 namespace {
@@ -22,26 +23,72 @@ bool GetNat(const Json* j, uint64_t* out) {
   return *out <= kMaxMailboxNumber;
 }
 
-// The counters of a peer record (everything but the outbox).
+// The counters of a peer record (everything but the outbox bodies).
 struct PeerCounters {
   uint64_t ack = 0;
   uint64_t inbound = 0;
   uint64_t inbound_ack = 0;
+  uint64_t out_bytes = 0;  // sum over the outbox of body size + kOutboxMessageOverhead
+  uint64_t out_count = 0;  // messages in the outbox
 };
 
 std::string SerializeCounters(const PeerCounters& c) {
   return StrCat("{\"ack\":", c.ack, ",\"inbound\":", c.inbound, ",\"inboundAck\":", c.inbound_ack,
-                "}");
+                ",\"outBytes\":", c.out_bytes, ",\"outCount\":", c.out_count, "}");
+}
+
+// An absent field reads as 0 (records written before the outbox counts existed).
+bool GetOptionalNat(const Json& j, std::string_view key, uint64_t* out) {
+  const Json* v = j.Find(key);
+  if (!v) {
+    *out = 0;
+    return true;
+  }
+  return GetNat(v, out);
 }
 
 absl::StatusOr<PeerCounters> ParseCounters(std::string_view peer, std::string_view text) {
   absl::StatusOr<Json> j = Json::Parse(text);
   PeerCounters c;
   if (!j.ok() || !j->is_object() || !GetNat(j->Find("ack"), &c.ack) ||
-      !GetNat(j->Find("inbound"), &c.inbound) || !GetNat(j->Find("inboundAck"), &c.inbound_ack)) {
+      !GetNat(j->Find("inbound"), &c.inbound) || !GetNat(j->Find("inboundAck"), &c.inbound_ack) ||
+      !GetOptionalNat(*j, "outBytes", &c.out_bytes) ||
+      !GetOptionalNat(*j, "outCount", &c.out_count)) {
     return Corrupt(StrCat("bad record for peer ", peer));
   }
   return c;
+}
+
+std::string SerializeLimits(const MailboxLimits& l) {
+  return StrCat("{\"maxBodyBytes\":", l.max_body_bytes, ",\"maxOutboxBytes\":", l.max_outbox_bytes,
+                ",\"maxOutboxMessages\":", l.max_outbox_messages, ",\"maxPeers\":", l.max_peers,
+                "}");
+}
+
+absl::StatusOr<MailboxLimits> ReadLimits(DeviceContext* ctx) {
+  MailboxLimits l;
+  std::optional<std::string> text = ctx->GetStateKey(mailbox_keys::kLimits);
+  if (!text) return l;
+  absl::StatusOr<Json> j = Json::Parse(*text);
+  auto get = [&](std::string_view key, uint64_t* out) {
+    const Json* v = j->Find(key);
+    if (!v || !v->is_int() || v->as_int() < 0) return false;
+    *out = static_cast<uint64_t>(v->as_int());
+    return true;
+  };
+  if (!j.ok() || !j->is_object() || !get("maxBodyBytes", &l.max_body_bytes) ||
+      !get("maxOutboxBytes", &l.max_outbox_bytes) ||
+      !get("maxOutboxMessages", &l.max_outbox_messages) || !get("maxPeers", &l.max_peers)) {
+    return Corrupt("bad limits record");
+  }
+  return l;
+}
+
+absl::StatusOr<uint64_t> ReadPeerCount(DeviceContext* ctx) {
+  std::optional<std::string> text = ctx->GetStateKey(mailbox_keys::kPeerCount);
+  uint64_t n = 0;
+  if (text && !ParseNat(*text, &n)) return Corrupt("bad peer count");
+  return n;
 }
 
 // The number at the end of an outbox key ("...|0000000000000042").
@@ -91,10 +138,18 @@ absl::StatusOr<std::optional<PeerCounters>> ReadCounters(DeviceContext* ctx,
   return std::optional<PeerCounters>(c);
 }
 
-// The peer's counters, creating the peer record if the peer is new.
-absl::StatusOr<PeerCounters> EnsurePeer(DeviceContext* ctx, std::string_view peer) {
+// The peer's counters, creating the peer record if the peer is new. kResourceExhausted when a
+// new peer would exceed `max_peers` (nothing written).
+absl::StatusOr<PeerCounters> EnsurePeer(DeviceContext* ctx, std::string_view peer,
+                                        uint64_t max_peers) {
   ASSIGN_OR_RETURN(std::optional<PeerCounters> c, ReadCounters(ctx, peer));
   if (c) return *c;
+  ASSIGN_OR_RETURN(uint64_t count, ReadPeerCount(ctx));
+  if (count >= max_peers) {
+    return absl::ResourceExhaustedError(
+        StrCat("a new peer would exceed the limit of ", max_peers, " peers (max_mailbox_peers)"));
+  }
+  ctx->SetStateKey(mailbox_keys::kPeerCount, StrCat(count + 1));
   ctx->SetStateKey(mailbox_keys::Peer(peer), SerializeCounters(PeerCounters()));
   return PeerCounters();
 }
@@ -145,6 +200,11 @@ SyscallResult MailboxDevice::Invoke(DeviceContext* ctx, std::string_view node,
         !a.as_array()[2].is_string()) {
       return Error("add(peer, num, body) needs a peer name, a number and a string");
     }
+    // Bodies leave in a protobuf string field (MailboxMessage.body), which must be UTF-8: a
+    // body holding a lone surrogate is refused here, at the vat's callNow, deterministically.
+    if (!IsValidUtf8(a.as_array()[2].as_string())) {
+      return Error("add: the body is not well-formed Unicode (it holds a lone surrogate)");
+    }
   } else if (method == "remove" || method == "setAcknum") {
     if (a.as_array().size() != 2 || !ArgPeer(a, 0, &peer) || !ArgNat(a, 1, &num)) {
       return Error(StrCat(method, "(peer, num) needs a peer name and a number"));
@@ -157,13 +217,53 @@ SyscallResult MailboxDevice::Invoke(DeviceContext* ctx, std::string_view node,
     return Error(StrCat("unknown method ", method));
   }
 
-  absl::StatusOr<PeerCounters> counters = EnsurePeer(ctx, peer);
-  if (!counters.ok()) return Error(std::string(counters.status().message()));
-  touched_.insert(peer);
+  absl::StatusOr<MailboxLimits> limits = ReadLimits(ctx);
+  if (!limits.ok()) return Error(std::string(limits.status().message()));
+  // An add is checked against the limits before anything is written.
+  const std::string out_key = mailbox_keys::Outbox(peer, num);
+  std::optional<std::string> old_body;
+  if (method == "add" || method == "remove") old_body = ctx->GetStateKey(out_key);
   if (method == "add") {
-    ctx->SetStateKey(mailbox_keys::Outbox(peer, num), a.as_array()[2].as_string());
-  } else if (method == "remove") {
-    ctx->DeleteStateKey(mailbox_keys::Outbox(peer, num));
+    const std::string& body = a.as_array()[2].as_string();
+    if (body.size() > limits->max_body_bytes) {
+      return Error(StrCat("add: a body of ", body.size(), " bytes exceeds the limit of ",
+                          limits->max_body_bytes, " (max_mailbox_body_bytes)"));
+    }
+  }
+  absl::StatusOr<PeerCounters> counters = EnsurePeer(ctx, peer, limits->max_peers);
+  if (!counters.ok()) return Error(std::string(counters.status().message()));
+  if (method == "add") {
+    const std::string& body = a.as_array()[2].as_string();
+    PeerCounters next = *counters;
+    if (old_body) {
+      next.out_bytes -= std::min(next.out_bytes, old_body->size() + kOutboxMessageOverhead);
+      next.out_count -= std::min<uint64_t>(next.out_count, 1);
+    }
+    next.out_bytes += body.size() + kOutboxMessageOverhead;
+    next.out_count += 1;
+    if (next.out_count > limits->max_outbox_messages) {
+      return Error(StrCat("add: the outbox for ", peer, " holds ", counters->out_count,
+                          " messages, the limit (max_outbox_messages)"));
+    }
+    if (next.out_bytes > limits->max_outbox_bytes) {
+      return Error(StrCat("add: the outbox for ", peer, " would hold ", next.out_bytes,
+                          " bytes, above the limit of ", limits->max_outbox_bytes,
+                          " (max_outbox_bytes)"));
+    }
+    touched_.insert(peer);
+    ctx->SetStateKey(out_key, body);
+    ctx->SetStateKey(mailbox_keys::Peer(peer), SerializeCounters(next));
+    return Ok();
+  }
+  touched_.insert(peer);
+  if (method == "remove") {
+    if (old_body) {
+      PeerCounters next = *counters;
+      next.out_bytes -= std::min(next.out_bytes, old_body->size() + kOutboxMessageOverhead);
+      next.out_count -= std::min<uint64_t>(next.out_count, 1);
+      ctx->DeleteStateKey(out_key);
+      ctx->SetStateKey(mailbox_keys::Peer(peer), SerializeCounters(next));
+    }
   } else if (method == "setAcknum" && counters->ack != num) {
     counters->ack = num;
     ctx->SetStateKey(mailbox_keys::Peer(peer), SerializeCounters(*counters));
@@ -179,6 +279,12 @@ absl::Status MailboxDevice::DeliverInbound(
   std::optional<std::string> handler = ctx->GetStateKey(mailbox_keys::kHandler);
   if (!handler) {
     return absl::FailedPreconditionError("no inbound handler registered with the mailbox device");
+  }
+  // A send to an object of a terminated vat is dropped: marking the messages delivered (and
+  // the ack forwarded) would lose them for good.
+  if (!ctx->CanDeliverTo(*handler)) {
+    return absl::FailedPreconditionError(
+        "the mailbox handler's vat is terminated; nothing was delivered");
   }
   // Messages may arrive unsorted or repeated; hand each new number over once, in order (the
   // first copy of a number wins).
@@ -216,8 +322,18 @@ absl::Status MailboxDevice::AddPeers(DeviceContext* ctx, const std::vector<std::
   for (const std::string& p : peers) {
     if (!IsValidPeerName(p)) return absl::InvalidArgumentError(StrCat("bad peer name '", p, "'"));
   }
-  for (const std::string& p : peers) RETURN_IF_ERROR(EnsurePeer(ctx, p).status());
+  ASSIGN_OR_RETURN(MailboxLimits limits, ReadLimits(ctx));
+  ASSIGN_OR_RETURN(uint64_t count, ReadPeerCount(ctx));
+  if (count + peers.size() > limits.max_peers) {
+    return absl::InvalidArgumentError(StrCat(count + peers.size(), " peers exceed the limit of ",
+                                             limits.max_peers, " (max_mailbox_peers)"));
+  }
+  for (const std::string& p : peers) RETURN_IF_ERROR(EnsurePeer(ctx, p, limits.max_peers).status());
   return absl::OkStatus();
+}
+
+void MailboxDevice::SetLimits(DeviceContext* ctx, const MailboxLimits& limits) {
+  ctx->SetStateKey(mailbox_keys::kLimits, SerializeLimits(limits));
 }
 
 absl::StatusOr<bool> MailboxDevice::IsKnownPeer(DeviceContext* ctx, std::string_view peer) {

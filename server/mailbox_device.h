@@ -11,7 +11,11 @@
 // item, so every call reads and writes O(1) keys of O(1) size whatever the outbox holds:
 //
 //   handler                      device-side slot of the handler object (absent until registered)
-//   peer.<peer>                  {"ack":n,"inbound":n,"inboundAck":n}  (present iff the peer is known)
+//   limits                       {"maxBodyBytes":n,"maxOutboxBytes":n,"maxOutboxMessages":n,
+//                                 "maxPeers":n}  (genesis params; absent = MailboxLimits defaults)
+//   peerCount                    number of known peers, decimal (absent = 0)
+//   peer.<peer>                  {"ack":n,"inbound":n,"inboundAck":n,"outBytes":n,"outCount":n}
+//                                (present iff the peer is known)
 //   out.<peer>|<num>             body of outbound message <num>, num as 16 zero-padded digits
 //
 // The bytes are canonical (fixed field order, decimal numbers, no whitespace) and '|' is not a
@@ -27,6 +31,11 @@
 //   addPeer(peer)                     make a peer known without sending
 // Any call naming a peer makes that peer known. The host side (DeliverInbound) accepts only
 // known peers, and only once a handler is registered.
+//
+// Limits (MailboxLimits, genesis params): a body above max_body_bytes, an outbox above
+// max_outbox_messages or max_outbox_bytes (each message counted as its body plus
+// kOutboxMessageOverhead), or a new peer beyond max_peers makes the vat's device call fail with
+// an error, and nothing changes. They bound what the EndBlock response reports for mailboxes.
 //
 // Reading whole mailboxes (the outbox of a peer, every peer) needs a key scan, which a device
 // cannot do; MailboxReader does it on a store snapshot, optionally overlaid with a block's
@@ -69,12 +78,25 @@ struct PeerMailbox {
 
 // Peer names: 1..128 characters from [A-Za-z0-9._:@/+-].
 bool IsValidPeerName(std::string_view peer);
+inline constexpr size_t kMaxPeerNameBytes = 128;
+// What an outbox message costs against MailboxLimits::max_outbox_bytes besides its body.
+inline constexpr uint64_t kOutboxMessageOverhead = 16;
+
+// Consensus limits of the mailbox device (genesis params, stored in the device state).
+struct MailboxLimits {
+  uint64_t max_body_bytes = 16 << 10;
+  uint64_t max_outbox_messages = 256;
+  uint64_t max_outbox_bytes = 64 << 10;
+  uint64_t max_peers = 16;
+};
 // The largest message number or ack accepted (numbers travel as JSON numbers).
 inline constexpr uint64_t kMaxMailboxNumber = (uint64_t{1} << 53) - 1;
 
 // Device state keys (relative to d<N>.deviceState.), as laid out above.
 namespace mailbox_keys {
 inline constexpr std::string_view kHandler = "handler";
+inline constexpr std::string_view kLimits = "limits";
+inline constexpr std::string_view kPeerCount = "peerCount";
 inline constexpr std::string_view kPeerPrefix = "peer.";
 std::string Peer(std::string_view peer);
 std::string OutboxPrefix(std::string_view peer);  // "out.<peer>|"
@@ -91,13 +113,17 @@ class MailboxDevice : public Device {
   // Host side. Hands messages numbered above inbound_delivered to the handler (one
   // deliverInboundMessages send), and the ack if above inbound_ack_delivered
   // (deliverInboundAck). kNotFound for an unknown peer, kFailedPrecondition when no handler is
-  // registered; nothing changes on error.
+  // registered, or when the handler's vat is gone (terminated: nothing would receive the
+  // messages, so they are not marked delivered); nothing changes on error.
   absl::Status DeliverInbound(DeviceContext* ctx, std::string_view peer,
                               const std::vector<std::pair<uint64_t, std::string>>& messages,
                               uint64_t ack);
 
-  // Makes peers known (genesis). kInvalidArgument for a bad name, before anything is written.
+  // Makes peers known (genesis). kInvalidArgument for a bad name or more peers than
+  // max_peers, before anything is written.
   absl::Status AddPeers(DeviceContext* ctx, const std::vector<std::string>& peers);
+  // Stores the limits (genesis, before AddPeers).
+  void SetLimits(DeviceContext* ctx, const MailboxLimits& limits);
 
   absl::StatusOr<bool> IsKnownPeer(DeviceContext* ctx, std::string_view peer);
   absl::StatusOr<bool> HasHandler(DeviceContext* ctx);

@@ -4,15 +4,17 @@
 //             [--tls-cert F --tls-key F --tls-client-ca F] [--insecure-allow-remote-lifecycle]
 //             [--data-dir DIR] [--log-level L] [--log-format F] [--port-file PATH]
 //             [--max-message-bytes N] [--inspect-threads N] [--inspect-max-queued N]
-//             [--inspect-nice N]
-//             [--js-delivery-timeout-seconds N] [--js-heap-limit-mib N]
-//             [--testing-extra-gcs-per-delivery N]
+//             [--inspect-nice N] [--js-delivery-timeout-seconds N] [--js-heap-limit-mib N]
+//             [--verify-on-start] [--testing-extra-gcs-per-delivery N]
 //   swingsetd verify-state [--data-dir DIR]
 //
-// Exit status: 0 clean shutdown (SIGTERM/SIGINT) or verify-state match; 1 verify-state mismatch;
-// 2 runtime error (cannot listen, kernel failed to open); 3 the store cannot be opened;
-// 4 the store is locked by another process; 64 bad command line (including a non-loopback
-// Lifecycle listener without TLS).
+// Exit status (README "Exit status"): 0 clean shutdown (SIGTERM/SIGINT) or verify-state match;
+// 1 verify-state mismatch; 2 runtime error (cannot listen, kernel failed to open); 3 the store
+// cannot be opened; 4 the store is locked by another process; 5 the data dir is not empty but
+// holds no store; 6 LevelDB found the store damaged; 7 the stored host state is inconsistent;
+// 8 --verify-on-start: the recomputed state hash differs from the stored one; 64 bad command
+// line (including a non-loopback Lifecycle listener without TLS); 70 a broken kernel invariant
+// (CHECK); 74 a storage failure while serving.
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
@@ -57,7 +59,12 @@ constexpr int kExitMismatch = 1;
 constexpr int kExitRuntime = 2;
 constexpr int kExitStore = 3;
 constexpr int kExitLocked = 4;
+constexpr int kExitNotAStore = 5;
+constexpr int kExitCorrupt = 6;
+constexpr int kExitInconsistent = 7;
+constexpr int kExitVerifyMismatch = 8;
 constexpr int kExitUsage = 64;
+// 70 and 74 (kExitInvariantFailure, kExitStorageFailure) are kernel/base.h's.
 
 constexpr const char* kUsage =
     "usage: swingsetd [--listen HOST:PORT|unix:PATH] [--data-dir DIR] [options]\n"
@@ -89,15 +96,23 @@ constexpr const char* kUsage =
     "                             wall-clock budget of one JS vat delivery; a delivery that\n"
     "                             runs longer fails and terminates its vat (default 30, 0 = none)\n"
     "  --js-heap-limit-mib N      SpiderMonkey heap limit for all JS vats (default 1024)\n"
+    "  --verify-on-start          before serving, recompute the state hash from a full scan\n"
+    "                             of the store (as verify-state does); exit 8 if it differs\n"
     "  --testing-extra-gcs-per-delivery N\n"
     "                             testing only: force N full GCs before every JS delivery\n"
     "                             (results and hashes must not change)\n"
-    "  --crash-at POINT:HEIGHT    testing only: SIGKILL self at a lifecycle point\n"
-    "                             (end_block_mid, end_block_done, commit_before_write,\n"
-    "                             commit_after_write)\n"
+    "  --crash-at POINT:HEIGHT[:MODE]\n"
+    "                             testing only: at a lifecycle point (end_block_mid,\n"
+    "                             end_block_done, commit_before_write, commit_after_write)\n"
+    "                             SIGKILL self (MODE kill, the default), fail a CHECK (check,\n"
+    "                             exit 70) or halt as on a storage failure (storage, exit 74)\n"
     "\n"
     "verify-state recomputes the state hash from a full scan of the store and exits 0 when it\n"
-    "equals the committed one, 1 when it differs, 2 on error.\n";
+    "equals the committed one, 1 when it differs, 2 on error.\n"
+    "\n"
+    "Exit status: 0 clean stop; 2 runtime error; 3 store cannot be opened; 4 store locked;\n"
+    "5 data dir not empty but no store; 6 store damaged; 7 stored host state inconsistent;\n"
+    "8 --verify-on-start mismatch; 64 usage; 70 broken invariant; 74 storage failure.\n";
 
 struct Flags {
   std::string command = "serve";
@@ -117,6 +132,7 @@ struct Flags {
   uint64_t js_delivery_timeout_seconds = 30;
   uint64_t js_heap_limit_mib = 1024;
   uint64_t testing_extra_gcs = 0;
+  bool verify_on_start = false;
 };
 
 [[noreturn]] void UsageError(std::string_view message) {
@@ -166,8 +182,13 @@ Flags ParseFlags(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       std::exit(0);
     }
-    if (a == "--insecure-allow-remote-lifecycle") {
+    if (a == "--insecure-allow-remote-lifecycle") {  // flags without a value
       f.insecure_allow_remote_lifecycle = true;
+      continue;
+    }
+    if (a == "--verify-on-start") {
+      if (f.command != "serve") UsageError("--verify-on-start is for serving");
+      f.verify_on_start = true;
       continue;
     }
     std::string value;
@@ -257,22 +278,83 @@ Flags ParseFlags(int argc, char** argv) {
   return f;
 }
 
-// Opens the store or exits with a clear message.
+// Opens the store or exits with a clear message naming the data dir, and the exit status of
+// what is wrong.
 std::unique_ptr<KvStore> OpenStoreOrExit(const std::string& dir, bool create) {
   LevelDbOptions options;
   options.create_if_missing = create;
   absl::StatusOr<std::unique_ptr<KvStore>> store = OpenLevelDbKvStore(dir, options);
   if (store.ok()) return std::move(*store);
   std::string message(store.status().message());
-  bool locked = store.status().code() == absl::StatusCode::kUnavailable &&
-                message.find("lock") != std::string::npos;
-  if (locked) {
-    log::Error("the store is locked: another process (a running swingsetd?) holds it",
-               {{"data_dir", dir}, {"error", message}});
-    std::exit(kExitLocked);
+  switch (store.status().code()) {
+    case absl::StatusCode::kUnavailable:
+      if (message.find("lock") != std::string::npos) {
+        log::Error("the store is locked: another process (a running swingsetd?) holds it",
+                   {{"data_dir", dir}, {"error", message}});
+        std::exit(kExitLocked);
+      }
+      break;
+    case absl::StatusCode::kFailedPrecondition:
+      log::Error("the data dir is not a swingsetd store: refusing to create one among its files",
+                 {{"data_dir", dir}, {"error", message}});
+      std::exit(kExitNotAStore);
+    case absl::StatusCode::kDataLoss:
+      log::Error("the store is damaged (LevelDB found corruption; its LOG file in the data dir "
+                 "has details): restore the data dir from a backup or a state sync",
+                 {{"data_dir", dir}, {"error", message}});
+      std::exit(kExitCorrupt);
+    default:
+      break;
   }
   log::Error("cannot open the store", {{"data_dir", dir}, {"error", message}});
   std::exit(kExitStore);
+}
+
+// Before serving: the cheap consistency check of the committed host state and, with
+// --verify-on-start, the full recompute of the state hash. Exits on failure.
+void CheckStoreOrExit(const KvStore& store, const Flags& flags) {
+  absl::Status s = BlockLifecycle::CheckStoredHostState(store);
+  if (!s.ok()) {
+    log::Error("the store's committed host state is inconsistent",
+               {{"data_dir", flags.data_dir}, {"error", s.ToString()}});
+    std::exit(s.code() == absl::StatusCode::kDataLoss ? kExitInconsistent : kExitStore);
+  }
+  if (!flags.verify_on_start) return;
+  std::unique_ptr<KvSnapshot> snap = store.GetSnapshot();
+  absl::StatusOr<std::optional<LtHash16>> stored = ReadStoredStateHash(*snap);
+  if (!stored.ok()) {
+    log::Error("verify-on-start: cannot read the stored state hash",
+               {{"data_dir", flags.data_dir}, {"error", stored.status().ToString()}});
+    std::exit(kExitStore);
+  }
+  if (!stored->has_value()) {
+    log::Info("verify-on-start: the store has no committed state yet",
+              {{"data_dir", flags.data_dir}});
+    return;
+  }
+  auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<LtHash16> computed = ComputeStateHash(*snap, [](uint64_t keys_done) {
+    log::Info("verify-on-start: hashing", {{"consensus_keys", StrCat(keys_done)}});
+  });
+  if (!computed.ok()) {
+    log::Error("verify-on-start: the full scan failed",
+               {{"data_dir", flags.data_dir}, {"error", computed.status().ToString()}});
+    std::exit(computed.status().code() == absl::StatusCode::kDataLoss ? kExitCorrupt
+                                                                       : kExitStore);
+  }
+  if (!(*computed == **stored)) {
+    log::Error("verify-on-start: the state hash recomputed from the store differs from the "
+               "stored one (the store's contents were changed or damaged)",
+               {{"data_dir", flags.data_dir},
+                {"stored", (*stored)->DigestHex()},
+                {"recomputed", computed->DigestHex()}});
+    std::exit(kExitVerifyMismatch);
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - start)
+                .count();
+  log::Info("verify-on-start: OK", {{"state_hash", computed->DigestHex()},
+                                    {"millis", StrCat(ms)}});
 }
 
 int VerifyStateCommand(const Flags& flags) {
@@ -307,22 +389,36 @@ int VerifyStateCommand(const Flags& flags) {
 
 BlockLifecycle::CrashHook MakeCrashHook(const std::string& spec) {
   if (spec.empty()) return nullptr;
-  size_t colon = spec.rfind(':');
-  uint64_t h;
-  if (colon == std::string::npos || !ParseNat(spec.substr(colon + 1), &h)) {
-    UsageError("--crash-at must be POINT:HEIGHT");
+  // POINT:HEIGHT[:MODE]
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    size_t colon = spec.find(':', start);
+    parts.push_back(spec.substr(start, colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
   }
-  std::string point = spec.substr(0, colon);
+  uint64_t h;
+  if (parts.size() < 2 || parts.size() > 3 || !ParseNat(parts[1], &h)) {
+    UsageError("--crash-at must be POINT:HEIGHT[:MODE]");
+  }
+  const std::string point = parts[0];
   if (point != "end_block_mid" && point != "end_block_done" && point != "commit_before_write" &&
       point != "commit_after_write") {
     UsageError(StrCat("unknown --crash-at point '", point, "'"));
   }
+  const std::string mode = parts.size() == 3 ? parts[2] : "kill";
+  if (mode != "kill" && mode != "check" && mode != "storage") {
+    UsageError(StrCat("unknown --crash-at mode '", mode, "' (kill, check or storage)"));
+  }
   int64_t height = static_cast<int64_t>(h);
-  return [point, height](std::string_view at, int64_t at_height) {
-    if (at == point && at_height == height) {
-      log::Warn("crash point reached: SIGKILL", {{"point", point}, {"height", StrCat(height)}});
-      raise(SIGKILL);
-    }
+  return [point, height, mode](std::string_view at, int64_t at_height) {
+    if (at != point || at_height != height) return;
+    log::Warn("crash point reached", {{"point", point}, {"height", StrCat(height)},
+                                      {"mode", mode}});
+    CHECK(mode != "check") << "testing: --crash-at " << point << ":" << height << ":check";
+    CHECK_STORAGE(mode != "storage")
+        << "testing: --crash-at " << point << ":" << height << ":storage";
+    raise(SIGKILL);
   };
 }
 
@@ -366,6 +462,7 @@ int Serve(const Flags& flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::unique_ptr<KvStore> store = OpenStoreOrExit(flags.data_dir, /*create=*/true);
+  CheckStoreOrExit(*store, flags);
   KernelThread kernel_thread;
 
   // The vat hosts and the kernel live on the kernel thread: the JS host's engine (one
@@ -467,6 +564,9 @@ int Serve(const Flags& flags) {
       grpc::ServerBuilder builder;
       builder.AddListeningPort(l.address, l.credentials, &l.port);
       builder.SetMaxReceiveMessageSize(flags.max_message_bytes);
+      // Genesis params are refused when they allow a larger EndBlock response, so no answer the
+      // chain depends on is ever cut off here.
+      builder.SetMaxSendMessageSize(static_cast<int>(kMaxEndBlockResponseBytes));
       if (i == 0) services->RegisterLifecycle(&builder);
       if (i == 1 || !split) services->RegisterInspect(&builder);
       // A unix socket is created owner-only (then chmod'ed, in case it already existed).

@@ -104,8 +104,9 @@ TEST_F(BadInputTest, BadActionsAreRejectedWithNoStateChange) {
   v1::Action no_kind;
   no_kind.set_id(9);
   ExpectRejected(One(3, no_kind), kInvalid, "actions[0]: no action kind");
-  ExpectRejected(One(3, CallVat(1, "nosuchvat", "increment", "[]")), kInvalid,
-                 "actions[0].call_vat.vat: unknown vat 'nosuchvat'");
+  // (An unknown vat or peer depends on state: a per-action error, hostile_blocks_test.)
+  ExpectRejected(One(3, CallVat(1, "no such vat", "increment", "[]")), kInvalid,
+                 "actions[0].call_vat.vat: not 1-64 of [A-Za-z0-9_-]");
   ExpectRejected(One(3, CallVat(1, "", "increment", "[]")), kInvalid, "call_vat.vat: empty");
   ExpectRejected(One(3, CallVat(1, "counter", "", "[]")), kInvalid, "call_vat.method");
   ExpectRejected(One(3, CallVat(1, "counter", "#special", "[]")), kInvalid, "call_vat.method");
@@ -115,14 +116,12 @@ TEST_F(BadInputTest, BadActionsAreRejectedWithNoStateChange) {
                  "must be a JSON array");
   ExpectRejected(One(3, CallVat(1, "counter", "increment", std::string(300 << 10, ' '))),
                  kInvalid, "call_vat.args_json");
-  ExpectRejected(One(3, Inbound(1, "mallory", {31}, 0)), kInvalid,
-                 "deliver_inbound.peer: unknown peer 'mallory'");
   ExpectRejected(One(3, Inbound(1, "bad peer", {31}, 0)), kInvalid, "bad peer name");
   ExpectRejected(One(3, Inbound(1, "alice", {0}, 0)), kInvalid, "messages[0].num");
   ExpectRejected(One(3, Inbound(1, "alice", {31}, uint64_t{1} << 60)), kInvalid, "ack");
   // A valid action followed by a bad one: the whole request is refused, the first did not run.
   v1::EndBlockRequest mixed = One(3, CallVat(1, "counter", "increment", "[1]"));
-  *mixed.add_actions() = CallVat(2, "ghost", "increment", "[1]");
+  *mixed.add_actions() = CallVat(2, "ghost/1", "increment", "[1]");
   ExpectRejected(mixed, kInvalid, "actions[1].call_vat.vat");
   v1::EndBlockRequest many;
   many.set_height(3);

@@ -9,6 +9,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,10 @@ class RecordingContext : public DeviceContext {
     sends.push_back(std::string(target) + " " + std::string(method) + " " + args.body);
     return absl::OkStatus();
   }
+  bool CanDeliverTo(std::string_view target) override {
+    return dead_targets.count(std::string(target)) == 0;
+  }
+  std::set<std::string> dead_targets;
   std::map<std::string, std::string> keyed;
   std::vector<std::string> sends;
   int reads = 0, writes = 0;
@@ -73,8 +78,11 @@ TEST(MailboxDeviceTest, VatCallsEditOutboxAndAckAsCanonicalKeys) {
   EXPECT_THAT(ctx.keyed,
               ElementsAre(Pair("out.alice|0000000000000009", "#nine"),
                           Pair("out.alice|0000000000000010", "ten"),
-                          Pair("peer.alice", R"({"ack":7,"inbound":0,"inboundAck":0})"),
-                          Pair("peer.bob.x", R"({"ack":0,"inbound":0,"inboundAck":0})")));
+                          Pair("peer.alice", R"({"ack":7,"inbound":0,"inboundAck":0,)"
+                                             R"("outBytes":40,"outCount":2})"),
+                          Pair("peer.bob.x", R"({"ack":0,"inbound":0,"inboundAck":0,)"
+                                             R"("outBytes":0,"outCount":0})"),
+                          Pair("peerCount", "2")));
   EXPECT_THAT(d.touched_peers(), ElementsAre("alice", "bob.x"));
   ASSERT_TRUE(Call(d, ctx, "remove", R"(["alice",9])").ok);
   ASSERT_TRUE(Call(d, ctx, "remove", R"(["alice",99])").ok);  // absent: no-op
@@ -95,6 +103,7 @@ TEST(MailboxDeviceTest, VatCallsEditOutboxAndAckAsCanonicalKeys) {
 TEST(MailboxDeviceTest, EachCallTouchesAConstantNumberOfKeys) {
   MailboxDevice d;
   RecordingContext ctx;
+  d.SetLimits(&ctx, MailboxLimits{.max_outbox_messages = 5000, .max_outbox_bytes = 1 << 20});
   ASSERT_TRUE(d.AddPeers(&ctx, {"alice"}).ok());
   auto cost = [&](const std::string& method, const std::string& args) {
     ctx.reads = ctx.writes = 0;
@@ -108,11 +117,15 @@ TEST(MailboxDeviceTest, EachCallTouchesAConstantNumberOfKeys) {
     ASSERT_TRUE(Call(d, ctx, "add", StrCat("[\"alice\",", i, ",\"body\"]")).ok);
   }
   // With 2,000 messages queued, adding, removing and acking cost what they cost with one.
-  EXPECT_EQ(cost("add", R"(["alice",2001,"body"])"), add_small);
-  EXPECT_EQ(cost("remove", R"(["alice",1])")[1], 1u);
+  // (The bytes differ only by the digits of the peer record's outbox counts.)
+  std::vector<size_t> add_big = cost("add", R"(["alice",2001,"body"])");
+  EXPECT_EQ(add_big[0], add_small[0]);
+  EXPECT_EQ(add_big[1], add_small[1]);
+  EXPECT_LE(add_big[2], add_small[2] + 10);
+  EXPECT_EQ(cost("remove", R"(["alice",1])")[1], 2u);  // the message, the peer's counts
   std::vector<size_t> ack = cost("setAcknum", R"(["alice",5])");
   EXPECT_EQ(ack[1], 1u);
-  EXPECT_LT(ack[2], 64u);
+  EXPECT_LT(ack[2], 96u);
   ctx.reads = ctx.writes = 0;
   ASSERT_TRUE(
       d.Invoke(&ctx, "d+0", "registerInboundHandler", CapData{R"(#["$0.Alleged: h"])", {"o-10"}})
@@ -155,7 +168,8 @@ TEST(MailboxDeviceTest, InboundNeedsKnownPeerAndHandlerAndDropsSeenNumbers) {
   ASSERT_TRUE(d.DeliverInbound(&ctx, "alice", {{2, "b"}}, 5).ok());
   EXPECT_EQ(ctx.sends.size(), 2u);
   EXPECT_EQ(ctx.writes, 0);
-  EXPECT_EQ(ctx.keyed["peer.alice"], R"({"ack":0,"inbound":2,"inboundAck":5})");
+  EXPECT_EQ(ctx.keyed["peer.alice"],
+            R"({"ack":0,"inbound":2,"inboundAck":5,"outBytes":0,"outCount":0})");
   // Inbound traffic does not change what the peer sees (outbox, ack).
   EXPECT_TRUE(d.touched_peers().empty());
 }
@@ -204,6 +218,68 @@ TEST(MailboxDeviceTest, ReaderMergesTheStoreWithABlocksWrites) {
   // Malformed state is data loss, not a crash.
   overlay[prefix + "peer.bob"] = std::string("{\"ack\":-1}");
   EXPECT_EQ(pending.ReadPeer("bob").status().code(), absl::StatusCode::kDataLoss);
+}
+
+// Issue 12 item 10: the genesis limits are enforced at the vat's device call, deterministically
+// and before anything is written; a replaced number is counted once.
+TEST(MailboxDeviceTest, LimitsRefuseBigBodiesFullOutboxesAndTooManyPeers) {
+  MailboxDevice d;
+  RecordingContext ctx;
+  d.SetLimits(&ctx, MailboxLimits{.max_body_bytes = 10,
+                                  .max_outbox_messages = 3,
+                                  .max_outbox_bytes = 3 * 16 + 12,
+                                  .max_peers = 2});
+  EXPECT_EQ(ctx.keyed["limits"],
+            R"({"maxBodyBytes":10,"maxOutboxBytes":60,"maxOutboxMessages":3,"maxPeers":2})");
+  ASSERT_TRUE(d.AddPeers(&ctx, {"alice"}).ok());
+  SyscallResult big = Call(d, ctx, "add", R"(["alice",1,"12345678901"])");
+  EXPECT_FALSE(big.ok);
+  EXPECT_THAT(big.error, ::testing::HasSubstr("max_mailbox_body_bytes"));
+  EXPECT_EQ(ctx.keyed.count("out.alice|0000000000000001"), 0u);
+  ASSERT_TRUE(Call(d, ctx, "add", R"(["alice",1,"1234567890"])").ok);
+  ASSERT_TRUE(Call(d, ctx, "add", R"(["alice",2,"ab"])").ok);
+  // 26 + 18 = 44 bytes; a third body of 5 would make 65 > 60.
+  SyscallResult full = Call(d, ctx, "add", R"(["alice",3,"abcde"])");
+  EXPECT_FALSE(full.ok);
+  EXPECT_THAT(full.error, ::testing::HasSubstr("max_outbox_bytes"));
+  ASSERT_TRUE(Call(d, ctx, "add", R"(["alice",3,""])").ok);
+  // Replacing a number does not add a message.
+  ASSERT_TRUE(Call(d, ctx, "add", R"(["alice",2,"a"])").ok);
+  SyscallResult many = Call(d, ctx, "add", R"(["alice",4,""])");
+  EXPECT_FALSE(many.ok);
+  EXPECT_THAT(many.error, ::testing::HasSubstr("max_outbox_messages"));
+  EXPECT_EQ(ctx.keyed["peer.alice"],
+            R"({"ack":0,"inbound":0,"inboundAck":0,"outBytes":59,"outCount":3})");
+  // A removal frees its share.
+  ASSERT_TRUE(Call(d, ctx, "remove", R"(["alice",1])").ok);
+  ASSERT_TRUE(Call(d, ctx, "add", R"(["alice",4,"abcd"])").ok);
+  EXPECT_EQ(ctx.keyed["peer.alice"],
+            R"({"ack":0,"inbound":0,"inboundAck":0,"outBytes":53,"outCount":3})");
+  // Peers: alice and one more.
+  ASSERT_TRUE(Call(d, ctx, "addPeer", R"(["bob"])").ok);
+  SyscallResult third = Call(d, ctx, "setAcknum", R"(["carol",1])");
+  EXPECT_FALSE(third.ok);
+  EXPECT_THAT(third.error, ::testing::HasSubstr("max_mailbox_peers"));
+  EXPECT_FALSE(*d.IsKnownPeer(&ctx, "carol"));
+  EXPECT_EQ(d.AddPeers(&ctx, {"dave"}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ctx.keyed["peerCount"], "2");
+}
+
+// Issue 12 item 5: with the handler's vat gone nothing is sent and nothing marked delivered.
+TEST(MailboxDeviceTest, InboundForATerminatedHandlerIsRefusedAndNotMarkedDelivered) {
+  MailboxDevice d;
+  RecordingContext ctx;
+  ASSERT_TRUE(d.AddPeers(&ctx, {"alice"}).ok());
+  ASSERT_TRUE(
+      d.Invoke(&ctx, "d+0", "registerInboundHandler", CapData{R"(#["$0.Alleged: h"])", {"o-10"}})
+          .ok);
+  const std::string before = ctx.keyed["peer.alice"];
+  ctx.dead_targets.insert("o-10");
+  absl::Status s = d.DeliverInbound(&ctx, "alice", {{1, "a"}}, 3);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("terminated"));
+  EXPECT_TRUE(ctx.sends.empty());
+  EXPECT_EQ(ctx.keyed["peer.alice"], before);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 
 #include "kernel/base.h"
 #include "kernel/strings.h"
+#include "kernel/utf8.h"
 #include "vats/js_engine.h"
 #include "vats/js_error.h"
 #include "vats/js_sources.h"
@@ -31,13 +32,22 @@ const JSClass kGlobalClass = {"global", JSCLASS_GLOBAL_FLAGS, &JS::DefaultGlobal
 
 constexpr size_t kConsoleCap = 1 << 16;
 
-std::string ToUtf8(JSContext* cx, JS::HandleString s) {
-  JS::UniqueChars chars = JS_EncodeStringToUTF8(cx, s);
-  return chars ? std::string(chars.get()) : std::string();
+// A JS string as WTF-8 (kernel/utf8.h): lone surrogates are kept, not replaced by U+FFFD, so
+// whatever a vat hands the kernel reaches it intact.
+std::string ToWtf8(JSContext* cx, JS::HandleString s) {
+  std::u16string units(JS_GetStringLength(s), u'\0');
+  if (!JS_CopyStringChars(cx, mozilla::Range<char16_t>(units.data(), units.size()), s)) {
+    return std::string();
+  }
+  return Utf16ToWtf8(units);
 }
 
-JSString* FromUtf8(JSContext* cx, std::string_view s) {
-  return JS_NewStringCopyUTF8N(cx, JS::UTF8Chars(s.data(), s.size()));
+// The inverse of ToWtf8: kernel text (WTF-8, which JS_NewStringCopyUTF8N refuses when it holds a
+// lone surrogate) as a JS string. Bytes that are not WTF-8 become U+FFFD.
+JSString* FromWtf8(JSContext* cx, std::string_view s) {
+  if (IsValidUtf8(s)) return JS_NewStringCopyUTF8N(cx, JS::UTF8Chars(s.data(), s.size()));
+  std::u16string units = Wtf8ToUtf16(s);
+  return JS_NewUCStringCopyN(cx, units.data(), units.size());
 }
 
 bool EvalScript(JSContext* cx, const char* name, std::string_view text,
@@ -64,7 +74,7 @@ bool StringifyValue(JSContext* cx, JS::MutableHandleValue v, std::string* out) {
   if (!JS_Stringify(cx, v, nullptr, JS::NullHandleValue, append, &json)) return false;
   JS::RootedString s(cx, JS_NewUCStringCopyN(cx, json.data(), json.size()));
   if (!s) return false;
-  *out = ToUtf8(cx, s);
+  *out = ToWtf8(cx, s);
   return true;
 }
 
@@ -239,7 +249,7 @@ class JsVatHost::Impl {
       JS::RootedValue name(cx);
       CHECK(JS_IdToValue(cx, ids[i], &name));
       JS::RootedString s(cx, name.toString());
-      live.push_back(ToUtf8(cx, s));
+      live.push_back(ToWtf8(cx, s));
     }
     JS::ClearKeptObjects(cx);  // deref() kept the targets alive for this turn
     return live;
@@ -325,13 +335,13 @@ bool JsVatHost::Impl::NativeSyscall(JSContext* cx, unsigned argc, JS::Value* vp)
     }
   }
   if (!parsed) {
-    text = ToUtf8(cx, s);
+    text = ToWtf8(cx, s);
     j = Json::Parse(text);
   }
   absl::StatusOr<VatSyscall> sc =
       j.ok() ? VatSyscall::FromJson(*j) : absl::StatusOr<VatSyscall>(j.status());
   if (!sc.ok()) {
-    if (text.empty()) text = ToUtf8(cx, s);
+    if (text.empty()) text = ToWtf8(cx, s);
     std::string msg = StrCat("bad syscall ", text.substr(0, 200), ": ", sc.status().message());
     JS_ReportErrorUTF8(cx, "%s", msg.c_str());
     return false;
@@ -342,7 +352,7 @@ bool JsVatHost::Impl::NativeSyscall(JSContext* cx, unsigned argc, JS::Value* vp)
     args.rval().setNull();
     return true;
   }
-  JS::RootedString out(cx, FromUtf8(cx, r.ToJson().Dump()));
+  JS::RootedString out(cx, FromWtf8(cx, r.ToJson().Dump()));
   if (!out) return false;
   args.rval().setString(out);
   return true;
@@ -354,7 +364,7 @@ bool JsVatHost::Impl::NativeFatal(JSContext* cx, unsigned argc, JS::Value* vp) {
   std::string text = "vat fatal error";
   if (args.get(0).isString()) {
     JS::RootedString s(cx, args.get(0).toString());
-    text = ToUtf8(cx, s);
+    text = ToWtf8(cx, s);
   }
   if (self->fatal_.empty()) self->fatal_ = text;
   args.rval().setUndefined();
@@ -367,7 +377,7 @@ bool JsVatHost::Impl::NativeLog(JSContext* cx, unsigned argc, JS::Value* vp) {
   std::string text;
   if (args.get(0).isString()) {
     JS::RootedString s(cx, args.get(0).toString());
-    text = ToUtf8(cx, s);
+    text = ToWtf8(cx, s);
   }
   std::string who = self->current_ ? self->current_->id.ToString() : "?";
   if (self->options_.console_to_stderr) fprintf(stderr, "[%s] %s\n", who.c_str(), text.c_str());
@@ -443,7 +453,7 @@ absl::Status JsVatHost::Impl::LoadSesModules(JsVat* vat) {
     JS::InstantiateOptions iopts(opts);
     JS::RootedObject mod(cx, JS::InstantiateModuleStencil(cx, iopts, st->second.get()));
     if (!mod) return nullptr;
-    JS::RootedString key(cx, FromUtf8(cx, path));
+    JS::RootedString key(cx, FromWtf8(cx, path));
     if (!key) return nullptr;
     JS::SetModulePrivate(mod, JS::StringValue(key));
     if (options_.testing_track_ses_modules) {
@@ -620,7 +630,7 @@ absl::Status JsVatHost::Impl::LoadModules(JsVat* vat, const VatModules& modules)
     if (!src.init(cx, text.data(), text.size(), JS::SourceOwnership::Borrowed)) return nullptr;
     JS::RootedObject mod(cx, JS::CompileModule(cx, opts, src));
     if (!mod) return nullptr;
-    JS::RootedString keystr(cx, FromUtf8(cx, key));
+    JS::RootedString keystr(cx, FromWtf8(cx, key));
     if (!keystr) return nullptr;
     JS::SetModulePrivate(mod, JS::StringValue(keystr));
     if (!records.append(mod)) return nullptr;
@@ -631,14 +641,14 @@ absl::Status JsVatHost::Impl::LoadModules(JsVat* vat, const VatModules& modules)
   auto resolve = [&](JSContext* cx, const std::string& referrer,
                      const std::string& specifier) -> JSObject* {
     // Host modules first: "@endo/far" and friends.
-    JS::RootedValue spec(cx, JS::StringValue(FromUtf8(cx, specifier)));
+    JS::RootedValue spec(cx, JS::StringValue(FromWtf8(cx, specifier)));
     JS::RootedValue src(cx);
     if (!CallMethod(cx, ns, "hostModuleSource", JS::HandleValueArray(spec), &src)) {
       return nullptr;
     }
     if (src.isString()) {
       JS::RootedString s(cx, src.toString());
-      return compile(StrCat("host:", specifier), specifier, ToUtf8(cx, s));
+      return compile(StrCat("host:", specifier), specifier, ToWtf8(cx, s));
     }
     std::string path;
     if (referrer.rfind("vat:", 0) == 0 &&
@@ -661,7 +671,7 @@ absl::Status JsVatHost::Impl::LoadModules(JsVat* vat, const VatModules& modules)
   auto metadata = [&](JSContext* cx, const std::string& key, JSObject* meta_raw) -> bool {
     if (key.rfind("host:", 0) != 0) return true;
     JS::RootedObject meta(cx, meta_raw);
-    JS::RootedValue spec(cx, JS::StringValue(FromUtf8(cx, key.substr(5))));
+    JS::RootedValue spec(cx, JS::StringValue(FromWtf8(cx, key.substr(5))));
     JS::RootedValue exports(cx);
     if (!CallMethod(cx, ns, "hostModuleExports", JS::HandleValueArray(spec), &exports)) {
       return false;
@@ -838,7 +848,7 @@ DeliveryResult JsVatHost::Impl::RunDelivery(JsVat* vat, const VatDelivery& deliv
     }
   }
   if (ok) {
-    JS::RootedValue text(cx, JS::StringValue(FromUtf8(cx, delivery.ToJson().Dump())));
+    JS::RootedValue text(cx, JS::StringValue(FromWtf8(cx, delivery.ToJson().Dump())));
     JS::RootedValue dispatch(cx, vat->dispatch);
     ok = JS_CallFunctionValue(cx, ns, dispatch, JS::HandleValueArray(text), &rval);
     if (!ok) fail(StrCat(DeliveryTypeName(delivery.type), " delivery"));

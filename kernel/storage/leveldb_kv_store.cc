@@ -1,7 +1,10 @@
 #include "kernel/storage/leveldb_kv_store.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <vector>
 
+#include "kernel/base.h"
 #include "kernel/strings.h"
 #include "leveldb/cache.h"
 #include "leveldb/db.h"
@@ -19,6 +22,57 @@ absl::Status FromLevelDb(const leveldb::Status& s, std::string_view what) {
 }
 
 std::string_view View(const leveldb::Slice& s) { return std::string_view(s.data(), s.size()); }
+
+// Every read checks the block checksums of what it reads from table files, so a damaged table
+// is a kDataLoss error (and the kernel halts) rather than wrong data.
+leveldb::ReadOptions Checked() {
+  leveldb::ReadOptions ro;
+  ro.verify_checksums = true;
+  return ro;
+}
+
+// Files LevelDB itself may leave in a directory before a store exists there (the lock and its
+// info logs): a directory holding nothing else counts as empty.
+bool IsPreStoreFile(const std::string& name) {
+  return name == "LOCK" || name == "LOG" || name == "LOG.old";
+}
+
+// A data dir that exists but has no CURRENT file is fine only if it is empty: otherwise LevelDB
+// would create a fresh store among the files of a damaged one (or someone else's files), and the
+// node would apply genesis again at height 0.
+absl::Status CheckIsStoreOrEmpty(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return absl::OkStatus();
+  if (!fs::is_directory(dir, ec)) {
+    return absl::FailedPreconditionError(StrCat("data dir ", dir, " is not a directory"));
+  }
+  if (fs::exists(fs::path(dir) / "CURRENT", ec)) return absl::OkStatus();
+  std::vector<std::string> others;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (!IsPreStoreFile(name)) others.push_back(std::move(name));
+  }
+  if (ec) return absl::UnavailableError(StrCat("cannot list data dir ", dir, ": ", ec.message()));
+  if (others.empty()) return absl::OkStatus();
+  std::sort(others.begin(), others.end());
+  std::string listed;
+  for (size_t i = 0; i < others.size() && i < 5; ++i) {
+    listed += StrCat(i == 0 ? "" : ", ", others[i]);
+  }
+  if (others.size() > 5) listed += StrCat(", ... (", others.size(), " entries)");
+  bool looks_like_leveldb = false;
+  for (const std::string& name : others) {
+    std::string_view ext = name.size() > 4 ? std::string_view(name).substr(name.size() - 4) : "";
+    if (name.rfind("MANIFEST-", 0) == 0 || ext == ".ldb" || ext == ".log" || ext == ".sst") {
+      looks_like_leveldb = true;
+    }
+  }
+  return absl::FailedPreconditionError(StrCat(
+      "data dir ", dir, " is not empty but holds no LevelDB store (no CURRENT file",
+      looks_like_leveldb ? "; it looks like a damaged store whose CURRENT file is gone" : "",
+      "); found: ", listed));
+}
 
 class LevelDbIterator : public KvIterator {
  public:
@@ -42,7 +96,7 @@ class LevelDbSnapshot : public KvSnapshot {
   ~LevelDbSnapshot() override { db_->ReleaseSnapshot(snap_); }
 
   absl::StatusOr<std::optional<std::string>> Get(std::string_view key) const override {
-    leveldb::ReadOptions ro;
+    leveldb::ReadOptions ro = Checked();
     ro.snapshot = snap_;
     std::string value;
     leveldb::Status s = db_->Get(ro, leveldb::Slice(key.data(), key.size()), &value);
@@ -51,7 +105,7 @@ class LevelDbSnapshot : public KvSnapshot {
     return std::optional<std::string>(std::move(value));
   }
   std::unique_ptr<KvIterator> NewIterator() const override {
-    leveldb::ReadOptions ro;
+    leveldb::ReadOptions ro = Checked();
     ro.snapshot = snap_;
     ro.fill_cache = false;
     return std::make_unique<LevelDbIterator>(db_->NewIterator(ro));
@@ -70,14 +124,14 @@ class LevelDbKvStore : public KvStore {
   absl::StatusOr<std::optional<std::string>> Get(std::string_view key) const override {
     std::string value;
     leveldb::Status s =
-        db_->Get(leveldb::ReadOptions(), leveldb::Slice(key.data(), key.size()), &value);
+        db_->Get(Checked(), leveldb::Slice(key.data(), key.size()), &value);
     if (s.IsNotFound()) return std::optional<std::string>();
     if (!s.ok()) return FromLevelDb(s, "get");
     return std::optional<std::string>(std::move(value));
   }
 
   std::unique_ptr<KvIterator> NewIterator() const override {
-    return std::make_unique<LevelDbIterator>(db_->NewIterator(leveldb::ReadOptions()));
+    return std::make_unique<LevelDbIterator>(db_->NewIterator(Checked()));
   }
 
   absl::Status Write(const KvBatch& batch, bool sync) override {
@@ -108,6 +162,7 @@ class LevelDbKvStore : public KvStore {
 
 absl::StatusOr<std::unique_ptr<KvStore>> OpenLevelDbKvStore(const std::string& dir,
                                                             const LevelDbOptions& options) {
+  RETURN_IF_ERROR(CheckIsStoreOrEmpty(dir));
   std::error_code ec;
   if (options.create_if_missing) std::filesystem::create_directories(dir, ec);
   if (ec) {
@@ -116,6 +171,11 @@ absl::StatusOr<std::unique_ptr<KvStore>> OpenLevelDbKvStore(const std::string& d
   std::unique_ptr<leveldb::Cache> cache(leveldb::NewLRUCache(options.block_cache_bytes));
   leveldb::Options lo;
   lo.create_if_missing = options.create_if_missing;
+  // Refuse damage instead of skipping it: without this, LevelDB drops write-ahead-log records
+  // that fail their checksum and replays the ones after them, which yields a state no block
+  // ever committed. A torn record at the very end of the log (a crash in the middle of a write
+  // that was never acknowledged) is still not an error.
+  lo.paranoid_checks = true;
   lo.block_cache = cache.get();
   lo.write_buffer_size = options.write_buffer_bytes;
   leveldb::DB* raw = nullptr;
