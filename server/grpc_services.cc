@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "grpc/health/v1/health.pb.h"
 #include "kernel/strings.h"
+#include "kernel/utf8.h"
 #include "server/block_lifecycle.h"
 #include "server/inspector.h"
 #include "server/kernel_thread.h"
@@ -30,42 +31,6 @@ namespace v1 = ::swingsetd::v1;
 namespace pb = ::google::protobuf;
 
 // ---- Request parsing -------------------------------------------------------------------------
-
-// Strict UTF-8, as protobuf requires of proto3 `string` fields: no overlong forms, no
-// surrogates, nothing above U+10FFFF.
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t n;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      n = 1, cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 2, cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 3, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (s.size() - i <= n) return false;
-    for (size_t k = 1; k <= n; ++k) {
-      unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
 
 constexpr int kMaxDiagnoseDepth = 100;  // protobuf's own default recursion limit
 
