@@ -27,6 +27,16 @@ bool KernelThread::Call(std::function<void()> fn) {
   return true;
 }
 
+bool KernelThread::Post(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return false;
+    queue_.push_back(std::move(fn));
+  }
+  cv_.notify_one();
+  return true;
+}
+
 void KernelThread::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);

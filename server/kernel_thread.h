@@ -3,8 +3,8 @@
 // The single thread that owns the kernel (DESIGN §1): gRPC handler threads hand it closures and
 // wait for their results, so kernel calls never overlap and run in arrival order.
 //
-// Thread-safety: Call() and Stop() may be called from any thread. Call() after Stop() returns
-// false without running the closure.
+// Thread-safety: Call(), Post() and Stop() may be called from any thread. Call() and Post()
+// after Stop() return false without running the closure.
 
 #ifndef SWINGSETD_SERVER_KERNEL_THREAD_H_
 #define SWINGSETD_SERVER_KERNEL_THREAD_H_
@@ -28,6 +28,10 @@ class KernelThread {
 
   // Runs `fn` on the kernel thread and waits for it. Returns false if the thread has stopped.
   bool Call(std::function<void()> fn);
+
+  // Queues `fn` to run on the kernel thread (after everything queued before it) and returns at
+  // once. Returns false, without running it, if the thread has stopped.
+  bool Post(std::function<void()> fn);
 
   // Finishes the closures already queued, then ends the thread. Idempotent.
   void Stop();

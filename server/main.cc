@@ -1,8 +1,11 @@
 // swingsetd: the SwingSet kernel as a gRPC sidecar (DESIGN §1, §9).
 //
-//   swingsetd [--listen HOST:PORT] [--data-dir DIR] [--log-level L] [--log-format F]
-//             [--port-file PATH] [--max-message-bytes N] [--js-delivery-timeout-seconds N]
-//             [--js-heap-limit-mib N] [--verify-on-start] [--testing-extra-gcs-per-delivery N]
+//   swingsetd [--listen HOST:PORT|unix:PATH] [--inspect-listen HOST:PORT|unix:PATH]
+//             [--tls-cert F --tls-key F --tls-client-ca F] [--insecure-allow-remote-lifecycle]
+//             [--data-dir DIR] [--log-level L] [--log-format F] [--port-file PATH]
+//             [--max-message-bytes N] [--inspect-threads N] [--inspect-max-queued N]
+//             [--inspect-nice N] [--js-delivery-timeout-seconds N] [--js-heap-limit-mib N]
+//             [--verify-on-start] [--testing-extra-gcs-per-delivery N]
 //   swingsetd verify-state [--data-dir DIR]
 //
 // Exit status (README "Exit status"): 0 clean shutdown (SIGTERM/SIGINT) or verify-state match;
@@ -10,17 +13,22 @@
 // cannot be opened; 4 the store is locked by another process; 5 the data dir is not empty but
 // holds no store; 6 LevelDB found the store damaged; 7 the stored host state is inconsistent;
 // 8 --verify-on-start: the recomputed state hash differs from the stored one; 64 bad command
-// line; 70 a broken kernel invariant (CHECK); 74 a storage failure while serving.
+// line (including a non-loopback Lifecycle listener without TLS); 70 a broken kernel invariant
+// (CHECK); 74 a storage failure while serving.
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <arpa/inet.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -59,14 +67,30 @@ constexpr int kExitUsage = 64;
 // 70 and 74 (kExitInvariantFailure, kExitStorageFailure) are kernel/base.h's.
 
 constexpr const char* kUsage =
-    "usage: swingsetd [--listen HOST:PORT] [--data-dir DIR] [options]\n"
+    "usage: swingsetd [--listen HOST:PORT|unix:PATH] [--data-dir DIR] [options]\n"
     "       swingsetd verify-state [--data-dir DIR] [options]\n"
     "\n"
-    "  --listen HOST:PORT         gRPC address (default 127.0.0.1:26660)\n"
+    "  --listen ADDR              gRPC address, HOST:PORT or unix:PATH (default\n"
+    "                             127.0.0.1:26660); serves Lifecycle, and Inspect unless\n"
+    "                             --inspect-listen is given. A unix socket is made mode 0600.\n"
+    "  --tls-cert FILE --tls-key FILE --tls-client-ca FILE\n"
+    "                             mutual TLS on --listen: the server's PEM certificate chain and\n"
+    "                             key, and the CA that client certificates must chain to\n"
+    "                             (clients without a valid certificate are refused)\n"
+    "  --insecure-allow-remote-lifecycle\n"
+    "                             allow a non-loopback --listen without TLS (refused otherwise)\n"
+    "  --inspect-listen ADDR      serve Inspect (plaintext, read-only) on ADDR instead, and not\n"
+    "                             on --listen\n"
+    "  --inspect-threads N        Inspect worker threads, run at the lowest priority (default 1)\n"
+    "  --inspect-max-queued N     Inspect calls waiting for a worker before more are refused\n"
+    "                             with RESOURCE_EXHAUSTED (default 64)\n"
+    "  --inspect-nice N           nice value of the Inspect workers, 0..19 (default 19; 0 runs\n"
+    "                             them at the kernel thread's priority)\n"
     "  --data-dir DIR             LevelDB store (default ./data)\n"
     "  --log-level LEVEL          debug | info | warn | error (default info)\n"
     "  --log-format FORMAT        text | json (default text)\n"
-    "  --port-file PATH           write the bound port here once serving\n"
+    "  --port-file PATH           write the bound port of --listen here once serving (0 for a\n"
+    "                             unix socket)\n"
     "  --max-message-bytes N      largest request accepted (default 16777216)\n"
     "  --js-delivery-timeout-seconds N\n"
     "                             wall-clock budget of one JS vat delivery; a delivery that\n"
@@ -93,6 +117,12 @@ constexpr const char* kUsage =
 struct Flags {
   std::string command = "serve";
   std::string listen = "127.0.0.1:26660";
+  std::string inspect_listen;  // empty: Inspect is served on `listen`
+  std::string tls_cert, tls_key, tls_client_ca;
+  bool insecure_allow_remote_lifecycle = false;
+  int inspect_threads = 1;
+  int inspect_nice = 19;
+  uint64_t inspect_max_queued = 64;
   std::string data_dir = "./data";
   std::string port_file;
   std::string crash_at;
@@ -111,6 +141,33 @@ struct Flags {
   std::exit(kExitUsage);
 }
 
+bool IsUnixAddress(const std::string& addr) {
+  return addr.rfind("unix:", 0) == 0 || addr.rfind("unix-abstract:", 0) == 0;
+}
+
+// A listen address is HOST:PORT ([IPV6]:PORT) or unix:PATH / unix-abstract:NAME.
+bool ValidListenAddress(const std::string& addr) {
+  if (IsUnixAddress(addr)) return addr.size() > addr.find(':') + 1;
+  size_t colon = addr.rfind(':');
+  return colon != std::string::npos && colon + 1 < addr.size();
+}
+
+// True when only this machine can reach `addr`: a unix socket or a loopback host (127.0.0.0/8,
+// ::1, localhost). Anything else (0.0.0.0, ::, a name, an interface address) is remote.
+bool IsLocalOnlyAddress(const std::string& addr) {
+  if (IsUnixAddress(addr)) return true;
+  std::string host = addr.substr(0, addr.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost") return true;
+  in_addr v4;
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6;
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
+}
+
 Flags ParseFlags(int argc, char** argv) {
   Flags f;
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -125,7 +182,11 @@ Flags ParseFlags(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       std::exit(0);
     }
-    if (a == "--verify-on-start") {  // the one flag without a value
+    if (a == "--insecure-allow-remote-lifecycle") {  // flags without a value
+      f.insecure_allow_remote_lifecycle = true;
+      continue;
+    }
+    if (a == "--verify-on-start") {
       if (f.command != "serve") UsageError("--verify-on-start is for serving");
       f.verify_on_start = true;
       continue;
@@ -142,6 +203,26 @@ Flags ParseFlags(int argc, char** argv) {
     }
     if (a == "--listen") {
       f.listen = value;
+    } else if (a == "--inspect-listen") {
+      f.inspect_listen = value;
+    } else if (a == "--tls-cert") {
+      f.tls_cert = value;
+    } else if (a == "--tls-key") {
+      f.tls_key = value;
+    } else if (a == "--tls-client-ca") {
+      f.tls_client_ca = value;
+    } else if (a == "--inspect-threads") {
+      uint64_t n;
+      if (!ParseNat(value, &n) || n < 1 || n > 64) UsageError("--inspect-threads must be 1..64");
+      f.inspect_threads = static_cast<int>(n);
+    } else if (a == "--inspect-nice") {
+      uint64_t n;
+      if (!ParseNat(value, &n) || n > 19) UsageError("--inspect-nice must be 0..19");
+      f.inspect_nice = static_cast<int>(n);
+    } else if (a == "--inspect-max-queued") {
+      if (!ParseNat(value, &f.inspect_max_queued) || f.inspect_max_queued > 100000) {
+        UsageError("--inspect-max-queued must be 0..100000");
+      }
     } else if (a == "--data-dir") {
       f.data_dir = value;
     } else if (a == "--port-file") {
@@ -176,8 +257,22 @@ Flags ParseFlags(int argc, char** argv) {
       UsageError(StrCat("unknown flag ", a));
     }
   }
-  if (f.listen.empty() || f.listen.find(':') == std::string::npos) {
-    UsageError("--listen must be HOST:PORT");
+  if (!ValidListenAddress(f.listen)) UsageError("--listen must be HOST:PORT or unix:PATH");
+  if (!f.inspect_listen.empty() && !ValidListenAddress(f.inspect_listen)) {
+    UsageError("--inspect-listen must be HOST:PORT or unix:PATH");
+  }
+  if (!f.inspect_listen.empty() && f.inspect_listen == f.listen) {
+    UsageError("--inspect-listen must differ from --listen");
+  }
+  int tls_parts = !f.tls_cert.empty() + !f.tls_key.empty() + !f.tls_client_ca.empty();
+  if (tls_parts != 0 && tls_parts != 3) {
+    UsageError("mutual TLS needs all of --tls-cert, --tls-key and --tls-client-ca");
+  }
+  if (tls_parts == 0 && !IsLocalOnlyAddress(f.listen) && !f.insecure_allow_remote_lifecycle) {
+    UsageError(StrCat("refusing to serve Lifecycle on non-loopback address '", f.listen,
+                      "' without TLS: anyone who can reach it could drive the chain. Use a "
+                      "loopback or unix:PATH address, or mutual TLS (--tls-cert, --tls-key, "
+                      "--tls-client-ca), or pass --insecure-allow-remote-lifecycle"));
   }
   if (f.data_dir.empty()) UsageError("--data-dir must not be empty");
   return f;
@@ -327,6 +422,28 @@ BlockLifecycle::CrashHook MakeCrashHook(const std::string& spec) {
   };
 }
 
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(StrCat("cannot read ", path));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.empty()) return absl::InvalidArgumentError(StrCat(path, " is empty"));
+  return text;
+}
+
+// Mutual TLS for the --listen listener: the server presents --tls-cert/--tls-key, and every
+// client must present a certificate that chains to --tls-client-ca.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MutualTlsCredentials(
+    const Flags& flags) {
+  ASSIGN_OR_RETURN(std::string cert, ReadWholeFile(flags.tls_cert));
+  ASSIGN_OR_RETURN(std::string key, ReadWholeFile(flags.tls_key));
+  ASSIGN_OR_RETURN(std::string ca, ReadWholeFile(flags.tls_client_ca));
+  grpc::SslServerCredentialsOptions options(
+      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.pem_root_certs = ca;
+  options.pem_key_cert_pairs.push_back({key, cert});
+  return grpc::SslServerCredentials(options);
+}
+
 JsVatHostOptions JsOptions(const Flags& flags) {
   JsVatHostOptions o;
   o.delivery_timeout = std::chrono::milliseconds(flags.js_delivery_timeout_seconds * 1000);
@@ -382,53 +499,125 @@ int Serve(const Flags& flags) {
   }
   Inspector inspector(store.get());
 
+  // One server for --listen and, with --inspect-listen, a second one for Inspect alone: a
+  // gRPC server cannot choose services by listening port.
+  struct Listener {
+    std::string address;
+    std::shared_ptr<grpc::ServerCredentials> credentials;
+    std::vector<std::string> health_names;  // the services whose health it reports
+    int port = 0;
+    std::unique_ptr<grpc::Server> server;
+  };
+  const bool split = !flags.inspect_listen.empty();
+  std::vector<Listener> listeners(split ? 2 : 1);
+  listeners[0].address = flags.listen;
+  listeners[0].health_names = {"", "swingsetd.v1.Lifecycle"};
+  if (!split) listeners[0].health_names.push_back("swingsetd.v1.Inspect");
+  if (flags.tls_cert.empty()) {
+    listeners[0].credentials = grpc::InsecureServerCredentials();
+  } else {
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> tls = MutualTlsCredentials(flags);
+    if (!tls.ok()) {
+      log::Error("cannot set up TLS", {{"error", std::string(tls.status().message())}});
+      tear_down();
+      return kExitUsage;
+    }
+    listeners[0].credentials = *tls;
+  }
+  if (split) {
+    listeners[1].address = flags.inspect_listen;
+    listeners[1].credentials = grpc::InsecureServerCredentials();
+    listeners[1].health_names = {"", "swingsetd.v1.Inspect"};
+  }
+
+  if (split && !IsLocalOnlyAddress(flags.inspect_listen)) {
+    log::Warn("Inspect is served without TLS on a non-loopback address: anyone who can reach it "
+              "can read the committed state",
+              {{"inspect_listen", flags.inspect_listen}});
+  }
+
   std::mutex server_mu;
-  std::unique_ptr<grpc::Server> server;
-  static constexpr const char* kServiceNames[] = {"", "swingsetd.v1.Lifecycle",
-                                                  "swingsetd.v1.Inspect"};
+  bool servers_up = false;  // guarded by server_mu
   auto set_serving = [&](bool serving) {
     std::lock_guard<std::mutex> lock(server_mu);
-    if (!server) return;
-    for (const char* name : kServiceNames) {
-      server->GetHealthCheckService()->SetServingStatus(name, serving);
+    if (!servers_up) return;
+    for (Listener& l : listeners) {
+      for (const std::string& name : l.health_names) {
+        l.server->GetHealthCheckService()->SetServingStatus(name, serving);
+      }
     }
   };
-  std::unique_ptr<Services> services =
-      Services::Create(&kernel_thread, lifecycle.get(), &inspector, [&] { set_serving(true); });
+  Services::InspectOptions inspect_options;
+  inspect_options.threads = flags.inspect_threads;
+  inspect_options.max_queued = static_cast<size_t>(flags.inspect_max_queued);
+  inspect_options.nice = flags.inspect_nice;
+  std::unique_ptr<Services> services = Services::Create(
+      &kernel_thread, lifecycle.get(), &inspector, [&] { set_serving(true); }, inspect_options);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(flags.listen, grpc::InsecureServerCredentials(), &port);
-  builder.SetMaxReceiveMessageSize(flags.max_message_bytes);
-  // Genesis params are refused when they allow a larger EndBlock response, so no answer the
-  // chain depends on is ever cut off here.
-  builder.SetMaxSendMessageSize(static_cast<int>(kMaxEndBlockResponseBytes));
-  services->RegisterWith(&builder);
   {
     std::lock_guard<std::mutex> lock(server_mu);
-    server = builder.BuildAndStart();
-    if (!server || port == 0) {
-      log::Error("cannot listen", {{"listen", flags.listen}});
-      server.reset();
-      tear_down();
-      return kExitRuntime;
+    bool ok = true;
+    for (size_t i = 0; i < listeners.size() && ok; ++i) {
+      Listener& l = listeners[i];
+      grpc::ServerBuilder builder;
+      builder.AddListeningPort(l.address, l.credentials, &l.port);
+      builder.SetMaxReceiveMessageSize(flags.max_message_bytes);
+      // Genesis params are refused when they allow a larger EndBlock response, so no answer the
+      // chain depends on is ever cut off here.
+      builder.SetMaxSendMessageSize(static_cast<int>(kMaxEndBlockResponseBytes));
+      if (i == 0) services->RegisterLifecycle(&builder);
+      if (i == 1 || !split) services->RegisterInspect(&builder);
+      // A unix socket is created owner-only (then chmod'ed, in case it already existed).
+      mode_t old_mask = umask(0177);
+      l.server = builder.BuildAndStart();
+      umask(old_mask);
+      bool bound = l.server && (IsUnixAddress(l.address) || l.port != 0);
+      if (bound && l.address.rfind("unix:", 0) == 0) {
+        chmod(l.address.substr(5).c_str(), 0600);
+      }
+      if (!bound) {
+        bool tls = i == 0 && !flags.tls_cert.empty();
+        log::Error(tls ? "cannot listen (is the TLS certificate/key pair valid PEM?)"
+                       : "cannot listen",
+                   {{"listen", l.address}});
+        ok = false;
+      }
     }
-    for (const char* name : kServiceNames) {
-      server->GetHealthCheckService()->SetServingStatus(name, false);
+    if (!ok) {
+      for (Listener& l : listeners) {
+        if (l.server) l.server->Shutdown();
+        l.server.reset();
+      }
+      // (servers_up stays false: set_serving does nothing)
+    } else {
+      servers_up = true;
+      for (Listener& l : listeners) {
+        for (const std::string& name : l.health_names) {
+          l.server->GetHealthCheckService()->SetServingStatus(name, false);
+        }
+      }
     }
   }
+  if (!servers_up) {
+    services->Stop();
+    tear_down();
+    return kExitRuntime;
+  }
+  if (IsUnixAddress(listeners[0].address)) listeners[0].port = 0;
   if (!flags.port_file.empty()) {
     std::string tmp = flags.port_file + ".tmp";
     {
       std::ofstream out(tmp);
-      out << port << "\n";
+      out << listeners[0].port << "\n";
     }
     std::rename(tmp.c_str(), flags.port_file.c_str());
   }
   log::Info("serving", {{"listen", flags.listen},
-                        {"port", StrCat(port)},
+                        {"port", StrCat(listeners[0].port)},
+                        {"tls", flags.tls_cert.empty() ? "off" : "mutual"},
+                        {"inspect_listen", split ? flags.inspect_listen : flags.listen},
                         {"data_dir", flags.data_dir}});
 
   std::thread signal_thread([&] {
@@ -436,10 +625,12 @@ int Serve(const Flags& flags) {
     sigwait(&signals, &sig);
     log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
     set_serving(false);
-    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
+    for (Listener& l : listeners) l.server->Shutdown(deadline);
   });
-  server->Wait();
+  for (Listener& l : listeners) l.server->Wait();
   signal_thread.join();
+  services->Stop();
 
   tear_down();
   log::Info("stopped");
