@@ -28,6 +28,8 @@ namespace swingset {
 // Exit statuses of a fail-stop halt (README "Exit status"). DO NOT CHANGE: supervisors key on them.
 inline constexpr int kExitInvariantFailure = 70;  // a CHECK failed (sysexits EX_SOFTWARE)
 inline constexpr int kExitStorageFailure = 74;    // the store failed at run time (EX_IOERR)
+// A vat ran the JavaScript engine out of memory, a node-local limit (vats/js_vat_host.cc; EX_OSERR).
+inline constexpr int kExitEngineOutOfMemory = 71;
 
 namespace base_internal {
 

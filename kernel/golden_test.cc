@@ -137,10 +137,10 @@ TEST(GoldenTest, ScriptedWorkloadIsPinned) {
   EXPECT_EQ(total, 159u);
   EXPECT_EQ(h.kernel()->CrankNumber(), 159u);
   EXPECT_EQ(h.kernel()->ActivityHash(),
-            "2050388876dfa34d2053f54a0ef9660408c22272e36078cd5eb468ad35e3c917");
+            "89b1c7fab0f79bf5b0c376d07ab90df17de72597a4010091fe93f6165781eedc");
   EXPECT_EQ(Sha256Hex(DumpStore(h.store())),
-            "e8813e13a1b7f72217b3044f72505a687b96a0121dbb184c8c215028db92e65f");
-  EXPECT_EQ(Sha256Hex(dumps), "1ecac14b7718c9c52095985f58ea08c691601ed29458a3888fa5bc4e8d6eef89");
+            "a0808e23cf418194c08c43d5bc3b229f4f19f452e2761e99302a987e16ad9dde");
+  EXPECT_EQ(Sha256Hex(dumps), "b83162ddd199eb024a4260f95acee3ab988ac948d012dccb6c1a567c821ed1e4");
   EXPECT_EQ(Sha256Hex(log),
             "0cd6bf721c03bbfc93cb51f0aafa91449ba8478b32406281e3dd437273e89323");
 }

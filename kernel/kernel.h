@@ -81,6 +81,21 @@ struct VatConfig {
   bool use_transcript = true;  // record deliveries for replay (scripted test vats may opt out)
 };
 
+// Per-vat resource caps (genesis params: the host stores them and hands them to the kernel
+// with SetVatLimits before running anything; identical on every node). Exceeding a kernel cap
+// makes the syscall vat-fatal: the crank is rolled back and the vat terminated, with the cap
+// in the termination reason.
+struct VatLimits {
+  VatCodeLimits code;  // handed to the vat host in VatSpec::limits
+  // Key + value bytes a vat may hold in its vatstore (the running total is consensus state,
+  // keys::VatStoreBytes).
+  uint64_t max_vatstore_bytes = uint64_t{64} << 20;
+  // Key + value bytes of the vatstoreSet calls of one delivery.
+  uint64_t max_vatstore_bytes_per_delivery = uint64_t{8} << 20;
+  // Events (sends, promise notifications) one delivery's syscalls may add to the kernel queues.
+  uint64_t max_enqueued_per_delivery = 10000;
+};
+
 struct DeviceConfig {
   std::string name;
   std::unique_ptr<Device> device;
@@ -163,6 +178,9 @@ class Kernel {
   // Lets the host act through a device (e.g. hand inbound mailbox messages to it).
   virtual absl::Status WithDevice(std::string_view device_name,
                                   const std::function<absl::Status(DeviceContext*)>& fn) = 0;
+
+  // The per-vat caps (defaults until called). Call before running anything, after Open.
+  virtual void SetVatLimits(const VatLimits& limits) = 0;
 
   // Runs cranks (KERNEL_SPEC §9.1) until there is no work or the policy's budget is spent.
   virtual RunStats Run(const RunPolicy& policy) = 0;

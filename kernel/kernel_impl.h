@@ -94,6 +94,7 @@ class KernelImpl : public Kernel {
   PromiseStatus GetPromiseStatus(const Kref& kpid) override;
   absl::Status WithDevice(std::string_view device_name,
                           const std::function<absl::Status(DeviceContext*)>& fn) override;
+  void SetVatLimits(const VatLimits& limits) override { limits_ = limits; }
   RunStats Run(const RunPolicy& policy) override;
   bool Step() override;
   void VisitBlockWrites(
@@ -242,6 +243,9 @@ class KernelImpl : public Kernel {
   absl::StatusOr<CapData> TranslateCapDataToKernel(VatId vat, const CapData& data,
                                                    bool allow_promises = true);
   CapData TranslateCapDataToVat(VatId vat, CapData data);
+  // The vat's vatstore byte count (keys::VatStoreBytes) and its update (0 deletes the key).
+  uint64_t VatStoreBytes(VatId vat);
+  void SetVatStoreBytes(VatId vat, uint64_t bytes);
   SyscallResult HandleSyscall(VatId vat, const VatSyscall& sc, bool* doomed,
                               std::optional<std::pair<bool, CapData>>* exit_request);
   absl::StatusOr<SyscallResult> DoSyscall(VatId vat, const VatSyscall& sc,
@@ -398,6 +402,11 @@ class KernelImpl : public Kernel {
   CrankBuffer::KeyHandle vat_dynamic_ids_key_{keys::kVatDynamicIds};
   bool in_crank_ = false;
   std::string last_syscall_error_;  // why the last doomed syscall was refused
+  VatLimits limits_;
+  // What the syscalls of the delivery in progress did, against limits_ (Deliver resets them).
+  bool counting_delivery_ = false;
+  uint64_t delivery_enqueued_ = 0;
+  uint64_t delivery_vatstore_written_ = 0;
   std::string last_load_error_;
 };
 

@@ -332,6 +332,7 @@ bool KernelImpl::EnsureVatLoaded(VatId vat) {
   spec.name = info->name;
   spec.raw = info->raw;
   spec.use_transcript = info->use_transcript;
+  spec.limits = limits_.code;
   auto source = buf_.Get(keys::VatSource(vat));
   if (source) {
     auto j = Json::Parse(*source);
@@ -376,7 +377,11 @@ bool KernelImpl::Deliver(VatId vat, const VatDelivery& d, size_t start_mark, siz
     return false;
   }
   SyscallHandlerImpl handler(this, vat, info->use_transcript);
+  counting_delivery_ = true;
+  delivery_enqueued_ = 0;
+  delivery_vatstore_written_ = 0;
   DeliveryResult result = host_->Deliver(vat, d, &handler);
+  counting_delivery_ = false;
   if (handler.doomed() || !result.ok) {
     std::string why = handler.doomed() ? "syscall translation error: prepare to die"
                                        : StrCat("delivery failed: ", result.error);

@@ -713,6 +713,7 @@ uint64_t KernelImpl::QueueLength(std::string_view queue) {
 }
 
 void KernelImpl::EnqueueNotify(VatId vat, const Kref& kp) {
+  if (counting_delivery_) ++delivery_enqueued_;
   IncRef(kp);
   KEvent ev;
   ev.type = KEvent::Type::kNotify;
@@ -722,6 +723,7 @@ void KernelImpl::EnqueueNotify(VatId vat, const Kref& kp) {
 }
 
 void KernelImpl::EnqueueSend(const Kref& target, KMessage msg) {
+  if (counting_delivery_) ++delivery_enqueued_;
   IncMessage(target, msg);
   KEvent ev;
   ev.type = KEvent::Type::kSend;

@@ -17,6 +17,22 @@ namespace {
 absl::Status VatError(std::string msg) { return absl::InvalidArgumentError(std::move(msg)); }
 }  // namespace
 
+uint64_t KernelImpl::VatStoreBytes(VatId vat) {
+  uint64_t n = 0;
+  if (std::optional<std::string> v = buf_.Get(keys::VatStoreBytes(vat))) {
+    CHECK(ParseNat(*v, &n)) << "corrupt " << keys::VatStoreBytes(vat);
+  }
+  return n;
+}
+
+void KernelImpl::SetVatStoreBytes(VatId vat, uint64_t bytes) {
+  if (bytes == 0) {
+    buf_.Delete(keys::VatStoreBytes(vat));
+  } else {
+    buf_.Set(keys::VatStoreBytes(vat), StrCat(bytes));
+  }
+}
+
 absl::StatusOr<Kref> KernelImpl::MapVatSlotToKernel(VatId vat, std::string_view vref_text,
                                                     bool set_reachable, bool required,
                                                     bool require_new) {
@@ -124,6 +140,11 @@ SyscallResult KernelImpl::HandleSyscall(VatId vat, const VatSyscall& sc, bool* d
                                         std::optional<std::pair<bool, CapData>>* exit_request) {
   if (!*doomed) {
     absl::StatusOr<SyscallResult> res = DoSyscall(vat, sc, exit_request);
+    if (res.ok() && counting_delivery_ &&
+        delivery_enqueued_ > limits_.max_enqueued_per_delivery) {
+      res = VatError(StrCat("vat limit: more than ", limits_.max_enqueued_per_delivery,
+                            " sends and notifications queued by one delivery"));
+    }
     if (res.ok()) return *std::move(res);
     *doomed = true;
     last_syscall_error_ = std::string(res.status().message());
@@ -245,12 +266,39 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
       r.data = next ? Json(next->first.substr(prefix.size())) : Json();
       return r;
     }
-    case VatSyscall::Type::kVatstoreSet:
-      buf_.Set(keys::VatStoreKey(vat, sc.key), sc.value);
+    case VatSyscall::Type::kVatstoreSet: {
+      const uint64_t size = sc.key.size() + sc.value.size();
+      if (counting_delivery_) {
+        delivery_vatstore_written_ += size;
+        if (delivery_vatstore_written_ > limits_.max_vatstore_bytes_per_delivery) {
+          return VatError(StrCat("vat limit: more than ", limits_.max_vatstore_bytes_per_delivery,
+                                 " vatstore bytes written by one delivery"));
+        }
+      }
+      const std::string key = keys::VatStoreKey(vat, sc.key);
+      std::optional<std::string> old = buf_.Get(key);
+      // (Saturating: a store written before the counter existed has no count for old keys.)
+      const uint64_t held = VatStoreBytes(vat);
+      const uint64_t replaced = old ? sc.key.size() + old->size() : 0;
+      const uint64_t total = (held > replaced ? held - replaced : 0) + size;
+      if (total > limits_.max_vatstore_bytes) {
+        return VatError(StrCat("vat limit: vatstore would hold ", total, " bytes (cap ",
+                               limits_.max_vatstore_bytes, ")"));
+      }
+      buf_.Set(key, sc.value);
+      SetVatStoreBytes(vat, total);
       return ok;
-    case VatSyscall::Type::kVatstoreDelete:
-      buf_.Delete(keys::VatStoreKey(vat, sc.key));
+    }
+    case VatSyscall::Type::kVatstoreDelete: {
+      const std::string key = keys::VatStoreKey(vat, sc.key);
+      if (std::optional<std::string> old = buf_.Get(key)) {
+        buf_.Delete(key);
+        const uint64_t held = VatStoreBytes(vat);
+        const uint64_t freed = sc.key.size() + old->size();
+        SetVatStoreBytes(vat, held > freed ? held - freed : 0);
+      }
       return ok;
+    }
     case VatSyscall::Type::kDropImports:
     case VatSyscall::Type::kRetireImports:
     case VatSyscall::Type::kRetireExports:

@@ -251,6 +251,11 @@ inline std::string VatStorePrefix(VatId v) { return StrCat(IdText(v), ".vs."); }
 inline std::string VatStoreKey(VatId v, std::string_view key) {
   return StrCat(IdText(v), ".vs.", key);
 }
+// Total key + value bytes of the vat's vatstore entries (decimal; absent = 0), against
+// VatLimits::max_vatstore_bytes.
+inline KeyText VatStoreBytes(VatId v) {
+  return KeyText::Of(IdText(v), ".vatstoreBytes");
+}
 inline std::string CListPrefix(VatId v) { return StrCat(IdText(v), ".c."); }
 inline KeyText CListByKref(VatId v, const Kref& k) {
   return KeyText::Of(IdText(v), ".c.", IdText(k));

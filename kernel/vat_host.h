@@ -140,6 +140,15 @@ class TranscriptSource {
   virtual std::optional<std::string> Entry(uint64_t index) = 0;
 };
 
+// Size caps a vat host enforces inside the vat's own code (genesis params, identical on every
+// node; a vat exceeding one gets a deterministic error it may catch, e.g. a JS RangeError).
+// Hosts that run no vat code of their own (scripted C++ vats) ignore them.
+struct VatCodeLimits {
+  uint64_t max_buffer_bytes = uint64_t{64} << 20;                // one ArrayBuffer / TypedArray
+  uint64_t max_buffer_bytes_per_delivery = uint64_t{256} << 20;  // all buffers made in a delivery
+  uint64_t max_string_length = uint64_t{1} << 25;                // UTF-16 units, from builtins
+};
+
 // What the kernel recorded when the vat was created; handed to the host so it can (re)build the
 // vat lazily, e.g. after a restart.
 struct VatSpec {
@@ -149,6 +158,7 @@ struct VatSpec {
   std::string options_json;  // the kernel's v<N>.options record
   bool raw = false;
   bool use_transcript = true;
+  VatCodeLimits limits;
   // Valid only during LoadVat: the deliveries to replay (empty for a new vat).
   TranscriptSource* transcript = nullptr;
 };

@@ -143,6 +143,16 @@ BlockParams BlockParams::FromProto(const v1::Params& p) {
       OrDefault(p.max_outbox_messages(), d.mailbox.max_outbox_messages);
   b.mailbox.max_outbox_bytes = OrDefault(p.max_outbox_bytes(), d.mailbox.max_outbox_bytes);
   b.mailbox.max_peers = OrDefault(p.max_mailbox_peers(), d.mailbox.max_peers);
+  b.vat.code.max_buffer_bytes = OrDefault(p.max_vat_buffer_bytes(), d.vat.code.max_buffer_bytes);
+  b.vat.code.max_buffer_bytes_per_delivery =
+      OrDefault(p.max_vat_buffer_bytes_per_delivery(), d.vat.code.max_buffer_bytes_per_delivery);
+  b.vat.code.max_string_length =
+      OrDefault(p.max_vat_string_length(), d.vat.code.max_string_length);
+  b.vat.max_vatstore_bytes = OrDefault(p.max_vatstore_bytes(), d.vat.max_vatstore_bytes);
+  b.vat.max_vatstore_bytes_per_delivery =
+      OrDefault(p.max_vatstore_bytes_per_delivery(), d.vat.max_vatstore_bytes_per_delivery);
+  b.vat.max_enqueued_per_delivery =
+      OrDefault(p.max_enqueued_per_delivery(), d.vat.max_enqueued_per_delivery);
   return b;
 }
 
@@ -155,6 +165,12 @@ Json BlockParams::ToJson() const {
   j.Set("maxOutboxMessages", Json(mailbox.max_outbox_messages));
   j.Set("maxResultBytes", Json(max_result_bytes));
   j.Set("maxSettledBytesPerBlock", Json(max_settled_bytes_per_block));
+  j.Set("maxEnqueuedPerDelivery", Json(vat.max_enqueued_per_delivery));
+  j.Set("maxVatBufferBytes", Json(vat.code.max_buffer_bytes));
+  j.Set("maxVatBufferBytesPerDelivery", Json(vat.code.max_buffer_bytes_per_delivery));
+  j.Set("maxVatStringLength", Json(vat.code.max_string_length));
+  j.Set("maxVatstoreBytes", Json(vat.max_vatstore_bytes));
+  j.Set("maxVatstoreBytesPerDelivery", Json(vat.max_vatstore_bytes_per_delivery));
   return j;
 }
 
@@ -171,6 +187,12 @@ BlockParams BlockParams::FromJson(const Json& j) {
   p.set_max_outbox_messages(get("maxOutboxMessages"));
   p.set_max_result_bytes(get("maxResultBytes"));
   p.set_max_settled_bytes_per_block(get("maxSettledBytesPerBlock"));
+  p.set_max_enqueued_per_delivery(get("maxEnqueuedPerDelivery"));
+  p.set_max_vat_buffer_bytes(get("maxVatBufferBytes"));
+  p.set_max_vat_buffer_bytes_per_delivery(get("maxVatBufferBytesPerDelivery"));
+  p.set_max_vat_string_length(get("maxVatStringLength"));
+  p.set_max_vatstore_bytes(get("maxVatstoreBytes"));
+  p.set_max_vatstore_bytes_per_delivery(get("maxVatstoreBytesPerDelivery"));
   return FromProto(p);
 }
 
@@ -256,6 +278,7 @@ absl::Status BlockLifecycle::LoadHostState() {
     ASSIGN_OR_RETURN(Json p, Json::Parse(*params));
     params_ = BlockParams::FromJson(p);
   }
+  kernel_->SetVatLimits(params_.vat);
   pending_promises_.clear();
   ASSIGN_OR_RETURN(std::optional<std::string> pending, GetFrom(store, host_keys::kPendingPromises));
   if (pending) {
@@ -343,6 +366,19 @@ absl::Status BlockLifecycle::ValidateGenesis(const v1::Genesis& g) {
   if (!g.bootstrap_vat().empty() && names.count(g.bootstrap_vat()) == 0) {
     return Invalid(StrCat("genesis.bootstrap_vat: no vat named '", g.bootstrap_vat(), "'"));
   }
+  const v1::Params& p = g.params();
+  for (const auto& [name, value] :
+       {std::pair<const char*, uint64_t>{"max_vat_buffer_bytes", p.max_vat_buffer_bytes()},
+        {"max_vat_buffer_bytes_per_delivery", p.max_vat_buffer_bytes_per_delivery()},
+        {"max_vat_string_length", p.max_vat_string_length()},
+        {"max_vatstore_bytes", p.max_vatstore_bytes()},
+        {"max_vatstore_bytes_per_delivery", p.max_vatstore_bytes_per_delivery()},
+        {"max_enqueued_per_delivery", p.max_enqueued_per_delivery()}}) {
+    // (Exact as a JavaScript number, which vat code compares against.)
+    if (value > (uint64_t{1} << 53) - 1) {
+      return Invalid(StrCat("genesis.params.", name, ": ", value, " is above 2^53-1"));
+    }
+  }
   std::set<std::string> peers;
   for (int i = 0; i < g.mailbox_peers_size(); ++i) {
     if (!IsValidPeerName(g.mailbox_peers(i))) {
@@ -424,6 +460,7 @@ absl::Status BlockLifecycle::ApplyGenesis(const v1::Genesis& g, v1::InitResponse
 
   chain_id_ = g.chain_id();
   params_ = params;
+  kernel_->SetVatLimits(params_.vat);
   pending_promises_.clear();
   current_height_ = 0;
   v1::EndBlockResponse genesis_block;

@@ -54,6 +54,7 @@ struct BlockParams {
   uint64_t max_result_bytes = 64 << 10;
   uint64_t max_settled_bytes_per_block = 1 << 20;
   MailboxLimits mailbox;
+  VatLimits vat;  // handed to the kernel (Kernel::SetVatLimits)
 
   static BlockParams FromProto(const v1::Params& p);
   // The stored form, {"maxCranksPerBlock":n,...}; absent or 0 fields read as the default.

@@ -24,7 +24,9 @@ inline constexpr std::string_view kChainId = "host.chainId";
 // SHA-256 (hex) of the genesis the store was created with (GenesisHash in block_lifecycle.cc);
 // absent in stores created before it was recorded.
 inline constexpr std::string_view kGenesisHash = "host.genesisHash";
-inline constexpr std::string_view kParams = "host.params";  // {"maxCranksPerBlock":n}
+// The genesis params (BlockParams::ToJson: {"maxCranksPerBlock":n,...}, the vat caps included;
+// absent keys read as their defaults).
+inline constexpr std::string_view kParams = "host.params";
 // Result promises of call_vat actions the host still holds: JSON array of kpids, in the order
 // they were created.
 inline constexpr std::string_view kPendingPromises = "host.pendingPromises";

@@ -4,6 +4,7 @@
 
 #include "vats/js_engine.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -267,6 +268,10 @@ JsEngine::JsEngine(const JsEngineOptions& options)
   // (its error taming hides `stack`); with the lite lockdown a stack just lacks its
   // "async*" frames. Nothing that reaches a syscall depends on stacks.
   JS::ContextOptionsRef(cx_).setAsyncStack(false);
+  // No WebAssembly: its compiler tiers are not deterministic and its code cannot be metered.
+  // With wasm off the engine defines no `WebAssembly` global in any realm of this context
+  // (vat_runtime.js and lite_lockdown.js also delete the name, should an engine define it).
+  JS::ContextOptionsRef(cx_).setWasm(false).setWasmForTrustedPrinciples(false);
   // Ion after 200 calls/loop iterations of a script instead of SpiderMonkey's default 1,000.
   // Every bringOutYourDead discards the vat zone's JIT code (see js_vat_host.cc), so a busy
   // vat climbs the tiers again after each reap; reaching Ion sooner made churn (genesis reap
@@ -382,6 +387,13 @@ void JsEngine::FullGC() {
   JS::ClearKeptObjects(cx_);
   JS::PrepareForFullGC(cx_);
   JS::NonIncrementalGC(cx_, JS::GCOptions::Normal, JS::GCReason::API);
+}
+
+void JsEngine::ReleaseZone(JS::Zone* zone) {
+  JS::ClearKeptObjects(cx_);
+  JS::PrepareZoneForGC(cx_, zone);
+  JS::NonIncrementalGC(cx_, JS::GCOptions::Shrink, JS::GCReason::API);
+  malloc_trim(0);
 }
 
 void JsEngine::ZoneGC(JSObject* global, bool shrink) {

@@ -31,6 +31,9 @@
 struct JSContext;
 class JSFunction;
 class JSObject;
+namespace JS {
+class Zone;
+}  // namespace JS
 
 namespace swingset {
 
@@ -100,6 +103,11 @@ class JsEngine {
   // `shrink`: also compact the zone and release its empty arenas and chunks (slower; used once
   // after a vat start, whose garbage would otherwise keep its memory committed).
   void ZoneGC(JSObject* global, bool shrink = false);
+  // After a vat is gone (its roots dropped): a compacting GC of its zone, which frees the zone
+  // and everything in it, then the allocator's free memory is returned to the system
+  // (malloc_trim), so the RSS a terminated vat held goes away at once. Costs what the dead
+  // zone holds, not what the other vats hold. Nothing a vat can observe.
+  void ReleaseZone(JS::Zone* zone);
   // Runs the FinalizationRegistry cleanup functions queued for objects of `global`'s
   // compartment, in queue order, and removes them from the queue. Returns false if one threw
   // (exception pending).

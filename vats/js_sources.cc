@@ -15,6 +15,7 @@
   extern "C" const char sym##_end[];
 
 SWINGSET_INCBIN(swingset_js_ses, SWINGSET_SES_UMD)
+SWINGSET_INCBIN(swingset_js_vat_limits, SWINGSET_JS_DIR "/vat_limits.js")
 SWINGSET_INCBIN(swingset_js_harden, SWINGSET_JS_DIR "/harden.js")
 SWINGSET_INCBIN(swingset_js_lite_lockdown, SWINGSET_JS_DIR "/lite_lockdown.js")
 SWINGSET_INCBIN(swingset_js_pass_style, SWINGSET_JS_DIR "/pass_style.js")
@@ -49,6 +50,12 @@ const std::map<std::string_view, std::string_view>& SesModuleSources() {
   };
 #undef SWINGSET_SES_MODULE
   return kModules;
+}
+
+const JsSource& VatLimitsSource() {
+  static const JsSource kLimits{"vat_limits.js",
+                                Blob(swingset_js_vat_limits, swingset_js_vat_limits_end)};
+  return kLimits;
 }
 
 const JsSource& HardenSource() {

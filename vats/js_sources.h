@@ -24,6 +24,8 @@ const JsSource& SesBundleSource();
 // SES's ES modules by path under vats/js/node_modules ("ses/index.js", "ses/src/commons.js",
 // "@endo/env-options/index.js", ...). The entry point is "ses/index.js".
 const std::map<std::string_view, std::string_view>& SesModuleSources();
+// The size caps (VatCodeLimits), evaluated first in every vat realm (see js/vat_limits.js).
+const JsSource& VatLimitsSource();
 // Our `harden`, evaluated before SES, which adopts it (see js/harden.js).
 const JsSource& HardenSource();
 // Experimental hardening without SES (JsVatHostOptions::lite_lockdown; see js/lite_lockdown.js).

@@ -182,7 +182,8 @@ class ReplayHandler : public SyscallHandler {
 }  // namespace
 
 struct JsVat {
-  explicit JsVat(JSContext* cx) : global(cx), ns(cx), ses_module_refs(cx), dispatch(cx) {}
+  explicit JsVat(JSContext* cx)
+      : global(cx), ns(cx), ses_module_refs(cx), dispatch(cx), limits(cx) {}
   VatId id;
   std::string name;
   bool raw = false;
@@ -193,6 +194,8 @@ struct JsVat {
   JS::PersistentRooted<JSObject*> ses_module_refs;
   // ns.dispatchFromHost, looked up once (boot() sets it and nothing replaces it).
   JS::PersistentRooted<JS::Value> dispatch;
+  // What js/vat_limits.js returned: {resetDelivery()}, called before every delivery.
+  JS::PersistentRooted<JSObject*> limits;
 };
 
 class JsVatHost::Impl {
@@ -279,6 +282,20 @@ class JsVatHost::Impl {
   // afterwards a module stays alive only if a live function's scope reaches it.
   absl::Status LoadSesModules(JsVat* vat);
   DeliveryResult RunDelivery(JsVat* vat, const VatDelivery& delivery, SyscallHandler* handler);
+  // The engine's heap limit (--js-heap-limit-mib) is a node-local backstop: where a vat hits it
+  // depends on the node's flags, allocator and GC timing, so what it decides must not become
+  // the vat's fate (another node may finish the same delivery). The node stops instead
+  // (fail-stop, like a storage failure); the genesis caps (js/vat_limits.js, VatLimits) are
+  // what vats are meant to run into.
+  static void HaltOnEngineOutOfMemory(JsEngine::Fault fault, VatId vat, std::string_view what) {
+    if (fault != JsEngine::Fault::kOutOfMemory) return;
+    base_internal::FatalMessage(__FILE__, __LINE__, "halt", "JavaScript engine out of memory",
+                                kExitEngineOutOfMemory)
+            .stream()
+        << "vat " << vat.ToString() << " ran the JavaScript engine out of memory (" << what
+        << "; --js-heap-limit-mib): stopping the node rather than decide an outcome other nodes "
+        << "may not share";
+  }
   void Replay(JsVat* vat, TranscriptSource* transcript);
 
   // Runs one of the host's own scripts (SES, our runtime) in the current realm from a stencil
@@ -546,6 +563,34 @@ absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
     }
   }
 
+  // The size caps first: SES and lockdown() then take the wrapped constructors and methods as
+  // the intrinsics (js/vat_limits.js).
+  {
+    const JsSource& limits_src = VatLimitsSource();
+    if (!RunCachedScript(limits_src.name, limits_src.text, &v)) {
+      return TakeJsErrorStatus(cx, "loading vat_limits.js");
+    }
+    JS::RootedObject limits(cx, JS_NewPlainObject(cx));
+    if (!limits ||
+        !JS_DefineProperty(cx, limits, "maxBufferBytes",
+                           static_cast<double>(spec.limits.max_buffer_bytes), JSPROP_ENUMERATE) ||
+        !JS_DefineProperty(cx, limits, "maxBufferBytesPerDelivery",
+                           static_cast<double>(spec.limits.max_buffer_bytes_per_delivery),
+                           JSPROP_ENUMERATE) ||
+        !JS_DefineProperty(cx, limits, "maxStringLength",
+                           static_cast<double>(spec.limits.max_string_length),
+                           JSPROP_ENUMERATE)) {
+      return TakeJsErrorStatus(cx, "vat limits");
+    }
+    JS::RootedValue lv(cx, JS::ObjectValue(*limits));
+    JS::RootedValue control(cx);
+    if (!JS_CallFunctionValue(cx, nullptr, v, JS::HandleValueArray(lv), &control)) {
+      return TakeJsErrorStatus(cx, "installing vat_limits.js");
+    }
+    if (!control.isObject()) return absl::InternalError("vat_limits.js returned no object");
+    vat->limits = &control.toObject();
+  }
+
   const JsSource& hardener = HardenSource();
   if (!RunCachedScript(hardener.name, hardener.text, &v)) {
     return TakeJsErrorStatus(cx, "loading harden.js");
@@ -733,6 +778,7 @@ absl::Status JsVatHost::Impl::LoadVat(const VatSpec& spec) {
   absl::Status st = BuildRealm(spec, vat.get());
   if (st.ok()) st = LoadModules(vat.get(), modules);
   JsEngine::Fault fault = engine_.EndSection();
+  HaltOnEngineOutOfMemory(fault, spec.vat_id, "loading the vat");
   current_ = nullptr;
   if (st.ok() && fault != JsEngine::Fault::kNone) {
     st = TakeJsErrorStatus(engine_.cx(), "loading the vat", fault);
@@ -825,6 +871,12 @@ DeliveryResult JsVatHost::Impl::RunDelivery(JsVat* vat, const VatDelivery& deliv
   // (JS::ClearKeptObjects visits every zone; ~1% of a churn profile went to these calls).
   bool ok = engine_.JobsEmpty() || engine_.DrainJobs();
   if (!ok) fail("before delivery");
+  if (ok) {
+    // A new delivery's budget of buffer bytes (js/vat_limits.js).
+    JS::RootedObject limits(cx, vat->limits);
+    ok = CallMethod(cx, limits, "resetDelivery", JS::HandleValueArray::empty(), &rval);
+    if (!ok) fail("vat limits");
+  }
   bool collect = delivery.type == VatDelivery::Type::kBringOutYourDead;
   if (ok && collect) {
     // Skipped when liveslots holds nothing a GC could free with an effect (no Presence, no
@@ -874,6 +926,7 @@ DeliveryResult JsVatHost::Impl::RunDelivery(JsVat* vat, const VatDelivery& deliv
     }
   }
   JsEngine::Fault fault = engine_.EndSection();
+  HaltOnEngineOutOfMemory(fault, vat->id, DeliveryTypeName(delivery.type));
   if (fault != JsEngine::Fault::kNone) {
     ok = false;
     error = TakeJsErrorText(cx, fault);
@@ -916,7 +969,11 @@ void JsVatHost::Impl::StopVat(VatId vat) {
   auto it = vats_.find(vat.n());
   if (it == vats_.end()) return;
   engine_.DropFinalizationCleanup(it->second->global);
+  JS::Zone* zone = JS::GetObjectZone(it->second->global);
   vats_.erase(it);
+  // Its roots are gone: collect its zone now and give the memory back, rather than leave it
+  // to a GC that may not come soon (a terminated vat may have held a lot).
+  engine_.ReleaseZone(zone);
 }
 
 absl::StatusOr<std::string> JsVatHost::Impl::Eval(VatId id, const std::string& fn_source) {

@@ -22,9 +22,16 @@
 //                     retireImports, retireExports, abandonExports, callNow mirror
 //                     KERNEL_SPEC §3.6 (vatstoreGet* return undefined for a missing key).
 //
+// VatSpec::limits (genesis caps) are enforced inside the realm by js/vat_limits.js, evaluated
+// before SES: ArrayBuffer/TypedArray sizes (per buffer and per delivery) and the length of
+// strings built by repeat, padStart, join... give vat code a RangeError. StopVat collects the
+// vat's memory and returns it to the system at once.
+//
 // Every delivery runs under the engine's watchdog; afterwards the promise job queue is drained.
-// An exception escaping the delivery, a rejected startVat, over-recursion or OOM reaching
-// liveslots, and the watchdog all give DeliveryResult{ok=false}. bringOutYourDead first forces
+// An exception escaping the delivery, a rejected startVat, over-recursion reaching liveslots,
+// and the watchdog all give DeliveryResult{ok=false}. The engine running out of memory (its
+// heap limit, a node-local setting) halts the process instead (kExitEngineOutOfMemory): its
+// outcome must not become the vat's. bringOutYourDead first forces
 // a full GC and runs the vat's FinalizationRegistry cleanups; at no other time do they run.
 //
 // LoadVat with a transcript replays it: syscalls are answered from the transcript and compared

@@ -17,7 +17,7 @@
 // - Locale methods replaced by their non-locale versions (as SES's localeTaming 'safe');
 //   Intl removed (SES keeps it; Intl.DateTimeFormat().format() reads the clock).
 // - DataView setFloat32/setFloat64 write canonical NaN bits (as SES).
-// - No SharedArrayBuffer, Atomics (WeakRef, FinalizationRegistry and gc are removed by boot()).
+// - No SharedArrayBuffer, Atomics, WebAssembly (WeakRef, FinalizationRegistry and gc are removed by boot()).
 // - SES's "moderate" property-override accessors, so that assigning e.g. `name` on an error or
 //   `toString` on an object still works although the prototypes are frozen.
 // - A small `assert` (the SES global's surface, without its message redaction).
@@ -125,7 +125,7 @@
     defineProperty(g, 'RegExp', { value: SharedRegExp });
 
     // ---- removed globals ---------------------------------------------------------------------
-    for (const name of ['Intl', 'SharedArrayBuffer', 'Atomics']) delete g[name];
+    for (const name of ['Intl', 'SharedArrayBuffer', 'Atomics', 'WebAssembly']) delete g[name];
 
     // ---- locale methods ----------------------------------------------------------------------
     const tamedLocale = {

@@ -13,8 +13,8 @@
 // boot() captures WeakRef and FinalizationRegistry for liveslots, then turns the realm's
 // global into what vat code may see: SES "shared" Date/Math/Error/RegExp (Date.now(),
 // new Date() and Math.random() throw; with the experimental lite lockdown,
-// js/lite_lockdown.js, the realm's own, tamed in place), no WeakRef, FinalizationRegistry, gc, Compartment or
-// lockdown, and vref-aware WeakMap/WeakSet. Vat modules are then loaded as native modules of
+// js/lite_lockdown.js, the realm's own, tamed in place), no WeakRef, FinalizationRegistry, gc, Compartment,
+// lockdown or WebAssembly, and vref-aware WeakMap/WeakSet. Vat modules are then loaded as native modules of
 // this realm; "@endo/..." specifiers resolve to host modules built from hostModules below.
 (function installVatRuntime(ns) {
   'use strict';
@@ -105,6 +105,9 @@
       // host's ICU data; Agoric's XS vat workers have no Intl either.
       'Intl',
       'getStackString',
+      // Not deterministic across compiler tiers and not meterable; the engine is already built
+      // without it (js_engine.cc turns wasm off), this covers an engine that defines it anyway.
+      'WebAssembly',
     ]) {
       delete g[name];
     }
