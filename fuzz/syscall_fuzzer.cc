@@ -1,4 +1,4 @@
-// File: syscall_fuzz.cc
+// File: syscall_fuzzer.cc
 //
 // libFuzzer harness for the syscall boundary: whatever a vat sends the kernel must never crash
 // it or break an invariant. The input is lines of syscall JSON in the array form a vat host

@@ -1,4 +1,4 @@
-// File: request_fuzz.cc
+// File: request_fuzzer.cc
 //
 // libFuzzer harness for request validation: whatever a well-formed protobuf request holds, the
 // block lifecycle answers with a status and, when it refuses, changes no state. The first input
