@@ -11,6 +11,10 @@ PKGS=(
   libmozjs-102-dev
   googletest libgtest-dev libgmock-dev
   clang-14 libclang-rt-14-dev  # deploy/fuzz.sh: clang++ and libFuzzer/ASan/UBSan runtimes
+  # The Go client of the hostile-input test (tests/go/): Debian's grpc-go with the protobuf 1.5
+  # API. Not golang-goprotobuf-dev: its legacy 1.3 runtime panics on protoc-gen-go 1.28 code.
+  golang-go golang-google-grpc-dev golang-google-protobuf-dev
+  golang-github-golang-protobuf-1-5-dev protoc-gen-go protoc-gen-go-grpc
 )
 # npm comes with nodejs on images that ship a newer node; Debian's own nodejs needs npm apart.
 if ! command -v npm >/dev/null 2>&1; then PKGS+=(nodejs npm); fi
