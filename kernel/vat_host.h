@@ -112,10 +112,13 @@ struct SyscallResult {
   static absl::StatusOr<SyscallResult> FromJson(const Json& j);
 };
 
-// ['ok', ...] or ['error', text]. `compute` is reserved for metering (not yet measured).
+// ['ok', null, meter] or ['error', text, meter]; meter is null or {"compute": N}.
 struct DeliveryResult {
   bool ok = true;
   std::string error;
+  // Computrons the delivery used, for a metered vat (["ok", null, {"compute": N}]); consensus
+  // data, recorded in the transcript. Unset for an unmetered vat.
+  std::optional<uint64_t> computrons;
   Json ToJson() const;
   static absl::StatusOr<DeliveryResult> FromJson(const Json& j);
 };

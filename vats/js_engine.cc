@@ -69,11 +69,13 @@ bool JsProcess::Initialized() { return g_js_initialized.load(); }
 // Roots held by the engine. All of them are reset before JS_DestroyContext (pitfall 4).
 
 struct JsEngine::Roots {
-  explicit Roots(JSContext* cx) : jobs(cx), cleanups(cx) {}
+  explicit Roots(JSContext* cx) : jobs(cx), cleanups(cx), job_meter(cx) {}
   JS::PersistentRooted<ObjectVector> jobs;
   size_t next_job = 0;
   // Function objects of queued FinalizationRegistry cleanups.
   JS::PersistentRooted<ObjectVector> cleanups;
+  // See set_job_meter.
+  JS::PersistentRooted<JSObject*> job_meter;
 };
 
 // Our promise job queue (TOOLCHAIN §2 option (a)): jobs run only when the host drains them,
@@ -309,6 +311,7 @@ JsEngine::~JsEngine() {
   metadata_ = nullptr;
   roots_->jobs.clear();
   roots_->cleanups.clear();
+  roots_->job_meter = nullptr;
   roots_.reset();  // PersistentRooted must die before the context
   JS::SetJobQueue(cx_, nullptr);
   JS_DestroyContext(cx_);
@@ -329,6 +332,7 @@ void JsEngine::set_module_hooks(ResolveFn resolve, MetadataFn metadata) {
 void JsEngine::BeginSection() {
   CHECK(std::this_thread::get_id() == owner_thread_) << "JsEngine used off its thread";
   watchdog_->out_of_memory = false;
+  meter_fault_ = Fault::kNone;
   watchdog_->start_ns.store(SteadyNowNs(), std::memory_order_release);
   watchdog_->generation.fetch_add(1, std::memory_order_release);  // old verdicts stop matching
   if (options_.watchdog_timeout.count() <= 0) return;
@@ -342,9 +346,36 @@ JsEngine::Fault JsEngine::EndSection() {
 }
 
 JsEngine::Fault JsEngine::fault() const {
+  // A meter fault first: once the meter stopped the vat, nothing after it ran, so a later
+  // node-local fault cannot have decided the outcome.
+  if (meter_fault_ != Fault::kNone) return meter_fault_;
   if (watchdog_->TimedOut()) return Fault::kTimeout;
   if (watchdog_->out_of_memory.load()) return Fault::kOutOfMemory;
   return Fault::kNone;
+}
+
+void JsEngine::SetMeterFault(Fault fault) {
+  CHECK(fault == Fault::kComputrons || fault == Fault::kDepth) << "not a meter fault";
+  if (meter_fault_ == Fault::kNone) meter_fault_ = fault;
+}
+
+void JsEngine::set_job_meter(JSObject* meter) { roots_->job_meter = meter; }
+
+bool JsEngine::ChargeJob() {
+  JSContext* cx = cx_;
+  JS::RootedObject meter(cx, roots_->job_meter);
+  JSAutoRealm ar(cx, meter);
+  JS::RootedValue c(cx);
+  if (!JS_GetProperty(cx, meter, "c", &c) || !c.isNumber()) return false;
+  double left = c.toNumber() - 1;
+  c.setNumber(left);
+  JS::RootedValue zero(cx, JS::Int32Value(0));
+  if (!JS_SetProperty(cx, meter, "c", c) || !JS_SetProperty(cx, meter, "d", zero)) return false;
+  if (left < 0) {
+    SetMeterFault(Fault::kComputrons);
+    return false;
+  }
+  return true;
 }
 
 bool JsEngine::DrainJobs() {
@@ -352,6 +383,10 @@ bool JsEngine::DrainJobs() {
   auto& jobs = roots_->jobs;
   bool ok = true;
   while (roots_->next_job < jobs.length()) {
+    if (meter_fault_ != Fault::kNone || (roots_->job_meter && !ChargeJob())) {
+      ok = false;
+      break;
+    }
     JS::RootedObject job(cx, jobs[roots_->next_job]);
     jobs.get()[roots_->next_job] = nullptr;
     ++roots_->next_job;

@@ -64,7 +64,9 @@ class JsEngine {
  public:
   // Why the last Run() section failed, if it did. Interruption and OOM are sticky for the
   // section even when JS code caught the resulting exception.
-  enum class Fault { kNone, kTimeout, kOutOfMemory };
+  // kTimeout and kOutOfMemory are node-local (wall clock, heap size); kComputrons and kDepth are
+  // the deterministic meter's (js_meter.h), the same on every node.
+  enum class Fault { kNone, kTimeout, kOutOfMemory, kComputrons, kDepth };
 
   explicit JsEngine(const JsEngineOptions& options);
   ~JsEngine();
@@ -85,6 +87,13 @@ class JsEngine {
   void BeginSection();
   Fault EndSection();
   Fault fault() const;
+  // Records that the running section's meter ran out (kComputrons or kDepth). Sticky until the
+  // next BeginSection; DrainJobs runs no further job.
+  void SetMeterFault(Fault fault);
+
+  // The meter ($__m of js_meter.h) of the vat whose section runs, or nullptr. While set, each
+  // promise job costs one computron and starts at depth 0.
+  void set_job_meter(JSObject* meter);
 
   // Runs queued promise jobs until the queue is empty. Returns false if a job failed
   // uncatchably (interrupt, OOM) or threw; then the queue is cleared and the exception, if
@@ -134,6 +143,8 @@ class JsEngine {
   friend class JobQueueImpl;
 
   static bool InterruptCallback(JSContext* cx);
+  // One computron and depth 0 for the next job (job_meter set); false when the meter ran out.
+  bool ChargeJob();
   static void OutOfMemoryCallback(JSContext* cx, void* data);
   static void CleanupCallback(JSFunction* fn, JSObject* incumbent, void* data);
   void WatchdogLoop();
@@ -144,6 +155,7 @@ class JsEngine {
   std::thread::id owner_thread_;
   std::unique_ptr<JobQueueImpl> job_queue_;
   std::unique_ptr<Roots> roots_;
+  Fault meter_fault_ = Fault::kNone;
   ResolveFn resolve_;
   MetadataFn metadata_;
 
