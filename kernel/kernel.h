@@ -79,6 +79,9 @@ struct VatConfig {
   bool enable_pipelining = false;
   uint32_t reap_interval = 0;  // deliveries between bringOutYourDead; 0 = kernel default
   bool use_transcript = true;  // record deliveries for replay (scripted test vats may opt out)
+  // The vat's meter, recorded in its options: null (unmetered) or
+  // {"version":V,"computrons":N,"maxDepth":D} (vats/js_meter.h).
+  Json meter;
 };
 
 // Per-vat resource caps (genesis params: the host stores them and hands them to the kernel
