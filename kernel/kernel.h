@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -138,6 +139,9 @@ struct RunStats {
   uint64_t reaps = 0;
   uint64_t cleanups = 0;
   bool work_remains = false;  // stopped by the budget with work still queued
+  // Computrons metered vats used in this run's deliveries, by vat number (unmetered vats and
+  // vats that used none are absent).
+  std::map<uint64_t, uint64_t> computrons;
 };
 
 // Host-visible state of a kernel promise (for results of host sends).
