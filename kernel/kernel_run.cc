@@ -359,6 +359,9 @@ bool KernelImpl::EnsureVatLoaded(VatId vat) {
   } transcript(this, vat);
   spec.transcript = &transcript;
   absl::Status s = host_->LoadVat(spec);
+  CHECK_ENGINE(s.code() != absl::StatusCode::kUnavailable)
+      << "loading " << vat.ToString() << " hit a node-local limit: " << s.message()
+      << " (the block is not committed; raise the limit and restart)";
   if (!s.ok()) {
     last_load_error_ = std::string(s.message());
     return false;
@@ -382,6 +385,9 @@ bool KernelImpl::Deliver(VatId vat, const VatDelivery& d, size_t start_mark, siz
   delivery_vatstore_written_ = 0;
   DeliveryResult result = host_->Deliver(vat, d, &handler);
   counting_delivery_ = false;
+  CHECK_ENGINE(!result.node_fault)
+      << "delivery to " << vat.ToString() << " hit a node-local limit: " << result.error
+      << " (the block is not committed; raise the limit and restart)";
   delivery_computrons_ = result.computrons.value_or(0);
   if (handler.doomed() || !result.ok) {
     std::string why = handler.doomed() ? "syscall translation error: prepare to die"

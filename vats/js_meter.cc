@@ -114,13 +114,14 @@ absl::Status JsInstrumenter::Start() {
   if (!tool->global) return TakeJsErrorStatus(cx, "creating the instrumenter global");
   JSAutoRealm ar(cx, tool->global);
   JS::RootedObject global(cx, tool->global);
-  if (!JS::InitRealmStandardClasses(cx) || !JS_InitReflectParse(cx, global)) {
-    return TakeJsErrorStatus(cx, "instrumenter global");
-  }
-  const JsSource& src = InstrumentSource();
+  if (!JS::InitRealmStandardClasses(cx)) return TakeJsErrorStatus(cx, "instrumenter global");
   JS::RootedValue rval(cx);
-  if (!EvaluateScript(cx, src.name, src.text, &rval) ||
-      !JS_GetProperty(cx, global, "instrument", &tool->instrument)) {
+  for (const JsSource* src : {&AcornSource(), &InstrumentSource()}) {
+    if (!EvaluateScript(cx, src->name, src->text, &rval)) {
+      return TakeJsErrorStatus(cx, StrCat("loading ", src->name));
+    }
+  }
+  if (!JS_GetProperty(cx, global, "instrument", &tool->instrument)) {
     return TakeJsErrorStatus(cx, "loading instrument.js");
   }
   tool_ = std::move(tool);

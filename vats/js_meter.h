@@ -30,6 +30,7 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "kernel/vat_host.h"
 
 struct JSContext;
 class JSObject;
@@ -37,9 +38,6 @@ class JSObject;
 namespace swingset {
 
 class JsEngine;
-
-// The newest meter version this build runs.
-inline constexpr uint32_t kMeterVersion = 1;
 
 // What one delivery of a metered vat may spend. version 0 = unmetered.
 struct MeterLimits {

@@ -62,8 +62,8 @@ TEST(JsInstrumenterTest, WhatItInserts) {
   out = inst.Instrument("t.js", "export const g = x => (x + 1);", true);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(*out,
-            "export const g = x =>{const $__d=++$__m.d;if($__d>$__m.L)$__deep();"
-            "if(--$__m.c<0)$__r();try{return ( (x + 1))}finally{$__m.d=$__d-1}};");
+            "export const g = x => {const $__d=++$__m.d;if($__d>$__m.L)$__deep();"
+            "if(--$__m.c<0)$__r();try{return ((x + 1))}finally{$__m.d=$__d-1}};");
 }
 
 TEST(JsInstrumenterTest, RefusesMeterNamesAndBadSyntax) {
@@ -121,6 +121,20 @@ export function buildRootObject(vatPowers) {
     jobStorm() { const loop = () => { progress += 1; return Promise.resolve().then(loop); }; return loop(); },
     getterLoop() { return Object.assign({}, { get x() { for (;;) { progress += 1; } } }); },
     sortWork(n) { const a = []; for (let i = 0; i < n; i += 1) a.push((i * 7919) % n); a.sort((x, y) => x - y); return a[n - 1]; },
+    fill() { progress = 1; return Array(1e9).fill(0).length; },
+    sparseForEach() { progress = 1; Array(1e9).forEach(x => { progress += 1; }); return progress; },
+    spread() { progress = 1; return [...Array(1e9)].length; },
+    spreadArgs() { progress = 1; return Math.max(...Array(1e7)); },
+    setOfHoles() { progress = 1; return new Set(Array(1e9)).size; },
+    promiseAll() { progress = 1; return Promise.all(Array(1e9)); },
+    arrayFrom() { progress = 1; return Array.from({ length: 1e9 }).length; },
+    repeat() { progress = 1; return 'ab'.repeat(2 ** 26).length; },
+    jsonParse() { let s = '1'; for (let i = 0; i < 24; i += 1) s += s; progress = s.length; return JSON.parse(`[${s}]`).length; },
+    stringifyDag() {
+      let o = {}; for (let i = 0; i < 40; i += 1) o = { a: o, b: o };
+      progress = 1; return JSON.stringify(o).length;
+    },
+    joinBig() { progress = 1; return Array(1e8).join(',').length; },
     evals() {
       const out = [];
       for (const f of [() => eval('1 + 1'), () => Function('return 1')(), () => (0, eval)('2')]) {
@@ -238,6 +252,19 @@ TEST(MeteredVatTest, RecursionStopsAtTheDepthLimitEverywhere) {
                                           "recurseField", "recurseGenerator", "recurseAsync"})) {
     EXPECT_FALSE(o.ok);
     EXPECT_THAT(o.error, HasSubstr("call depth limit"));
+  }
+}
+
+TEST(MeteredVatTest, BuiltinsArePreCharged) {
+  // Each asks a builtin for far more native work than the budget pays for: stopped before the
+  // work, at the same point everywhere.
+  std::vector<std::string> methods = {"fill", "sparseForEach", "spread", "spreadArgs",
+                                      "setOfHoles", "promiseAll", "arrayFrom", "repeat",
+                                      "jsonParse", "stringifyDag", "joinBig"};
+  std::vector<Outcome> outcomes = SameEverywhere(methods);
+  for (size_t i = 0; i < methods.size(); ++i) {
+    EXPECT_FALSE(outcomes[i].ok) << methods[i];
+    EXPECT_THAT(outcomes[i].error, HasSubstr("computron limit")) << methods[i];
   }
 }
 

@@ -19,6 +19,7 @@ SWINGSET_INCBIN(swingset_js_vat_limits, SWINGSET_JS_DIR "/vat_limits.js")
 SWINGSET_INCBIN(swingset_js_harden, SWINGSET_JS_DIR "/harden.js")
 SWINGSET_INCBIN(swingset_js_lite_lockdown, SWINGSET_JS_DIR "/lite_lockdown.js")
 SWINGSET_INCBIN(swingset_js_instrument, SWINGSET_JS_DIR "/instrument.js")
+SWINGSET_INCBIN(swingset_js_acorn, SWINGSET_JS_DIR "/node_modules/acorn/dist/acorn.js")
 SWINGSET_INCBIN(swingset_js_meter_prelude, SWINGSET_JS_DIR "/meter_prelude.js")
 SWINGSET_INCBIN(swingset_js_pass_style, SWINGSET_JS_DIR "/pass_style.js")
 SWINGSET_INCBIN(swingset_js_marshal, SWINGSET_JS_DIR "/marshal.js")
@@ -75,6 +76,11 @@ const JsSource& InstrumentSource() {
   static const JsSource kInstrument{"instrument.js",
                                     Blob(swingset_js_instrument, swingset_js_instrument_end)};
   return kInstrument;
+}
+
+const JsSource& AcornSource() {
+  static const JsSource kAcorn{"acorn.js", Blob(swingset_js_acorn, swingset_js_acorn_end)};
+  return kAcorn;
 }
 
 const JsSource& MeterPreludeSource() {

@@ -859,6 +859,11 @@ absl::Status JsVatHost::Impl::LoadVat(const VatSpec& spec) {
   if (fault != JsEngine::Fault::kNone && (st.ok() || meter_fault)) {
     st = TakeJsErrorStatus(engine_.cx(), "loading the vat", fault);
   }
+  if (!st.ok() && vat->limits.metered() && !meter_fault && fault != JsEngine::Fault::kNone) {
+    // A node-local limit (watchdog, heap) stopped a metered vat's start: not for this node to
+    // decide (VatHost::LoadVat).
+    st = absl::UnavailableError(st.message());
+  }
   if (st.ok() && !fatal_.empty()) st = absl::InternalError(ToAbsl(fatal_));
   if (!st.ok()) {
     engine_.ClearJobs();
@@ -911,6 +916,8 @@ void JsVatHost::Impl::Replay(JsVat* vat, TranscriptSource* transcript) {
     CHECK(want.ok()) << "transcript of " << who << " entry #" << i << ": bad delivery result";
     ReplayHandler handler(who, i, std::move(recorded));
     DeliveryResult got = RunDelivery(vat, *delivery, &handler);
+    CHECK_ENGINE(!got.node_fault) << "transcript replay of " << who << " delivery #" << i
+                                  << " hit a node-local limit: " << got.error;
     handler.CheckAllUsed();
     CHECK(got.ok == want->ok && (!want->computrons || got.computrons == want->computrons))
         << "transcript replay of " << who << " diverged at delivery #" << i << ": result "
@@ -1027,7 +1034,13 @@ DeliveryResult JsVatHost::Impl::RunDelivery(JsVat* vat, const VatDelivery& deliv
   DeliveryResult result;
   result.ok = ok;
   result.error = ok ? "" : error;
-  if (vat->limits.metered()) result.computrons = vat->last_computrons;
+  if (vat->limits.metered()) {
+    result.computrons = vat->last_computrons;
+    // For a metered vat only the meter may decide: the watchdog and the heap cap are this
+    // node's, so the node halts (the kernel's CHECK_ENGINE) rather than terminate the vat.
+    result.node_fault =
+        fault == JsEngine::Fault::kTimeout || fault == JsEngine::Fault::kOutOfMemory;
+  }
   return result;
 }
 

@@ -10,6 +10,7 @@
 //   $__r      called when c falls below 0; a host native that ends the delivery uncatchably.
 //   $__deep   called when d exceeds L; likewise.
 //   $__s      in an async function, gives the frame's depth back before it suspends.
+//   $__sp     charges a spread operand (`...x`) by its length before the engine iterates it.
 // The two natives arrive as the global properties $__meterExhausted and $__meterTooDeep, which
 // this script removes.
 //
@@ -19,6 +20,8 @@
 // %AsyncGeneratorPrototype% count one level of depth and one computron around the resumption.
 //
 // The completion value is $__m, which the host keeps.
+'use strict';
+
 const $__m = { c: 0, d: 0, L: 0 };
 const $__r = globalThis.$__meterExhausted;
 const $__deep = globalThis.$__meterTooDeep;
@@ -26,6 +29,8 @@ const $__s = (d, x) => {
   $__m.d = d - 1;
   return x;
 };
+let spreadCharge;
+const $__sp = x => spreadCharge(x);
 delete globalThis.$__meterExhausted;
 delete globalThis.$__meterTooDeep;
 (() => {
@@ -57,5 +62,202 @@ delete globalThis.$__meterTooDeep;
   };
   meterResumption(getPrototypeOf(function* () {}).prototype);
   meterResumption(getPrototypeOf(async function* () {}).prototype);
+})();
+
+// Builtins whose work grows with their input run natively, without a tick. Each is wrapped here
+// so that it charges computrons in proportion to its input *before* it runs: a delivery that
+// cannot pay stops before the work starts (`Array(1e9).fill()` costs 1e9 and stops at once).
+// A few whose work is only known from their result (Object.keys and friends) charge after it;
+// their work is bounded by objects the vat already paid to build.
+(() => {
+  const { defineProperty, getOwnPropertyDescriptor, getPrototypeOf, freeze } = Object;
+  const { apply, construct } = Reflect;
+  const { isArray } = Array;
+  const { floor, log2, min } = Math;
+  const MAX = 2 ** 53;
+  // A charge of n computrons (n rounded down; NaN and negatives are 0).
+  const charge = n => {
+    const c = n > 0 ? (n < MAX ? floor(n) : MAX) : 0;
+    $__m.c -= c;
+    if ($__m.c < 0) $__r();
+  };
+  // The length an array method would use, without throwing where the method would not.
+  const lengthOf = o => {
+    if (o === null || o === undefined) return 0;
+    const n = +o.length;
+    return n > 0 ? n : 0;
+  };
+  const sizeOf = o =>
+    o === null || o === undefined ? 0 : isArray(o) || typeof o === 'string' ? o.length : 0;
+  const stringLength = s => (typeof s === 'string' ? s.length : 0);
+
+  // Replaces obj[name] (a method) by one that first charges cost(this, args).
+  const charged = (obj, name, cost) => {
+    const desc = getOwnPropertyDescriptor(obj, name);
+    if (!desc || typeof desc.value !== 'function') return;
+    const original = desc.value;
+    const wrapper = {
+      [name](...args) {
+        charge(cost(this, args));
+        return apply(original, this, args);
+      },
+    }[name];
+    defineProperty(wrapper, 'length', { value: original.length });
+    defineProperty(obj, name, { ...desc, value: wrapper });
+  };
+  // The same for a function whose cost is known only from its result.
+  const chargedAfter = (obj, name, cost) => {
+    const desc = getOwnPropertyDescriptor(obj, name);
+    if (!desc || typeof desc.value !== 'function') return;
+    const original = desc.value;
+    const wrapper = {
+      [name](...args) {
+        const result = apply(original, this, args);
+        charge(cost(result));
+        return result;
+      },
+    }[name];
+    defineProperty(wrapper, 'length', { value: original.length });
+    defineProperty(obj, name, { ...desc, value: wrapper });
+  };
+
+  // Arrays and typed arrays: one computron per element the method may visit.
+  const perElement = self => 1 + lengthOf(self);
+  const arrayMethods = [
+    'copyWithin', 'every', 'fill', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex',
+    'flat', 'flatMap', 'forEach', 'includes', 'indexOf', 'join', 'lastIndexOf', 'map', 'reduce',
+    'reduceRight', 'reverse', 'some', 'splice', 'toLocaleString', 'toString', 'unshift',
+    'toReversed', 'toSorted', 'toSpliced', 'with',
+  ];
+  const sortCost = self => {
+    const n = lengthOf(self);
+    return 1 + (n > 1 ? n * log2(n) : n);
+  };
+  const TypedArrayPrototype = getPrototypeOf(Int8Array.prototype);
+  for (const proto of [Array.prototype, TypedArrayPrototype]) {
+    for (const name of arrayMethods) charged(proto, name, perElement);
+    charged(proto, 'sort', sortCost);
+    chargedAfter(proto, 'slice', r => 1 + lengthOf(r));
+    charged(proto, 'set', (self, [src]) => 1 + lengthOf(src));
+    charged(proto, 'subarray', () => 1);
+  }
+  charged(Array.prototype, 'concat', (self, args) => {
+    let n = 1 + lengthOf(self);
+    for (let i = 0; i < args.length; i += 1) n += 1 + sizeOf(args[i]);
+    return n;
+  });
+  charged(Array, 'from', (self, [src]) => 1 + lengthOf(src));
+  charged(Array, 'of', (self, args) => 1 + args.length);
+  for (const ctor of [Map, Set, WeakMap, WeakSet]) {
+    // Constructors: wrapped as functions that construct the original (same prototype object).
+    const desc = getOwnPropertyDescriptor(globalThis, ctor.name);
+    const wrapper = function (iterable) {
+      if (new.target === undefined) return apply(ctor, this, arguments);
+      charge(1 + sizeOf(iterable));
+      return construct(ctor, arguments, new.target === wrapper ? ctor : new.target);
+    };
+    defineProperty(wrapper, 'name', { value: ctor.name });
+    defineProperty(wrapper, 'length', { value: 0 });
+    defineProperty(wrapper, 'prototype', { value: ctor.prototype });
+    defineProperty(ctor.prototype, 'constructor', {
+      ...getOwnPropertyDescriptor(ctor.prototype, 'constructor'),
+      value: wrapper,
+    });
+    for (const key of Reflect.ownKeys(ctor)) {
+      if (key !== 'prototype' && key !== 'length' && key !== 'name') {
+        defineProperty(wrapper, key, getOwnPropertyDescriptor(ctor, key));
+      }
+    }
+    defineProperty(globalThis, ctor.name, { ...desc, value: wrapper });
+  }
+  for (const name of ['all', 'allSettled', 'any', 'race']) {
+    charged(Promise, name, (self, [src]) => 1 + sizeOf(src));
+  }
+
+  // Strings: one computron per 16 characters read or written.
+  const perChars = self => 1 + stringLength(typeof self === 'string' ? self : '') / 16;
+  const stringMethods = [
+    'endsWith', 'includes', 'indexOf', 'lastIndexOf', 'localeCompare', 'match', 'matchAll',
+    'normalize', 'replace', 'replaceAll', 'search', 'split', 'startsWith', 'toLocaleLowerCase',
+    'toLocaleUpperCase', 'toLowerCase', 'toUpperCase', 'trim', 'trimEnd', 'trimStart',
+    'isWellFormed', 'toWellFormed',
+  ];
+  for (const name of stringMethods) charged(String.prototype, name, perChars);
+  // Copies: by what they return (a slice of a long string in a loop is not a scan of it).
+  for (const name of ['slice', 'substr', 'substring']) {
+    chargedAfter(String.prototype, name, r => 1 + stringLength(r) / 16);
+  }
+  charged(String.prototype, 'concat', (self, args) => {
+    let n = perChars(self);
+    for (let i = 0; i < args.length; i += 1) n += 1 + stringLength(args[i]) / 16;
+    return n;
+  });
+  // The result's size for the builders (their result is all new characters).
+  charged(String.prototype, 'repeat', (self, [count]) =>
+    1 + (stringLength(self) * (+count > 0 ? +count : 0)) / 16);
+  const padCost = (self, [target]) => 1 + (+target > 0 ? +target : 0) / 16;
+  charged(String.prototype, 'padStart', padCost);
+  charged(String.prototype, 'padEnd', padCost);
+  for (const name of ['fromCharCode', 'fromCodePoint']) {
+    charged(String, name, (self, args) => 1 + args.length);
+  }
+  charged(String, 'raw', (self, args) => 1 + args.length);
+
+  // JSON: parse by text length; stringify one computron per value visited (its output can be
+  // exponential in a DAG's size, so it cannot be charged by input size).
+  charged(JSON, 'parse', (self, [text]) => 1 + stringLength(text) / 4);
+  const jsonStringify = JSON.stringify;
+  defineProperty(JSON, 'stringify', {
+    ...getOwnPropertyDescriptor(JSON, 'stringify'),
+    value: {
+      stringify(value, replacer, space) {
+        charge(1);
+        let counted;
+        if (typeof replacer === 'function') {
+          counted = function (key, v) {
+            charge(1);
+            return apply(replacer, this, [key, v]);
+          };
+        } else if (isArray(replacer)) {
+          // An allowlist: its semantics cannot be expressed by a function replacer, so charge
+          // by the list and by the result.
+          charge(lengthOf(replacer));
+          const out = apply(jsonStringify, JSON, [value, replacer, space]);
+          charge(stringLength(out) / 16);
+          return out;
+        } else {
+          counted = (key, v) => {
+            charge(1);
+            return v;
+          };
+        }
+        return apply(jsonStringify, JSON, [value, counted, space]);
+      },
+    }.stringify,
+  });
+
+  // Spreading arguments: apply and construct copy their argument list.
+  const argsCost = (self, args) => 1 + lengthOf(args[1]);
+  charged(Function.prototype, 'apply', argsCost);
+  charged(Reflect, 'apply', (self, [f, t, list]) => 1 + lengthOf(list));
+  charged(Reflect, 'construct', (self, [f, list]) => 1 + lengthOf(list));
+
+  // Own-key listings: after the fact, by what they return.
+  for (const name of ['keys', 'values', 'entries', 'getOwnPropertyNames',
+                      'getOwnPropertySymbols', 'getOwnPropertyDescriptors']) {
+    chargedAfter(Object, name, r => 1 + lengthOf(r));
+  }
+  chargedAfter(Reflect, 'ownKeys', r => 1 + lengthOf(r));
+  charged(Object, 'assign', (self, args) => 1 + args.length);
+  charged(Object, 'fromEntries', (self, [src]) => 1 + sizeOf(src));
+  // Spread (`[...x]`, `f(...x)`, `{...x}`): the instrumenter routes each spread operand through
+  // $__sp, which charges its length or size before the engine iterates it natively.
+  spreadCharge = x => {
+    if (x !== null && x !== undefined) {
+      const n = typeof x === 'string' ? x.length : isArray(x) ? x.length : 0;
+      charge(1 + n);
+    }
+    return x;
+  };
 })();
 $__m;
