@@ -128,7 +128,8 @@ export function buildRootObject(vatPowers) {
     setOfHoles() { progress = 1; return new Set(Array(1e9)).size; },
     promiseAll() { progress = 1; return Promise.all(Array(1e9)); },
     arrayFrom() { progress = 1; return Array.from({ length: 1e9 }).length; },
-    repeat() { progress = 1; return 'ab'.repeat(2 ** 26).length; },
+    repeat() { progress = 1; return 'ab'.repeat(2 ** 23).length; },
+    repeatObject() { progress = 1; return String.prototype.repeat.call(new String('ab'), 2 ** 23).length; },
     jsonParse() { let s = '1'; for (let i = 0; i < 24; i += 1) s += s; progress = s.length; return JSON.parse(`[${s}]`).length; },
     stringifyDag() {
       let o = {}; for (let i = 0; i < 40; i += 1) o = { a: o, b: o };
@@ -259,7 +260,7 @@ TEST(MeteredVatTest, BuiltinsArePreCharged) {
   // Each asks a builtin for far more native work than the budget pays for: stopped before the
   // work, at the same point everywhere.
   std::vector<std::string> methods = {"fill", "sparseForEach", "spread", "spreadArgs",
-                                      "setOfHoles", "promiseAll", "arrayFrom", "repeat",
+                                      "setOfHoles", "promiseAll", "arrayFrom", "repeat", "repeatObject",
                                       "jsonParse", "stringifyDag", "joinBig"};
   std::vector<Outcome> outcomes = SameEverywhere(methods);
   for (size_t i = 0; i < methods.size(); ++i) {

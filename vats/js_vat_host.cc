@@ -190,7 +190,7 @@ struct JsVat {
   std::string name;
   bool raw = false;
   // From the vat's options record (consensus): unmetered, or meter version 1 and its limits.
-  MeterLimits limits;
+  MeterLimits meter_limits;
   JS::PersistentRooted<JSObject*> global;
   JS::PersistentRooted<JSObject*> ns;  // the private runtime namespace (vat_runtime.js)
   // Testing only (JsVatHostOptions::testing_track_ses_modules): {module path: WeakRef to its
@@ -315,7 +315,7 @@ class JsVatHost::Impl {
   // instrumenter refuses it.
   std::optional<std::string_view> CodeFor(const std::string& name, std::string_view text,
                                           bool module);
-  bool metered() const { return current_ != nullptr && current_->limits.metered(); }
+  bool metered() const { return current_ != nullptr && current_->meter_limits.metered(); }
   // Arms the meter of a metered vat for one section; MeterSpent reads what it used.
   void ArmFor(JsVat* vat);
   void MeterSpent(JsVat* vat);
@@ -440,7 +440,7 @@ std::optional<std::string_view> JsVatHost::Impl::CodeFor(const std::string& name
 void JsVatHost::Impl::ArmFor(JsVat* vat) {
   vat->last_computrons = 0;
   if (!vat->meter) return;
-  CHECK(ArmMeter(engine_.cx(), vat->meter, vat->limits.computrons, vat->limits.max_depth))
+  CHECK(ArmMeter(engine_.cx(), vat->meter, vat->meter_limits.computrons, vat->meter_limits.max_depth))
       << "cannot arm the meter of " << vat->id.ToString();
   engine_.set_job_meter(vat->meter);
 }
@@ -452,7 +452,7 @@ void JsVatHost::Impl::MeterSpent(JsVat* vat) {
   CHECK(MeterRemaining(engine_.cx(), vat->meter, &left))
       << "cannot read the meter of " << vat->id.ToString();
   // Exhausted: the tick that took it below zero counts, as in Agoric's meters.
-  double used = static_cast<double>(vat->limits.computrons) - left;
+  double used = static_cast<double>(vat->meter_limits.computrons) - left;
   vat->last_computrons = used < 0 ? 0 : static_cast<uint64_t>(used);
 }
 
@@ -597,7 +597,7 @@ absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
   if (!vat->global) return TakeJsErrorStatus(cx, "creating the vat global");
   JSAutoRealm ar(cx, vat->global);
   if (!JS::InitRealmStandardClasses(cx)) return TakeJsErrorStatus(cx, "standard classes");
-  if (vat->limits.metered()) {
+  if (vat->meter_limits.metered()) {
     // Before anything else runs in the realm: from here on every script is instrumented.
     vat->meter = InstallMeter(cx);
     if (!vat->meter) return TakeJsErrorStatus(cx, "installing the meter");
@@ -842,7 +842,7 @@ absl::Status JsVatHost::Impl::LoadVat(const VatSpec& spec) {
     return absl::InvalidArgumentError(
         StrCat(spec.vat_id.ToString(), ": ", limits.status().message()));
   }
-  vat->limits = *limits;
+  vat->meter_limits = *limits;
 
   current_ = vat.get();
   fatal_.clear();
@@ -859,7 +859,7 @@ absl::Status JsVatHost::Impl::LoadVat(const VatSpec& spec) {
   if (fault != JsEngine::Fault::kNone && (st.ok() || meter_fault)) {
     st = TakeJsErrorStatus(engine_.cx(), "loading the vat", fault);
   }
-  if (!st.ok() && vat->limits.metered() && !meter_fault && fault != JsEngine::Fault::kNone) {
+  if (!st.ok() && vat->meter_limits.metered() && !meter_fault && fault != JsEngine::Fault::kNone) {
     // A node-local limit (watchdog, heap) stopped a metered vat's start: not for this node to
     // decide (VatHost::LoadVat).
     st = absl::UnavailableError(st.message());
@@ -1034,7 +1034,7 @@ DeliveryResult JsVatHost::Impl::RunDelivery(JsVat* vat, const VatDelivery& deliv
   DeliveryResult result;
   result.ok = ok;
   result.error = ok ? "" : error;
-  if (vat->limits.metered()) {
+  if (vat->meter_limits.metered()) {
     result.computrons = vat->last_computrons;
     // For a metered vat only the meter may decide: the watchdog and the heap cap are this
     // node's, so the node halts (the kernel's CHECK_ENGINE) rather than terminate the vat.

@@ -89,7 +89,18 @@ delete globalThis.$__meterTooDeep;
   };
   const sizeOf = o =>
     o === null || o === undefined ? 0 : isArray(o) || typeof o === 'string' ? o.length : 0;
-  const stringLength = s => (typeof s === 'string' ? s.length : 0);
+  // A string's length, also for a String object (`this` of a String method called on one);
+  // anything else converts to a short string or is charged where it is built.
+  const stringValueOf = String.prototype.valueOf;
+  const stringLength = s => {
+    if (typeof s === 'string') return s.length;
+    if (typeof s !== 'object' || s === null) return 0;
+    try {
+      return apply(stringValueOf, s, []).length;
+    } catch (e) {
+      return 0;
+    }
+  };
 
   // Replaces obj[name] (a method) by one that first charges cost(this, args).
   const charged = (obj, name, cost) => {
@@ -175,7 +186,7 @@ delete globalThis.$__meterTooDeep;
   }
 
   // Strings: one computron per 16 characters read or written.
-  const perChars = self => 1 + stringLength(typeof self === 'string' ? self : '') / 16;
+  const perChars = self => 1 + stringLength(self) / 16;
   const stringMethods = [
     'endsWith', 'includes', 'indexOf', 'lastIndexOf', 'localeCompare', 'match', 'matchAll',
     'normalize', 'replace', 'replaceAll', 'search', 'split', 'startsWith', 'toLocaleLowerCase',
