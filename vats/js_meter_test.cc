@@ -136,6 +136,17 @@ export function buildRootObject(vatPowers) {
       progress = 1; return JSON.stringify(o).length;
     },
     joinBig() { progress = 1; return Array(1e8).join(',').length; },
+    nestedJoin() { let a = []; for (let i = 0; i < 100000; i += 1) a = [a]; return String(a).length; },
+    proxyChain() {
+      let p = {};
+      for (let i = 0; i < 5000; i += 1) p = new Proxy(p, {});
+      return p.x;
+    },
+    bindChain() {
+      let f = () => 1;
+      for (let i = 0; i < 5000; i += 1) f = f.bind(null);
+      return f();
+    },
     evals() {
       const out = [];
       for (const f of [() => eval('1 + 1'), () => Function('return 1')(), () => (0, eval)('2')]) {
@@ -266,6 +277,19 @@ TEST(MeteredVatTest, BuiltinsArePreCharged) {
   for (size_t i = 0; i < methods.size(); ++i) {
     EXPECT_FALSE(outcomes[i].ok) << methods[i];
     EXPECT_THAT(outcomes[i].error, HasSubstr("computron limit")) << methods[i];
+  }
+}
+
+TEST(MeteredVatTest, NativeRecursionIsBounded) {
+  // join calling the elements' toString, level by level: the depth limit.
+  Outcome o = SameEverywhere({"nestedJoin"})[0];
+  EXPECT_FALSE(o.ok);
+  EXPECT_THAT(o.error, HasSubstr("call depth limit"));
+  // Proxies of proxies and bound functions of bound functions: refused past 1000 levels, with
+  // an error the vat may catch (here it rejects the call's result).
+  for (const Outcome& r : SameEverywhere({"proxyChain", "bindChain"})) {
+    EXPECT_TRUE(r.ok) << r.error;
+    EXPECT_THAT(r.syscalls.at(0), HasSubstr("nested more than 1000 deep"));
   }
 }
 

@@ -222,6 +222,7 @@ class JsVatHost::Impl {
     e.watchdog_timeout = o.delivery_timeout;
     e.gc_max_bytes = o.gc_max_bytes;
     e.jit = o.jit;
+    e.native_stack_quota = o.native_stack_quota;
     return e;
   }
 

@@ -73,8 +73,11 @@ delete globalThis.$__meterTooDeep;
   const { defineProperty, getOwnPropertyDescriptor, getPrototypeOf, freeze } = Object;
   const { apply, construct } = Reflect;
   const { isArray } = Array;
-  const { floor, log2, min } = Math;
+  const { floor, log2 } = Math;
   const MAX = 2 ** 53;
+  // Nesting depth of proxies and bound functions (below); made before WeakMap is wrapped, since
+  // nothing in this prelude may be charged (the meter is armed only after it).
+  const nesting = new WeakMap();
   // A charge of n computrons (n rounded down; NaN and negatives are 0).
   const charge = n => {
     const c = n > 0 ? (n < MAX ? floor(n) : MAX) : 0;
@@ -102,7 +105,9 @@ delete globalThis.$__meterTooDeep;
     }
   };
 
-  // Replaces obj[name] (a method) by one that first charges cost(this, args).
+  // Replaces obj[name] (a method) by one that first charges cost(this, args). The call also
+  // counts one level of depth: a builtin that calls back into vat code (join calling toString,
+  // a getter read by Object.assign) nests real stack frames.
   const charged = (obj, name, cost) => {
     const desc = getOwnPropertyDescriptor(obj, name);
     if (!desc || typeof desc.value !== 'function') return;
@@ -110,7 +115,13 @@ delete globalThis.$__meterTooDeep;
     const wrapper = {
       [name](...args) {
         charge(cost(this, args));
-        return apply(original, this, args);
+        const d = ++$__m.d;
+        if (d > $__m.L) $__deep();
+        try {
+          return apply(original, this, args);
+        } finally {
+          $__m.d = d - 1;
+        }
       },
     }[name];
     defineProperty(wrapper, 'length', { value: original.length });
@@ -252,6 +263,65 @@ delete globalThis.$__meterTooDeep;
   charged(Function.prototype, 'apply', argsCost);
   charged(Reflect, 'apply', (self, [f, t, list]) => 1 + lengthOf(list));
   charged(Reflect, 'construct', (self, [f, list]) => 1 + lengthOf(list));
+
+  // Proxies forward to their target (and look traps up on their handler) natively, and bound
+  // functions call their target natively: a chain of them recurses with no JS frame in between.
+  // Their nesting is capped, deterministically.
+  const MAX_NESTING = 1000;
+  const nestingOf = o =>
+    (typeof o === 'object' || typeof o === 'function') && o !== null ? nesting.get(o) || 0 : 0;
+  const nested = (made, ...parts) => {
+    let n = 0;
+    for (let i = 0; i < parts.length; i += 1) {
+      const p = nestingOf(parts[i]);
+      if (p > n) n = p;
+    }
+    if (n + 1 > MAX_NESTING) throw RangeError(`nested more than ${MAX_NESTING} deep`);
+    return n + 1;
+  };
+  {
+    const OriginalProxy = Proxy;
+    const desc = getOwnPropertyDescriptor(globalThis, 'Proxy');
+    const revocable = OriginalProxy.revocable;
+    const makeProxy = function (target, handler) {
+      if (new.target === undefined) return apply(OriginalProxy, this, [target, handler]);
+      const n = nested(null, target, handler);
+      const p = construct(OriginalProxy, [target, handler]);
+      nesting.set(p, n);
+      return p;
+    };
+    // Bound: constructible, and like the original without a `prototype`.
+    const ProxyWrapper = apply(Function.prototype.bind, makeProxy, [undefined]);
+    defineProperty(ProxyWrapper, 'name', { value: 'Proxy' });
+    defineProperty(ProxyWrapper, 'length', { value: 2 });
+    defineProperty(ProxyWrapper, 'revocable', {
+      ...getOwnPropertyDescriptor(OriginalProxy, 'revocable'),
+      value: {
+        revocable(target, handler) {
+          const n = nested(null, target, handler);
+          const r = apply(revocable, OriginalProxy, [target, handler]);
+          nesting.set(r.proxy, n);
+          return r;
+        },
+      }.revocable,
+    });
+    defineProperty(globalThis, 'Proxy', { ...desc, value: ProxyWrapper });
+  }
+  {
+    const bind = Function.prototype.bind;
+    defineProperty(Function.prototype, 'bind', {
+      ...getOwnPropertyDescriptor(Function.prototype, 'bind'),
+      value: {
+        bind(...args) {
+          charge(1 + args.length);
+          const n = nested(null, this);
+          const b = apply(bind, this, args);
+          nesting.set(b, n);
+          return b;
+        },
+      }.bind,
+    });
+  }
 
   // Own-key listings: after the fact, by what they return.
   for (const name of ['keys', 'values', 'entries', 'getOwnPropertyNames',
