@@ -69,13 +69,13 @@ bool JsProcess::Initialized() { return g_js_initialized.load(); }
 // Roots held by the engine. All of them are reset before JS_DestroyContext (pitfall 4).
 
 struct JsEngine::Roots {
-  explicit Roots(JSContext* cx) : jobs(cx), cleanups(cx), job_meter(cx) {}
+  explicit Roots(JSContext* cx) : jobs(cx), cleanups(cx), job_runner(cx) {}
   JS::PersistentRooted<ObjectVector> jobs;
   size_t next_job = 0;
   // Function objects of queued FinalizationRegistry cleanups.
   JS::PersistentRooted<ObjectVector> cleanups;
-  // See set_job_meter.
-  JS::PersistentRooted<JSObject*> job_meter;
+  // See set_job_runner.
+  JS::PersistentRooted<JSObject*> job_runner;
 };
 
 // Our promise job queue (TOOLCHAIN §2 option (a)): jobs run only when the host drains them,
@@ -311,7 +311,7 @@ JsEngine::~JsEngine() {
   metadata_ = nullptr;
   roots_->jobs.clear();
   roots_->cleanups.clear();
-  roots_->job_meter = nullptr;
+  roots_->job_runner = nullptr;
   roots_.reset();  // PersistentRooted must die before the context
   JS::SetJobQueue(cx_, nullptr);
   JS_DestroyContext(cx_);
@@ -359,31 +359,14 @@ void JsEngine::SetMeterFault(Fault fault) {
   if (meter_fault_ == Fault::kNone) meter_fault_ = fault;
 }
 
-void JsEngine::set_job_meter(JSObject* meter) { roots_->job_meter = meter; }
-
-bool JsEngine::ChargeJob() {
-  JSContext* cx = cx_;
-  JS::RootedObject meter(cx, roots_->job_meter);
-  JSAutoRealm ar(cx, meter);
-  JS::RootedValue c(cx);
-  if (!JS_GetProperty(cx, meter, "c", &c) || !c.isNumber()) return false;
-  double left = c.toNumber() - 1;
-  c.setNumber(left);
-  JS::RootedValue zero(cx, JS::Int32Value(0));
-  if (!JS_SetProperty(cx, meter, "c", c) || !JS_SetProperty(cx, meter, "d", zero)) return false;
-  if (left < 0) {
-    SetMeterFault(Fault::kComputrons);
-    return false;
-  }
-  return true;
-}
+void JsEngine::set_job_runner(JSObject* runner) { roots_->job_runner = runner; }
 
 bool JsEngine::DrainJobs() {
   JSContext* cx = cx_;
   auto& jobs = roots_->jobs;
   bool ok = true;
   while (roots_->next_job < jobs.length()) {
-    if (meter_fault_ != Fault::kNone || (roots_->job_meter && !ChargeJob())) {
+    if (meter_fault_ != Fault::kNone) {
       ok = false;
       break;
     }
@@ -392,7 +375,16 @@ bool JsEngine::DrainJobs() {
     ++roots_->next_job;
     JSAutoRealm ar(cx, job);
     JS::RootedValue rval(cx);
-    if (!JS::Call(cx, JS::UndefinedHandleValue, job, JS::HandleValueArray::empty(), &rval)) {
+    bool called;
+    if (roots_->job_runner) {
+      JS::RootedValue runner(cx, JS::ObjectValue(*roots_->job_runner));
+      JS::RootedValue job_value(cx, JS::ObjectValue(*job));
+      called = JS::Call(cx, JS::UndefinedHandleValue, runner, JS::HandleValueArray(job_value),
+                        &rval);
+    } else {
+      called = JS::Call(cx, JS::UndefinedHandleValue, job, JS::HandleValueArray::empty(), &rval);
+    }
+    if (!called) {
       ok = false;
       break;
     }

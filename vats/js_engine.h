@@ -91,9 +91,10 @@ class JsEngine {
   // next BeginSection; DrainJobs runs no further job.
   void SetMeterFault(Fault fault);
 
-  // The meter ($__m of js_meter.h) of the vat whose section runs, or nullptr. While set, each
-  // promise job costs one computron and starts at depth 0.
-  void set_job_meter(JSObject* meter);
+  // A function of the running vat's realm that runs each promise job (js_meter.h: the meter's
+  // job runner charges it one computron and starts it at depth 0), or nullptr to call jobs
+  // directly.
+  void set_job_runner(JSObject* runner);
 
   // Runs queued promise jobs until the queue is empty. Returns false if a job failed
   // uncatchably (interrupt, OOM) or threw; then the queue is cleared and the exception, if
@@ -143,8 +144,6 @@ class JsEngine {
   friend class JobQueueImpl;
 
   static bool InterruptCallback(JSContext* cx);
-  // One computron and depth 0 for the next job (job_meter set); false when the meter ran out.
-  bool ChargeJob();
   static void OutOfMemoryCallback(JSContext* cx, void* data);
   static void CleanupCallback(JSFunction* fn, JSObject* incumbent, void* data);
   void WatchdogLoop();

@@ -185,7 +185,7 @@ class ReplayHandler : public SyscallHandler {
 
 struct JsVat {
   explicit JsVat(JSContext* cx)
-      : global(cx), ns(cx), ses_module_refs(cx), dispatch(cx), limits(cx), meter(cx) {}
+      : global(cx), ns(cx), ses_module_refs(cx), dispatch(cx), limits(cx), meter(cx), job_runner(cx) {}
   VatId id;
   std::string name;
   bool raw = false;
@@ -202,6 +202,8 @@ struct JsVat {
   JS::PersistentRooted<JSObject*> limits;
   // The realm's meter ($__m, js_meter.h) when metered, else null.
   JS::PersistentRooted<JSObject*> meter;
+  // meter.j, the realm's job runner (js_meter.h).
+  JS::PersistentRooted<JSObject*> job_runner;
   // Computrons the last delivery (or the start-up) used; 0 when unmetered.
   uint64_t last_computrons = 0;
 };
@@ -443,12 +445,12 @@ void JsVatHost::Impl::ArmFor(JsVat* vat) {
   if (!vat->meter) return;
   CHECK(ArmMeter(engine_.cx(), vat->meter, vat->meter_limits.computrons, vat->meter_limits.max_depth))
       << "cannot arm the meter of " << vat->id.ToString();
-  engine_.set_job_meter(vat->meter);
+  engine_.set_job_runner(vat->job_runner);
 }
 
 void JsVatHost::Impl::MeterSpent(JsVat* vat) {
   if (!vat->meter) return;
-  engine_.set_job_meter(nullptr);
+  engine_.set_job_runner(nullptr);
   double left = 0;
   CHECK(MeterRemaining(engine_.cx(), vat->meter, &left))
       << "cannot read the meter of " << vat->id.ToString();
@@ -602,6 +604,12 @@ absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
     // Before anything else runs in the realm: from here on every script is instrumented.
     vat->meter = InstallMeter(cx);
     if (!vat->meter) return TakeJsErrorStatus(cx, "installing the meter");
+    JS::RootedObject meter(cx, vat->meter);
+    JS::RootedValue runner(cx);
+    if (!JS_GetProperty(cx, meter, "j", &runner) || !runner.isObject()) {
+      return TakeJsErrorStatus(cx, "the meter's job runner");
+    }
+    vat->job_runner = &runner.toObject();
     ArmFor(vat);
   }
 

@@ -19,7 +19,8 @@
 // finishes, wherever that is). Instead next/throw/return of %GeneratorPrototype% and
 // %AsyncGeneratorPrototype% count one level of depth and one computron around the resumption.
 //
-// The completion value is $__m, which the host keeps.
+// The completion value is $__m, which the host keeps; $__m.j is the job runner the host calls
+// each promise job through: one computron, and the job starts at depth 0.
 'use strict';
 
 const $__m = { c: 0, d: 0, L: 0 };
@@ -31,6 +32,11 @@ const $__s = (d, x) => {
 };
 let spreadCharge;
 const $__sp = x => spreadCharge(x);
+$__m.j = job => {
+  if (--$__m.c < 0) $__r();
+  $__m.d = 0;
+  return job();
+};
 delete globalThis.$__meterExhausted;
 delete globalThis.$__meterTooDeep;
 (() => {
