@@ -77,7 +77,7 @@ delete globalThis.$__meterTooDeep;
 // their work is bounded by objects the vat already paid to build.
 (() => {
   const { defineProperty, getOwnPropertyDescriptor, getPrototypeOf, freeze } = Object;
-  const { apply, construct } = Reflect;
+  const { apply, construct, ownKeys } = Reflect;
   const { isArray } = Array;
   const { floor, log2 } = Math;
   const MAX = 2 ** 53;
@@ -329,12 +329,27 @@ delete globalThis.$__meterTooDeep;
     });
   }
 
-  // Own-key listings: after the fact, by what they return.
+  // Own-key listings: after the fact, by what they return. One-argument functions on hot paths
+  // (harden, pass-style checks): called directly, without a rest array.
+  const listing = (obj, name, size) => {
+    const desc = getOwnPropertyDescriptor(obj, name);
+    const original = desc.value;
+    const wrapper = {
+      [name](o) {
+        const r = original(o);
+        charge(1 + size(r));
+        return r;
+      },
+    }[name];
+    defineProperty(obj, name, { ...desc, value: wrapper });
+  };
   for (const name of ['keys', 'values', 'entries', 'getOwnPropertyNames',
-                      'getOwnPropertySymbols', 'getOwnPropertyDescriptors']) {
-    chargedAfter(Object, name, r => 1 + lengthOf(r));
+                      'getOwnPropertySymbols']) {
+    listing(Object, name, r => r.length);
   }
-  chargedAfter(Reflect, 'ownKeys', r => 1 + lengthOf(r));
+  listing(Reflect, 'ownKeys', r => r.length);
+  // Descriptors: one per own key (the result is a plain object).
+  listing(Object, 'getOwnPropertyDescriptors', r => ownKeys(r).length);
   charged(Object, 'assign', (self, args) => 1 + args.length);
   charged(Object, 'fromEntries', (self, [src]) => 1 + sizeOf(src));
   // Spread (`[...x]`, `f(...x)`, `{...x}`): the instrumenter routes each spread operand through
