@@ -52,6 +52,19 @@ bool g_jit = true;
 bool g_lite_lockdown = false;  // --lite-lockdown: js/lite_lockdown.js instead of SES
 bool g_ses_bundle = false;     // --ses-bundle: SES from ses.umd.js, not its ES modules
 int g_extra_vats = 0;
+bool g_metered = false;         // --metered: every vat metered (meter version 1, 1e8 / 1000)
+
+// A genesis vat, metered when the command line asks for it.
+VatConfig BenchVat(std::string name, std::string source) {
+  VatConfig v{std::move(name), std::move(source)};
+  if (g_metered) {
+    v.meter = Json::MakeObject();
+    v.meter.Set("version", 1);
+    v.meter.Set("computrons", int64_t{100'000'000});
+    v.meter.Set("maxDepth", 1000);
+  }
+  return v;
+}
 
 // The host options the command line chose.
 JsVatHostOptions HostOptions() {
@@ -228,10 +241,10 @@ World Boot(const std::string& leveldb_dir, uint32_t reap_every) {
   CHECK_OK(k.status());
   w.kernel = std::move(*k);
   GenesisConfig g;
-  g.vats.push_back(VatConfig{"a", kVatA});
-  g.vats.push_back(VatConfig{"b", kVatB});
+  g.vats.push_back(BenchVat("a", kVatA));
+  g.vats.push_back(BenchVat("b", kVatB));
   // Idle bystanders (--extra-vats): what per-delivery costs grow with the number of vats.
-  for (int i = 0; i < g_extra_vats; ++i) g.vats.push_back(VatConfig{StrCat("idle", i), kIdleVat});
+  for (int i = 0; i < g_extra_vats; ++i) g.vats.push_back(BenchVat(StrCat("idle", i), kIdleVat));
   g.bootstrap_vat = "a";
   if (reap_every == 0) {
     Json never = Json::MakeObject();
@@ -524,6 +537,7 @@ int main(int argc, char** argv) {
     else if (a == "--only") only = next();
     else if (a == "--reap") g_reap = next();
     else if (a == "--no-jit") g_jit = false;
+    else if (a == "--metered") g_metered = true;
     else if (a == "--lite-lockdown") g_lite_lockdown = true;
     else if (a == "--ses-bundle") g_ses_bundle = true;
     else if (a == "--churn-reap") g_churn_reap = next();
@@ -535,7 +549,7 @@ int main(int argc, char** argv) {
                    "usage: js_bench [--n N] [--vats M] [--leveldb DIR] [--only WHAT]\n"
                    "                [--reap never|1|both] [--churn-reap interval|1|both]\n"
                    "                [--reap-interval D] [--no-jit] [--extra-vats K]\n"
-                   "                [--lite-lockdown] [--ses-bundle]\n"
+                   "                [--lite-lockdown] [--ses-bundle] [--metered]\n"
                    "  --only pingpong   N sequential E(b).ping(i) round trips (--reap: never, after\n"
                    "                    every delivery, or both runs)\n"
                    "  --only churn      N sequential E(b).take(Far(...)); --churn-reap: a genesis\n"
@@ -550,6 +564,8 @@ int main(int argc, char** argv) {
                    "                    (experimental host option, off by default)\n"
                    "  --ses-bundle      load SES from its UMD bundle (as before), not its ES\n"
                    "                    modules (for comparison)\n"
+                   "  --metered         every vat metered (meter version 1, 1e8 computrons per\n"
+                   "                    delivery, depth 1000)\n"
                    "  default: pingpong, churn, reap, idle; N = --n (default 10000)\n");
       return help ? 0 : 2;
     }

@@ -34,8 +34,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# The SES JavaScript package (lockdown, harden, Compartment) for the JS vat host.
-if [ -f vats/js/package.json ] && [ ! -f vats/js/node_modules/ses/package.json ]; then
+# The JavaScript packages of the JS vat host: SES (lockdown, harden, Compartment) and acorn
+# (the parser of the metering instrumenter).
+if [ -f vats/js/package.json ] && { [ ! -f vats/js/node_modules/ses/package.json ] ||
+    [ ! -f vats/js/node_modules/acorn/package.json ]; }; then
   echo "setup: npm install (vats/js)"
   (cd vats/js && npm install --no-audit --no-fund --loglevel=error)
 fi

@@ -30,6 +30,9 @@ inline constexpr int kExitInvariantFailure = 70;  // a CHECK failed (sysexits EX
 inline constexpr int kExitStorageFailure = 74;    // the store failed at run time (EX_IOERR)
 // A vat ran the JavaScript engine out of memory, a node-local limit (vats/js_vat_host.cc; EX_OSERR).
 inline constexpr int kExitEngineOutOfMemory = 71;
+// A node-local engine limit (watchdog, JS heap, native stack) stopped a metered vat: the outcome
+// would differ between nodes, so the node halts instead of deciding it (EX_TEMPFAIL).
+inline constexpr int kExitEngineLimit = 75;
 
 namespace base_internal {
 
@@ -75,6 +78,16 @@ struct Voidify {
   : ::swingset::base_internal::Voidify() &                                                   \
         ::swingset::base_internal::FatalMessage(__FILE__, __LINE__, "storage failure", #cond, \
                                                 ::swingset::kExitStorageFailure)             \
+            .stream()
+
+// CHECK_ENGINE(cond) << "context";  for a node-local engine limit that a metered vat hit (see
+// kExitEngineLimit): exits with kExitEngineLimit.
+#define CHECK_ENGINE(cond)                                                                \
+  SWINGSET_PREDICT_FALSE(cond)                                                            \
+  ? (void)0                                                                               \
+  : ::swingset::base_internal::Voidify() &                                                \
+        ::swingset::base_internal::FatalMessage(__FILE__, __LINE__, "engine limit", #cond, \
+                                                ::swingset::kExitEngineLimit)             \
             .stream()
 
 #define CHECK_OK(expr)                                                              \

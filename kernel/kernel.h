@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -79,6 +80,9 @@ struct VatConfig {
   bool enable_pipelining = false;
   uint32_t reap_interval = 0;  // deliveries between bringOutYourDead; 0 = kernel default
   bool use_transcript = true;  // record deliveries for replay (scripted test vats may opt out)
+  // The vat's meter, recorded in its options: null (unmetered) or
+  // {"version":V,"computrons":N,"maxDepth":D} (vats/js_meter.h).
+  Json meter;
 };
 
 // Per-vat resource caps (genesis params: the host stores them and hands them to the kernel
@@ -135,6 +139,9 @@ struct RunStats {
   uint64_t reaps = 0;
   uint64_t cleanups = 0;
   bool work_remains = false;  // stopped by the budget with work still queued
+  // Computrons metered vats used in this run's deliveries, by vat number (unmetered vats and
+  // vats that used none are absent).
+  std::map<uint64_t, uint64_t> computrons;
 };
 
 // Host-visible state of a kernel promise (for results of host sends).

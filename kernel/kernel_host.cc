@@ -132,6 +132,7 @@ absl::Status KernelImpl::InitializeGenesis(const GenesisConfig& config) {
     opts.Set("enablePipelining", v.enable_pipelining);
     opts.Set("useTranscript", v.use_transcript);
     opts.Set("raw", v.raw);
+    if (!v.meter.is_null()) opts.Set("meter", v.meter);
     if (v.reap_interval > 0) {
       Json t = Json::MakeObject();
       t.Set("deliveries", static_cast<int64_t>(v.reap_interval));

@@ -302,7 +302,10 @@ class KernelImpl : public Kernel {
   bool Deliver(VatId vat, const VatDelivery& d, size_t start_mark, size_t deliver_mark,
                bool consume_on_abort);
   bool EnsureVatLoaded(VatId vat);
-  void AddDirt(VatId vat, uint64_t gc_krefs);
+  void AddDirt(VatId vat, uint64_t gc_krefs, uint64_t computrons);
+  // After a crank's delivery: the computrons it used (Deliver records them) go to the run's
+  // stats and are returned; 0 for an unmetered vat.
+  uint64_t TakeDeliveryComputrons(VatId vat, RunStats* stats);
   void TerminateVat(VatId vat, bool reject, const CapData& info);
   // Returns true when the vat is fully cleaned up. `budget` 0 = unlimited.
   bool CleanupTerminatedVat(VatId vat, uint64_t budget, uint64_t* work);
@@ -408,6 +411,8 @@ class KernelImpl : public Kernel {
   uint64_t delivery_enqueued_ = 0;
   uint64_t delivery_vatstore_written_ = 0;
   std::string last_load_error_;
+  // Computrons of the last delivery (DeliveryResult::computrons), until TakeDeliveryComputrons.
+  uint64_t delivery_computrons_ = 0;
 };
 
 // Smallcaps (kernel/smallcaps.h) under the names the kernel's .cc files use.

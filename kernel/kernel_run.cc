@@ -359,6 +359,9 @@ bool KernelImpl::EnsureVatLoaded(VatId vat) {
   } transcript(this, vat);
   spec.transcript = &transcript;
   absl::Status s = host_->LoadVat(spec);
+  CHECK_ENGINE(s.code() != absl::StatusCode::kUnavailable)
+      << "loading " << vat.ToString() << " hit a node-local limit: " << s.message()
+      << " (the block is not committed; raise the limit and restart)";
   if (!s.ok()) {
     last_load_error_ = std::string(s.message());
     return false;
@@ -382,6 +385,10 @@ bool KernelImpl::Deliver(VatId vat, const VatDelivery& d, size_t start_mark, siz
   delivery_vatstore_written_ = 0;
   DeliveryResult result = host_->Deliver(vat, d, &handler);
   counting_delivery_ = false;
+  CHECK_ENGINE(!result.node_fault)
+      << "delivery to " << vat.ToString() << " hit a node-local limit: " << result.error
+      << " (the block is not committed; raise the limit and restart)";
+  delivery_computrons_ = result.computrons.value_or(0);
   if (handler.doomed() || !result.ok) {
     std::string why = handler.doomed() ? "syscall translation error: prepare to die"
                                        : StrCat("delivery failed: ", result.error);
@@ -416,7 +423,13 @@ bool KernelImpl::Deliver(VatId vat, const VatDelivery& d, size_t start_mark, siz
   return true;
 }
 
-void KernelImpl::AddDirt(VatId vat, uint64_t gc_krefs) {
+uint64_t KernelImpl::TakeDeliveryComputrons(VatId vat, RunStats* stats) {
+  uint64_t c = std::exchange(delivery_computrons_, 0);
+  if (c > 0) stats->computrons[vat.n()] += c;
+  return c;
+}
+
+void KernelImpl::AddDirt(VatId vat, uint64_t gc_krefs, uint64_t computrons) {
   VatInfo* info = FindVat(vat);
   if (!info || !info->alive) return;
   // The default thresholds are parsed again only when their stored text changes (this runs
@@ -458,6 +471,7 @@ void KernelImpl::AddDirt(VatId vat, uint64_t gc_krefs) {
   };
   add("deliveries", 1);
   if (gc_krefs > 0) add("gcKrefs", gc_krefs);
+  if (computrons > 0) add("computrons", computrons);
   buf_.Set(keys::VatReapDirt(vat), dirt.Dump());
   if (reap) {
     std::vector<VatId> q = GetVatList(reap_queue_key_);
@@ -812,7 +826,8 @@ bool KernelImpl::RunOneCrank(RunStats* stats) {
     if (gc == 1) {
       DeliveryOutcome out = ProcessGcDelivery(gc_vat, gc_type, gc_targets, start_mark);
       if (out.delivered) ++stats->gc_deliveries;
-      if (out.measure_dirt) AddDirt(out.vat, out.gc_krefs);
+      uint64_t computrons = TakeDeliveryComputrons(out.vat, stats);
+      if (out.measure_dirt) AddDirt(out.vat, out.gc_krefs, computrons);
     }
     EndCrank();
     ++stats->cranks;
@@ -825,6 +840,7 @@ bool KernelImpl::RunOneCrank(RunStats* stats) {
     reap.erase(reap.begin());
     SetVatList(reap_queue_key_, reap);
     ProcessBringOutYourDead(vat, start_mark);
+    TakeDeliveryComputrons(vat, stats);
     EndCrank();
     ++stats->cranks;
     ++stats->reaps;
@@ -834,7 +850,8 @@ bool KernelImpl::RunOneCrank(RunStats* stats) {
   if (std::optional<KEvent> ev = Dequeue(keys::kRunQueue)) {
     DeliveryOutcome out = ProcessRunQueueEvent(*std::move(ev), start_mark);
     if (out.delivered) ++stats->deliveries;
-    if (out.measure_dirt) AddDirt(out.vat, 0);
+    uint64_t computrons = TakeDeliveryComputrons(out.vat, stats);
+    if (out.measure_dirt) AddDirt(out.vat, 0, computrons);
     EndCrank();
     ++stats->cranks;
     return true;

@@ -316,8 +316,13 @@ absl::StatusOr<SyscallResult> SyscallResult::FromJson(const Json& j) {
 }
 
 Json DeliveryResult::ToJson() const {
-  if (ok) return Json::MakeArray({Json("ok"), Json(), Json()});
-  return Json::MakeArray({Json("error"), Json(error), Json()});
+  Json meter;
+  if (computrons) {
+    meter = Json::MakeObject();
+    meter.Set("compute", Json(static_cast<int64_t>(*computrons)));
+  }
+  if (ok) return Json::MakeArray({Json("ok"), Json(), std::move(meter)});
+  return Json::MakeArray({Json("error"), Json(error), std::move(meter)});
 }
 
 absl::StatusOr<DeliveryResult> DeliveryResult::FromJson(const Json& j) {
@@ -333,6 +338,11 @@ absl::StatusOr<DeliveryResult> DeliveryResult::FromJson(const Json& j) {
     r.error = a.size() > 1 && a[1].is_string() ? a[1].as_string() : "delivery failed";
   } else {
     return Bad("delivery result");
+  }
+  if (a.size() > 2 && a[2].is_object()) {
+    const Json* compute = a[2].Find("compute");
+    if (!compute || !compute->is_int() || compute->as_int() < 0) return Bad("delivery result meter");
+    r.computrons = static_cast<uint64_t>(compute->as_int());
   }
   return r;
 }

@@ -112,10 +112,17 @@ struct SyscallResult {
   static absl::StatusOr<SyscallResult> FromJson(const Json& j);
 };
 
-// ['ok', ...] or ['error', text]. `compute` is reserved for metering (not yet measured).
+// ['ok', null, meter] or ['error', text, meter]; meter is null or {"compute": N}.
 struct DeliveryResult {
   bool ok = true;
   std::string error;
+  // Computrons the delivery used, for a metered vat (["ok", null, {"compute": N}]); consensus
+  // data, recorded in the transcript. Unset for an unmetered vat.
+  std::optional<uint64_t> computrons;
+  // A node-local limit of the host (wall clock, heap, native stack) ended the delivery of a vat
+  // whose outcomes must be the same on every node: the kernel halts the node rather than record
+  // it. Not serialized.
+  bool node_fault = false;
   Json ToJson() const;
   static absl::StatusOr<DeliveryResult> FromJson(const Json& j);
 };
@@ -148,6 +155,9 @@ struct VatCodeLimits {
   uint64_t max_buffer_bytes_per_delivery = uint64_t{256} << 20;  // all buffers made in a delivery
   uint64_t max_string_length = uint64_t{1} << 25;                // UTF-16 units, from builtins
 };
+// The newest meter version (docs/METERING.md) this build's vat hosts run. A vat's options may
+// name any version up to it; each is a fixed set of tick costs.
+inline constexpr uint32_t kMeterVersion = 1;
 
 // What the kernel recorded when the vat was created; handed to the host so it can (re)build the
 // vat lazily, e.g. after a restart.
@@ -169,7 +179,8 @@ class VatHost {
 
   // Makes the vat ready for deliveries (starting a worker, replaying a transcript...). Called by
   // the kernel before the first delivery to `spec.vat_id` in this process. An error terminates
-  // the vat (as a delivery failure would).
+  // the vat (as a delivery failure would), except kUnavailable: a node-local limit decided it,
+  // and the kernel halts the node instead (DeliveryResult::node_fault).
   virtual absl::Status LoadVat(const VatSpec& spec) = 0;
 
   // Runs one delivery. The host calls handler->Syscall() synchronously for each syscall. A vat

@@ -153,11 +153,25 @@ BlockParams BlockParams::FromProto(const v1::Params& p) {
       OrDefault(p.max_vatstore_bytes_per_delivery(), d.vat.max_vatstore_bytes_per_delivery);
   b.vat.max_enqueued_per_delivery =
       OrDefault(p.max_enqueued_per_delivery(), d.vat.max_enqueued_per_delivery);
+  b.meter.version = static_cast<uint32_t>(OrDefault(p.meter_version(), d.meter.version));
+  b.meter.computrons_per_delivery =
+      OrDefault(p.computrons_per_delivery(), d.meter.computrons_per_delivery);
+  b.meter.max_call_depth = static_cast<uint32_t>(OrDefault(p.max_call_depth(), d.meter.max_call_depth));
   return b;
+}
+
+Json MeterParams::ToVatOption() const {
+  Json m = Json::MakeObject();
+  m.Set("version", static_cast<int64_t>(version));
+  m.Set("computrons", Json(computrons_per_delivery));
+  m.Set("maxDepth", static_cast<int64_t>(max_call_depth));
+  return m;
 }
 
 Json BlockParams::ToJson() const {
   Json j = Json::MakeObject();
+  j.Set("computronsPerDelivery", Json(meter.computrons_per_delivery));
+  j.Set("maxCallDepth", Json(uint64_t{meter.max_call_depth}));
   j.Set("maxCranksPerBlock", Json(max_cranks_per_block));
   j.Set("maxMailboxBodyBytes", Json(mailbox.max_body_bytes));
   j.Set("maxMailboxPeers", Json(mailbox.max_peers));
@@ -171,6 +185,7 @@ Json BlockParams::ToJson() const {
   j.Set("maxVatStringLength", Json(vat.code.max_string_length));
   j.Set("maxVatstoreBytes", Json(vat.max_vatstore_bytes));
   j.Set("maxVatstoreBytesPerDelivery", Json(vat.max_vatstore_bytes_per_delivery));
+  j.Set("meterVersion", Json(uint64_t{meter.version}));
   return j;
 }
 
@@ -193,6 +208,9 @@ BlockParams BlockParams::FromJson(const Json& j) {
   p.set_max_vat_string_length(get("maxVatStringLength"));
   p.set_max_vatstore_bytes(get("maxVatstoreBytes"));
   p.set_max_vatstore_bytes_per_delivery(get("maxVatstoreBytesPerDelivery"));
+  p.set_meter_version(static_cast<uint32_t>(get("meterVersion")));
+  p.set_computrons_per_delivery(get("computronsPerDelivery"));
+  p.set_max_call_depth(static_cast<uint32_t>(get("maxCallDepth")));
   return FromProto(p);
 }
 
@@ -406,6 +424,16 @@ absl::Status BlockLifecycle::ValidateGenesis(const v1::Genesis& g) {
   if (gp.max_cranks_per_block() > kMaxMailboxNumber) {
     return Invalid("genesis.params.max_cranks_per_block: at most 2^53-1");
   }
+  if (gp.meter_version() > kMeterVersion) {
+    return Invalid(StrCat("genesis.params.meter_version: ", gp.meter_version(),
+                          "; this build runs meter versions up to ", kMeterVersion));
+  }
+  if (gp.computrons_per_delivery() > (uint64_t{1} << 40)) {
+    return Invalid("genesis.params.computrons_per_delivery: at most 2^40");
+  }
+  if (gp.max_call_depth() > 100000) {
+    return Invalid("genesis.params.max_call_depth: at most 100000");
+  }
   const BlockParams params = BlockParams::FromProto(gp);
   if (peers.size() > params.mailbox.max_peers) {
     return Invalid(StrCat("genesis.mailbox_peers: ", peers.size(), " peers; max_mailbox_peers is ",
@@ -434,6 +462,9 @@ absl::Status BlockLifecycle::ApplyGenesis(const v1::Genesis& g, v1::InitResponse
   }
   config.bootstrap_vat = g.bootstrap_vat();
   config.device_names.push_back(std::string(kMailboxDeviceName));
+  const BlockParams params = BlockParams::FromProto(g.params());
+  // Every JavaScript vat is metered (the built-in C++ vats ignore it).
+  for (VatConfig& vc : config.vats) vc.meter = params.meter.ToVatOption();
   if (g.params().default_reap_interval() > 0) {
     Json threshold = Json::MakeObject();
     threshold.Set("deliveries", static_cast<int64_t>(g.params().default_reap_interval()));
@@ -442,7 +473,6 @@ absl::Status BlockLifecycle::ApplyGenesis(const v1::Genesis& g, v1::InitResponse
     config.default_reap_dirt_threshold = std::move(threshold);
   }
 
-  const BlockParams params = BlockParams::FromProto(g.params());
   absl::Status s = kernel_->InitializeGenesis(config);
   if (s.ok()) {
     std::vector<std::string> peers(g.mailbox_peers().begin(), g.mailbox_peers().end());
@@ -644,6 +674,7 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
     total.gc_deliveries += last.gc_deliveries;
     total.reaps += last.reaps;
     total.cleanups += last.cleanups;
+    for (const auto& [vat, c] : last.computrons) total.computrons[vat] += c;
     work_remains = last.work_remains;
   };
 
@@ -763,6 +794,10 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
   stats.Set("gcDeliveries", Json(total.gc_deliveries));
   stats.Set("reaps", Json(total.reaps));
   stats.Set("cleanups", Json(total.cleanups));
+  // Computrons metered vats used in this block, by vat id (in vat-number order).
+  Json computrons = Json::MakeObject();
+  for (const auto& [vat, c] : total.computrons) computrons.Set(VatId(vat).ToString(), Json(c));
+  stats.Set("computrons", std::move(computrons));
   stats.Set("crankNumber", Json(kernel_->CrankNumber()));
   stats.Set("wallMicros", Json(static_cast<int64_t>(
                               std::chrono::duration_cast<std::chrono::microseconds>(

@@ -49,12 +49,22 @@ struct LifecycleLimits {
 
 // The genesis params (proto Params) in effect: consensus state, stored under host.params and,
 // for the mailbox limits, in the mailbox device's state. A 0 in the proto selects the default.
+// The meter new JS vats get (docs/METERING.md), recorded in each vat's options.
+struct MeterParams {
+  uint32_t version = 1;
+  uint64_t computrons_per_delivery = 100'000'000;
+  uint32_t max_call_depth = 1000;
+  // The vat options' "meter" member.
+  Json ToVatOption() const;
+};
+
 struct BlockParams {
   uint64_t max_cranks_per_block = 10000;
   uint64_t max_result_bytes = 64 << 10;
   uint64_t max_settled_bytes_per_block = 1 << 20;
   MailboxLimits mailbox;
   VatLimits vat;  // handed to the kernel (Kernel::SetVatLimits)
+  MeterParams meter;
 
   static BlockParams FromProto(const v1::Params& p);
   // The stored form, {"maxCranksPerBlock":n,...}; absent or 0 fields read as the default.

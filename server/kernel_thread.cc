@@ -1,14 +1,31 @@
 #include "server/kernel_thread.h"
 
+#include <cstring>
 #include <utility>
+
+#include "kernel/base.h"
 
 namespace swingset {
 
-KernelThread::KernelThread() : thread_([this] { Loop(); }) {}
+KernelThread::KernelThread() {
+  pthread_attr_t attr;
+  CHECK(pthread_attr_init(&attr) == 0);
+  CHECK(pthread_attr_setstacksize(&attr, kStackBytes) == 0);
+  int err = pthread_create(&thread_, &attr, &KernelThread::Start, this);
+  pthread_attr_destroy(&attr);
+  CHECK(err == 0) << "cannot start the kernel thread with a " << (kStackBytes >> 20)
+                  << " MiB stack: " << std::strerror(err);
+  joinable_ = true;
+}
+
+void* KernelThread::Start(void* self) {
+  static_cast<KernelThread*>(self)->Loop();
+  return nullptr;
+}
 
 KernelThread::~KernelThread() {
   Stop();
-  if (thread_.joinable()) thread_.join();
+  if (joinable_) pthread_join(thread_, nullptr);
 }
 
 bool KernelThread::Call(std::function<void()> fn) {

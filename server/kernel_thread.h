@@ -15,12 +15,21 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <pthread.h>
+
+#include <cstddef>
 #include <thread>
 
 namespace swingset {
 
 class KernelThread {
  public:
+  // The kernel thread's stack. Large, because JavaScript vats run on it: their native stack
+  // quota (JsEngineOptions::native_stack_quota) must sit far above what the meter's depth limit
+  // lets a vat use, so that the deterministic limit is always reached first (docs/METERING.md).
+  // Only the pages a vat actually uses are ever committed.
+  static constexpr size_t kStackBytes = size_t{512} << 20;
+
   KernelThread();
   ~KernelThread();  // Stop()s and joins
   KernelThread(const KernelThread&) = delete;
@@ -36,7 +45,7 @@ class KernelThread {
   // Finishes the closures already queued, then ends the thread. Idempotent.
   void Stop();
 
-  bool OnKernelThread() const { return std::this_thread::get_id() == thread_.get_id(); }
+  bool OnKernelThread() const { return pthread_equal(pthread_self(), thread_) != 0; }
 
  private:
   void Loop();
@@ -45,7 +54,10 @@ class KernelThread {
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;  // guarded by mu_
   bool stopping_ = false;                    // guarded by mu_
-  std::thread thread_;
+  static void* Start(void* self);
+
+  pthread_t thread_;
+  bool joinable_ = false;
 };
 
 }  // namespace swingset

@@ -450,6 +450,9 @@ JsVatHostOptions JsOptions(const Flags& flags) {
   o.gc_max_bytes = static_cast<uint32_t>(flags.js_heap_limit_mib << 20);
   o.testing_extra_gcs_per_delivery = static_cast<uint32_t>(flags.testing_extra_gcs);
   o.console_to_stderr = flags.level == log::Level::kDebug;
+  // The host runs on the kernel thread: its native stack quota leaves 32 MiB of the thread's
+  // stack for the kernel and the engine's own frames below the limit.
+  o.native_stack_quota = KernelThread::kStackBytes - (size_t{32} << 20);
   return o;
 }
 

@@ -411,6 +411,9 @@ TEST(HostileVatLimitsTest, RssDropsAfterAVatHoldingMuchMemoryIsTerminated) {
   ASSERT_TRUE(s);
   v1::Genesis g;
   g.set_chain_id("vatlim");
+  // Filling 4 x 32 MiB costs 128M computrons (fill is charged per element): above the default
+  // per-delivery budget, so this chain allows more.
+  g.mutable_params()->set_computrons_per_delivery(1'000'000'000);
   AddVat(&g, "hog", kHog, true);
   AddVat(&g, "echo", kEcho, false);
   v1::InitResponse init;

@@ -69,11 +69,13 @@ bool JsProcess::Initialized() { return g_js_initialized.load(); }
 // Roots held by the engine. All of them are reset before JS_DestroyContext (pitfall 4).
 
 struct JsEngine::Roots {
-  explicit Roots(JSContext* cx) : jobs(cx), cleanups(cx) {}
+  explicit Roots(JSContext* cx) : jobs(cx), cleanups(cx), job_runner(cx) {}
   JS::PersistentRooted<ObjectVector> jobs;
   size_t next_job = 0;
   // Function objects of queued FinalizationRegistry cleanups.
   JS::PersistentRooted<ObjectVector> cleanups;
+  // See set_job_runner.
+  JS::PersistentRooted<JSObject*> job_runner;
 };
 
 // Our promise job queue (TOOLCHAIN §2 option (a)): jobs run only when the host drains them,
@@ -309,6 +311,7 @@ JsEngine::~JsEngine() {
   metadata_ = nullptr;
   roots_->jobs.clear();
   roots_->cleanups.clear();
+  roots_->job_runner = nullptr;
   roots_.reset();  // PersistentRooted must die before the context
   JS::SetJobQueue(cx_, nullptr);
   JS_DestroyContext(cx_);
@@ -329,6 +332,7 @@ void JsEngine::set_module_hooks(ResolveFn resolve, MetadataFn metadata) {
 void JsEngine::BeginSection() {
   CHECK(std::this_thread::get_id() == owner_thread_) << "JsEngine used off its thread";
   watchdog_->out_of_memory = false;
+  meter_fault_ = Fault::kNone;
   watchdog_->start_ns.store(SteadyNowNs(), std::memory_order_release);
   watchdog_->generation.fetch_add(1, std::memory_order_release);  // old verdicts stop matching
   if (options_.watchdog_timeout.count() <= 0) return;
@@ -342,22 +346,45 @@ JsEngine::Fault JsEngine::EndSection() {
 }
 
 JsEngine::Fault JsEngine::fault() const {
+  // A meter fault first: once the meter stopped the vat, nothing after it ran, so a later
+  // node-local fault cannot have decided the outcome.
+  if (meter_fault_ != Fault::kNone) return meter_fault_;
   if (watchdog_->TimedOut()) return Fault::kTimeout;
   if (watchdog_->out_of_memory.load()) return Fault::kOutOfMemory;
   return Fault::kNone;
 }
+
+void JsEngine::SetMeterFault(Fault fault) {
+  CHECK(fault == Fault::kComputrons || fault == Fault::kDepth) << "not a meter fault";
+  if (meter_fault_ == Fault::kNone) meter_fault_ = fault;
+}
+
+void JsEngine::set_job_runner(JSObject* runner) { roots_->job_runner = runner; }
 
 bool JsEngine::DrainJobs() {
   JSContext* cx = cx_;
   auto& jobs = roots_->jobs;
   bool ok = true;
   while (roots_->next_job < jobs.length()) {
+    if (meter_fault_ != Fault::kNone) {
+      ok = false;
+      break;
+    }
     JS::RootedObject job(cx, jobs[roots_->next_job]);
     jobs.get()[roots_->next_job] = nullptr;
     ++roots_->next_job;
     JSAutoRealm ar(cx, job);
     JS::RootedValue rval(cx);
-    if (!JS::Call(cx, JS::UndefinedHandleValue, job, JS::HandleValueArray::empty(), &rval)) {
+    bool called;
+    if (roots_->job_runner) {
+      JS::RootedValue runner(cx, JS::ObjectValue(*roots_->job_runner));
+      JS::RootedValue job_value(cx, JS::ObjectValue(*job));
+      called = JS::Call(cx, JS::UndefinedHandleValue, runner, JS::HandleValueArray(job_value),
+                        &rval);
+    } else {
+      called = JS::Call(cx, JS::UndefinedHandleValue, job, JS::HandleValueArray::empty(), &rval);
+    }
+    if (!called) {
       ok = false;
       break;
     }

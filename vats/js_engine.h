@@ -64,7 +64,9 @@ class JsEngine {
  public:
   // Why the last Run() section failed, if it did. Interruption and OOM are sticky for the
   // section even when JS code caught the resulting exception.
-  enum class Fault { kNone, kTimeout, kOutOfMemory };
+  // kTimeout and kOutOfMemory are node-local (wall clock, heap size); kComputrons and kDepth are
+  // the deterministic meter's (js_meter.h), the same on every node.
+  enum class Fault { kNone, kTimeout, kOutOfMemory, kComputrons, kDepth };
 
   explicit JsEngine(const JsEngineOptions& options);
   ~JsEngine();
@@ -85,6 +87,14 @@ class JsEngine {
   void BeginSection();
   Fault EndSection();
   Fault fault() const;
+  // Records that the running section's meter ran out (kComputrons or kDepth). Sticky until the
+  // next BeginSection; DrainJobs runs no further job.
+  void SetMeterFault(Fault fault);
+
+  // A function of the running vat's realm that runs each promise job (js_meter.h: the meter's
+  // job runner charges it one computron and starts it at depth 0), or nullptr to call jobs
+  // directly.
+  void set_job_runner(JSObject* runner);
 
   // Runs queued promise jobs until the queue is empty. Returns false if a job failed
   // uncatchably (interrupt, OOM) or threw; then the queue is cleared and the exception, if
@@ -144,6 +154,7 @@ class JsEngine {
   std::thread::id owner_thread_;
   std::unique_ptr<JobQueueImpl> job_queue_;
   std::unique_ptr<Roots> roots_;
+  Fault meter_fault_ = Fault::kNone;
   ResolveFn resolve_;
   MetadataFn metadata_;
 

@@ -83,6 +83,14 @@ std::string TakeJsErrorText(JSContext* cx, JsEngine::Fault fault) {
     JS_ClearPendingException(cx);
     return "vat ran out of memory";
   }
+  if (fault == JsEngine::Fault::kComputrons) {
+    JS_ClearPendingException(cx);
+    return "vat exceeded its computron limit per delivery (meter)";
+  }
+  if (fault == JsEngine::Fault::kDepth) {
+    JS_ClearPendingException(cx);
+    return "vat exceeded its call depth limit (meter)";
+  }
   if (!JS_IsExceptionPending(cx)) {
     return "uncatchable JavaScript error (interrupted or out of memory)";
   }
@@ -102,6 +110,8 @@ absl::Status TakeJsErrorStatus(JSContext* cx, std::string_view context, JsEngine
   switch (fault) {
     case JsEngine::Fault::kTimeout: return absl::DeadlineExceededError(ToAbsl(text));
     case JsEngine::Fault::kOutOfMemory: return absl::ResourceExhaustedError(ToAbsl(text));
+    case JsEngine::Fault::kComputrons:
+    case JsEngine::Fault::kDepth: return absl::ResourceExhaustedError(ToAbsl(text));
     case JsEngine::Fault::kNone: break;
   }
   return absl::InternalError(ToAbsl(text));

@@ -18,6 +18,9 @@ SWINGSET_INCBIN(swingset_js_ses, SWINGSET_SES_UMD)
 SWINGSET_INCBIN(swingset_js_vat_limits, SWINGSET_JS_DIR "/vat_limits.js")
 SWINGSET_INCBIN(swingset_js_harden, SWINGSET_JS_DIR "/harden.js")
 SWINGSET_INCBIN(swingset_js_lite_lockdown, SWINGSET_JS_DIR "/lite_lockdown.js")
+SWINGSET_INCBIN(swingset_js_instrument, SWINGSET_JS_DIR "/instrument.js")
+SWINGSET_INCBIN(swingset_js_acorn, SWINGSET_JS_DIR "/node_modules/acorn/dist/acorn.js")
+SWINGSET_INCBIN(swingset_js_meter_prelude, SWINGSET_JS_DIR "/meter_prelude.js")
 SWINGSET_INCBIN(swingset_js_pass_style, SWINGSET_JS_DIR "/pass_style.js")
 SWINGSET_INCBIN(swingset_js_marshal, SWINGSET_JS_DIR "/marshal.js")
 SWINGSET_INCBIN(swingset_js_liveslots, SWINGSET_JS_DIR "/liveslots.js")
@@ -67,6 +70,23 @@ const JsSource& LiteLockdownSource() {
   static const JsSource kLite{"lite_lockdown.js",
                               Blob(swingset_js_lite_lockdown, swingset_js_lite_lockdown_end)};
   return kLite;
+}
+
+const JsSource& InstrumentSource() {
+  static const JsSource kInstrument{"instrument.js",
+                                    Blob(swingset_js_instrument, swingset_js_instrument_end)};
+  return kInstrument;
+}
+
+const JsSource& AcornSource() {
+  static const JsSource kAcorn{"acorn.js", Blob(swingset_js_acorn, swingset_js_acorn_end)};
+  return kAcorn;
+}
+
+const JsSource& MeterPreludeSource() {
+  static const JsSource kPrelude{"meter_prelude.js",
+                                 Blob(swingset_js_meter_prelude, swingset_js_meter_prelude_end)};
+  return kPrelude;
 }
 
 const std::vector<JsSource>& RuntimeSources() {

@@ -30,6 +30,11 @@ const JsSource& VatLimitsSource();
 const JsSource& HardenSource();
 // Experimental hardening without SES (JsVatHostOptions::lite_lockdown; see js/lite_lockdown.js).
 const JsSource& LiteLockdownSource();
+// The metering instrumenter (js/instrument.js), the parser it uses (the `acorn` npm package,
+// pinned by vats/js/package-lock.json) and the meter prelude (js/meter_prelude.js).
+const JsSource& InstrumentSource();
+const JsSource& AcornSource();
+const JsSource& MeterPreludeSource();
 // pass_style.js, marshal.js, liveslots.js, vat_runtime.js
 const std::vector<JsSource>& RuntimeSources();
 

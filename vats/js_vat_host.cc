@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -23,6 +24,7 @@
 #include "kernel/utf8.h"
 #include "vats/js_engine.h"
 #include "vats/js_error.h"
+#include "vats/js_meter.h"
 #include "vats/js_sources.h"
 
 namespace swingset {
@@ -183,10 +185,12 @@ class ReplayHandler : public SyscallHandler {
 
 struct JsVat {
   explicit JsVat(JSContext* cx)
-      : global(cx), ns(cx), ses_module_refs(cx), dispatch(cx), limits(cx) {}
+      : global(cx), ns(cx), ses_module_refs(cx), dispatch(cx), limits(cx), meter(cx), job_runner(cx) {}
   VatId id;
   std::string name;
   bool raw = false;
+  // From the vat's options record (consensus): unmetered, or meter version 1 and its limits.
+  MeterLimits meter_limits;
   JS::PersistentRooted<JSObject*> global;
   JS::PersistentRooted<JSObject*> ns;  // the private runtime namespace (vat_runtime.js)
   // Testing only (JsVatHostOptions::testing_track_ses_modules): {module path: WeakRef to its
@@ -196,6 +200,12 @@ struct JsVat {
   JS::PersistentRooted<JS::Value> dispatch;
   // What js/vat_limits.js returned: {resetDelivery()}, called before every delivery.
   JS::PersistentRooted<JSObject*> limits;
+  // The realm's meter ($__m, js_meter.h) when metered, else null.
+  JS::PersistentRooted<JSObject*> meter;
+  // meter.j, the realm's job runner (js_meter.h).
+  JS::PersistentRooted<JSObject*> job_runner;
+  // Computrons the last delivery (or the start-up) used; 0 when unmetered.
+  uint64_t last_computrons = 0;
 };
 
 class JsVatHost::Impl {
@@ -214,6 +224,7 @@ class JsVatHost::Impl {
     e.watchdog_timeout = o.delivery_timeout;
     e.gc_max_bytes = o.gc_max_bytes;
     e.jit = o.jit;
+    e.native_stack_quota = o.native_stack_quota;
     return e;
   }
 
@@ -302,12 +313,23 @@ class JsVatHost::Impl {
   // compiled once per host: each vat realm instantiates it without parsing again, and the
   // realms share the source and bytecode.
   bool RunCachedScript(const char* name, std::string_view text, JS::MutableHandleValue rval);
+  // The text to compile for a script or module of the realm being built or run: instrumented
+  // when the vat is metered (current_), else `text`. nullopt with a JS error reported when the
+  // instrumenter refuses it.
+  std::optional<std::string_view> CodeFor(const std::string& name, std::string_view text,
+                                          bool module);
+  bool metered() const { return current_ != nullptr && current_->meter_limits.metered(); }
+  // Arms the meter of a metered vat for one section; MeterSpent reads what it used.
+  void ArmFor(JsVat* vat);
+  void MeterSpent(JsVat* vat);
 
   JsVatHostOptions options_;
   JsEngine engine_;
-  // name -> compiled script; declared after engine_, so released before the context dies.
+  JsInstrumenter instrumenter_{&engine_};
+  // name -> compiled script ("metered:" + name for instrumented text); declared after engine_,
+  // so released before the context dies.
   std::map<std::string, RefPtr<JS::Stencil>> stencils_;
-  // SES module path -> compiled module (LoadSesModules).
+  // SES module path -> compiled module (LoadSesModules); "metered:" + path when instrumented.
   std::map<std::string, RefPtr<JS::Stencil>, std::less<>> ses_stencils_;
   std::map<uint64_t, std::unique_ptr<JsVat>> vats_;
 
@@ -404,6 +426,40 @@ bool JsVatHost::Impl::NativeLog(JSContext* cx, unsigned argc, JS::Value* vp) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Metering
+
+std::optional<std::string_view> JsVatHost::Impl::CodeFor(const std::string& name,
+                                                         std::string_view text, bool module) {
+  if (!metered()) return text;
+  absl::StatusOr<std::string_view> code = instrumenter_.Instrument(name, text, module);
+  if (!code.ok()) {
+    std::string msg(code.status().message());
+    JS_ReportErrorUTF8(engine_.cx(), "%s", msg.c_str());
+    return std::nullopt;
+  }
+  return *code;
+}
+
+void JsVatHost::Impl::ArmFor(JsVat* vat) {
+  vat->last_computrons = 0;
+  if (!vat->meter) return;
+  CHECK(ArmMeter(engine_.cx(), vat->meter, vat->meter_limits.computrons, vat->meter_limits.max_depth))
+      << "cannot arm the meter of " << vat->id.ToString();
+  engine_.set_job_runner(vat->job_runner);
+}
+
+void JsVatHost::Impl::MeterSpent(JsVat* vat) {
+  if (!vat->meter) return;
+  engine_.set_job_runner(nullptr);
+  double left = 0;
+  CHECK(MeterRemaining(engine_.cx(), vat->meter, &left))
+      << "cannot read the meter of " << vat->id.ToString();
+  // Exhausted: the tick that took it below zero counts, as in Agoric's meters.
+  double used = static_cast<double>(vat->meter_limits.computrons) - left;
+  vat->last_computrons = used < 0 ? 0 : static_cast<uint64_t>(used);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Building a vat
 
 bool JsVatHost::Impl::RunCachedScript(const char* name, std::string_view text,
@@ -411,15 +467,18 @@ bool JsVatHost::Impl::RunCachedScript(const char* name, std::string_view text,
   JSContext* cx = engine_.cx();
   JS::CompileOptions opts(cx);
   opts.setFileAndLine(name, 1);
-  auto it = stencils_.find(name);
+  std::string key = metered() ? StrCat("metered:", name) : std::string(name);
+  auto it = stencils_.find(key);
   if (it == stencils_.end()) {
+    std::optional<std::string_view> code = CodeFor(name, text, /*module=*/false);
+    if (!code) return false;
     // Everything parsed up front: lazily parsed functions would be re-parsed in every realm.
     opts.setForceFullParse();
     JS::SourceText<mozilla::Utf8Unit> src;
-    if (!src.init(cx, text.data(), text.size(), JS::SourceOwnership::Borrowed)) return false;
+    if (!src.init(cx, code->data(), code->size(), JS::SourceOwnership::Borrowed)) return false;
     RefPtr<JS::Stencil> stencil = JS::CompileGlobalScriptToStencil(cx, opts, src);
     if (!stencil) return false;
-    it = stencils_.emplace(name, std::move(stencil)).first;
+    it = stencils_.emplace(key, std::move(stencil)).first;
   }
   JS::InstantiateOptions iopts(opts);
   JS::RootedScript script(cx, JS::InstantiateGlobalStencil(cx, iopts, it->second.get()));
@@ -456,16 +515,18 @@ absl::Status JsVatHost::Impl::LoadSesModules(JsVat* vat) {
     opts.setFileAndLine(src_it->first.data(), 1);
     // Fully parsed, as the host's scripts: lazy functions would be re-parsed in every realm.
     opts.setForceFullParse();
-    auto st = ses_stencils_.find(path);
+    std::string stencil_key = metered() ? StrCat("metered:", path) : path;
+    auto st = ses_stencils_.find(stencil_key);
     if (st == ses_stencils_.end()) {
+      std::optional<std::string_view> code = CodeFor(path, src_it->second, /*module=*/true);
+      if (!code) return nullptr;
       JS::SourceText<mozilla::Utf8Unit> text;
-      if (!text.init(cx, src_it->second.data(), src_it->second.size(),
-                     JS::SourceOwnership::Borrowed)) {
+      if (!text.init(cx, code->data(), code->size(), JS::SourceOwnership::Borrowed)) {
         return nullptr;
       }
       RefPtr<JS::Stencil> stencil = JS::CompileModuleScriptToStencil(cx, opts, text);
       if (!stencil) return nullptr;
-      st = ses_stencils_.emplace(path, std::move(stencil)).first;
+      st = ses_stencils_.emplace(stencil_key, std::move(stencil)).first;
     }
     JS::InstantiateOptions iopts(opts);
     JS::RootedObject mod(cx, JS::InstantiateModuleStencil(cx, iopts, st->second.get()));
@@ -539,6 +600,18 @@ absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
   if (!vat->global) return TakeJsErrorStatus(cx, "creating the vat global");
   JSAutoRealm ar(cx, vat->global);
   if (!JS::InitRealmStandardClasses(cx)) return TakeJsErrorStatus(cx, "standard classes");
+  if (vat->meter_limits.metered()) {
+    // Before anything else runs in the realm: from here on every script is instrumented.
+    vat->meter = InstallMeter(cx);
+    if (!vat->meter) return TakeJsErrorStatus(cx, "installing the meter");
+    JS::RootedObject meter(cx, vat->meter);
+    JS::RootedValue runner(cx);
+    if (!JS_GetProperty(cx, meter, "j", &runner) || !runner.isObject()) {
+      return TakeJsErrorStatus(cx, "the meter's job runner");
+    }
+    vat->job_runner = &runner.toObject();
+    ArmFor(vat);
+  }
 
   JS::RootedObject host(cx, JS_NewPlainObject(cx));
   if (!host || !JS_DefineFunction(cx, host, "syscall", &Impl::NativeSyscall, 1, 0) ||
@@ -671,8 +744,10 @@ absl::Status JsVatHost::Impl::LoadModules(JsVat* vat, const VatModules& modules)
     if (it != by_key.end()) return records[it->second];
     JS::CompileOptions opts(cx);
     opts.setFileAndLine(file.c_str(), 1);
+    std::optional<std::string_view> code = CodeFor(file, text, /*module=*/true);
+    if (!code) return nullptr;
     JS::SourceText<mozilla::Utf8Unit> src;
-    if (!src.init(cx, text.data(), text.size(), JS::SourceOwnership::Borrowed)) return nullptr;
+    if (!src.init(cx, code->data(), code->size(), JS::SourceOwnership::Borrowed)) return nullptr;
     JS::RootedObject mod(cx, JS::CompileModule(cx, opts, src));
     if (!mod) return nullptr;
     JS::RootedString keystr(cx, FromWtf8(cx, key));
@@ -771,17 +846,32 @@ absl::Status JsVatHost::Impl::LoadVat(const VatSpec& spec) {
   vat->id = spec.vat_id;
   vat->name = spec.name;
   vat->raw = spec.raw;
+  absl::StatusOr<MeterLimits> limits = MeterLimits::FromOptionsJson(spec.options_json);
+  if (!limits.ok()) {
+    return absl::InvalidArgumentError(
+        StrCat(spec.vat_id.ToString(), ": ", limits.status().message()));
+  }
+  vat->meter_limits = *limits;
 
   current_ = vat.get();
   fatal_.clear();
   engine_.BeginSection();
   absl::Status st = BuildRealm(spec, vat.get());
   if (st.ok()) st = LoadModules(vat.get(), modules);
+  MeterSpent(vat.get());
   JsEngine::Fault fault = engine_.EndSection();
   HaltOnEngineOutOfMemory(fault, spec.vat_id, "loading the vat");
   current_ = nullptr;
-  if (st.ok() && fault != JsEngine::Fault::kNone) {
+  // A meter fault decides the outcome even when a step already failed: that failure is just
+  // the uncatchable stop the meter caused.
+  bool meter_fault = fault == JsEngine::Fault::kComputrons || fault == JsEngine::Fault::kDepth;
+  if (fault != JsEngine::Fault::kNone && (st.ok() || meter_fault)) {
     st = TakeJsErrorStatus(engine_.cx(), "loading the vat", fault);
+  }
+  if (!st.ok() && vat->meter_limits.metered() && !meter_fault && fault != JsEngine::Fault::kNone) {
+    // A node-local limit (watchdog, heap) stopped a metered vat's start: not for this node to
+    // decide (VatHost::LoadVat).
+    st = absl::UnavailableError(st.message());
   }
   if (st.ok() && !fatal_.empty()) st = absl::InternalError(ToAbsl(fatal_));
   if (!st.ok()) {
@@ -835,10 +925,12 @@ void JsVatHost::Impl::Replay(JsVat* vat, TranscriptSource* transcript) {
     CHECK(want.ok()) << "transcript of " << who << " entry #" << i << ": bad delivery result";
     ReplayHandler handler(who, i, std::move(recorded));
     DeliveryResult got = RunDelivery(vat, *delivery, &handler);
+    CHECK_ENGINE(!got.node_fault) << "transcript replay of " << who << " delivery #" << i
+                                  << " hit a node-local limit: " << got.error;
     handler.CheckAllUsed();
-    CHECK(got.ok == want->ok) << "transcript replay of " << who << " diverged at delivery #" << i
-                              << ": result " << got.ToJson().Dump() << " but recorded "
-                              << want->ToJson().Dump();
+    CHECK(got.ok == want->ok && (!want->computrons || got.computrons == want->computrons))
+        << "transcript replay of " << who << " diverged at delivery #" << i << ": result "
+        << got.ToJson().Dump() << " but recorded " << want->ToJson().Dump();
     if (loud && (i + 1) % options_.replay_progress_every == 0) {
       fprintf(stderr, "js_vat_host: %s replayed %llu/%llu\n", who.c_str(),
               static_cast<unsigned long long>(i + 1), static_cast<unsigned long long>(n));
@@ -860,6 +952,7 @@ DeliveryResult JsVatHost::Impl::RunDelivery(JsVat* vat, const VatDelivery& deliv
   handler_ = handler;
   fatal_.clear();
   engine_.BeginSection();
+  ArmFor(vat);
 
   std::string error;
   auto fail = [&](std::string_view context) {
@@ -925,6 +1018,7 @@ DeliveryResult JsVatHost::Impl::RunDelivery(JsVat* vat, const VatDelivery& deliv
       }
     }
   }
+  MeterSpent(vat);
   JsEngine::Fault fault = engine_.EndSection();
   HaltOnEngineOutOfMemory(fault, vat->id, DeliveryTypeName(delivery.type));
   if (fault != JsEngine::Fault::kNone) {
@@ -949,6 +1043,13 @@ DeliveryResult JsVatHost::Impl::RunDelivery(JsVat* vat, const VatDelivery& deliv
   DeliveryResult result;
   result.ok = ok;
   result.error = ok ? "" : error;
+  if (vat->meter_limits.metered()) {
+    result.computrons = vat->last_computrons;
+    // For a metered vat only the meter may decide: the watchdog and the heap cap are this
+    // node's, so the node halts (the kernel's CHECK_ENGINE) rather than terminate the vat.
+    result.node_fault =
+        fault == JsEngine::Fault::kTimeout || fault == JsEngine::Fault::kOutOfMemory;
+  }
   return result;
 }
 
@@ -984,6 +1085,7 @@ absl::StatusOr<std::string> JsVatHost::Impl::Eval(VatId id, const std::string& f
   JSAutoRealm ar(cx, vat->global);
   engine_.BeginSection();
   current_ = vat;
+  ArmFor(vat);
   JS::RootedValue fn(cx);
   JS::RootedValue nsv(cx, JS::ObjectValue(*vat->ns));
   JS::RootedValue rval(cx);
@@ -994,6 +1096,7 @@ absl::StatusOr<std::string> JsVatHost::Impl::Eval(VatId id, const std::string& f
       !engine_.DrainJobs() || !StringifyValue(cx, &rval, &out)) {
     st = TakeJsErrorStatus(cx, "TEST_Eval", engine_.fault());
   }
+  MeterSpent(vat);
   engine_.EndSection();
   current_ = nullptr;
   if (!st.ok()) return st;

@@ -61,6 +61,8 @@ struct JsVatHostOptions {
   uint32_t gc_max_bytes = 1u << 30;
   // SpiderMonkey's JIT tiers (see JsEngineOptions::jit).
   bool jit = true;
+  // JsEngineOptions::native_stack_quota: must fit the thread the host runs on.
+  size_t native_stack_quota = 1u << 20;
   // Where vat console output goes: stderr when true, dropped when false.
   bool console_to_stderr = false;
   // Print replay progress to stderr every this many transcript entries (0: never).

@@ -1,0 +1,365 @@
+// meter_prelude.js: the meter of a metered vat realm (meter version 1). Trusted and not
+// instrumented; the host evaluates it as a global script first thing in a new realm, before
+// harden.js and SES, so everything after it (SES, our runtime, liveslots, the vat's modules) is
+// instrumented code that finds the meter here (see instrument.js for what that code does).
+//
+// It declares the meter as global *lexical* bindings: code can reach them only by name, and the
+// instrumenter refuses every name that starts with `$__`, so vat code cannot touch them.
+//   $__m      {c, d, L}: c the computrons left in this delivery, d the call depth, L the depth
+//             limit. The host sets c, d and L before each delivery and reads c after it.
+//   $__r      called when c falls below 0; a host native that ends the delivery uncatchably.
+//   $__deep   called when d exceeds L; likewise.
+//   $__s      in an async function, gives the frame's depth back before it suspends.
+//   $__sp     charges a spread operand (`...x`) by its length before the engine iterates it.
+// The two natives arrive as the global properties $__meterExhausted and $__meterTooDeep, which
+// this script removes.
+//
+// Generators: a resumed generator frame is a real stack frame, but generator bodies carry no
+// depth prologue (their try/finally would give the depth back only when the generator
+// finishes, wherever that is). Instead next/throw/return of %GeneratorPrototype% and
+// %AsyncGeneratorPrototype% count one level of depth and one computron around the resumption.
+//
+// The completion value is $__m, which the host keeps; $__m.j is the job runner the host calls
+// each promise job through: one computron, and the job starts at depth 0.
+'use strict';
+
+const $__m = { c: 0, d: 0, L: 0 };
+const $__r = globalThis.$__meterExhausted;
+const $__deep = globalThis.$__meterTooDeep;
+const $__s = (d, x) => {
+  $__m.d = d - 1;
+  return x;
+};
+let spreadCharge;
+const $__sp = x => spreadCharge(x);
+$__m.j = job => {
+  if (--$__m.c < 0) $__r();
+  $__m.d = 0;
+  return job();
+};
+delete globalThis.$__meterExhausted;
+delete globalThis.$__meterTooDeep;
+(() => {
+  const { defineProperty, getOwnPropertyDescriptor, getPrototypeOf } = Object;
+  const { apply } = Reflect;
+  const meterResumption = (proto) => {
+    const methods = [
+      ['next', proto.next],
+      ['throw', proto.throw],
+      ['return', proto.return],
+    ];
+    for (const [name, original] of methods) {
+      // Method syntax: no own `prototype`, length 1, like the originals.
+      const wrapper = {
+        [name](value) {
+          const d = ++$__m.d;
+          if (d > $__m.L) $__deep();
+          if (--$__m.c < 0) $__r();
+          try {
+            return apply(original, this, [value]);
+          } finally {
+            $__m.d = d - 1;
+          }
+        },
+      }[name];
+      const desc = getOwnPropertyDescriptor(proto, name);
+      defineProperty(proto, name, { ...desc, value: wrapper });
+    }
+  };
+  meterResumption(getPrototypeOf(function* () {}).prototype);
+  meterResumption(getPrototypeOf(async function* () {}).prototype);
+})();
+
+// Builtins whose work grows with their input run natively, without a tick. Each is wrapped here
+// so that it charges computrons in proportion to its input *before* it runs: a delivery that
+// cannot pay stops before the work starts (`Array(1e9).fill()` costs 1e9 and stops at once).
+// A few whose work is only known from their result (Object.keys and friends) charge after it;
+// their work is bounded by objects the vat already paid to build.
+(() => {
+  const { defineProperty, getOwnPropertyDescriptor, getPrototypeOf, freeze } = Object;
+  const { apply, construct, ownKeys } = Reflect;
+  const { isArray } = Array;
+  const { floor, log2 } = Math;
+  const MAX = 2 ** 53;
+  // Nesting depth of proxies and bound functions (below); made before WeakMap is wrapped, since
+  // nothing in this prelude may be charged (the meter is armed only after it).
+  const nesting = new WeakMap();
+  // A charge of n computrons (n rounded down; NaN and negatives are 0).
+  const charge = n => {
+    const c = n > 0 ? (n < MAX ? floor(n) : MAX) : 0;
+    $__m.c -= c;
+    if ($__m.c < 0) $__r();
+  };
+  // The length an array method would use, without throwing where the method would not.
+  const lengthOf = o => {
+    if (o === null || o === undefined) return 0;
+    const n = +o.length;
+    return n > 0 ? n : 0;
+  };
+  const sizeOf = o =>
+    o === null || o === undefined ? 0 : isArray(o) || typeof o === 'string' ? o.length : 0;
+  // A string's length, also for a String object (`this` of a String method called on one);
+  // anything else converts to a short string or is charged where it is built.
+  const stringValueOf = String.prototype.valueOf;
+  const stringLength = s => {
+    if (typeof s === 'string') return s.length;
+    if (typeof s !== 'object' || s === null) return 0;
+    try {
+      return apply(stringValueOf, s, []).length;
+    } catch (e) {
+      return 0;
+    }
+  };
+
+  // Replaces obj[name] (a method) by one that first charges cost(this, args). The call also
+  // counts one level of depth: a builtin that calls back into vat code (join calling toString,
+  // a getter read by Object.assign) nests real stack frames.
+  const charged = (obj, name, cost) => {
+    const desc = getOwnPropertyDescriptor(obj, name);
+    if (!desc || typeof desc.value !== 'function') return;
+    const original = desc.value;
+    const wrapper = {
+      [name](...args) {
+        charge(cost(this, args));
+        const d = ++$__m.d;
+        if (d > $__m.L) $__deep();
+        try {
+          return apply(original, this, args);
+        } finally {
+          $__m.d = d - 1;
+        }
+      },
+    }[name];
+    defineProperty(wrapper, 'length', { value: original.length });
+    defineProperty(obj, name, { ...desc, value: wrapper });
+  };
+  // The same for a function whose cost is known only from its result.
+  const chargedAfter = (obj, name, cost) => {
+    const desc = getOwnPropertyDescriptor(obj, name);
+    if (!desc || typeof desc.value !== 'function') return;
+    const original = desc.value;
+    const wrapper = {
+      [name](...args) {
+        const result = apply(original, this, args);
+        charge(cost(result));
+        return result;
+      },
+    }[name];
+    defineProperty(wrapper, 'length', { value: original.length });
+    defineProperty(obj, name, { ...desc, value: wrapper });
+  };
+
+  // Arrays and typed arrays: one computron per element the method may visit.
+  const perElement = self => 1 + lengthOf(self);
+  const arrayMethods = [
+    'copyWithin', 'every', 'fill', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex',
+    'flat', 'flatMap', 'forEach', 'includes', 'indexOf', 'join', 'lastIndexOf', 'map', 'reduce',
+    'reduceRight', 'reverse', 'some', 'splice', 'toLocaleString', 'toString', 'unshift',
+    'toReversed', 'toSorted', 'toSpliced', 'with',
+  ];
+  const sortCost = self => {
+    const n = lengthOf(self);
+    return 1 + (n > 1 ? n * log2(n) : n);
+  };
+  const TypedArrayPrototype = getPrototypeOf(Int8Array.prototype);
+  for (const proto of [Array.prototype, TypedArrayPrototype]) {
+    for (const name of arrayMethods) charged(proto, name, perElement);
+    charged(proto, 'sort', sortCost);
+    chargedAfter(proto, 'slice', r => 1 + lengthOf(r));
+    charged(proto, 'set', (self, [src]) => 1 + lengthOf(src));
+    charged(proto, 'subarray', () => 1);
+  }
+  charged(Array.prototype, 'concat', (self, args) => {
+    let n = 1 + lengthOf(self);
+    for (let i = 0; i < args.length; i += 1) n += 1 + sizeOf(args[i]);
+    return n;
+  });
+  charged(Array, 'from', (self, [src]) => 1 + lengthOf(src));
+  charged(Array, 'of', (self, args) => 1 + args.length);
+  for (const ctor of [Map, Set, WeakMap, WeakSet]) {
+    // Constructors: wrapped as functions that construct the original (same prototype object).
+    const desc = getOwnPropertyDescriptor(globalThis, ctor.name);
+    const wrapper = function (iterable) {
+      if (new.target === undefined) return apply(ctor, this, arguments);
+      charge(1 + sizeOf(iterable));
+      return construct(ctor, arguments, new.target === wrapper ? ctor : new.target);
+    };
+    defineProperty(wrapper, 'name', { value: ctor.name });
+    defineProperty(wrapper, 'length', { value: 0 });
+    defineProperty(wrapper, 'prototype', { value: ctor.prototype });
+    defineProperty(ctor.prototype, 'constructor', {
+      ...getOwnPropertyDescriptor(ctor.prototype, 'constructor'),
+      value: wrapper,
+    });
+    for (const key of Reflect.ownKeys(ctor)) {
+      if (key !== 'prototype' && key !== 'length' && key !== 'name') {
+        defineProperty(wrapper, key, getOwnPropertyDescriptor(ctor, key));
+      }
+    }
+    defineProperty(globalThis, ctor.name, { ...desc, value: wrapper });
+  }
+  for (const name of ['all', 'allSettled', 'any', 'race']) {
+    charged(Promise, name, (self, [src]) => 1 + sizeOf(src));
+  }
+
+  // Strings: one computron per 16 characters read or written.
+  const perChars = self => 1 + stringLength(self) / 16;
+  const stringMethods = [
+    'endsWith', 'includes', 'indexOf', 'lastIndexOf', 'localeCompare', 'match', 'matchAll',
+    'normalize', 'replace', 'replaceAll', 'search', 'split', 'startsWith', 'toLocaleLowerCase',
+    'toLocaleUpperCase', 'toLowerCase', 'toUpperCase', 'trim', 'trimEnd', 'trimStart',
+    'isWellFormed', 'toWellFormed',
+  ];
+  for (const name of stringMethods) charged(String.prototype, name, perChars);
+  // Copies: by what they return (a slice of a long string in a loop is not a scan of it).
+  for (const name of ['slice', 'substr', 'substring']) {
+    chargedAfter(String.prototype, name, r => 1 + stringLength(r) / 16);
+  }
+  charged(String.prototype, 'concat', (self, args) => {
+    let n = perChars(self);
+    for (let i = 0; i < args.length; i += 1) n += 1 + stringLength(args[i]) / 16;
+    return n;
+  });
+  // The result's size for the builders (their result is all new characters).
+  charged(String.prototype, 'repeat', (self, [count]) =>
+    1 + (stringLength(self) * (+count > 0 ? +count : 0)) / 16);
+  const padCost = (self, [target]) => 1 + (+target > 0 ? +target : 0) / 16;
+  charged(String.prototype, 'padStart', padCost);
+  charged(String.prototype, 'padEnd', padCost);
+  for (const name of ['fromCharCode', 'fromCodePoint']) {
+    charged(String, name, (self, args) => 1 + args.length);
+  }
+  charged(String, 'raw', (self, args) => 1 + args.length);
+
+  // JSON: parse by text length; stringify one computron per value visited (its output can be
+  // exponential in a DAG's size, so it cannot be charged by input size).
+  charged(JSON, 'parse', (self, [text]) => 1 + stringLength(text) / 4);
+  const jsonStringify = JSON.stringify;
+  defineProperty(JSON, 'stringify', {
+    ...getOwnPropertyDescriptor(JSON, 'stringify'),
+    value: {
+      stringify(value, replacer, space) {
+        charge(1);
+        let counted;
+        if (typeof replacer === 'function') {
+          counted = function (key, v) {
+            charge(1);
+            return apply(replacer, this, [key, v]);
+          };
+        } else if (isArray(replacer)) {
+          // An allowlist: its semantics cannot be expressed by a function replacer, so charge
+          // by the list and by the result.
+          charge(lengthOf(replacer));
+          const out = apply(jsonStringify, JSON, [value, replacer, space]);
+          charge(stringLength(out) / 16);
+          return out;
+        } else {
+          counted = (key, v) => {
+            charge(1);
+            return v;
+          };
+        }
+        return apply(jsonStringify, JSON, [value, counted, space]);
+      },
+    }.stringify,
+  });
+
+  // Spreading arguments: apply and construct copy their argument list.
+  const argsCost = (self, args) => 1 + lengthOf(args[1]);
+  charged(Function.prototype, 'apply', argsCost);
+  charged(Reflect, 'apply', (self, [f, t, list]) => 1 + lengthOf(list));
+  charged(Reflect, 'construct', (self, [f, list]) => 1 + lengthOf(list));
+
+  // Proxies forward to their target (and look traps up on their handler) natively, and bound
+  // functions call their target natively: a chain of them recurses with no JS frame in between.
+  // Their nesting is capped, deterministically.
+  const MAX_NESTING = 1000;
+  const nestingOf = o =>
+    (typeof o === 'object' || typeof o === 'function') && o !== null ? nesting.get(o) || 0 : 0;
+  const nested = (made, ...parts) => {
+    let n = 0;
+    for (let i = 0; i < parts.length; i += 1) {
+      const p = nestingOf(parts[i]);
+      if (p > n) n = p;
+    }
+    if (n + 1 > MAX_NESTING) throw RangeError(`nested more than ${MAX_NESTING} deep`);
+    return n + 1;
+  };
+  {
+    const OriginalProxy = Proxy;
+    const desc = getOwnPropertyDescriptor(globalThis, 'Proxy');
+    const revocable = OriginalProxy.revocable;
+    const makeProxy = function (target, handler) {
+      if (new.target === undefined) return apply(OriginalProxy, this, [target, handler]);
+      const n = nested(null, target, handler);
+      const p = construct(OriginalProxy, [target, handler]);
+      nesting.set(p, n);
+      return p;
+    };
+    // Bound: constructible, and like the original without a `prototype`.
+    const ProxyWrapper = apply(Function.prototype.bind, makeProxy, [undefined]);
+    defineProperty(ProxyWrapper, 'name', { value: 'Proxy' });
+    defineProperty(ProxyWrapper, 'length', { value: 2 });
+    defineProperty(ProxyWrapper, 'revocable', {
+      ...getOwnPropertyDescriptor(OriginalProxy, 'revocable'),
+      value: {
+        revocable(target, handler) {
+          const n = nested(null, target, handler);
+          const r = apply(revocable, OriginalProxy, [target, handler]);
+          nesting.set(r.proxy, n);
+          return r;
+        },
+      }.revocable,
+    });
+    defineProperty(globalThis, 'Proxy', { ...desc, value: ProxyWrapper });
+  }
+  {
+    const bind = Function.prototype.bind;
+    defineProperty(Function.prototype, 'bind', {
+      ...getOwnPropertyDescriptor(Function.prototype, 'bind'),
+      value: {
+        bind(...args) {
+          charge(1 + args.length);
+          const n = nested(null, this);
+          const b = apply(bind, this, args);
+          nesting.set(b, n);
+          return b;
+        },
+      }.bind,
+    });
+  }
+
+  // Own-key listings: after the fact, by what they return. One-argument functions on hot paths
+  // (harden, pass-style checks): called directly, without a rest array.
+  const listing = (obj, name, size) => {
+    const desc = getOwnPropertyDescriptor(obj, name);
+    const original = desc.value;
+    const wrapper = {
+      [name](o) {
+        const r = original(o);
+        charge(1 + size(r));
+        return r;
+      },
+    }[name];
+    defineProperty(obj, name, { ...desc, value: wrapper });
+  };
+  for (const name of ['keys', 'values', 'entries', 'getOwnPropertyNames',
+                      'getOwnPropertySymbols']) {
+    listing(Object, name, r => r.length);
+  }
+  listing(Reflect, 'ownKeys', r => r.length);
+  // Descriptors: one per own key (the result is a plain object).
+  listing(Object, 'getOwnPropertyDescriptors', r => ownKeys(r).length);
+  charged(Object, 'assign', (self, args) => 1 + args.length);
+  charged(Object, 'fromEntries', (self, [src]) => 1 + sizeOf(src));
+  // Spread (`[...x]`, `f(...x)`, `{...x}`): the instrumenter routes each spread operand through
+  // $__sp, which charges its length or size before the engine iterates it natively.
+  spreadCharge = x => {
+    if (x !== null && x !== undefined) {
+      const n = typeof x === 'string' ? x.length : isArray(x) ? x.length : 0;
+      charge(1 + n);
+    }
+    return x;
+  };
+})();
+$__m;
