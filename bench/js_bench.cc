@@ -431,6 +431,72 @@ void Idle(int vats) {
 
 // Micro-benchmarks of the pieces of a delivery, run inside one idle vat's realm (TEST_Eval),
 // timed from C++: for profiling the JS path.
+constexpr char kComputeVat[] = R"(
+import { Far } from '@endo/far';
+export function buildRootObject() {
+  const fib = n => (n < 2 ? n : fib(n - 1) + fib(n - 2));
+  return Far('compute', {
+    loop(n) { let s = 0; for (let i = 0; i < n; i += 1) s = (s + i * 7) % 1000003; return s; },
+    matmul(n) {
+      const a = []; const b = []; const c = [];
+      for (let i = 0; i < n * n; i += 1) { a[i] = i % 7; b[i] = i % 5; c[i] = 0; }
+      for (let i = 0; i < n; i += 1) for (let j = 0; j < n; j += 1) {
+        let s = 0; for (let k = 0; k < n; k += 1) s += a[i * n + k] * b[k * n + j]; c[i * n + j] = s;
+      }
+      return c[n * n - 1];
+    },
+    fib(n) { return fib(n); },
+    objects(n) {
+      let t = 0;
+      for (let i = 0; i < n; i += 1) { const o = { x: i, y: [i, i + 1] }; t += o.y.map(v => v * 2).reduce((p, q) => p + q, 0); }
+      return t;
+    },
+  });
+}
+)";
+
+// Compute-heavy vat code, unmetered and metered in turn: the time of one delivery of each
+// kernel (best of 5), and its computrons when metered.
+void Compute() {
+  const std::pair<const char*, const char*> cases[] = {
+      {"loop", "[10000000]"}, {"matmul", "[120]"}, {"fib", "[27]"}, {"objects", "[300000]"}};
+  for (bool metered : {false, true}) {
+    auto host = JsVatHost::Create(HostOptions());
+    OkHandler handler;
+    VatSpec spec;
+    spec.vat_id = VatId(1);
+    spec.name = "compute";
+    spec.source = kComputeVat;
+    if (metered) spec.options_json = R"({"meter":{"version":1,"computrons":10000000000,"maxDepth":1000}})";
+    CHECK_OK(host->LoadVat(spec));
+    VatDelivery d;
+    d.type = VatDelivery::Type::kStartVat;
+    d.vat_parameters = CapData{"#{}", {}};
+    CHECK(host->Deliver(VatId(1), d, &handler).ok);
+    int p = 60;
+    for (const auto& [method, args] : cases) {
+      double best = 1e9;
+      uint64_t computrons = 0;
+      for (int rep = 0; rep < 5; ++rep) {
+        VatDelivery m;
+        m.type = VatDelivery::Type::kMessage;
+        m.target = "o+0";
+        m.methargs = CapData{StrCat("#[\"", method, "\",", args, "]"), {}};
+        m.result = StrCat("p-", p++);
+        auto t0 = Clock::now();
+        DeliveryResult r = host->Deliver(VatId(1), m, &handler);
+        double secs = Secs(t0, Clock::now());
+        CHECK(r.ok) << r.error;
+        if (secs < best) best = secs;
+        computrons = r.computrons.value_or(0);
+      }
+      std::printf("compute %-8s %-9s %8.1f ms  %12llu computrons\n", method,
+                  metered ? "metered" : "unmetered", best * 1e3,
+                  static_cast<unsigned long long>(computrons));
+    }
+  }
+}
+
 void Micro(uint64_t n) {
   auto host = JsVatHost::Create(HostOptions());
   OkHandler handler;
@@ -558,6 +624,8 @@ int main(int argc, char** argv) {
                    "  --only reap       one bringOutYourDead of N dead Presences in b\n"
                    "  --only idle       M idle vats (--vats, default 50): RSS per vat, start time\n"
                    "  --only micro      in-vat micro-benchmarks (not in the default set)\n"
+                   "  --only compute    loop-, call- and object-heavy vat code, unmetered and\n"
+                   "                    metered (not in the default set)\n"
                    "  --only churnSame|churnNoSend   churn variants (diagnostics)\n"
                    "  --extra-vats K    K idle JS vats besides a and b (pingpong, churn, reap)\n"
                    "  --lite-lockdown   harden vat realms with js/lite_lockdown.js, not SES\n"
@@ -576,6 +644,7 @@ int main(int argc, char** argv) {
   if (only.empty() || only == "reap") Reap(n, dir);
   if (only.empty() || only == "idle") Idle(vats);
   if (only == "micro") Micro(n);
+  if (only == "compute") Compute();
   for (const char* variant : {"churnSame", "churnNoSend"}) {
     if (only != variant) continue;
     World w = Boot(dir, g_reap_interval);

@@ -1,5 +1,9 @@
 #include "server/kernel_thread.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <utility>
 
@@ -19,6 +23,9 @@ KernelThread::KernelThread() {
 }
 
 void* KernelThread::Start(void* self) {
+  // Ahead of the gRPC threads (which parse and encode Inspect traffic) where the process may
+  // raise a thread's priority (root, CAP_SYS_NICE); otherwise it stays as it is.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kNice);
   static_cast<KernelThread*>(self)->Loop();
   return nullptr;
 }

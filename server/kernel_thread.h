@@ -29,6 +29,8 @@ class KernelThread {
   // lets a vat use, so that the deterministic limit is always reached first (docs/METERING.md).
   // Only the pages a vat actually uses are ever committed.
   static constexpr size_t kStackBytes = size_t{512} << 20;
+  // The kernel thread's nice value when the process may set it (it is what blocks wait for).
+  static constexpr int kNice = -10;
 
   KernelThread();
   ~KernelThread();  // Stop()s and joins
