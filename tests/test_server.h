@@ -26,6 +26,15 @@ namespace testing {
 
 namespace v1 = ::swingsetd::v1;
 
+// True in the ASan+UBSan build (deploy/test.sh's second pass), where the server under test is
+// built the same way: its allocator keeps freed memory in quarantine, so RSS figures say nothing
+// about what the server itself holds.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitizerBuild = true;
+#else
+inline constexpr bool kSanitizerBuild = false;
+#endif
+
 // The swingsetd binary under test (set by CMake).
 std::string SwingsetdBinary();
 
