@@ -30,8 +30,6 @@ const $__s = (d, x) => {
   $__m.d = d - 1;
   return x;
 };
-let spreadCharge;
-const $__sp = x => spreadCharge(x);
 $__m.j = job => {
   if (--$__m.c < 0) $__r();
   $__m.d = 0;
@@ -74,8 +72,10 @@ delete globalThis.$__meterTooDeep;
 // so that it charges computrons in proportion to its input *before* it runs: a delivery that
 // cannot pay stops before the work starts (`Array(1e9).fill()` costs 1e9 and stops at once).
 // A few whose work is only known from their result (Object.keys and friends) charge after it;
-// their work is bounded by objects the vat already paid to build.
-(() => {
+// their work is bounded by objects the vat already paid to build. The block's value is $__sp.
+// (Every top-level name here is a global lexical binding that later code can name: only `$__`
+// names, which the instrumenter refuses in vat code, may be declared at the top level.)
+const $__sp = (() => {
   const { defineProperty, getOwnPropertyDescriptor, getPrototypeOf, freeze } = Object;
   const { apply, construct, ownKeys } = Reflect;
   const { isArray } = Array;
@@ -354,7 +354,7 @@ delete globalThis.$__meterTooDeep;
   charged(Object, 'fromEntries', (self, [src]) => 1 + sizeOf(src));
   // Spread (`[...x]`, `f(...x)`, `{...x}`): the instrumenter routes each spread operand through
   // $__sp, which charges its length or size before the engine iterates it natively.
-  spreadCharge = x => {
+  return x => {
     if (x !== null && x !== undefined) {
       const n = typeof x === 'string' ? x.length : isArray(x) ? x.length : 0;
       charge(1 + n);
