@@ -467,7 +467,8 @@ void Compute() {
     spec.vat_id = VatId(1);
     spec.name = "compute";
     spec.source = kComputeVat;
-    if (metered) spec.options_json = R"({"meter":{"version":1,"computrons":10000000000,"maxDepth":1000}})";
+    if (metered) spec.options_json = StrCat(R"({"meter":{"version":)", kMeterVersion,
+                                          R"(,"computrons":10000000000,"maxDepth":1000}})");
     CHECK_OK(host->LoadVat(spec));
     VatDelivery d;
     d.type = VatDelivery::Type::kStartVat;

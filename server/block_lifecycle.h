@@ -51,7 +51,7 @@ struct LifecycleLimits {
 // for the mailbox limits, in the mailbox device's state. A 0 in the proto selects the default.
 // The meter new JS vats get (docs/METERING.md), recorded in each vat's options.
 struct MeterParams {
-  uint32_t version = 1;
+  uint32_t version = 2;  // a chain keeps the version its genesis named
   uint64_t computrons_per_delivery = 100'000'000;
   uint32_t max_call_depth = 1000;
   // The vat options' "meter" member.

@@ -130,8 +130,9 @@ absl::Status JsInstrumenter::Start() {
 
 absl::StatusOr<std::string_view> JsInstrumenter::Instrument(std::string_view name,
                                                             std::string_view source,
-                                                            bool module) {
-  auto key = std::make_pair(module, std::string(source));
+                                                            bool module, uint32_t version) {
+  CHECK(version >= 1 && version <= kMeterVersion) << "meter version " << version;
+  auto key = std::make_tuple(version, module, std::string(source));
   auto it = cache_.find(key);
   if (it != cache_.end()) return std::string_view(it->second);
   if (!tool_) RETURN_IF_ERROR(Start());
@@ -139,9 +140,10 @@ absl::StatusOr<std::string_view> JsInstrumenter::Instrument(std::string_view nam
   JSAutoRealm ar(cx, tool_->global);
   JS::RootedString text(cx, JS_NewStringCopyUTF8N(cx, JS::UTF8Chars(source.data(), source.size())));
   if (!text) return TakeJsErrorStatus(cx, StrCat("instrumenting ", name));
-  JS::RootedValueArray<2> args(cx);
+  JS::RootedValueArray<3> args(cx);
   args[0].setString(text);
   args[1].setBoolean(module);
+  args[2].setInt32(static_cast<int32_t>(version));
   JS::RootedValue fn(cx, tool_->instrument);
   JS::RootedValue out(cx);
   if (!JS_CallFunctionValue(cx, nullptr, fn, args, &out) || !out.isString()) {
@@ -158,11 +160,14 @@ absl::StatusOr<std::string_view> JsInstrumenter::Instrument(std::string_view nam
 // ---------------------------------------------------------------------------------------------
 // The meter in a realm
 
-JSObject* InstallMeter(JSContext* cx) {
+JSObject* InstallMeter(JSContext* cx, uint32_t version) {
+  CHECK(version >= 1 && version <= kMeterVersion) << "meter version " << version;
   JS_SetSecurityCallbacks(cx, &kSecurityCallbacks);
   JS::RootedObject global(cx, JS::CurrentGlobalOrNull(cx));
+  JS::RootedValue v(cx, JS::Int32Value(static_cast<int32_t>(version)));
   if (!global || !JS_DefineFunction(cx, global, "$__meterExhausted", &MeterExhausted, 0, 0) ||
-      !JS_DefineFunction(cx, global, "$__meterTooDeep", &MeterTooDeep, 0, 0)) {
+      !JS_DefineFunction(cx, global, "$__meterTooDeep", &MeterTooDeep, 0, 0) ||
+      !JS_DefineProperty(cx, global, "$__meterVersion", v, JSPROP_ENUMERATE)) {
     return nullptr;
   }
   const JsSource& prelude = MeterPreludeSource();

@@ -1,6 +1,6 @@
 // File: js_meter.h
 //
-// Deterministic metering of JavaScript vats, meter version 1 (docs/METERING.md).
+// Deterministic metering of JavaScript vats (docs/METERING.md).
 //
 // A metered vat realm runs only instrumented code (js/instrument.js inserts a computron tick at
 // every function entry and loop iteration, and a call-depth counter) on top of a trusted meter
@@ -27,6 +27,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 #include "absl/status/statusor.h"
@@ -66,8 +67,9 @@ class JsInstrumenter {
   // The instrumented text of `source` (a module if `module`, else a script). Errors:
   // kInvalidArgument naming `name` when the source does not parse or uses a name reserved for
   // the meter, or the instrumenter refuses it.
+  // `version` is the meter version (1..kMeterVersion) whose rules apply.
   absl::StatusOr<std::string_view> Instrument(std::string_view name, std::string_view source,
-                                              bool module);
+                                              bool module, uint32_t version);
 
  private:
   struct Tool;
@@ -75,13 +77,13 @@ class JsInstrumenter {
 
   JsEngine* engine_;
   std::unique_ptr<Tool> tool_;
-  std::map<std::pair<bool, std::string>, std::string, std::less<>> cache_;
+  std::map<std::tuple<uint32_t, bool, std::string>, std::string, std::less<>> cache_;
 };
 
-// In the current realm: defines the meter natives, runs the meter prelude, marks the realm as
-// metered (eval, Function and WebAssembly compilation are refused in it), and returns $__m.
-// nullptr with an exception pending on failure.
-JSObject* InstallMeter(JSContext* cx);
+// In the current realm: defines the meter natives, runs the meter prelude of meter `version`,
+// marks the realm as metered (eval, Function and WebAssembly compilation are refused in it), and
+// returns $__m. nullptr with an exception pending on failure.
+JSObject* InstallMeter(JSContext* cx, uint32_t version);
 
 // Whether the current realm of `cx` is a metered vat realm.
 bool InMeteredRealm(JSContext* cx);

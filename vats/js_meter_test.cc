@@ -28,24 +28,27 @@ using testing_util::StartVat;
 
 const VatId kVat(1);
 
-std::string MeterOptions(uint64_t computrons, uint32_t depth) {
-  return StrCat(R"({"meter":{"version":1,"computrons":)", computrons, R"(,"maxDepth":)", depth,
-                "}}");
+std::string MeterOptions(uint64_t computrons, uint32_t depth, uint32_t version = kMeterVersion) {
+  return StrCat(R"({"meter":{"version":)", version, R"(,"computrons":)", computrons,
+                R"(,"maxDepth":)", depth, "}}");
 }
 
 TEST(JsInstrumenterTest, InstrumentsSesAndTheRuntime) {
   JsEngine engine{JsEngineOptions()};
   JsInstrumenter inst(&engine);
   for (const auto& [path, text] : SesModuleSources()) {
-    absl::StatusOr<std::string_view> out = inst.Instrument(std::string(path), text, true);
+    absl::StatusOr<std::string_view> out =
+        inst.Instrument(std::string(path), text, true, kMeterVersion);
     ASSERT_TRUE(out.ok()) << path << ": " << out.status();
     EXPECT_GE(out->size(), text.size()) << path;
   }
   for (const JsSource& src : RuntimeSources()) {
-    absl::StatusOr<std::string_view> out = inst.Instrument(src.name, src.text, false);
+    absl::StatusOr<std::string_view> out =
+        inst.Instrument(src.name, src.text, false, kMeterVersion);
     ASSERT_TRUE(out.ok()) << src.name << ": " << out.status();
   }
-  absl::StatusOr<std::string_view> harden = inst.Instrument("harden.js", HardenSource().text, false);
+  absl::StatusOr<std::string_view> harden =
+      inst.Instrument("harden.js", HardenSource().text, false, kMeterVersion);
   ASSERT_TRUE(harden.ok()) << harden.status();
 }
 
@@ -53,17 +56,49 @@ TEST(JsInstrumenterTest, WhatItInserts) {
   JsEngine engine{JsEngineOptions()};
   JsInstrumenter inst(&engine);
   absl::StatusOr<std::string_view> out =
-      inst.Instrument("t.js", "function f(a) { while (a) a--; return a; }", false);
+      inst.Instrument("t.js", "function f(a) { while (a) a--; return a; }", false, kMeterVersion);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(*out,
             "function f(a) {;const $__d=++$__m.d;if($__d>$__m.L)$__deep();"
             "if(--$__m.c<0)$__r();try{ while (a) {if(--$__m.c<0)$__r();a--;} return a; }"
             "finally{$__m.d=$__d-1}}");
-  out = inst.Instrument("t.js", "export const g = x => (x + 1);", true);
+  out = inst.Instrument("t.js", "export const g = x => (x + 1);", true, kMeterVersion);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(*out,
             "export const g = x => {const $__d=++$__m.d;if($__d>$__m.L)$__deep();"
             "if(--$__m.c<0)$__r();try{return ((x + 1))}finally{$__m.d=$__d-1}};");
+}
+
+// Meter version 1 is a consensus rule: what the instrumenter writes for it must never change
+// (later versions gate their changes on the version). One program with every construct it
+// rewrites, and its version-1 text.
+constexpr char kEveryConstruct[] =
+    "class A { x = f(); static { g(); } m(a = h(), ...r) { for (const v of [...r]) g(v); } }\n"
+    "async function f(x) { do { await x; } while (x); return f(...x); }\n"
+    "function* g() { yield* g(); for (;;) {} }\n"
+    "const h = async () => { for (const k in {}) {} return { ...h }; };\n";
+constexpr char kEveryConstructV1[] =
+    "class A { x = (()=>{const $__d=++$__m.d;if($__d>$__m.L)$__deep();if(--$__m.c<0)$"
+    "__r();try{return (f())}finally{$__m.d=$__d-1}})(); static {if(--$__m.c<0)$__r();"
+    " g(); } m(a = (()=>{const $__d=++$__m.d;if($__d>$__m.L)$__deep();if(--$__m.c<0)$"
+    "__r();try{return (h())}finally{$__m.d=$__d-1}})(), ...r) {;const $__d=++$__m.d;i"
+    "f($__d>$__m.L)$__deep();if(--$__m.c<0)$__r();try{ for (const v of [...$__sp((r))"
+    "]) {if(--$__m.c<0)$__r();g(v);} }finally{$__m.d=$__d-1}} }\n"
+    "async function f(x) {;const $__d=++$__m.d;if($__d>$__m.L)$__deep();if(--$__m.c<0"
+    ")$__r();try{ do {if(--$__m.c<0)$__r(); await $__s($__d,(x)); } while (x); return"
+    " f(...$__sp((x))); }finally{$__m.d=$__d-1}}\n"
+    "function* g() {;if(--$__m.c<0)$__r(); yield* g(); for (;;) {if(--$__m.c<0)$__r()"
+    ";} }\n"
+    "const h = async () => {;const $__d=++$__m.d;if($__d>$__m.L)$__deep();if(--$__m.c"
+    "<0)$__r();try{ for (const k in {}) {if(--$__m.c<0)$__r();} return { ...$__sp((h)"
+    ") }; }finally{$__m.d=$__d-1}};\n";
+
+TEST(JsInstrumenterTest, VersionOneIsFrozen) {
+  JsEngine engine{JsEngineOptions()};
+  JsInstrumenter inst(&engine);
+  absl::StatusOr<std::string_view> out = inst.Instrument("t.js", kEveryConstruct, false, 1);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, kEveryConstructV1);
 }
 
 TEST(JsInstrumenterTest, RefusesMeterNamesAndBadSyntax) {
@@ -71,7 +106,7 @@ TEST(JsInstrumenterTest, RefusesMeterNamesAndBadSyntax) {
   JsInstrumenter inst(&engine);
   for (const char* src : {"let $__m = 1;", "$__m.c = 1e9;", "x = \\u0024__r;",
                           "function f($__d) {}", "o.$__m = 1;", "export const x = ;"}) {
-    absl::StatusOr<std::string_view> out = inst.Instrument("bad.js", src, true);
+    absl::StatusOr<std::string_view> out = inst.Instrument("bad.js", src, true, kMeterVersion);
     EXPECT_FALSE(out.ok()) << src;
     EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument) << src;
   }

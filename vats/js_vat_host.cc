@@ -431,7 +431,8 @@ bool JsVatHost::Impl::NativeLog(JSContext* cx, unsigned argc, JS::Value* vp) {
 std::optional<std::string_view> JsVatHost::Impl::CodeFor(const std::string& name,
                                                          std::string_view text, bool module) {
   if (!metered()) return text;
-  absl::StatusOr<std::string_view> code = instrumenter_.Instrument(name, text, module);
+  absl::StatusOr<std::string_view> code =
+      instrumenter_.Instrument(name, text, module, current_->meter_limits.version);
   if (!code.ok()) {
     std::string msg(code.status().message());
     JS_ReportErrorUTF8(engine_.cx(), "%s", msg.c_str());
@@ -467,7 +468,8 @@ bool JsVatHost::Impl::RunCachedScript(const char* name, std::string_view text,
   JSContext* cx = engine_.cx();
   JS::CompileOptions opts(cx);
   opts.setFileAndLine(name, 1);
-  std::string key = metered() ? StrCat("metered:", name) : std::string(name);
+  std::string key = metered() ? StrCat("metered:v", current_->meter_limits.version, ":", name)
+                              : std::string(name);
   auto it = stencils_.find(key);
   if (it == stencils_.end()) {
     std::optional<std::string_view> code = CodeFor(name, text, /*module=*/false);
@@ -515,7 +517,8 @@ absl::Status JsVatHost::Impl::LoadSesModules(JsVat* vat) {
     opts.setFileAndLine(src_it->first.data(), 1);
     // Fully parsed, as the host's scripts: lazy functions would be re-parsed in every realm.
     opts.setForceFullParse();
-    std::string stencil_key = metered() ? StrCat("metered:", path) : path;
+    std::string stencil_key =
+        metered() ? StrCat("metered:v", current_->meter_limits.version, ":", path) : path;
     auto st = ses_stencils_.find(stencil_key);
     if (st == ses_stencils_.end()) {
       std::optional<std::string_view> code = CodeFor(path, src_it->second, /*module=*/true);
@@ -602,7 +605,7 @@ absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
   if (!JS::InitRealmStandardClasses(cx)) return TakeJsErrorStatus(cx, "standard classes");
   if (vat->meter_limits.metered()) {
     // Before anything else runs in the realm: from here on every script is instrumented.
-    vat->meter = InstallMeter(cx);
+    vat->meter = InstallMeter(cx, vat->meter_limits.version);
     if (!vat->meter) return TakeJsErrorStatus(cx, "installing the meter");
     JS::RootedObject meter(cx, vat->meter);
     JS::RootedValue runner(cx);

@@ -1,4 +1,4 @@
-// instrument.js: the metering instrumenter, meter version 1 (docs/METERING.md).
+// instrument.js: the metering instrumenter (docs/METERING.md).
 //
 // Rewrites JavaScript source (a module or a script) so that running it counts computrons and call
 // depth deterministically. It runs in a tool global of its own, parses with acorn (exact source
@@ -21,7 +21,9 @@
 // ones) instead.
 //
 // The result is parsed again and checked; anything unexpected throws (fail closed). Every change
-// to what this file writes changes tick counts, which are consensus: it needs a new meter version.
+// to what this file writes changes tick counts, which are consensus: it needs a new meter version,
+// and what it writes for an older version must stay exactly as it was (gate changes on
+// `version`, the third argument of instrument()).
 //
 // Needs `acorn` (the npm package, pinned and embedded) on the global object.
 
@@ -254,9 +256,14 @@
     });
   };
 
-  // instrument(source, module) -> the instrumented source text.
-  const instrument = (source, module) => {
+  // instrument(source, module, version) -> the instrumented source text, by the rules of meter
+  // `version` (1 up to the newest this file knows).
+  const NEWEST_VERSION = 2;
+  const instrument = (source, module, version) => {
     if (typeof source !== 'string') fail('source must be a string');
+    if (!(version >= 1 && version <= NEWEST_VERSION && version === (version | 0))) {
+      fail(`unknown meter version ${version}`);
+    }
     let ast;
     try {
       ast = parse(source, module === true);

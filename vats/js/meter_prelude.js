@@ -1,4 +1,4 @@
-// meter_prelude.js: the meter of a metered vat realm (meter version 1). Trusted and not
+// meter_prelude.js: the meter of a metered vat realm. Trusted and not
 // instrumented; the host evaluates it as a global script first thing in a new realm, before
 // harden.js and SES, so everything after it (SES, our runtime, liveslots, the vat's modules) is
 // instrumented code that finds the meter here (see instrument.js for what that code does).
@@ -11,8 +11,10 @@
 //   $__deep   called when d exceeds L; likewise.
 //   $__s      in an async function, gives the frame's depth back before it suspends.
 //   $__sp     charges a spread operand (`...x`) by its length before the engine iterates it.
-// The two natives arrive as the global properties $__meterExhausted and $__meterTooDeep, which
-// this script removes.
+//   $__v      the meter version (1, 2, ...) of this realm. What this file does for version 1
+//             never changes; each later version's changes are gated on $__v.
+// The two natives arrive as the global properties $__meterExhausted and $__meterTooDeep, and the
+// version as $__meterVersion; this script removes them.
 //
 // Generators: a resumed generator frame is a real stack frame, but generator bodies carry no
 // depth prologue (their try/finally would give the depth back only when the generator
@@ -26,6 +28,7 @@
 const $__m = { c: 0, d: 0, L: 0 };
 const $__r = globalThis.$__meterExhausted;
 const $__deep = globalThis.$__meterTooDeep;
+const $__v = globalThis.$__meterVersion;
 const $__s = (d, x) => {
   $__m.d = d - 1;
   return x;
@@ -37,6 +40,7 @@ $__m.j = job => {
 };
 delete globalThis.$__meterExhausted;
 delete globalThis.$__meterTooDeep;
+delete globalThis.$__meterVersion;
 (() => {
   const { defineProperty, getOwnPropertyDescriptor, getPrototypeOf } = Object;
   const { apply } = Reflect;
