@@ -98,6 +98,9 @@ struct VatLimits {
   uint64_t max_vatstore_bytes_per_delivery = uint64_t{8} << 20;
   // Events (sends, promise notifications) one delivery's syscalls may add to the kernel queues.
   uint64_t max_enqueued_per_delivery = 10000;
+  // Entries one delivery's syscalls may add to the vat's c-list (the objects and promises it
+  // exports for the first time).
+  uint64_t max_clist_entries_per_delivery = 50000;
 };
 
 struct DeviceConfig {
@@ -129,6 +132,9 @@ struct RunPolicy {
   // else, so counting them would let a block's host sends, once they outnumber the budget,
   // keep every delivery out. They stay bounded: each is one queued send.
   bool routing_is_free = false;
+  // 0 = unlimited. Once the run's deliveries have used this many computrons (RunStats::
+  // total_computrons), no further crank starts: the crank that reaches it completes.
+  uint64_t max_computrons = 0;
 };
 
 struct RunStats {
@@ -142,6 +148,7 @@ struct RunStats {
   // Computrons metered vats used in this run's deliveries, by vat number (unmetered vats and
   // vats that used none are absent).
   std::map<uint64_t, uint64_t> computrons;
+  uint64_t total_computrons = 0;  // the sum of `computrons`
 };
 
 // Host-visible state of a kernel promise (for results of host sends).

@@ -409,6 +409,7 @@ class KernelImpl : public Kernel {
   // What the syscalls of the delivery in progress did, against limits_ (Deliver resets them).
   bool counting_delivery_ = false;
   uint64_t delivery_enqueued_ = 0;
+  uint64_t delivery_clist_added_ = 0;  // new exports of the current delivery
   uint64_t delivery_vatstore_written_ = 0;
   std::string last_load_error_;
   // Computrons of the last delivery (DeliveryResult::computrons), until TakeDeliveryComputrons.

@@ -382,6 +382,7 @@ bool KernelImpl::Deliver(VatId vat, const VatDelivery& d, size_t start_mark, siz
   SyscallHandlerImpl handler(this, vat, info->use_transcript);
   counting_delivery_ = true;
   delivery_enqueued_ = 0;
+  delivery_clist_added_ = 0;
   delivery_vatstore_written_ = 0;
   DeliveryResult result = host_->Deliver(vat, d, &handler);
   counting_delivery_ = false;
@@ -425,7 +426,10 @@ bool KernelImpl::Deliver(VatId vat, const VatDelivery& d, size_t start_mark, siz
 
 uint64_t KernelImpl::TakeDeliveryComputrons(VatId vat, RunStats* stats) {
   uint64_t c = std::exchange(delivery_computrons_, 0);
-  if (c > 0) stats->computrons[vat.n()] += c;
+  if (c > 0) {
+    stats->computrons[vat.n()] += c;
+    stats->total_computrons += c;
+  }
   return c;
 }
 
@@ -870,7 +874,8 @@ RunStats KernelImpl::Run(const RunPolicy& policy) {
   while (true) {
     const uint64_t counted =
         policy.routing_is_free ? stats.cranks - stats.routing_cranks : stats.cranks;
-    if (policy.max_cranks != 0 && counted >= policy.max_cranks) {
+    if ((policy.max_cranks != 0 && counted >= policy.max_cranks) ||
+        (policy.max_computrons != 0 && stats.total_computrons >= policy.max_computrons)) {
       stats.work_remains = HasWork();
       break;
     }

@@ -59,6 +59,7 @@ absl::StatusOr<Kref> KernelImpl::MapVatSlotToKernel(VatId vat, const VatRef& vre
     }
     // A new export's entry starts with its final flag: setting the flag of an export entry
     // changes no count.
+    if (counting_delivery_) ++delivery_clist_added_;
     CListAdd(*k, vref.str(), set_reachable, buf_.Ref(keys::CListByKref(vat, *k)), rev);
     return *k;
   }
@@ -144,6 +145,11 @@ SyscallResult KernelImpl::HandleSyscall(VatId vat, const VatSyscall& sc, bool* d
         delivery_enqueued_ > limits_.max_enqueued_per_delivery) {
       res = VatError(StrCat("vat limit: more than ", limits_.max_enqueued_per_delivery,
                             " sends and notifications queued by one delivery"));
+    }
+    if (res.ok() && counting_delivery_ &&
+        delivery_clist_added_ > limits_.max_clist_entries_per_delivery) {
+      res = VatError(StrCat("vat limit: more than ", limits_.max_clist_entries_per_delivery,
+                            " c-list entries added by one delivery"));
     }
     if (res.ok()) return *std::move(res);
     *doomed = true;

@@ -166,6 +166,31 @@ TEST_F(TwoVats, UnknownVrefIsVatFatalAndRollsBackTheCrank) {
   EXPECT_EQ(w.h.kernel()->Counts().vats_alive, 1u);
 }
 
+// VatLimits::max_clist_entries_per_delivery: new exports of one delivery, counted across its
+// syscalls; one past the cap is vat-fatal and rolls the crank back. Re-sending known exports
+// adds nothing.
+TEST_F(TwoVats, ExportingMoreThanTheCapInOneDeliveryIsVatFatal) {
+  VatLimits limits;
+  limits.max_clist_entries_per_delivery = 3;
+  w.h.kernel()->SetVatLimits(limits);
+  Init(false);
+  ASSERT_OK(w.Act("A", [](VatCtx& c) {
+    EXPECT_TRUE(c.Send("o-50", "two", {"o+1", "o+2"}).ok);
+    EXPECT_TRUE(c.Send("o-50", "again", {"o+1", "o+2", "p+3"}).ok);
+  }));
+  EXPECT_FALSE(w.h.Get(keys::TerminatedVatRecord(a)).has_value());
+  EXPECT_EQ(w.TakeLog("B").size(), 2u);
+  ASSERT_OK(w.Act("A", [](VatCtx& c) {
+    EXPECT_TRUE(c.Send("o-50", "three", {"o+4", "o+5", "o+6"}).ok);
+    EXPECT_FALSE(c.Send("o-50", "one more", {"o+1", "o+7"}).ok);
+  }));
+  auto rec = w.h.Get(keys::TerminatedVatRecord(a));
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_NE(rec->find("more than 3 c-list entries added by one delivery"), std::string::npos)
+      << *rec;
+  EXPECT_THAT(w.TakeLog("B"), IsEmpty());  // the crank was rolled back
+}
+
 TEST_F(TwoVats, NonNewResultIsVatFatalForNonPipeliningVat) {
   Init(false);
   ASSERT_OK(w.Act("A", [](VatCtx& c) {
@@ -369,6 +394,36 @@ TEST(BlockTest, FreeRoutingPutsEveryHostSendOnTheRunQueueWithinAnyBudget) {
       EXPECT_THAT(h.host()->log(), IsEmpty());
     }
   }
+}
+
+// The block budget in computrons: no crank starts once the run's deliveries have used
+// max_computrons; the crank that reaches it completes. Unmetered deliveries cost nothing.
+TEST(BlockTest, TheComputronBudgetStopsAfterTheCrankThatReachesIt) {
+  KernelHarness h;
+  h.host()->Register("metered", [](const VatDelivery& d, VatCtx& c) {
+    c.Charge(10);
+    if (d.type == VatDelivery::Type::kMessage && d.result) c.Resolve(*d.result, false, "#1");
+  });
+  h.host()->Register("free", [](const VatDelivery& d, VatCtx& c) {
+    if (d.type == VatDelivery::Type::kMessage && d.result) c.Resolve(*d.result, false, "#1");
+  });
+  ASSERT_OK(h.Genesis(ScriptedGenesis({"metered", "free"}, "")));
+  ASSERT_TRUE(h.RunChecked().ok());
+  h.host()->ClearLog();
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(h.kernel()->QueueToVatRoot("metered", StrCat("m", i), CapData{"#[]", {}}).ok());
+  }
+  RunStats s = h.kernel()->Run(RunPolicy{.routing_is_free = true, .max_computrons = 25});
+  EXPECT_TRUE(s.work_remains);
+  EXPECT_EQ(s.total_computrons, 30u);
+  EXPECT_EQ(s.computrons.at(h.Vat("metered").n()), 30u);
+  EXPECT_EQ(h.host()->log().size(), 3u);
+  ASSERT_TRUE(h.kernel()->QueueToVatRoot("free", "f", CapData{"#[]", {}}).ok());
+  RunStats rest = h.kernel()->Run(RunPolicy{.routing_is_free = true, .max_computrons = 25});
+  EXPECT_FALSE(rest.work_remains);
+  EXPECT_EQ(rest.total_computrons, 20u);
+  EXPECT_EQ(h.host()->log().size(), 6u);
+  ASSERT_OK(h.kernel()->CheckInvariants());
 }
 
 // Queue events are written by a direct encoder; its bytes must stay those of the Json form

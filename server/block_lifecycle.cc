@@ -135,6 +135,8 @@ BlockParams BlockParams::FromProto(const v1::Params& p) {
   BlockParams d;
   BlockParams b;
   b.max_cranks_per_block = OrDefault(p.max_cranks_per_block(), d.max_cranks_per_block);
+  b.max_computrons_per_block =
+      OrDefault(p.max_computrons_per_block(), d.max_computrons_per_block);
   b.max_result_bytes = OrDefault(p.max_result_bytes(), d.max_result_bytes);
   b.max_settled_bytes_per_block =
       OrDefault(p.max_settled_bytes_per_block(), d.max_settled_bytes_per_block);
@@ -153,6 +155,8 @@ BlockParams BlockParams::FromProto(const v1::Params& p) {
       OrDefault(p.max_vatstore_bytes_per_delivery(), d.vat.max_vatstore_bytes_per_delivery);
   b.vat.max_enqueued_per_delivery =
       OrDefault(p.max_enqueued_per_delivery(), d.vat.max_enqueued_per_delivery);
+  b.vat.max_clist_entries_per_delivery =
+      OrDefault(p.max_clist_entries_per_delivery(), d.vat.max_clist_entries_per_delivery);
   b.meter.version = static_cast<uint32_t>(OrDefault(p.meter_version(), d.meter.version));
   b.meter.computrons_per_delivery =
       OrDefault(p.computrons_per_delivery(), d.meter.computrons_per_delivery);
@@ -172,6 +176,7 @@ Json BlockParams::ToJson() const {
   Json j = Json::MakeObject();
   j.Set("computronsPerDelivery", Json(meter.computrons_per_delivery));
   j.Set("maxCallDepth", Json(uint64_t{meter.max_call_depth}));
+  j.Set("maxComputronsPerBlock", Json(max_computrons_per_block));
   j.Set("maxCranksPerBlock", Json(max_cranks_per_block));
   j.Set("maxMailboxBodyBytes", Json(mailbox.max_body_bytes));
   j.Set("maxMailboxPeers", Json(mailbox.max_peers));
@@ -180,6 +185,7 @@ Json BlockParams::ToJson() const {
   j.Set("maxResultBytes", Json(max_result_bytes));
   j.Set("maxSettledBytesPerBlock", Json(max_settled_bytes_per_block));
   j.Set("maxEnqueuedPerDelivery", Json(vat.max_enqueued_per_delivery));
+  j.Set("maxClistEntriesPerDelivery", Json(vat.max_clist_entries_per_delivery));
   j.Set("maxVatBufferBytes", Json(vat.code.max_buffer_bytes));
   j.Set("maxVatBufferBytesPerDelivery", Json(vat.code.max_buffer_bytes_per_delivery));
   j.Set("maxVatStringLength", Json(vat.code.max_string_length));
@@ -196,6 +202,7 @@ BlockParams BlockParams::FromJson(const Json& j) {
     return v && v->is_int() && v->as_int() > 0 ? static_cast<uint64_t>(v->as_int()) : 0;
   };
   p.set_max_cranks_per_block(get("maxCranksPerBlock"));
+  p.set_max_computrons_per_block(get("maxComputronsPerBlock"));
   p.set_max_mailbox_body_bytes(get("maxMailboxBodyBytes"));
   p.set_max_mailbox_peers(get("maxMailboxPeers"));
   p.set_max_outbox_bytes(get("maxOutboxBytes"));
@@ -203,6 +210,7 @@ BlockParams BlockParams::FromJson(const Json& j) {
   p.set_max_result_bytes(get("maxResultBytes"));
   p.set_max_settled_bytes_per_block(get("maxSettledBytesPerBlock"));
   p.set_max_enqueued_per_delivery(get("maxEnqueuedPerDelivery"));
+  p.set_max_clist_entries_per_delivery(get("maxClistEntriesPerDelivery"));
   p.set_max_vat_buffer_bytes(get("maxVatBufferBytes"));
   p.set_max_vat_buffer_bytes_per_delivery(get("maxVatBufferBytesPerDelivery"));
   p.set_max_vat_string_length(get("maxVatStringLength"));
@@ -272,6 +280,7 @@ void BlockLifecycle::AbortPendingBlock() {
     log::Warn("discarding uncommitted block", {{"height", StrCat(current_height_)}});
     kernel_->AbortBlock();
     commit_writes_.clear();
+    commit_vat_computrons_.reset();
     state_hash_.Abandon();
   }
   if (phase_ != Phase::kNotInitialized) phase_ = Phase::kIdle;
@@ -297,6 +306,19 @@ absl::Status BlockLifecycle::LoadHostState() {
     params_ = BlockParams::FromJson(p);
   }
   kernel_->SetVatLimits(params_.vat);
+  vat_computrons_.clear();
+  ASSIGN_OR_RETURN(std::optional<std::string> used, GetFrom(store, host_keys::kVatComputrons));
+  if (used) {
+    ASSIGN_OR_RETURN(Json u, Json::Parse(*used));
+    if (!u.is_object()) return absl::DataLossError(StrCat("bad ", host_keys::kVatComputrons));
+    for (const auto& [vat, n] : u.as_object()) {
+      absl::StatusOr<VatId> id = VatId::Parse(vat);
+      if (!id.ok() || !n.is_int() || n.as_int() < 0) {
+        return absl::DataLossError(StrCat("bad ", host_keys::kVatComputrons));
+      }
+      vat_computrons_[id->n()] = static_cast<uint64_t>(n.as_int());
+    }
+  }
   pending_promises_.clear();
   ASSIGN_OR_RETURN(std::optional<std::string> pending, GetFrom(store, host_keys::kPendingPromises));
   if (pending) {
@@ -391,7 +413,8 @@ absl::Status BlockLifecycle::ValidateGenesis(const v1::Genesis& g) {
         {"max_vat_string_length", p.max_vat_string_length()},
         {"max_vatstore_bytes", p.max_vatstore_bytes()},
         {"max_vatstore_bytes_per_delivery", p.max_vatstore_bytes_per_delivery()},
-        {"max_enqueued_per_delivery", p.max_enqueued_per_delivery()}}) {
+        {"max_enqueued_per_delivery", p.max_enqueued_per_delivery()},
+        {"max_clist_entries_per_delivery", p.max_clist_entries_per_delivery()}}) {
     // (Exact as a JavaScript number, which vat code compares against.)
     if (value > (uint64_t{1} << 53) - 1) {
       return Invalid(StrCat("genesis.params.", name, ": ", value, " is above 2^53-1"));
@@ -433,6 +456,9 @@ absl::Status BlockLifecycle::ValidateGenesis(const v1::Genesis& g) {
   }
   if (gp.max_call_depth() > 100000) {
     return Invalid("genesis.params.max_call_depth: at most 100000");
+  }
+  if (gp.max_computrons_per_block() > kMaxMailboxNumber) {
+    return Invalid("genesis.params.max_computrons_per_block: at most 2^53-1");
   }
   const BlockParams params = BlockParams::FromProto(gp);
   if (peers.size() > params.mailbox.max_peers) {
@@ -661,12 +687,14 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
   bool last_ran = false;  // the latest run() ran (the budget was not spent before it)
   bool work_remains = false;
   auto counted = [&] { return total.cranks - total.routing_cranks; };
+  const uint64_t computron_budget = params_.max_computrons_per_block;
   auto run = [&] {
-    last_ran = counted() < budget;
+    last_ran = counted() < budget && total.total_computrons < computron_budget;
     if (!last_ran) return;
     RunPolicy policy;
     policy.max_cranks = budget - counted();
     policy.routing_is_free = true;
+    policy.max_computrons = computron_budget - total.total_computrons;
     RunStats last = kernel_->Run(policy);
     total.cranks += last.cranks;
     total.routing_cranks += last.routing_cranks;
@@ -675,6 +703,7 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
     total.reaps += last.reaps;
     total.cleanups += last.cleanups;
     for (const auto& [vat, c] : last.computrons) total.computrons[vat] += c;
+    total.total_computrons += last.total_computrons;
     work_remains = last.work_remains;
   };
 
@@ -798,6 +827,12 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
   Json computrons = Json::MakeObject();
   for (const auto& [vat, c] : total.computrons) computrons.Set(VatId(vat).ToString(), Json(c));
   stats.Set("computrons", std::move(computrons));
+  stats.Set("computronsTotal", Json(total.total_computrons));
+  commit_vat_computrons_.reset();
+  if (!total.computrons.empty()) {
+    commit_vat_computrons_ = vat_computrons_;
+    for (const auto& [vat, c] : total.computrons) (*commit_vat_computrons_)[vat] += c;
+  }
   stats.Set("crankNumber", Json(kernel_->CrankNumber()));
   stats.Set("wallMicros", Json(static_cast<int64_t>(
                               std::chrono::duration_cast<std::chrono::microseconds>(
@@ -867,6 +902,11 @@ absl::Status BlockLifecycle::PrepareCommit(int64_t height, v1::EndBlockResponse*
   commit_writes_.push_back(KvWrite{std::string(host_keys::kEndBlockResponse), stored_bytes});
   commit_writes_.push_back(KvWrite{std::string(host_keys::kPendingPromises),
                                    PendingPromisesJson(commit_pending_promises_)});
+  if (commit_vat_computrons_) {
+    Json used = Json::MakeObject();
+    for (const auto& [vat, c] : *commit_vat_computrons_) used.Set(VatId(vat).ToString(), Json(c));
+    commit_writes_.push_back(KvWrite{std::string(host_keys::kVatComputrons), used.Dump()});
+  }
   return absl::OkStatus();
 }
 
@@ -892,6 +932,8 @@ absl::Status BlockLifecycle::Commit(const v1::CommitRequest& req, v1::CommitResp
   state_hash_.Committed();
   pending_promises_ = std::move(commit_pending_promises_);
   commit_pending_promises_.clear();
+  if (commit_vat_computrons_) vat_computrons_ = std::move(*commit_vat_computrons_);
+  commit_vat_computrons_.reset();
   phase_ = Phase::kIdle;
   resp->set_height(saved_height_);
   resp->set_state_hash(state_hash_.committed_digest());

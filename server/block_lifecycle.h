@@ -19,7 +19,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +62,7 @@ struct MeterParams {
 
 struct BlockParams {
   uint64_t max_cranks_per_block = 10000;
+  uint64_t max_computrons_per_block = 65'000'000;
   uint64_t max_result_bytes = 64 << 10;
   uint64_t max_settled_bytes_per_block = 1 << 20;
   MailboxLimits mailbox;
@@ -146,10 +149,13 @@ class BlockLifecycle {
   std::string chain_id_;
   StateCommitment state_hash_;  // committed lanes; the block's hash between EndBlock and Commit
   std::vector<std::string> pending_promises_;  // committed list of host-held result kpids
+  // Committed computrons by vat number (host_keys::kVatComputrons).
+  std::map<uint64_t, uint64_t> vat_computrons_;
 
   // Prepared by EndBlock, written by Commit.
   KvBatch commit_writes_;
   std::vector<std::string> commit_pending_promises_;
+  std::optional<std::map<uint64_t, uint64_t>> commit_vat_computrons_;  // when it changed
 };
 
 }  // namespace swingset

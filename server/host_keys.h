@@ -30,6 +30,9 @@ inline constexpr std::string_view kParams = "host.params";
 // Result promises of call_vat actions the host still holds: JSON array of kpids, in the order
 // they were created.
 inline constexpr std::string_view kPendingPromises = "host.pendingPromises";
+// Computrons each metered vat's deliveries have used since it was created, by vat id:
+// JSON {"v1":n,...}. Rewritten by the blocks in which metered vats ran (for Inspect).
+inline constexpr std::string_view kVatComputrons = "host.vatComputrons";
 
 }  // namespace host_keys
 }  // namespace swingset

@@ -16,6 +16,7 @@
 #include "kernel/smallcaps.h"
 #include "kernel/strings.h"
 #include "kernel/utf8.h"
+#include "server/block_lifecycle.h"
 #include "server/host_keys.h"
 #include "server/mailbox_device.h"
 
@@ -368,6 +369,8 @@ absl::Status Inspector::GetStatus(const v1::GetStatusRequest&, v1::GetStatusResp
   if (const Json* m = params.is_object() ? params.Find("maxCranksPerBlock") : nullptr) {
     resp->set_max_cranks_per_block(static_cast<uint64_t>(m->as_int()));
   }
+  // Stores from before the computron budget hold no value for it: the default applies.
+  resp->set_max_computrons_per_block(BlockParams::FromJson(params).max_computrons_per_block);
   ASSIGN_OR_RETURN(Json pending, GetJson(s, host_keys::kPendingPromises));
   resp->set_pending_host_promises(pending.is_array() ? pending.as_array().size() : 0);
   return absl::OkStatus();
@@ -380,6 +383,7 @@ absl::Status Inspector::ListVats(const v1::ListVatsRequest& req, v1::ListVatsRes
   ASSIGN_OR_RETURN(uint64_t n, ParseToken(req.page_token(), keys::kFirstVatId));
   ASSIGN_OR_RETURN(std::vector<std::string> terminated, TerminatedList(s));
   ASSIGN_OR_RETURN(Json dynamic, GetJson(s, keys::kVatDynamicIds));
+  ASSIGN_OR_RETURN(Json used, GetJson(s, host_keys::kVatComputrons));
   const uint32_t page = PageSize(req.page_size());
   for (; n < next && static_cast<uint32_t>(resp->vats_size()) < page; ++n) {
     VatId v(n);
@@ -411,6 +415,11 @@ absl::Status Inspector::ListVats(const v1::ListVatsRequest& req, v1::ListVatsRes
     ASSIGN_OR_RETURN(std::vector<CListScan> entries,
                      ScanCList(s, v, "", std::numeric_limits<size_t>::max()));
     info->set_clist_size(entries.size());
+    if (const Json* c = used.is_object() ? used.Find(v.ToString()) : nullptr) {
+      if (c->is_int() && c->as_int() >= 0) {
+        info->set_computrons_used(static_cast<uint64_t>(c->as_int()));
+      }
+    }
   }
   if (n < next) resp->set_next_page_token(StrCat(n));
   return absl::OkStatus();

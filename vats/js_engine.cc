@@ -329,13 +329,13 @@ void JsEngine::set_module_hooks(ResolveFn resolve, MetadataFn metadata) {
   metadata_ = std::move(metadata);
 }
 
-void JsEngine::BeginSection() {
+void JsEngine::BeginSection(bool watchdog) {
   CHECK(std::this_thread::get_id() == owner_thread_) << "JsEngine used off its thread";
   watchdog_->out_of_memory = false;
   meter_fault_ = Fault::kNone;
   watchdog_->start_ns.store(SteadyNowNs(), std::memory_order_release);
   watchdog_->generation.fetch_add(1, std::memory_order_release);  // old verdicts stop matching
-  if (options_.watchdog_timeout.count() <= 0) return;
+  if (options_.watchdog_timeout.count() <= 0 || !watchdog) return;
   watchdog_->armed = true;
 }
 

@@ -82,9 +82,9 @@ class JsEngine {
   void* embedder_data() const { return embedder_data_; }
   static JsEngine* FromContext(JSContext* cx);
 
-  // Brackets one delivery: arms the watchdog and clears the fault flags; EndSection disarms it
-  // and returns the fault seen since BeginSection.
-  void BeginSection();
+  // Brackets one delivery: arms the watchdog (unless `watchdog` is false) and clears the fault
+  // flags; EndSection disarms it and returns the fault seen since BeginSection.
+  void BeginSection(bool watchdog = true);
   Fault EndSection();
   Fault fault() const;
   // Records that the running section's meter ran out (kComputrons or kDepth). Sticky until the

@@ -405,5 +405,55 @@ TEST(MeteredVatTest, ReplayReproducesTheComputrons) {
   EXPECT_TRUE(r.ok) << r.error;
 }
 
+// A replay runs without the watchdog: a delivery that once completed, however long it took,
+// completes again, where a watchdog shorter than it would halt the node at every restart.
+constexpr char kSlowVat[] = R"(
+import { Far } from '@endo/far';
+export function buildRootObject() {
+  return Far('slow', {
+    loop(n) {
+      let x = 0;
+      for (let i = 0; i < n; i += 1) x = (x + i) % 1000003;
+      return x;
+    },
+  });
+}
+)";
+
+TEST(MeteredVatTest, AReplayIsNotCutShortByTheWatchdog) {
+  VatSpec spec;
+  spec.vat_id = kVat;
+  spec.name = "slow";
+  spec.source = kSlowVat;
+  spec.options_json = MeterOptions(uint64_t{1} << 36, 400);
+  const std::string body = R"(#["loop",[1200000000]])";  // seconds
+  MemTranscript transcript;
+  {
+    JsVatHostOptions o;
+    o.delivery_timeout = std::chrono::milliseconds(0);
+    auto host = JsVatHost::Create(o);
+    ASSERT_TRUE(host->LoadVat(spec).ok());
+    FakeSyscallHandler syscalls;
+    syscalls.record = true;
+    for (const VatDelivery& d : {StartVat(), Message("o+0", body, {}, "p-60")}) {
+      DeliveryResult r = host->Deliver(kVat, d, &syscalls);
+      ASSERT_TRUE(r.ok) << r.error;
+      transcript.Add(d, syscalls.recorded, r);
+      syscalls.recorded.clear();
+    }
+  }
+  JsVatHostOptions o;
+  o.delivery_timeout = std::chrono::milliseconds(1000);  // enough for the vat's start
+  auto host = JsVatHost::Create(o);
+  spec.transcript = &transcript;
+  absl::Status loaded = host->LoadVat(spec);  // the replay; a node-local fault would abort here
+  ASSERT_TRUE(loaded.ok()) << loaded;
+  // The same delivery outside a replay is still watched.
+  FakeSyscallHandler syscalls;
+  DeliveryResult r = host->Deliver(kVat, Message("o+0", body, {}, "p-61"), &syscalls);
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(r.node_fault);
+}
+
 }  // namespace
 }  // namespace swingset

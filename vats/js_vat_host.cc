@@ -319,6 +319,7 @@ class JsVatHost::Impl {
   std::optional<std::string_view> CodeFor(const std::string& name, std::string_view text,
                                           bool module);
   bool metered() const { return current_ != nullptr && current_->meter_limits.metered(); }
+  bool replaying_ = false;  // inside Replay()
   // Arms the meter of a metered vat for one section; MeterSpent reads what it used.
   void ArmFor(JsVat* vat);
   void MeterSpent(JsVat* vat);
@@ -896,6 +897,11 @@ absl::Status JsVatHost::Impl::LoadVat(const VatSpec& spec) {
 }
 
 void JsVatHost::Impl::Replay(JsVat* vat, TranscriptSource* transcript) {
+  replaying_ = true;
+  struct Done {
+    bool* flag;
+    ~Done() { *flag = false; }
+  } done{&replaying_};
   const std::string who = vat->id.ToString();
   const uint64_t n = transcript->Length();
   const bool loud = options_.replay_progress_every > 0 && n >= options_.replay_progress_every;
@@ -954,7 +960,9 @@ DeliveryResult JsVatHost::Impl::RunDelivery(JsVat* vat, const VatDelivery& deliv
   current_ = vat;
   handler_ = handler;
   fatal_.clear();
-  engine_.BeginSection();
+  // No watchdog in a replay: the delivery completed once (its result is recorded), so it ends
+  // again, and a slow machine must not turn a replay into a node halt at every restart.
+  engine_.BeginSection(/*watchdog=*/!replaying_);
   ArmFor(vat);
 
   std::string error;

@@ -117,6 +117,7 @@ DeliveryResult FakeVatHost::Deliver(VatId vat, const VatDelivery& d, SyscallHand
   if (log_enabled) log_.push_back(StrCat(vat.ToString(), ": ", DescribeDelivery(d)));
   VatCtx ctx(vat, handler);
   scripts_[it->second](d, ctx);
+  r.computrons = ctx.computrons();
   if (ctx.failure()) {
     r.ok = false;
     r.error = *ctx.failure();

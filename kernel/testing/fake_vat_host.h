@@ -39,6 +39,9 @@ class VatCtx {
   SyscallResult Exit(bool failure, const std::string& body);
   // Makes the delivery fail (as a JS exception escaping it would).
   void Fail(std::string why) { failure_ = std::move(why); }
+  // Reports `n` computrons used by this delivery (as a metered vat does).
+  void Charge(uint64_t n) { computrons_ = computrons_.value_or(0) + n; }
+  const std::optional<uint64_t>& computrons() const { return computrons_; }
   const std::optional<std::string>& failure() const { return failure_; }
   bool any_syscall_failed() const { return any_failed_; }
 
@@ -46,6 +49,7 @@ class VatCtx {
   VatId vat_;
   SyscallHandler* h_;
   std::optional<std::string> failure_;
+  std::optional<uint64_t> computrons_;
   bool any_failed_ = false;
 };
 
