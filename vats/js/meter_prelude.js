@@ -356,6 +356,168 @@ const $__sp = (() => {
   listing(Object, 'getOwnPropertyDescriptors', r => ownKeys(r).length);
   charged(Object, 'assign', (self, args) => 1 + args.length);
   charged(Object, 'fromEntries', (self, [src]) => 1 + sizeOf(src));
+  // Version 2: builtins that recurse natively over nested data. SpiderMonkey stops a native
+  // recursion at its stack limit, whose depth depends on the node (stack size, JIT tier), and
+  // vat code run inside (getters, proxy traps, a reviver) would have ticked a node-dependent
+  // number of times by then. These run with an explicit stack here instead, by the steps of
+  // the language spec, one computron per value visited.
+  if ($__v >= 2) {
+    const { has, defineProperty: defineOwn, deleteProperty } = Reflect;
+    const { keys } = Object;
+    const { trunc } = Math;
+    const MAX_INDEX = 2 ** 53 - 1;
+    const OriginalProxy = Proxy;
+    const OriginalArray = Array;
+    const speciesSymbol = Symbol.species;
+    const toIntegerOrInfinity = x => {
+      const n = +x;
+      if (n !== n || n === 0) return 0;
+      if (n === Infinity || n === -Infinity) return n;
+      return trunc(n);
+    };
+    const lengthOfArrayLike = o => {
+      const n = toIntegerOrInfinity(o.length);
+      return n <= 0 ? 0 : n < MAX_INDEX ? n : MAX_INDEX;
+    };
+    const isConstructor = c => {
+      if (typeof c !== 'function') return false;
+      try {
+        // A proxy over c is constructible only if c is; its construct trap runs no code of c.
+        construct(new OriginalProxy(c, { construct: () => ({}) }), []);
+        return true;
+      } catch (e) {
+        return false;
+      }
+    };
+    const arraySpeciesCreate = o => {
+      if (!isArray(o)) return new OriginalArray(0);
+      let c = o.constructor;
+      if (typeof c === 'object' || typeof c === 'function') {
+        if (c !== null) {
+          c = c[speciesSymbol];
+          if (c === null) c = undefined;
+        }
+      }
+      if (c === undefined) return new OriginalArray(0);
+      if (!isConstructor(c)) throw TypeError('Array species is not a constructor');
+      return construct(c, [0]);
+    };
+    const createDataPropertyOrThrow = (o, key, value) => {
+      const ok = defineOwn(o, key, { value, writable: true, enumerable: true, configurable: true });
+      if (!ok) throw TypeError(`cannot define property ${key}`);
+    };
+
+    // Array.prototype.flat: FlattenIntoArray, each level a frame on an explicit stack.
+    const flat = {
+      flat(depthArg = undefined) {
+        if (this === null || this === undefined) {
+          throw TypeError('Array.prototype.flat called on null or undefined');
+        }
+        const o = Object(this);
+        const sourceLen = lengthOfArrayLike(o);
+        let depthNum = 1;
+        if (depthArg !== undefined) {
+          depthNum = toIntegerOrInfinity(depthArg);
+          if (depthNum < 0) depthNum = 0;
+        }
+        const a = arraySpeciesCreate(o);
+        charge(1);
+        let targetIndex = 0;
+        const frames = [{ source: o, len: sourceLen, index: 0, depth: depthNum }];
+        let top = 0;
+        while (top >= 0) {
+          const f = frames[top];
+          if (f.index >= f.len) {
+            top -= 1;
+            continue;
+          }
+          const key = `${f.index}`;
+          f.index += 1;
+          charge(1);
+          if (!has(f.source, key)) continue;
+          const element = f.source[key];
+          if (f.depth > 0 && isArray(element)) {
+            top += 1;
+            frames[top] = {
+              source: element,
+              len: lengthOfArrayLike(element),
+              index: 0,
+              depth: f.depth === Infinity ? Infinity : f.depth - 1,
+            };
+          } else {
+            if (targetIndex >= MAX_INDEX) throw TypeError('flat: result too long');
+            createDataPropertyOrThrow(a, `${targetIndex}`, element);
+            targetIndex += 1;
+          }
+        }
+        return a;
+      },
+    }.flat;
+    defineProperty(OriginalArray.prototype, 'flat', {
+      ...getOwnPropertyDescriptor(OriginalArray.prototype, 'flat'),
+      value: flat,
+    });
+
+    // JSON.parse with a reviver: InternalizeJSONProperty (post-order: a value's members are
+    // revived before it) on an explicit stack, over the result of the native parse.
+    const jsonParse = JSON.parse;  // the charged one: 1 + length / 4
+    defineProperty(JSON, 'parse', {
+      ...getOwnPropertyDescriptor(JSON, 'parse'),
+      value: {
+        parse(text, reviver) {
+          const unfiltered = apply(jsonParse, JSON, [text]);
+          if (typeof reviver !== 'function') return unfiltered;
+          const root = { '': unfiltered };
+          // A frame: holder[name] is being internalized; once `keys` is set, its members
+          // `keys[next..]` are still to be done.
+          const frames = [{ holder: root, name: '', val: undefined, keys: null, next: 0 }];
+          let top = 0;
+          let result;
+          while (top >= 0) {
+            const f = frames[top];
+            if (f.keys === null) {
+              charge(1);
+              f.val = f.holder[f.name];
+              const v = f.val;
+              if (typeof v === 'object' && v !== null) {
+                if (isArray(v)) {
+                  const len = lengthOfArrayLike(v);
+                  const ks = [];
+                  for (let i = 0; i < len; i += 1) ks[i] = `${i}`;
+                  charge(len);
+                  f.keys = ks;
+                } else {
+                  f.keys = keys(v);
+                }
+              } else {
+                f.keys = [];
+              }
+            }
+            if (f.next < f.keys.length) {
+              const name = f.keys[f.next];
+              f.next += 1;
+              top += 1;
+              frames[top] = { holder: f.val, name, val: undefined, keys: null, next: 0 };
+              continue;
+            }
+            const revived = apply(reviver, f.holder, [f.name, f.val]);
+            top -= 1;
+            if (top < 0) {
+              result = revived;
+            } else if (revived === undefined) {
+              deleteProperty(f.holder, f.name);
+            } else {
+              defineOwn(f.holder, f.name, {
+                value: revived, writable: true, enumerable: true, configurable: true,
+              });
+            }
+          }
+          return result;
+        },
+      }.parse,
+    });
+  }
+
   // Spread (`[...x]`, `f(...x)`, `{...x}`): the instrumenter routes each spread operand through
   // $__sp, which charges its length or size before the engine iterates it natively.
   return x => {
