@@ -174,6 +174,17 @@ const std::vector<std::string> kSameCases = {
     R"(''.split(/,/))",
     R"('hello world'.search(/o\s/))",
     R"('abc'.search(/z/))",
+    // The patterns of SES, @endo, our runtime and the demo vats.
+    R"(/^[\w:-]( ?[\w:-])*$/.exec('a b:c-d'))",
+    R"(/^(\w*[a-z])Locale([A-Z]\w*)$/.exec('toLocaleUpperCase'))",
+    R"(/^[+-](0|[1-9][0-9]*)$/.exec('+12'))",
+    R"(/^[a-zA-Z_$][\w$]*$/.exec('$abc_1'))",
+    R"(/^((?:.*[( ])?)[:/\w_-]*\/(packages\/.+)$/.exec('at f (/x/packages/ses/src/a.js)'))",
+    R"(/^((?:.*[( ])?)[:/\w_-]*\/\.\.\.\/(.+)$/.exec('at g (/x/.../y.js)'))",
+    R"(/^((?:.*[( ])?)\.\.\.\/(.+)$/.exec('at g .../y.js'))",
+    R"(/^((?:.*[( ])?)file:\/\/([^/].*)$/.exec('at (file://a/b'))",
+    R"(/^(?:node:)?internal\//.exec('node:internal/x'))",
+    R"(/\/packages\/ses\/src\/error\/assert\.js$/.exec('/packages/ses/src/error/assert.js'))",
 };
 
 // Patterns RE2 cannot run as JS would: a SyntaxError in a version-2 vat (irregexp runs them).
