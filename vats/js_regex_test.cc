@@ -369,7 +369,7 @@ TEST(JsRegexTest, CatastrophicPatternsAreLinearWithTheSameComputrons) {
     EXPECT_EQ(*r.computrons, *first->computrons) << (jit ? "jit" : "nojit");
   }
   // The charge: the input times the program size / 16.
-  EXPECT_GT(*first->computrons, RegexExecCharge(5001, 5));
+  EXPECT_GT(*first->computrons, 1876u);  // RegexExecCharge(5001, 5)
 }
 
 TEST(JsRegexTest, AHugeInputIsStoppedByThePreCharge) {
