@@ -1117,7 +1117,7 @@ absl::StatusOr<JsRegexTranslation> TranslateJsRegex(std::u16string_view source,
 }
 
 uint64_t RegexExecCharge(uint64_t remaining, uint64_t program_size) {
-  return 1 + (remaining + 1) * (program_size + 1) / 16;
+  return 1 + (remaining + 1) * (program_size + 1) / 4;
 }
 
 uint64_t RegexCompileCharge(uint64_t source_length) { return 1 + source_length / 16; }

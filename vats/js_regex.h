@@ -60,10 +60,12 @@ struct JsRegexTranslation {
 absl::StatusOr<JsRegexTranslation> TranslateJsRegex(std::u16string_view source,
                                                     const JsRegexFlags& flags);
 
-// Computrons charged for one exec before it matches: 1 + (remaining + 1) * (program + 1) / 16,
+// Computrons charged for one exec before it matches: 1 + (remaining + 1) * (program + 1) / 4,
 // with `remaining` the UTF-16 units from lastIndex to the end and `program` RE2's program size
 // (instructions; it bounds the NFA's work per input byte, and a counted repetition makes it
-// much larger than the pattern text).
+// much larger than the pattern text). The divisor 4 makes a computron of RE2's work cost about
+// what one of JIT-compiled JS does (measured: 1e6 characters through `^(a|b)*$`, `(x+x+)+y` or
+// a 17-way case-insensitive alternation: 1.6-3.1 million computrons in 9-17 ms, 0.9-2.2e8/s).
 uint64_t RegexExecCharge(uint64_t remaining, uint64_t program_size);
 // Computrons charged before a pattern is translated and compiled: 1 + its length / 16.
 uint64_t RegexCompileCharge(uint64_t source_length);

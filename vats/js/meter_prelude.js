@@ -373,7 +373,7 @@ const $__sp = (() => {
 
 // Version 2: regular expressions run on RE2, a linear-time engine, instead of the backtracking
 // irregexp (`/^(a+)+$/` on 'a'*30+'b' would run for seconds in one native call). The native
-// charges 1 + (text from lastIndex + 1) * (program size + 1) / 16 before it matches, and refuses
+// charges 1 + (text from lastIndex + 1) * (program size + 1) / 4 before it matches, and refuses
 // with a SyntaxError a pattern it cannot run exactly as JS would (backreferences, lookaround).
 // SpiderMonkey's test/match/matchAll/replace/split/search call the replaced exec.
 if ($__v >= 2) {
