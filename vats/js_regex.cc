@@ -728,7 +728,7 @@ class Translator {
 // RE2's memory budget per pattern: a fixed constant, so whether a pattern is "too large" is the
 // same on every node.
 constexpr int64_t kMaxMem = 1 << 20;
-constexpr size_t kCacheEntries = 128;
+constexpr size_t kCacheEntries = 64;  // with kMaxMem: at most 64 MiB of compiled patterns
 constexpr uint64_t kCacheInstructions = 1 << 19;
 
 struct Compiled {
