@@ -52,14 +52,14 @@ bool g_jit = true;
 bool g_lite_lockdown = false;  // --lite-lockdown: js/lite_lockdown.js instead of SES
 bool g_ses_bundle = false;     // --ses-bundle: SES from ses.umd.js, not its ES modules
 int g_extra_vats = 0;
-bool g_metered = false;         // --metered: every vat metered (meter version 1, 1e8 / 1000)
+bool g_metered = false;         // --metered: every vat metered (kMeterVersion, 1e8 / 1000)
 
 // A genesis vat, metered when the command line asks for it.
 VatConfig BenchVat(std::string name, std::string source) {
   VatConfig v{std::move(name), std::move(source)};
   if (g_metered) {
     v.meter = Json::MakeObject();
-    v.meter.Set("version", 1);
+    v.meter.Set("version", static_cast<int64_t>(kMeterVersion));
     v.meter.Set("computrons", int64_t{100'000'000});
     v.meter.Set("maxDepth", 1000);
   }
@@ -446,6 +446,12 @@ export function buildRootObject() {
       return c[n * n - 1];
     },
     fib(n) { return fib(n); },
+    regex(n) {
+      const r = /^(\w+)@(\w+)\.com$/;
+      let hits = 0;
+      for (let i = 0; i < n; i += 1) if (r.test(`user${i % 100}@example.com`)) hits += 1;
+      return hits;
+    },
     objects(n) {
       let t = 0;
       for (let i = 0; i < n; i += 1) { const o = { x: i, y: [i, i + 1] }; t += o.y.map(v => v * 2).reduce((p, q) => p + q, 0); }
@@ -459,7 +465,8 @@ export function buildRootObject() {
 // kernel (best of 5), and its computrons when metered.
 void Compute() {
   const std::pair<const char*, const char*> cases[] = {
-      {"loop", "[10000000]"}, {"matmul", "[120]"}, {"fib", "[27]"}, {"objects", "[300000]"}};
+      {"loop", "[10000000]"}, {"matmul", "[120]"}, {"fib", "[27]"}, {"objects", "[300000]"},
+      {"regex", "[100000]"}};
   for (bool metered : {false, true}) {
     auto host = JsVatHost::Create(HostOptions());
     OkHandler handler;
@@ -633,8 +640,8 @@ int main(int argc, char** argv) {
                    "                    (experimental host option, off by default)\n"
                    "  --ses-bundle      load SES from its UMD bundle (as before), not its ES\n"
                    "                    modules (for comparison)\n"
-                   "  --metered         every vat metered (meter version 1, 1e8 computrons per\n"
-                   "                    delivery, depth 1000)\n"
+                   "  --metered         every vat metered (the newest meter version, 1e8\n"
+                   "                    computrons per delivery, depth 1000)\n"
                    "  default: pingpong, churn, reap, idle; N = --n (default 10000)\n");
       return help ? 0 : 2;
     }

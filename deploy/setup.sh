@@ -9,6 +9,7 @@ PKGS=(
   libabsl-dev libleveldb-dev libsnappy-dev libssl-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libmozjs-102-dev
+  libre2-dev  # vats/js_regex.cc: RegExp of metered vats on RE2
   googletest libgtest-dev libgmock-dev
   clang-14 libclang-rt-14-dev  # deploy/fuzz.sh: clang++ and libFuzzer/ASan/UBSan runtimes
   # The Go client of the hostile-input test (tests/go/): Debian's grpc-go with the protobuf 1.5

@@ -13,6 +13,7 @@
 #include "kernel/strings.h"
 #include "vats/js_engine.h"
 #include "vats/js_error.h"
+#include "vats/js_regex.h"
 #include "vats/js_sources.h"
 
 namespace swingset {
@@ -170,6 +171,7 @@ JSObject* InstallMeter(JSContext* cx, uint32_t version) {
       !JS_DefineProperty(cx, global, "$__meterVersion", v, JSPROP_ENUMERATE)) {
     return nullptr;
   }
+  if (version >= 2 && !DefineRegexNative(cx)) return nullptr;
   const JsSource& prelude = MeterPreludeSource();
   JS::RootedValue meter(cx);
   if (!EvaluateScript(cx, prelude.name, prelude.text, &meter)) return nullptr;

@@ -11,6 +11,7 @@
 //   $__deep   called when d exceeds L; likewise.
 //   $__s      in an async function, gives the frame's depth back before it suspends.
 //   $__sp     charges a spread operand (`...x`) by its length before the engine iterates it.
+//   $__re     (version 2) RegExp exec on RE2, charging $__m before it matches (below).
 //   $__v      the meter version (1, 2, ...) of this realm. What this file does for version 1
 //             never changes; each later version's changes are gated on $__v.
 // The two natives arrive as the global properties $__meterExhausted and $__meterTooDeep, and the
@@ -29,6 +30,8 @@ const $__m = { c: 0, d: 0, L: 0 };
 const $__r = globalThis.$__meterExhausted;
 const $__deep = globalThis.$__meterTooDeep;
 const $__v = globalThis.$__meterVersion;
+// Version 2: RegExp.prototype.exec on RE2 (js_regex.h), a native that charges the meter itself.
+const $__re = $__v >= 2 ? globalThis.$__regexExec : undefined;
 const $__s = (d, x) => {
   $__m.d = d - 1;
   return x;
@@ -41,6 +44,7 @@ $__m.j = job => {
 delete globalThis.$__meterExhausted;
 delete globalThis.$__meterTooDeep;
 delete globalThis.$__meterVersion;
+if ($__v >= 2) delete globalThis.$__regexExec;
 (() => {
   const { defineProperty, getOwnPropertyDescriptor, getPrototypeOf } = Object;
   const { apply } = Reflect;
@@ -528,4 +532,28 @@ const $__sp = (() => {
     return x;
   };
 })();
+
+// Version 2: regular expressions run on RE2, a linear-time engine, instead of the backtracking
+// irregexp (`/^(a+)+$/` on 'a'*30+'b' would run for seconds in one native call). The native
+// charges 1 + (text from lastIndex + 1) * (program size + 1) / 4 before it matches, and refuses
+// with a SyntaxError a pattern it cannot run exactly as JS would (backreferences, lookaround).
+// SpiderMonkey's test/match/matchAll/replace/split/search call the replaced exec.
+if ($__v >= 2) {
+  const { defineProperty, getOwnPropertyDescriptor } = Object;
+  defineProperty(RegExp.prototype, 'exec', {
+    ...getOwnPropertyDescriptor(RegExp.prototype, 'exec'),
+    value: {
+      // Method syntax: name 'exec', length 1, no `prototype`, like the original.
+      exec(string) {
+        const d = ++$__m.d;
+        if (d > $__m.L) $__deep();
+        try {
+          return $__re($__m, this, string);
+        } finally {
+          $__m.d = d - 1;
+        }
+      },
+    }.exec,
+  });
+}
 $__m;
