@@ -4,6 +4,7 @@
 
 #include "vats/js_meter.h"
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -421,36 +422,55 @@ export function buildRootObject() {
 )";
 
 TEST(MeteredVatTest, AReplayIsNotCutShortByTheWatchdog) {
+  using Clock = std::chrono::steady_clock;
+  auto millis = [](Clock::duration d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d);
+  };
   VatSpec spec;
   spec.vat_id = kVat;
   spec.name = "slow";
   spec.source = kSlowVat;
   spec.options_json = MeterOptions(uint64_t{1} << 36, 400);
-  const std::string body = R"(#["loop",[1200000000]])";  // seconds
+  // On a host without a watchdog: the vat's start, timed, then loops of growing length until
+  // one runs well past the watchdog the replaying host will have (several times the start, so
+  // that a loaded machine still starts the vat in time).
   MemTranscript transcript;
+  std::chrono::milliseconds watchdog;
+  std::string slow_body;
   {
     JsVatHostOptions o;
     o.delivery_timeout = std::chrono::milliseconds(0);
     auto host = JsVatHost::Create(o);
-    ASSERT_TRUE(host->LoadVat(spec).ok());
     FakeSyscallHandler syscalls;
     syscalls.record = true;
-    for (const VatDelivery& d : {StartVat(), Message("o+0", body, {}, "p-60")}) {
+    auto run = [&](const VatDelivery& d) {
       DeliveryResult r = host->Deliver(kVat, d, &syscalls);
-      ASSERT_TRUE(r.ok) << r.error;
+      EXPECT_TRUE(r.ok) << r.error;
       transcript.Add(d, syscalls.recorded, r);
       syscalls.recorded.clear();
+    };
+    Clock::time_point t0 = Clock::now();
+    ASSERT_TRUE(host->LoadVat(spec).ok());
+    run(StartVat());
+    watchdog = 3 * millis(Clock::now() - t0) + std::chrono::milliseconds(300);
+    int p = 60;
+    for (uint64_t n = 50'000'000;; n *= 2) {
+      slow_body = StrCat(R"(#["loop",[)", n, "]]");
+      Clock::time_point t = Clock::now();
+      run(Message("o+0", slow_body, {}, StrCat("p-", p++)));
+      if (millis(Clock::now() - t) > 2 * watchdog) break;
+      ASSERT_LT(n, uint64_t{1} << 36) << "the loop never took long";
     }
   }
   JsVatHostOptions o;
-  o.delivery_timeout = std::chrono::milliseconds(1000);  // enough for the vat's start
+  o.delivery_timeout = watchdog;
   auto host = JsVatHost::Create(o);
   spec.transcript = &transcript;
   absl::Status loaded = host->LoadVat(spec);  // the replay; a node-local fault would abort here
   ASSERT_TRUE(loaded.ok()) << loaded;
   // The same delivery outside a replay is still watched.
   FakeSyscallHandler syscalls;
-  DeliveryResult r = host->Deliver(kVat, Message("o+0", body, {}, "p-61"), &syscalls);
+  DeliveryResult r = host->Deliver(kVat, Message("o+0", slow_body, {}, "p-99"), &syscalls);
   EXPECT_FALSE(r.ok);
   EXPECT_TRUE(r.node_fault);
 }
