@@ -5,7 +5,8 @@
 //             [--data-dir DIR] [--log-level L] [--log-format F] [--port-file PATH]
 //             [--max-message-bytes N] [--inspect-threads N] [--inspect-max-queued N]
 //             [--inspect-nice N] [--js-delivery-timeout-seconds N] [--js-heap-limit-mib N]
-//             [--verify-on-start] [--testing-extra-gcs-per-delivery N]
+//             [--js-jit on|off|eager] [--verify-on-start] [--js-extra-gcs-per-delivery N]
+//             [--js-meter-chunk N]
 //   swingsetd verify-state [--data-dir DIR]
 //
 // Exit status (README "Exit status"): 0 clean shutdown (SIGTERM/SIGINT) or verify-state match;
@@ -96,11 +97,17 @@ constexpr const char* kUsage =
     "                             wall-clock budget of one JS vat delivery; a delivery that\n"
     "                             runs longer fails and terminates its vat (default 30, 0 = none)\n"
     "  --js-heap-limit-mib N      SpiderMonkey heap limit for all JS vats (default 1024)\n"
+    "  --js-jit MODE              SpiderMonkey's JIT tiers: on (default), off (interpreter\n"
+    "                             only) or eager (every tier at once, Ion on this thread);\n"
+    "                             node-local, results and hashes must not change\n"
     "  --verify-on-start          before serving, recompute the state hash from a full scan\n"
     "                             of the store (as verify-state does); exit 8 if it differs\n"
-    "  --testing-extra-gcs-per-delivery N\n"
+    "  --js-extra-gcs-per-delivery N (or --testing-extra-gcs-per-delivery N)\n"
     "                             testing only: force N full GCs before every JS delivery\n"
     "                             (results and hashes must not change)\n"
+    "  --js-meter-chunk N         testing only: hand metered vats their computron budget N at\n"
+    "                             a time (default 0: all at once; results and hashes must not\n"
+    "                             change)\n"
     "  --crash-at POINT:HEIGHT[:MODE]\n"
     "                             testing only: at a lifecycle point (end_block_mid,\n"
     "                             end_block_done, commit_before_write, commit_after_write)\n"
@@ -132,6 +139,8 @@ struct Flags {
   uint64_t js_delivery_timeout_seconds = 30;
   uint64_t js_heap_limit_mib = 1024;
   uint64_t testing_extra_gcs = 0;
+  std::string js_jit = "on";
+  uint64_t js_meter_chunk = 0;
   bool verify_on_start = false;
 };
 
@@ -249,9 +258,18 @@ Flags ParseFlags(int argc, char** argv) {
           f.js_heap_limit_mib > 4095) {
         UsageError("--js-heap-limit-mib must be 16..4095");
       }
-    } else if (a == "--testing-extra-gcs-per-delivery") {
+    } else if (a == "--testing-extra-gcs-per-delivery" || a == "--js-extra-gcs-per-delivery") {
       if (!ParseNat(value, &f.testing_extra_gcs) || f.testing_extra_gcs > 16) {
-        UsageError("--testing-extra-gcs-per-delivery must be 0..16");
+        UsageError(StrCat(a, " must be 0..16"));
+      }
+    } else if (a == "--js-jit") {
+      if (value != "on" && value != "off" && value != "eager") {
+        UsageError("--js-jit must be on, off or eager");
+      }
+      f.js_jit = value;
+    } else if (a == "--js-meter-chunk") {
+      if (!ParseNat(value, &f.js_meter_chunk) || f.js_meter_chunk > (uint64_t{1} << 40)) {
+        UsageError("--js-meter-chunk must be 0..2^40");
       }
     } else {
       UsageError(StrCat("unknown flag ", a));
@@ -449,6 +467,9 @@ JsVatHostOptions JsOptions(const Flags& flags) {
   o.delivery_timeout = std::chrono::milliseconds(flags.js_delivery_timeout_seconds * 1000);
   o.gc_max_bytes = static_cast<uint32_t>(flags.js_heap_limit_mib << 20);
   o.testing_extra_gcs_per_delivery = static_cast<uint32_t>(flags.testing_extra_gcs);
+  o.jit = flags.js_jit != "off";
+  o.eager_jit = flags.js_jit == "eager";
+  o.testing_meter_chunk = flags.js_meter_chunk;
   o.console_to_stderr = flags.level == log::Level::kDebug;
   // The host runs on the kernel thread: its native stack quota leaves 32 MiB of the thread's
   // stack for the kernel and the engine's own frames below the limit.

@@ -33,6 +33,29 @@ std::atomic<int> g_live_engines{0};
 
 using ObjectVector = JS::GCVector<JSObject*, 0, js::SystemAllocPolicy>;
 
+// SpiderMonkey's own values of the JIT options an engine may change, read once, before any
+// engine changed them.
+struct JitDefaults {
+  uint32_t baseline_interpreter_warmup = 0;
+  uint32_t baseline_warmup = 0;
+  uint32_t offthread_compilation = 0;
+};
+
+const JitDefaults& ProcessJitDefaults(JSContext* cx) {
+  static const JitDefaults defaults = [cx] {
+    JitDefaults d;
+    CHECK(JS_GetGlobalJitCompilerOption(cx, JSJITCOMPILER_BASELINE_INTERPRETER_WARMUP_TRIGGER,
+                                        &d.baseline_interpreter_warmup) &&
+          JS_GetGlobalJitCompilerOption(cx, JSJITCOMPILER_BASELINE_WARMUP_TRIGGER,
+                                        &d.baseline_warmup) &&
+          JS_GetGlobalJitCompilerOption(cx, JSJITCOMPILER_OFFTHREAD_COMPILATION_ENABLE,
+                                        &d.offthread_compilation))
+        << "reading SpiderMonkey's JIT options";
+    return d;
+  }();
+  return defaults;
+}
+
 std::string StringOf(JSContext* cx, JS::HandleValue v) {
   if (!v.isString()) return "";
   JS::RootedString s(cx, v.toString());
@@ -257,6 +280,29 @@ JsEngine::JsEngine(const JsEngineOptions& options)
   CHECK(cx_) << "JS_NewContext failed";
   ++g_live_engines;
   JS_SetContextPrivate(cx_, this);
+  // SpiderMonkey keeps the JIT options per process, not per context: each engine sets every
+  // one it may change, so an engine never inherits the tiers of the one before it. Before
+  // InitSelfHostedCode, which starts the JIT runtime: it builds the baseline interpreter only
+  // if it is enabled then (enabling it later crashed in JSScript::createJitScript).
+  // Ion after 200 calls/loop iterations of a script instead of SpiderMonkey's default 1,000.
+  // Every bringOutYourDead discards the vat zone's JIT code (see js_vat_host.cc), so a busy
+  // vat climbs the tiers again after each reap; reaching Ion sooner made churn (genesis reap
+  // interval) ~+8% per CPU second and ping-pong a few %, with vat start and idle RSS unchanged
+  // (100 cost ~0.1 MB per idle vat and ~2 ms per start). Tiering changes no result.
+  const JitDefaults& defaults = ProcessJitDefaults(cx_);
+  const bool eager = options_.jit && options_.eager_jit;
+  auto set = [this](JSJitCompilerOption option, uint32_t value) {
+    JS_SetGlobalJitCompilerOption(cx_, option, value);
+  };
+  set(JSJITCOMPILER_BASELINE_INTERPRETER_ENABLE, options_.jit ? 1 : 0);
+  set(JSJITCOMPILER_BASELINE_ENABLE, options_.jit ? 1 : 0);
+  set(JSJITCOMPILER_ION_ENABLE, options_.jit ? 1 : 0);
+  set(JSJITCOMPILER_BASELINE_INTERPRETER_WARMUP_TRIGGER,
+      eager ? 0 : defaults.baseline_interpreter_warmup);
+  set(JSJITCOMPILER_BASELINE_WARMUP_TRIGGER, eager ? 0 : defaults.baseline_warmup);
+  set(JSJITCOMPILER_ION_NORMAL_WARMUP_TRIGGER, eager ? 0 : 200);
+  set(JSJITCOMPILER_OFFTHREAD_COMPILATION_ENABLE, eager ? 0 : defaults.offthread_compilation);
+
   watchdog_ = std::make_unique<Watchdog>();
   roots_ = std::make_unique<Roots>(cx_);
   job_queue_ = std::make_unique<JobQueueImpl>(this);
@@ -274,17 +320,6 @@ JsEngine::JsEngine(const JsEngineOptions& options)
   // With wasm off the engine defines no `WebAssembly` global in any realm of this context
   // (vat_runtime.js and lite_lockdown.js also delete the name, should an engine define it).
   JS::ContextOptionsRef(cx_).setWasm(false).setWasmForTrustedPrinciples(false);
-  // Ion after 200 calls/loop iterations of a script instead of SpiderMonkey's default 1,000.
-  // Every bringOutYourDead discards the vat zone's JIT code (see js_vat_host.cc), so a busy
-  // vat climbs the tiers again after each reap; reaching Ion sooner made churn (genesis reap
-  // interval) ~+8% per CPU second and ping-pong a few %, with vat start and idle RSS unchanged
-  // (100 cost ~0.1 MB per idle vat and ~2 ms per start). Tiering changes no result.
-  JS_SetGlobalJitCompilerOption(cx_, JSJITCOMPILER_ION_NORMAL_WARMUP_TRIGGER, 200);
-  if (!options_.jit) {
-    JS_SetGlobalJitCompilerOption(cx_, JSJITCOMPILER_BASELINE_INTERPRETER_ENABLE, 0);
-    JS_SetGlobalJitCompilerOption(cx_, JSJITCOMPILER_BASELINE_ENABLE, 0);
-    JS_SetGlobalJitCompilerOption(cx_, JSJITCOMPILER_ION_ENABLE, 0);
-  }
   // bringOutYourDead collects one vat's zone; without per-zone GC every one is a full GC.
   JS_SetGCParameter(cx_, JSGC_PER_ZONE_GC_ENABLED, 1);
   if (options_.native_stack_quota > 0) JS_SetNativeStackQuota(cx_, options_.native_stack_quota);

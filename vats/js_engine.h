@@ -58,6 +58,11 @@ struct JsEngineOptions {
   // slower hot code, but nothing to warm up again after each bringOutYourDead GC discards
   // the vat's JIT data.
   bool jit = true;
+  // With `jit`: every tier's warm-up threshold at 0 and Ion compiling on this thread, so code
+  // reaches Ion at once (testing: the most aggressive tiering a node could run). Like `jit`,
+  // node-local: no outcome may depend on it. SpiderMonkey keeps these settings per process,
+  // so each JsEngine sets all of them when it is created.
+  bool eager_jit = false;
 };
 
 class JsEngine {

@@ -1,5 +1,6 @@
 #include "vats/js_meter.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <js/CompilationAndEvaluation.h>
@@ -7,6 +8,7 @@
 #include <js/Realm.h>
 #include <js/SourceText.h>
 #include <jsapi.h>
+#include <jsfriendapi.h>
 
 #include "kernel/base.h"
 #include "kernel/json.h"
@@ -27,9 +29,50 @@ char kMeteredRealmMarker;
 constexpr uint64_t kMaxComputrons = uint64_t{1} << 40;
 constexpr uint32_t kMaxDepth = 1u << 20;
 
+// The meter's host-side members: `reserve`, the computrons of the section not yet handed out,
+// and `chunk`, the chunk size (0: the whole budget at once). See ArmMeter.
+constexpr char kReserve[] = "reserve";
+constexpr char kChunk[] = "chunk";
+
+double NumberMember(JSContext* cx, JS::HandleObject meter, const char* name) {
+  JS::RootedValue v(cx);
+  CHECK(JS_GetProperty(cx, meter, name, &v) && v.isNumber())
+      << "the meter's member " << name << " is not a number";
+  return v.toNumber();
+}
+
+bool SetNumberMember(JSContext* cx, JS::HandleObject meter, const char* name, double value) {
+  JS::RootedValue v(cx, JS::NumberValue(value));
+  return JS_SetProperty(cx, meter, name, v);
+}
+
+// $__r: the realm's code calls it whenever $__m.c is below zero, after a tick or a charge of n
+// (`$__m.c -= n`) took it there. What the section has left is c + reserve: when that is not
+// negative, c gets the next chunk (all of it when chunk is 0) and the code goes on; otherwise
+// the meter is spent, c keeps the whole (negative) balance, and the delivery ends uncatchably.
+// So where the meter stops and what it reports depend only on the budget, never on the chunk.
 bool MeterExhausted(JSContext* cx, unsigned argc, JS::Value* vp) {
+  JS::CallArgs args = JS::CallArgsFromVp(argc, vp);
   JsEngine* engine = JsEngine::FromContext(cx);
   CHECK(engine != nullptr) << "meter native without an engine";
+  const JS::Value& slot = js::GetFunctionNativeReserved(&args.callee(), 0);
+  if (slot.isObject()) {
+    JS::RootedObject meter(cx, &slot.toObject());
+    const double left = NumberMember(cx, meter, "c") + NumberMember(cx, meter, kReserve);
+    if (left >= 0) {
+      const double chunk = NumberMember(cx, meter, kChunk);
+      const double next = chunk > 0 && chunk < left ? chunk : left;
+      if (!SetNumberMember(cx, meter, "c", next) ||
+          !SetNumberMember(cx, meter, kReserve, left - next)) {
+        return false;
+      }
+      args.rval().setUndefined();
+      return true;
+    }
+    if (!SetNumberMember(cx, meter, "c", left) || !SetNumberMember(cx, meter, kReserve, 0)) {
+      return false;
+    }
+  }
   engine->SetMeterFault(JsEngine::Fault::kComputrons);
   return false;  // no exception pending: the delivery ends uncatchably
 }
@@ -166,8 +209,11 @@ JSObject* InstallMeter(JSContext* cx, uint32_t version) {
   JS_SetSecurityCallbacks(cx, &kSecurityCallbacks);
   JS::RootedObject global(cx, JS::CurrentGlobalOrNull(cx));
   JS::RootedValue v(cx, JS::Int32Value(static_cast<int32_t>(version)));
-  if (!global || !JS_DefineFunction(cx, global, "$__meterExhausted", &MeterExhausted, 0, 0) ||
-      !JS_DefineFunction(cx, global, "$__meterTooDeep", &MeterTooDeep, 0, 0) ||
+  if (!global) return nullptr;
+  JS::RootedObject exhausted(
+      cx, JS_GetFunctionObject(js::DefineFunctionWithReserved(cx, global, "$__meterExhausted",
+                                                              &MeterExhausted, 0, 0)));
+  if (!exhausted || !JS_DefineFunction(cx, global, "$__meterTooDeep", &MeterTooDeep, 0, 0) ||
       !JS_DefineProperty(cx, global, "$__meterVersion", v, JSPROP_ENUMERATE)) {
     return nullptr;
   }
@@ -179,6 +225,7 @@ JSObject* InstallMeter(JSContext* cx, uint32_t version) {
     JS_ReportErrorASCII(cx, "meter_prelude.js did not return the meter");
     return nullptr;
   }
+  js::SetFunctionNativeReserved(exhausted, 0, meter);
   JS::SetRealmPrivate(JS::GetObjectRealmOrNull(global), &kMeteredRealmMarker);
   return &meter.toObject();
 }
@@ -188,22 +235,28 @@ bool InMeteredRealm(JSContext* cx) {
   return realm != nullptr && JS::GetRealmPrivate(realm) == &kMeteredRealmMarker;
 }
 
-bool ArmMeter(JSContext* cx, JSObject* meter_raw, uint64_t computrons, uint32_t max_depth) {
+bool ArmMeter(JSContext* cx, JSObject* meter_raw, uint64_t computrons, uint32_t max_depth,
+              uint64_t chunk) {
   JS::RootedObject meter(cx, meter_raw);
   JSAutoRealm ar(cx, meter);
-  JS::RootedValue c(cx, JS::NumberValue(static_cast<double>(computrons)));
+  const uint64_t first = chunk > 0 && chunk < computrons ? chunk : computrons;
   JS::RootedValue d(cx, JS::Int32Value(0));
   JS::RootedValue limit(cx, JS::NumberValue(max_depth));
-  return JS_SetProperty(cx, meter, "c", c) && JS_SetProperty(cx, meter, "d", d) &&
-         JS_SetProperty(cx, meter, "L", limit);
+  return SetNumberMember(cx, meter, "c", static_cast<double>(first)) &&
+         SetNumberMember(cx, meter, kReserve, static_cast<double>(computrons - first)) &&
+         SetNumberMember(cx, meter, kChunk, static_cast<double>(std::min(chunk, kMaxComputrons))) &&
+         JS_SetProperty(cx, meter, "d", d) && JS_SetProperty(cx, meter, "L", limit);
 }
 
 bool MeterRemaining(JSContext* cx, JSObject* meter_raw, double* left) {
   JS::RootedObject meter(cx, meter_raw);
   JSAutoRealm ar(cx, meter);
-  JS::RootedValue c(cx);
-  if (!JS_GetProperty(cx, meter, "c", &c) || !c.isNumber()) return false;
-  *left = c.toNumber();
+  JS::RootedValue c(cx), r(cx);
+  if (!JS_GetProperty(cx, meter, "c", &c) || !c.isNumber() ||
+      !JS_GetProperty(cx, meter, kReserve, &r) || !r.isNumber()) {
+    return false;
+  }
+  *left = c.toNumber() + r.toNumber();
   return true;
 }
 

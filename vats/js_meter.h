@@ -6,10 +6,12 @@
 // every function entry and loop iteration, and a call-depth counter) on top of a trusted meter
 // prelude (js/meter_prelude.js). The meter lives in the realm as the object $__m {c, d, L}: the
 // host sets the delivery's computron budget `c`, the depth `d` (0) and the depth limit `L` before
-// each delivery and reads `c` afterwards. When `c` falls below zero or `d` exceeds `L`, a host
-// native ends the delivery uncatchably (no catch or finally block runs) and records why on the
-// engine (JsEngine::Fault::kComputrons / kDepth). Each promise job costs one computron and
-// starts at depth 0. Every node stops a vat at the same tick, whatever its JIT, GC or stack.
+// each delivery and reads `c` afterwards (with a chunk size, see ArmMeter, `c` holds part of the
+// budget and the member `reserve` the rest). When `c` falls below zero and nothing is left in reserve,
+// or `d` exceeds `L`, a host native ends the delivery uncatchably (no catch or finally block
+// runs) and records why on the engine (JsEngine::Fault::kComputrons / kDepth). Each promise job
+// costs one computron and starts at depth 0. Every node stops a vat at the same tick, whatever
+// its JIT, GC, stack or chunk size.
 //
 // The limits are consensus state: the kernel records them in each vat's options (the "meter"
 // member, written from the genesis params), and any change to what the instrumenter or the
@@ -89,8 +91,16 @@ JSObject* InstallMeter(JSContext* cx, uint32_t version);
 bool InMeteredRealm(JSContext* cx);
 
 // Sets the meter's budget, depth and depth limit for the next delivery (in the meter's realm).
-bool ArmMeter(JSContext* cx, JSObject* meter, uint64_t computrons, uint32_t max_depth);
-// The computrons left ($__m.c; negative once exhausted).
+// `chunk` (node-local, for tests; 0 = unlimited): the realm's countdown $__m.c gets at most
+// `chunk` computrons at a time and the host keeps the rest in reserve ($__m.reserve); each time c
+// falls below zero, the exhaustion native ($__r) hands out the next chunk, and faults only when
+// the reserve is spent too. Every charge must therefore be `c -= n` followed by a call of $__r
+// when c < 0, and nothing may compare c with anything but 0: then where a vat stops and the
+// computrons it used do not depend on the chunk size.
+bool ArmMeter(JSContext* cx, JSObject* meter, uint64_t computrons, uint32_t max_depth,
+              uint64_t chunk = 0);
+// The computrons left (c + reserve; negative once exhausted: the tick or charge that took it below
+// zero counts).
 bool MeterRemaining(JSContext* cx, JSObject* meter, double* left);
 
 }  // namespace swingset

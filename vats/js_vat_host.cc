@@ -224,6 +224,7 @@ class JsVatHost::Impl {
     e.watchdog_timeout = o.delivery_timeout;
     e.gc_max_bytes = o.gc_max_bytes;
     e.jit = o.jit;
+    e.eager_jit = o.eager_jit;
     e.native_stack_quota = o.native_stack_quota;
     return e;
   }
@@ -240,6 +241,10 @@ class JsVatHost::Impl {
     if (it == vats_.end()) return;
     JSAutoRealm ar(engine_.cx(), it->second->global);
     engine_.ZoneGC(it->second->global);
+  }
+  uint64_t LastComputrons(VatId vat) const {
+    auto it = vats_.find(vat.n());
+    return it == vats_.end() ? 0 : it->second->last_computrons;
   }
   uint64_t ZoneHeapBytes(VatId vat) {
     auto it = vats_.find(vat.n());
@@ -445,7 +450,8 @@ std::optional<std::string_view> JsVatHost::Impl::CodeFor(const std::string& name
 void JsVatHost::Impl::ArmFor(JsVat* vat) {
   vat->last_computrons = 0;
   if (!vat->meter) return;
-  CHECK(ArmMeter(engine_.cx(), vat->meter, vat->meter_limits.computrons, vat->meter_limits.max_depth))
+  CHECK(ArmMeter(engine_.cx(), vat->meter, vat->meter_limits.computrons,
+                 vat->meter_limits.max_depth, options_.testing_meter_chunk))
       << "cannot arm the meter of " << vat->id.ToString();
   engine_.set_job_runner(vat->job_runner);
 }
@@ -1147,6 +1153,8 @@ absl::StatusOr<std::string> JsVatHost::TEST_Eval(VatId vat, const std::string& f
 void JsVatHost::TEST_ForceGC() { impl_->ForceGC(); }
 
 std::string JsVatHost::TEST_TakeConsole() { return impl_->TakeConsole(); }
+
+uint64_t JsVatHost::TEST_LastComputrons(VatId vat) { return impl_->LastComputrons(vat); }
 
 uint64_t JsVatHost::TEST_ZoneHeapBytes(VatId vat) { return impl_->ZoneHeapBytes(vat); }
 

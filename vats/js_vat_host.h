@@ -59,8 +59,10 @@ struct JsVatHostOptions {
   std::chrono::milliseconds delivery_timeout{30000};
   // JSGC_MAX_BYTES for the whole context.
   uint32_t gc_max_bytes = 1u << 30;
-  // SpiderMonkey's JIT tiers (see JsEngineOptions::jit).
+  // SpiderMonkey's JIT tiers (see JsEngineOptions::jit and eager_jit). Node-local: the meter
+  // decides every outcome the same way whatever the tiers.
   bool jit = true;
+  bool eager_jit = false;
   // JsEngineOptions::native_stack_quota: must fit the thread the host runs on.
   size_t native_stack_quota = 1u << 20;
   // Where vat console output goes: stderr when true, dropped when false.
@@ -81,6 +83,10 @@ struct JsVatHostOptions {
   // cleanups, as natural GCs may happen at any moment. Nothing a vat or the kernel sees may
   // change (GC is observed only in bringOutYourDead), so hashes must stay the same.
   uint32_t testing_extra_gcs_per_delivery = 0;
+  // Testing only: metered vats get their delivery budget in chunks of this many computrons
+  // (js_meter.h ArmMeter; 0, the default: all at once). Where a vat stops and the computrons it
+  // used must not change.
+  uint64_t testing_meter_chunk = 0;
   // Testing only: keep a WeakRef to each SES module record (TEST_LiveSesModules), to see which
   // modules lockdown() leaves reachable.
   bool testing_track_ses_modules = false;
@@ -109,6 +115,9 @@ class JsVatHost : public VatHost {
   void TEST_ForceGC();
   // Console lines the vats printed (kept only in tests; capped).
   std::string TEST_TakeConsole();
+  // Computrons a metered vat used in its last delivery, or, before its first delivery, in
+  // LoadVat (SES lockdown(), our runtime, liveslots and the vat's modules); 0 if not loaded.
+  uint64_t TEST_LastComputrons(VatId vat);
   // GC heap bytes of the vat's zone (0 if not loaded).
   uint64_t TEST_ZoneHeapBytes(VatId vat);
   // A GC of only the vat's zone, as bringOutYourDead does (without running cleanups).
