@@ -51,23 +51,19 @@ bool SetNumberMember(JSContext* cx, JS::HandleObject meter, const char* name, do
 // negative, c gets the next chunk (all of it when chunk is 0) and the code goes on; otherwise
 // the meter is spent, c keeps the whole (negative) balance, and the delivery ends uncatchably.
 // So where the meter stops and what it reports depend only on the budget, never on the chunk.
-bool MeterExhausted(JSContext* cx, unsigned argc, JS::Value* vp) {
-  JS::CallArgs args = JS::CallArgsFromVp(argc, vp);
+// The work of $__r on `meter` (may be null: no chunks, the meter is spent). True when the code
+// may go on; false when the delivery must end (the fault recorded, no exception pending) or an
+// engine error is pending.
+bool Settle(JSContext* cx, JS::HandleObject meter) {
   JsEngine* engine = JsEngine::FromContext(cx);
   CHECK(engine != nullptr) << "meter native without an engine";
-  const JS::Value& slot = js::GetFunctionNativeReserved(&args.callee(), 0);
-  if (slot.isObject()) {
-    JS::RootedObject meter(cx, &slot.toObject());
+  if (meter) {
     const double left = NumberMember(cx, meter, "c") + NumberMember(cx, meter, kReserve);
     if (left >= 0) {
       const double chunk = NumberMember(cx, meter, kChunk);
       const double next = chunk > 0 && chunk < left ? chunk : left;
-      if (!SetNumberMember(cx, meter, "c", next) ||
-          !SetNumberMember(cx, meter, kReserve, left - next)) {
-        return false;
-      }
-      args.rval().setUndefined();
-      return true;
+      return SetNumberMember(cx, meter, "c", next) &&
+             SetNumberMember(cx, meter, kReserve, left - next);
     }
     if (!SetNumberMember(cx, meter, "c", left) || !SetNumberMember(cx, meter, kReserve, 0)) {
       return false;
@@ -75,6 +71,15 @@ bool MeterExhausted(JSContext* cx, unsigned argc, JS::Value* vp) {
   }
   engine->SetMeterFault(JsEngine::Fault::kComputrons);
   return false;  // no exception pending: the delivery ends uncatchably
+}
+
+bool MeterExhausted(JSContext* cx, unsigned argc, JS::Value* vp) {
+  JS::CallArgs args = JS::CallArgsFromVp(argc, vp);
+  const JS::Value& slot = js::GetFunctionNativeReserved(&args.callee(), 0);
+  JS::RootedObject meter(cx, slot.isObject() ? &slot.toObject() : nullptr);
+  if (!Settle(cx, meter)) return false;
+  args.rval().setUndefined();
+  return true;
 }
 
 bool MeterTooDeep(JSContext* cx, unsigned argc, JS::Value* vp) {
@@ -228,6 +233,14 @@ JSObject* InstallMeter(JSContext* cx, uint32_t version) {
   js::SetFunctionNativeReserved(exhausted, 0, meter);
   JS::SetRealmPrivate(JS::GetObjectRealmOrNull(global), &kMeteredRealmMarker);
   return &meter.toObject();
+}
+
+bool ChargeMeter(JSContext* cx, JSObject* meter_raw, uint64_t n) {
+  JS::RootedObject meter(cx, meter_raw);
+  const double c = NumberMember(cx, meter, "c") -
+                   static_cast<double>(std::min<uint64_t>(n, uint64_t{1} << 53));
+  if (!SetNumberMember(cx, meter, "c", c)) return false;
+  return c >= 0 || Settle(cx, meter);
 }
 
 bool InMeteredRealm(JSContext* cx) {

@@ -87,6 +87,11 @@ class JsInstrumenter {
 // returns $__m. nullptr with an exception pending on failure.
 JSObject* InstallMeter(JSContext* cx, uint32_t version);
 
+// $__m.c -= n, then what $__r does when c is below zero (refills it from the section's reserve,
+// or ends the delivery): for host natives that charge the meter. False when the delivery must
+// end (no exception pending) or on an engine error (pending).
+bool ChargeMeter(JSContext* cx, JSObject* meter, uint64_t n);
+
 // Whether the current realm of `cx` is a metered vat realm.
 bool InMeteredRealm(JSContext* cx);
 

@@ -24,6 +24,7 @@
 #include "kernel/strings.h"
 #include "kernel/utf8.h"
 #include "vats/js_engine.h"
+#include "vats/js_meter.h"
 
 namespace swingset {
 namespace {
@@ -813,24 +814,9 @@ bool Throw(JSContext* cx, JSExnType type, const std::string& message) {
   return false;
 }
 
-// $__m.c -= n; ends the delivery uncatchably when it falls below zero (as meter_prelude.js).
+// $__m.c -= n, as the prelude's charges do (js_meter.h).
 bool Charge(JSContext* cx, JS::HandleObject meter, uint64_t n) {
-  JS::RootedValue c(cx);
-  if (!JS_GetProperty(cx, meter, "c", &c)) return false;
-  if (!c.isNumber()) {
-    JS_ReportErrorASCII(cx, "regex exec: not a meter");
-    return false;
-  }
-  double left = c.toNumber() - static_cast<double>(std::min<uint64_t>(n, uint64_t{1} << 53));
-  c.setNumber(left);
-  if (!JS_SetProperty(cx, meter, "c", c)) return false;
-  if (left < 0) {
-    JsEngine* engine = JsEngine::FromContext(cx);
-    CHECK(engine != nullptr) << "regex native without an engine";
-    engine->SetMeterFault(JsEngine::Fault::kComputrons);
-    return false;  // no exception pending: the delivery ends uncatchably
-  }
-  return true;
+  return ChargeMeter(cx, meter, n);
 }
 
 // Set(R, "lastIndex", v, true): a TypeError when it fails (a frozen RegExp).

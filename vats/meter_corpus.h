@@ -41,8 +41,7 @@ struct Case {
   const char* expect = "";
 };
 
-// The corpus. Regular expressions (RE2) and BigInt / long-string operators get their lines here
-// once they are charged.
+// The corpus. BigInt / long-string operators get their lines here once they are charged.
 inline const Case kCorpus[] = {
     // Loops: the loop tick.
     {"spin", "() => { for (;;) { progress += 1; } }", End::kComputrons},
@@ -169,6 +168,26 @@ inline const Case kCorpus[] = {
      "catch (e) { out.push(e.name); } } return out; }",
      End::kReturns, "[]", 300'000, 400,
      R"(#[\"EvalError\",\"EvalError\",\"EvalError\",\"ReferenceError\"])"},
+    // Regular expressions run on RE2 (meter version 2), charged before they match:
+    // catastrophic backtracking is linear, a huge input stops at the charge.
+    {"regexCatastrophic",
+     "() => { progress = 1; return /^(a+)+$/.test('a'.repeat(3000) + 'b'); }",
+     End::kReturns, "[]", 20'000'000, 400, "false"},
+    {"regexHugeInput",
+     "() => { const s = 'ab'.repeat(2 ** 22); progress = 1; return /(a|b)*c/.test(s); }",
+     End::kComputrons},
+    {"regexSplitLoop",
+     "() => { const s = 'a,'.repeat(2000); for (;;) { progress += s.split(/,/).length; } }",
+     End::kComputrons, "[]", 20'000'000},
+    // Nesting deeper than any native stack: flat and a JSON.parse reviver on an explicit stack.
+    {"flatDeep",
+     "() => { let a = [1]; for (let i = 0; i < 100000; i += 1) a = [a]; progress = 1; "
+     "return a.flat(Infinity).length; }",
+     End::kReturns, "[]", 2'000'000, 400, "1"},
+    {"reviverDeep",
+     "() => { const t = `${'['.repeat(100000)}1${']'.repeat(100000)}`; let n = 0; "
+     "JSON.parse(t, (k, v) => { n += 1; return v; }); return n; }",
+     End::kReturns, "[]", 2'000'000, 400, "100001"},
     // Legitimate work: completes with the same count everywhere.
     {"manyPendingAsync",
      "n => { const ps = []; for (let i = 0; i < n; i += 1) ps.push((async () => { await null; "
