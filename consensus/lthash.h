@@ -1,9 +1,9 @@
 // File: lthash.h
 //
-// LtHash16: a homomorphic multiset hash over key/value entries (DESIGN §5, docs/STATE_HASH.md).
-// The hash of a set of entries is the lane-wise sum, mod 2^16, of one 1024-lane element per
-// entry, so it can be updated in O(1) per entry (Add/Remove) and does not depend on the order
-// in which entries were added.
+// LtHash16: a homomorphic multiset hash over key/value entries (docs/DESIGN.md §5,
+// docs/STATE_HASH.md). The hash of a set of entries is the lane-wise sum, mod 2^16, of one
+// 1024-lane element per entry, so it can be updated in O(1) per entry (Add/Remove) and does not
+// depend on the order in which entries were added.
 //
 //   element(key, value) = SHAKE256(u64le(len(key)) ‖ key ‖ u64le(len(value)) ‖ value),
 //                         2048 output bytes read as 1024 little-endian uint16 lanes

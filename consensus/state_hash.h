@@ -1,7 +1,7 @@
 // File: state_hash.h
 //
-// The consensus state hash (DESIGN §5, docs/STATE_HASH.md): an LtHash16 over every consensus
-// entry of the store, i.e. every key that does not start with "local." or "host."
+// The consensus state hash (docs/DESIGN.md §5, docs/STATE_HASH.md): an LtHash16 over every
+// consensus entry of the store, i.e. every key that does not start with "local." or "host."
 // (keys::IsConsensusKey). It is updated in O(writes) at each block commit (ApplyWrites), can be
 // recomputed from a full scan (ComputeStateHash), and is kept by the host in two host keys
 // (written in the block's commit batch, outside the hash):

@@ -1,6 +1,6 @@
 // File: activity_chain.h
 //
-// The activity hash (DESIGN §5): after each crank,
+// The activity hash (docs/KERNEL_SPEC.md §13, docs/DESIGN.md §5): after each crank,
 //   crankhash = hex(SHA-256(crank text))
 //   activity  = hex(SHA-256("activityhash\n" + previous activity + "\n" + crankhash + "\n"))
 // where the crank text lists the crank's consensus writes in key order.

@@ -1,6 +1,6 @@
 // File: crank_buffer.h
 //
-// The kernel's write path: three layers read top-down (DESIGN §2, STYLE point 4):
+// The kernel's write path: three layers read top-down (docs/DESIGN.md §2):
 //   crank layer  writes of the crank in progress, with savepoints (an undo log)
 //   block layer  net writes of the block so far (folded from finished cranks)
 //   store        the last committed state (KvStore)
@@ -17,8 +17,8 @@
 // Nothing reaches the store until BlockBatch() is written by the owner. Iteration merges the
 // three layers in key order, so prefix scans see uncommitted writes.
 //
-// A read or iteration error from the store is a storage failure: CHECK (fatal), as DESIGN §7
-// requires, since continuing could fork consensus.
+// A read or iteration error from the store is a storage failure: CHECK (fatal), as docs/DESIGN.md
+// §7 requires, since continuing could fork consensus.
 //
 // Thread-safety: single-threaded (the kernel thread).
 

@@ -1,6 +1,6 @@
 // File: gc_actions.h
 //
-// GcActionSet: the kernel's pending GC actions (KERNEL_SPEC §8.2, §8.3), kept parsed and
+// GcActionSet: the kernel's pending GC actions (docs/KERNEL_SPEC.md §8.2, §8.3), kept parsed and
 // sorted in memory over the one consensus key that stores them.
 //
 // On disk the set is the key `gcActions`: a JSON array of "<vatID> <type> <kref>" strings in

@@ -126,8 +126,8 @@ class RandomWorld {
       } else if (what < 60 && !k.decided.empty()) {
         std::string vp = Pick(k.decided);
         // Settled promises that reference each other through their data are never collected
-        // (KERNEL_SPEC §7.4), so the workload avoids making such cycles: fulfilment data may
-        // hold only other, still unresolved promises, and rejection data (which splats copy
+        // (docs/KERNEL_SPEC.md §7.4), so the workload avoids making such cycles: fulfilment data
+        // may hold only other, still unresolved promises, and rejection data (which splats copy
         // into other promises) holds none.
         bool rejected = Chance(20);
         Known others = k;

@@ -1,5 +1,5 @@
-// Reference-counting GC scenarios (KERNEL_SPEC §4, §5 GC syscalls, §6 GC deliveries, §8, §10),
-// driven crank by crank with puppet vats. The invariant checker runs after every crank.
+// Reference-counting GC scenarios (docs/KERNEL_SPEC.md §4, §5 GC syscalls, §6 GC deliveries, §8,
+// §10), driven crank by crank with puppet vats. The invariant checker runs after every crank.
 //
 // Kref numbering: static vat roots are exported and pinned at genesis in vat order, so with
 // vats A (v1) and B (v2): ko20 = A's root, ko21 = B's root; the first new export is ko22.
@@ -304,7 +304,8 @@ TEST_F(GcTest, GcSyscallChecksAreVatFatal) {
 }
 
 
-// Reaping (KERNEL_SPEC §8.5): bringOutYourDead after `deliveries` deliveries, reset afterwards.
+// Reaping (docs/KERNEL_SPEC.md §8.5): bringOutYourDead after `deliveries` deliveries, reset
+// afterwards.
 TEST(ReapTest, DeliveryThresholdSchedulesBringOutYourDead) {
   PuppetWorld w;
   ASSERT_OK(w.Start({"A", "B"}, {}, /*reap_deliveries=*/2));
@@ -347,7 +348,7 @@ TEST(ReapTest, GcKrefsThresholdCountsKrefsOfGcDeliveries) {
                                           "bringOutYourDead"));
 }
 
-// Run-loop priority (KERNEL_SPEC §9.1): routing > GC actions > reap > run-queue.
+// Run-loop priority (docs/KERNEL_SPEC.md §9.1): routing > GC actions > reap > run-queue.
 TEST(ReapTest, RunLoopPriority) {
   PuppetWorld w;
   ASSERT_OK(w.Start({"A", "B"}, {}, /*reap_deliveries=*/1));

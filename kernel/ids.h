@@ -1,6 +1,6 @@
 // File: ids.h
 //
-// Distinct value types for every kind of identifier the kernel handles (KERNEL_SPEC §1):
+// Distinct value types for every kind of identifier the kernel handles (docs/KERNEL_SPEC.md §1):
 //   VatId            v<N>       from vat.nextID = 1
 //   DeviceId         d<N>       from device.nextID = 7
 //   Kref             ko<N> | kp<N> | kd<N>   kernel objects (from 20), promises (40), devices (30)

@@ -1,4 +1,4 @@
-// CheckInvariants(): recounts every reference count from scratch and compares (DESIGN §4):
+// CheckInvariants(): recounts every reference count from scratch and compares (docs/DESIGN.md §4):
 //   - forward (kref -> "F vref") and reverse (vref -> kref) c-list entries agree, per vat and
 //     per device;
 //   - each object's "R,C" equals what importing c-lists (R only while flagged), queued messages

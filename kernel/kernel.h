@@ -1,8 +1,8 @@
 // File: kernel.h
 //
-// The SwingSet kernel (KERNEL_SPEC, DESIGN §3-§4): vats, c-lists, kernel objects and promises
-// with reference counts, the acceptance queue and run-queue, GC actions, reaping and vat
-// termination, run on top of a KvStore, with vat code behind a VatHost.
+// The SwingSet kernel (docs/KERNEL_SPEC.md, docs/DESIGN.md §3-§4): vats, c-lists, kernel objects
+// and promises with reference counts, the acceptance queue and run-queue, GC actions, reaping and
+// vat termination, run on top of a KvStore, with vat code behind a VatHost.
 //
 // Storage layering: every kernel write goes to a crank buffer (read-your-writes, savepoints,
 // rollback); at the end of a crank its net writes are folded, in key order, into the activity
@@ -40,7 +40,7 @@ namespace swingset {
 
 class DeviceContext;
 
-// A native device (KERNEL_SPEC §2.5, §5 callNow): synchronous, with consensus state in the
+// A native device (docs/KERNEL_SPEC.md §2.5, §5 callNow): synchronous, with consensus state in the
 // kernel store. Device nodes are `d+N` on the device side (`d+0` is the root node).
 class Device {
  public:
@@ -182,7 +182,7 @@ class Kernel {
   // the current block.
   virtual absl::Status InitializeGenesis(const GenesisConfig& config) = 0;
 
-  // Host send to a vat's root object (KERNEL_SPEC §7.5 queueToKref). Returns the result kpid;
+  // Host send to a vat's root object (docs/KERNEL_SPEC.md §7.5). Returns the result kpid;
   // the host keeps an interest in it (a refcount) until ReleaseHostPromise.
   virtual absl::StatusOr<Kref> QueueToVatRoot(std::string_view vat_name, std::string_view method,
                                               const CapData& args) = 0;
@@ -196,7 +196,8 @@ class Kernel {
   // The per-vat caps (defaults until called). Call before running anything, after Open.
   virtual void SetVatLimits(const VatLimits& limits) = 0;
 
-  // Runs cranks (KERNEL_SPEC §9.1) until there is no work or the policy's budget is spent.
+  // Runs cranks (docs/KERNEL_SPEC.md §9.1, §9.4) until there is no work or the policy's budget is
+  // spent.
   virtual RunStats Run(const RunPolicy& policy) = 0;
 
   // Runs exactly one crank if there is work; returns false when there was none.

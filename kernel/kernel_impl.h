@@ -3,10 +3,11 @@
 // KernelImpl: all kernel state and logic behind the Kernel facade. The implementation is split
 // by concern across:
 //   kernel_state.cc    typed accessors over the crank buffer: counters, objects, promises,
-//                      c-lists, queues, refcount primitives (KERNEL_SPEC §2, §4)
+//                      c-lists, queues, refcount primitives (docs/KERNEL_SPEC.md §2, §4)
 //   kernel_syscall.cc  vat->kernel translation and syscall handling (§4.4, §5)
 //   kernel_run.cc      routing, deliveries, GC, reaping, termination, the run loop (§6-§10)
-//   kernel_host.cc     host-facing API: genesis, host sends, devices, blocks (§7.5, DESIGN §2)
+//   kernel_host.cc     host-facing API: genesis, host sends, devices, blocks
+//                      (§7.5, docs/DESIGN.md §2)
 //   invariants.cc      CheckInvariants(): full recount
 // Only kernel sources and kernel tests include this header.
 
@@ -45,7 +46,7 @@ struct KMessage {
   void EncodeTo(std::string* out) const;
 };
 
-// A stored queue event (KERNEL_SPEC §3.4).
+// A stored queue event (docs/KERNEL_SPEC.md §3.4).
 struct KEvent {
   enum class Type { kSend, kNotify, kStartVat };
   Type type = Type::kSend;
@@ -179,7 +180,7 @@ class KernelImpl : public Kernel {
   // its data (if settled) and deletes it. Returns whether it was deleted.
   bool DeletePromiseIfUnreferenced(const Kref& kp);
   // Settles kp (must be unresolved): notifies subscribers, requeues queued messages, writes
-  // data (incrementing its slots). KERNEL_SPEC §5 doResolve.
+  // data (incrementing its slots). docs/KERNEL_SPEC.md §5 resolve.
   void ResolveKernelPromise(const Kref& kp, bool rejected, const CapData& data);
   // The same, given the entries of kp's state and decider keys (which the caller has read).
   void ResolveKernelPromise(const Kref& kp, bool rejected, const CapData& data,

@@ -1,5 +1,5 @@
-// The run loop and everything a crank does (KERNEL_SPEC §6-§10): routing, deliveries, splats,
-// processRefcounts, GC-action selection, reaping, termination and slow cleanup.
+// The run loop and everything a crank does (docs/KERNEL_SPEC.md §6-§10): routing, deliveries,
+// splats, processRefcounts, GC-action selection, reaping, termination and slow cleanup.
 
 #include <algorithm>
 
@@ -72,7 +72,8 @@ void KernelImpl::EndCrank() {
 
 void KernelImpl::EmitHostCrank() {
   // Crank hash over this crank's net consensus writes in key order; then the activity hash
-  // chains it (DESIGN §5). The activityhash key itself is written outside the crank hash.
+  // chains it (docs/KERNEL_SPEC.md §13). The activityhash key itself is written outside the crank
+  // hash.
   gc_actions_.Flush();
   const bool batched = activity_->active();
   CrankText& text = batched ? *activity_->OpenCrank() : *hash_text_;
@@ -655,7 +656,7 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessGcDelivery(VatId vat, GcActionTyp
       }
       break;
     case GcActionType::kRetireExport:
-      // §15.8: the kernel object is deleted before the vat is told.
+      // docs/KERNEL_SPEC.md §6: the kernel object is deleted before the vat is told.
       d.type = VatDelivery::Type::kRetireExports;
       for (size_t i = 0; i < targets.size(); ++i) {
         pf.Step(i);

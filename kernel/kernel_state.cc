@@ -1,4 +1,4 @@
-// Typed accessors over the crank buffer (KERNEL_SPEC §2, §4): counters, kernel objects and
+// Typed accessors over the crank buffer (docs/KERNEL_SPEC.md §2, §4): counters, kernel objects and
 // promises, c-lists with reachable flags, the refcount primitives, queues, GC-action and vat
 // lists. Every key comes from key_schema.h.
 

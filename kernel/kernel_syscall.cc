@@ -1,4 +1,4 @@
-// Vat<->kernel translation (KERNEL_SPEC §4.3-§4.5) and syscall handling (§5).
+// Vat<->kernel translation (docs/KERNEL_SPEC.md §4.3-§4.5) and syscall handling (§5).
 //
 // Errors returned here are vat-fatal: the syscall answers ['error', ...] and the vat is doomed
 // (its crank is rolled back and it is terminated after the delivery). Contradictions in kernel
@@ -227,7 +227,7 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
                            PromiseEntry(kp, PromiseKey::kDecider)});
       }
       // The decider check happens before any c-list change so a refused resolve leaves the
-      // vat's tables as they were (DESIGN §7: vat-fatal rather than a kernel panic).
+      // vat's tables as they were (docs/DESIGN.md §7: vat-fatal rather than a kernel panic).
       for (size_t i = 0; i < list.size(); ++i) {
         const Res& r = list[i];
         for (size_t j = 0; j < i; ++j) {

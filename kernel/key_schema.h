@@ -1,14 +1,14 @@
 // File: key_schema.h
 //
-// Every key the kernel persists, in one place (KERNEL_SPEC §2). No other file builds key strings
-// by hand.
+// Every key the kernel persists, in one place (docs/KERNEL_SPEC.md §2). No other file builds key
+// strings by hand.
 //
 // DO NOT CHANGE any key or value format here: they are part of consensus state, hashed into the
 // state hash every validator compares. A change is a consensus-breaking migration.
 //
-// Key classes (DESIGN §5): keys starting "local." are non-consensus (not hashed); keys starting
-// "host." belong to the sidecar host (heights, cached responses; not hashed, never written by
-// the kernel); every other key is consensus state.
+// Key classes (docs/KERNEL_SPEC.md §2, docs/DESIGN.md §5): keys starting "local." are non-consensus
+// (not hashed); keys starting "host." belong to the sidecar host (heights, cached responses; not
+// hashed, never written by the kernel); every other key is consensus state.
 
 #ifndef SWINGSETD_KERNEL_KEY_SCHEMA_H_
 #define SWINGSETD_KERNEL_KEY_SCHEMA_H_
@@ -263,8 +263,8 @@ inline KeyText CListByKref(VatId v, const Kref& k) {
 inline KeyText CListByVref(VatId v, std::string_view vref) {
   return KeyText::Of(IdText(v), ".c.", vref);
 }
-// Transcripts (DESIGN §6): entries are kept outside consensus (they are history, committed with
-// the block); their running SHA-256 chain and length are consensus state.
+// Transcripts (docs/KERNEL_SPEC.md §2.4, §6): entries are kept outside consensus (they are history,
+// committed with the block); their running SHA-256 chain and length are consensus state.
 inline std::string TranscriptLength(VatId v) { return StrCat(IdText(v), ".t.length"); }
 inline std::string TranscriptHash(VatId v) { return StrCat(IdText(v), ".t.hash"); }
 inline std::string TranscriptPrefix(VatId v) {

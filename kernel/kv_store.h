@@ -1,7 +1,7 @@
 // File: kv_store.h
 //
 // The kernel's only view of durable storage: an ordered string->string map with atomic batch
-// writes, forward iteration and read snapshots (DESIGN §1-§2). Implementations:
+// writes, forward iteration and read snapshots (docs/DESIGN.md §1-§2). Implementations:
 //   kernel/storage/mem_kv_store.h     NewMemKvStore(): in memory, for kernel unit tests
 //   kernel/storage/leveldb_kv_store.h OpenLevelDbKvStore(): the real store
 // Keys order byte-wise. A storage error is reported as absl::Status; the kernel treats it as fatal.

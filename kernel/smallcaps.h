@@ -1,10 +1,10 @@
 // File: smallcaps.h
 //
-// The smallcaps capdata body encoding (KERNEL_SPEC §3.1: "#" + JSON), the C++ side of what
+// The smallcaps capdata body encoding (docs/KERNEL_SPEC.md §3.1: "#" + JSON), the C++ side of what
 // vats/js/marshal.js speaks: the kernel encodes vatParameters, host-send method names and its
-// own error values with it and peeks at bodies only in the ways §3.1 allows (single-slot
-// bodies, method names); the sidecar turns plain JSON arguments from gRPC into capdata and
-// renders capdata from vats as JSON for operators, the mailbox device and the scripted vats.
+// own error values with it and peeks at bodies only in the ways docs/KERNEL_SPEC.md §3.1 allows
+// (single-slot bodies, method names); the sidecar turns plain JSON arguments from gRPC into capdata
+// and renders capdata from vats as JSON for operators, the mailbox device and the scripted vats.
 // Abseil only (part of kernel_base).
 //
 // Encoding of plain data (what EncodePlain produces):
@@ -61,7 +61,7 @@ std::string ErrorBody(std::string_view message);
 // ErrorBody as capdata with no slots: the kernel's own rejection values.
 CapData ErrorData(std::string_view message);
 
-// Peeking at bodies (KERNEL_SPEC §3.1).
+// Peeking at bodies (docs/KERNEL_SPEC.md §3.1).
 // True if the body is exactly one slot reference to slot 0: #"$0", #"$0.<iface>" or #"&0".
 bool IsSingleSlotBody(std::string_view body);
 // The method name of a methargs body #["name", args], unescaped; "?" when not parseable.

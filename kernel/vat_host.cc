@@ -52,7 +52,7 @@ absl::StatusOr<std::vector<Resolution>> ResolutionsFromJson(const Json& j) {
   return out;
 }
 
-// {methargs, result} as in KERNEL_SPEC §3.2. `result` is written as null when absent.
+// {methargs, result} as in docs/KERNEL_SPEC.md §3.2. `result` is written as null when absent.
 Json MessageToJson(const CapData& methargs, const std::optional<std::string>& result) {
   Json m = Json::MakeObject();
   m.Set("methargs", CapDataToJson(methargs));

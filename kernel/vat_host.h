@@ -1,10 +1,10 @@
 // File: vat_host.h
 //
-// The seam between the kernel and whatever runs vat code (KERNEL_SPEC §3.5-§3.6, DESIGN §6).
-// The kernel hands a VatHost one delivery at a time for one vat; the vat makes synchronous
-// syscalls back through a SyscallHandler during the delivery; the host returns a DeliveryResult.
-// All references in these types are *vrefs* as the vat sees them, unvalidated text: the kernel's
-// translator validates them, and a bad one makes the syscall fail and dooms the vat.
+// The seam between the kernel and whatever runs vat code (docs/KERNEL_SPEC.md §3.5-§3.6,
+// docs/DESIGN.md §6). The kernel hands a VatHost one delivery at a time for one vat; the vat makes
+// synchronous syscalls back through a SyscallHandler during the delivery; the host returns a
+// DeliveryResult. All references in these types are *vrefs* as the vat sees them, unvalidated text:
+// the kernel's translator validates them, and a bad one makes the syscall fail and dooms the vat.
 //
 // Implementations: vats/ (SpiderMonkey, liveslots and raw JS vats) and
 // kernel/testing/fake_vat_host.h (scripted C++ vats for kernel unit tests).
@@ -62,7 +62,7 @@ struct VatDelivery {
   CapData vat_parameters;
   Json options;
 
-  // KERNEL_SPEC §3.5 array form, e.g. ["message","o+0",{"methargs":{...},"result":"p-60"}].
+  // docs/KERNEL_SPEC.md §3.5 array form, e.g. ["message","o+0",{"methargs":{...},"result":"p-60"}].
   Json ToJson() const;
   static absl::StatusOr<VatDelivery> FromJson(const Json& j);
 };
@@ -98,7 +98,7 @@ struct VatSyscall {
   std::vector<std::string> vrefs;
   std::string method;
 
-  // KERNEL_SPEC §3.6 array form, e.g. ["send","o-50",{"methargs":{...},"result":"p+5"}].
+  // docs/KERNEL_SPEC.md §3.6 array form, e.g. ["send","o-50",{"methargs":{...},"result":"p+5"}].
   Json ToJson() const;
   static absl::StatusOr<VatSyscall> FromJson(const Json& j);
 };
@@ -135,7 +135,7 @@ class SyscallHandler {
   virtual SyscallResult Syscall(const VatSyscall& syscall) = 0;
 };
 
-// Read access to a vat's committed transcript (DESIGN §6). Entry i is the JSON text
+// Read access to a vat's committed transcript (docs/KERNEL_SPEC.md §6). Entry i is the JSON text
 //   {"d": <delivery>, "sc": [[<syscall>, <syscall result>], ...], "r": <delivery result>}
 // with the forms of VatDelivery/VatSyscall/SyscallResult/DeliveryResult::ToJson(). The kernel
 // records an entry after every delivery to a vat whose VatSpec::use_transcript is true (aborted

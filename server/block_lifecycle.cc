@@ -925,7 +925,7 @@ absl::Status BlockLifecycle::Commit(const v1::CommitRequest& req, v1::CommitResp
   }
   Crash("commit_before_write", req.height());
   absl::Status s = kernel_->CommitBlock(commit_writes_, /*sync=*/true);
-  // DESIGN §7: a storage failure stops the process rather than risk a forked state.
+  // docs/DESIGN.md §7: a storage failure stops the process rather than risk a forked state.
   CHECK_STORAGE(s.ok()) << "commit of height " << req.height() << " failed: " << s.ToString();
   commit_writes_.clear();
   saved_height_ = req.height();

@@ -1,7 +1,7 @@
 // File: block_lifecycle.h
 //
-// The block lifecycle of DESIGN §2 over a Kernel: strict heights, genesis on an empty store,
-// actions consumed in order within the crank budget, one synced batch per Commit holding the
+// The block lifecycle of docs/DESIGN.md §2 over a Kernel: strict heights, genesis on an empty
+// store, actions consumed in order within the crank budget, one synced batch per Commit holding the
 // block's kernel writes and the host's keys (server/host_keys.h), and replay of the committed
 // height from the stored EndBlock response. The gRPC layer (grpc_services.h) is a thin adapter
 // over this class.

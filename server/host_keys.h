@@ -1,8 +1,8 @@
 // File: host_keys.h
 //
-// Every key the sidecar host writes (DESIGN §2, §5). All start with "host.": the kernel never
-// writes them and they are not part of the state hash. They are committed in the same batch as
-// the block's kernel writes, so they always describe the committed kernel state next to them.
+// Every key the sidecar host writes (docs/DESIGN.md §2, §5). All start with "host.": the kernel
+// never writes them and they are not part of the state hash. They are committed in the same batch
+// as the block's kernel writes, so they always describe the committed kernel state next to them.
 // The state hash (host.stateHash, host.stateHash.lanes) belongs to consensus/ and is named in
 // consensus/state_hash.h.
 //

@@ -1,7 +1,7 @@
 // File: inspector.h
 //
-// The Inspect service's queries (DESIGN §9) over the last committed state: every call takes a
-// fresh store snapshot, so it never sees the block in progress and needs no kernel thread. Keys
+// The Inspect service's queries (docs/DESIGN.md §9) over the last committed state: every call takes
+// a fresh store snapshot, so it never sees the block in progress and needs no kernel thread. Keys
 // are read through kernel/key_schema.h; tables are enumerated from their id counters, so
 // listings come in id order and page tokens are the next id to look at.
 //

@@ -1,7 +1,7 @@
 // File: kernel_thread.h
 //
-// The single thread that owns the kernel (DESIGN §1): gRPC handler threads hand it closures and
-// wait for their results, so kernel calls never overlap and run in arrival order.
+// The single thread that owns the kernel (docs/DESIGN.md §1): gRPC handler threads hand it closures
+// and wait for their results, so kernel calls never overlap and run in arrival order.
 //
 // Thread-safety: Call(), Post() and Stop() may be called from any thread. Call() and Post()
 // after Stop() return false without running the closure.

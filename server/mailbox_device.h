@@ -1,7 +1,7 @@
 // File: mailbox_device.h
 //
-// The mailbox device (DESIGN §6, issue 4): a native kernel Device through which vats exchange
-// numbered messages with peers outside the chain. Per peer it keeps
+// The mailbox device (docs/DESIGN.md §6, issue 4): a native kernel Device through which vats
+// exchange numbered messages with peers outside the chain. Per peer it keeps
 //   outbox                 numbered outbound message bodies not yet acknowledged by the peer
 //   ack                    the highest inbound number our vats acknowledged (sent to the peer)
 //   inbound_delivered      the highest inbound number handed to the handler (dedup)

@@ -1,4 +1,4 @@
-// swingsetd: the SwingSet kernel as a gRPC sidecar (DESIGN §1, §9).
+// swingsetd: the SwingSet kernel as a gRPC sidecar (docs/DESIGN.md §1, §9).
 //
 //   swingsetd [--listen HOST:PORT|unix:PATH] [--inspect-listen HOST:PORT|unix:PATH]
 //             [--tls-cert F --tls-key F --tls-client-ca F] [--insecure-allow-remote-lifecycle]

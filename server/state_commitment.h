@@ -1,7 +1,7 @@
 // File: state_commitment.h
 //
-// The sidecar's side of the consensus state hash (DESIGN §5, docs/STATE_HASH.md): it keeps the
-// committed LtHash16 lanes in memory and, at each end of block, folds the block's net writes
+// The sidecar's side of the consensus state hash (docs/DESIGN.md §5, docs/STATE_HASH.md): it keeps
+// the committed LtHash16 lanes in memory and, at each end of block, folds the block's net writes
 // into a copy of them with consensus::ApplyWrites, reading old values from the committed store.
 // The cost is O(block writes): one store read and at most two LtHash elements per consensus
 // write, never a scan. The result travels to the store in the block's commit batch as the two

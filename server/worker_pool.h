@@ -1,7 +1,7 @@
 // File: worker_pool.h
 //
 // A small fixed pool of low-priority threads with a bounded queue, for work that must never
-// slow the kernel thread down (the Inspect queries, DESIGN §9): each worker lowers its own
+// slow the kernel thread down (the Inspect queries, docs/DESIGN.md §9): each worker lowers its own
 // scheduling priority (SCHED_BATCH and a nice value, per thread), and a full queue refuses new
 // work instead of growing.
 //

@@ -1,4 +1,4 @@
-// Bad input (DESIGN §7): malformed and oversized requests, unknown vats and methods, bad
+// Bad input (docs/DESIGN.md §7): malformed and oversized requests, unknown vats and methods, bad
 // args_json, unknown peers and out-of-order calls get a clear error status naming the field,
 // change nothing, and the server keeps serving.
 

@@ -1,4 +1,4 @@
-// Crash recovery (DESIGN §2): swingsetd is killed with SIGKILL at random points - inside
+// Crash recovery (docs/DESIGN.md §2): swingsetd is killed with SIGKILL at random points - inside
 // EndBlock, between EndBlock and Commit, just before and just after the commit write, and at
 // random moments from outside - then restarted and re-driven from the driver's own view of the
 // last committed height, as the Go app would. Every block's state hash must equal the one from an

@@ -1,5 +1,5 @@
-// Determinism (DESIGN §5): two swingsetd processes on separate data dirs, fed identical blocks,
-// return identical hashes, mailboxes, results and settlements every block, and end with
+// Determinism (docs/DESIGN.md §5): two swingsetd processes on separate data dirs, fed identical
+// blocks, return identical hashes, mailboxes, results and settlements every block, and end with
 // identical consensus state.
 
 #include <gtest/gtest.h>

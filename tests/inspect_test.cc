@@ -1,5 +1,5 @@
-// Inspect (DESIGN §9) over committed state, and server reflection (v1alpha) describing every
-// service including grpc.health.v1.Health, so generic clients (grpcurl) need no .proto files.
+// Inspect (docs/DESIGN.md §9) over committed state, and server reflection (v1alpha) describing
+// every service including grpc.health.v1.Health, so generic clients (grpcurl) need no .proto files.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

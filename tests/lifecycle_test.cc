@@ -1,5 +1,5 @@
-// Block lifecycle through gRPC and LevelDB (DESIGN §2): strict heights with no state change on
-// rejection, byte-identical replay of the committed height, and the crank budget carrying work
+// Block lifecycle through gRPC and LevelDB (docs/DESIGN.md §2): strict heights with no state change
+// on rejection, byte-identical replay of the committed height, and the crank budget carrying work
 // into later blocks.
 
 #include <gmock/gmock.h>

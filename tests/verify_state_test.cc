@@ -1,6 +1,6 @@
-// `swingsetd verify-state` (DESIGN §5): after a long randomized run the full-scan recomputation
-// agrees with the committed state hash; flipping one stored byte of a consensus value makes it
-// disagree; non-consensus keys do not matter; a locked store is reported as such.
+// `swingsetd verify-state` (docs/DESIGN.md §5): after a long randomized run the full-scan
+// recomputation agrees with the committed state hash; flipping one stored byte of a consensus value
+// makes it disagree; non-consensus keys do not matter; a locked store is reported as such.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

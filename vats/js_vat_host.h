@@ -1,6 +1,6 @@
 // File: js_vat_host.h
 //
-// The SpiderMonkey implementation of the kernel's VatHost (kernel/vat_host.h, DESIGN §6).
+// The SpiderMonkey implementation of the kernel's VatHost (kernel/vat_host.h, docs/DESIGN.md §6).
 //
 // Each vat is one global in its own compartment and zone of a single JSContext (JsEngine) on
 // the kernel thread. The realm gets SES lockdown() (SES evaluated from its ES modules, which the
@@ -20,7 +20,7 @@
 //                     dispatch(vatDeliveryObject); syscall.send(target, methargs, result),
 //                     subscribe, resolve, exit, vatstoreGet/Set/Delete/GetNextKey, dropImports,
 //                     retireImports, retireExports, abandonExports, callNow mirror
-//                     KERNEL_SPEC §3.6 (vatstoreGet* return undefined for a missing key).
+//                     docs/KERNEL_SPEC.md §3.6 (vatstoreGet* return undefined for a missing key).
 //
 // VatSpec::limits (genesis caps) are enforced inside the realm by js/vat_limits.js, evaluated
 // before SES: ArrayBuffer/TypedArray sizes (per buffer and per delivery) and the length of

@@ -1,4 +1,4 @@
-// liveslots.js: the layer between a vat's objects and the kernel's vrefs (DESIGN §4, §6).
+// liveslots.js: the layer between a vat's objects and the kernel's vrefs (docs/DESIGN.md §4, §6).
 //
 // Tables (one instance per vat):
 //   slotToVal            object vref -> WeakRef(object)   imports (Presences) and exports
@@ -746,7 +746,7 @@
       registerExport('o+0', root);
     }
 
-    // Delivery entry point: `vd` is KERNEL_SPEC §3.5 array form. Returns a promise that
+    // Delivery entry point: `vd` is docs/KERNEL_SPEC.md §3.5 array form. Returns a promise that
     // rejects if the delivery itself failed (the host then reports an error result).
     function dispatch(vd) {
       // Indexed, not destructured: under SES's override taming Array.prototype[@@iterator] is

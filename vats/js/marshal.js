@@ -1,4 +1,4 @@
-// marshal.js: capdata {body, slots} in the "smallcaps" body format (KERNEL_SPEC §3.1).
+// marshal.js: capdata {body, slots} in the "smallcaps" body format (docs/KERNEL_SPEC.md §3.1).
 //
 // body = "#" + JSON. Inside the JSON:
 //   null, booleans, finite numbers (-0 written as 0), plain strings      as themselves

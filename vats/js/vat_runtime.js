@@ -4,7 +4,7 @@
 // lockdown(), then pass_style.js, marshal.js, liveslots.js and this file, calling each installer
 // with the same private namespace object `ns`, and then ns.boot(host, config). `host` holds
 // three natives:
-//   host.syscall(jsonText) -> jsonText   one KERNEL_SPEC §3.6 syscall and its result (null
+//   host.syscall(jsonText) -> jsonText   one docs/KERNEL_SPEC.md §3.6 syscall and its result (null
 //                                        for the common ['ok', null])
 //   host.fatal(text)                     marks the current delivery as failed
 //   host.log(text)                       console output (not consensus)
