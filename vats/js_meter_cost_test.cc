@@ -94,6 +94,16 @@ const cases = {
     }
     return out;
   },
+  listings: () => {
+    const o = { b: 1, a: 2, [Symbol.iterator]: 3 };
+    Object.defineProperty(o, 'hidden', { value: 4 });
+    const p = new Proxy(o, { ownKeys: () => ['a', 'hidden'] });
+    const d = Object.getOwnPropertyDescriptors(o);
+    return [Reflect.ownKeys(o).map(String), Object.keys(o), Object.getOwnPropertyNames(o),
+            Object.keys(d), d.hidden.enumerable, Reflect.ownKeys(p), Object.keys(p),
+            Object.keys('str'), Object.getOwnPropertyNames([1]),
+            Object.keys(Object.getOwnPropertyDescriptors(p))];
+  },
   collections: () => {
     class M extends Map { get kind() { return 'M'; } }
     const m = new Map();
@@ -118,6 +128,9 @@ const probes = {
   parse: () => JSON.parse('[1,{"a":2},"abcdefghijkl"]'),
   parseReviver: () => JSON.parse('[1,{"a":2}]', (k, v) => v),
   stringify: () => JSON.stringify(['send', 'o-1', { body: '#[1]', slots: [] }]),
+  ownKeys: () => Reflect.ownKeys({ a: 1, b: 2 }),
+  keys: () => Object.keys({ a: 1, b: 2, c: 3 }),
+  descriptors: () => Object.getOwnPropertyDescriptors({ a: 1, b: 2 }),
   newMap: () => new Map(),
   newSet: () => new Set([1, 2]),
 };
@@ -191,7 +204,7 @@ std::vector<Outcome> RunOn(uint32_t version,
 std::vector<std::pair<std::string, std::string>> CaseCalls() {
   std::vector<std::pair<std::string, std::string>> calls;
   for (const char* c : {"strings", "stringErrors", "arrays", "arrayErrors", "applies", "json",
-                        "collections"}) {
+                        "collections", "listings"}) {
     calls.push_back({"run", StrCat("[\"", c, "\"]")});
   }
   return calls;
@@ -241,7 +254,8 @@ std::vector<uint64_t> ChargesPerCall(uint32_t version, const std::vector<std::st
 TEST(JsMeterCostTest, VersionTwoChargesAsVersionOne) {
   const std::vector<std::string> names = {
       "startsWith", "indexOf", "slice", "arraySlice", "map", "reduce", "includes",
-      "rapply", "fapply", "parse", "parseReviver", "stringify", "newMap", "newSet"};
+      "rapply", "fapply", "parse", "parseReviver", "stringify", "ownKeys", "keys", "descriptors",
+      "newMap", "newSet"};
   std::vector<uint64_t> v1 = ChargesPerCall(1, names), v2 = ChargesPerCall(2, names);
   for (size_t i = 0; i < names.size(); ++i) {
     // Every probe costs its arrow (1) and a loop iteration (1) besides the builtin.
@@ -255,6 +269,7 @@ TEST(JsMeterCostTest, VersionTwoChargesAsVersionOne) {
   EXPECT_EQ(v2[0], 2u + 3u);
   EXPECT_EQ(v2[9], 2u + 7u);
   EXPECT_EQ(v2[4], 2u + 4u + 3u);  // map: 1 + length, and its callback three times
+  EXPECT_EQ(v2[13], 2u + 4u);      // Object.keys: 1 + three keys
 }
 
 // A recursion through a hand-wrapped builtin that calls back into vat code still meets the

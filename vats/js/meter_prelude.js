@@ -362,6 +362,7 @@ const $__sp = (() => {
       },
     }[name];
     defineProperty(obj, name, { ...desc, value: wrapper });
+    originalOf.set(wrapper, original);
   };
   for (const name of ['keys', 'values', 'entries', 'getOwnPropertyNames',
                       'getOwnPropertySymbols']) {
@@ -495,6 +496,31 @@ const $__sp = (() => {
         }
       },
     }).apply);
+    // Own-key listings (harden() lists every object it freezes), after the call by what they
+    // return, as the generic listing wrapper.
+    fast(Reflect, 'ownKeys', original => ({
+      ownKeys(o) {
+        const r = original(o);
+        charge(1 + r.length);
+        return r;
+      },
+    }).ownKeys);
+    for (const name of ['keys', 'getOwnPropertyNames']) {
+      fast(Object, name, original => ({
+        [name](o) {
+          const r = original(o);
+          charge(1 + r.length);
+          return r;
+        },
+      })[name]);
+    }
+    fast(Object, 'getOwnPropertyDescriptors', original => ({
+      getOwnPropertyDescriptors(o) {
+        const r = original(o);
+        charge(1 + ownKeys(r).length);
+        return r;
+      },
+    }).getOwnPropertyDescriptors);
     // JSON.parse without a reviver builds plain data and runs no code.
     fast(JSON, 'parse', (original, generic) => ({
       parse(text, reviver) {
