@@ -52,14 +52,15 @@ bool g_jit = true;
 bool g_lite_lockdown = false;  // --lite-lockdown: js/lite_lockdown.js instead of SES
 bool g_ses_bundle = false;     // --ses-bundle: SES from ses.umd.js, not its ES modules
 int g_extra_vats = 0;
-bool g_metered = false;         // --metered: every vat metered (kMeterVersion, 1e8 / 1000)
+bool g_metered = false;         // --metered: every vat metered (1e8 computrons / depth 1000)
+int g_meter_version = kMeterVersion;  // --meter-version: the meter version of metered vats
 
 // A genesis vat, metered when the command line asks for it.
 VatConfig BenchVat(std::string name, std::string source) {
   VatConfig v{std::move(name), std::move(source)};
   if (g_metered) {
     v.meter = Json::MakeObject();
-    v.meter.Set("version", static_cast<int64_t>(kMeterVersion));
+    v.meter.Set("version", g_meter_version);
     v.meter.Set("computrons", int64_t{100'000'000});
     v.meter.Set("maxDepth", 1000);
   }
@@ -474,7 +475,7 @@ void Compute() {
     spec.vat_id = VatId(1);
     spec.name = "compute";
     spec.source = kComputeVat;
-    if (metered) spec.options_json = StrCat(R"({"meter":{"version":)", kMeterVersion,
+    if (metered) spec.options_json = StrCat(R"({"meter":{"version":)", g_meter_version,
                                           R"(,"computrons":10000000000,"maxDepth":1000}})");
     CHECK_OK(host->LoadVat(spec));
     VatDelivery d;
@@ -512,6 +513,8 @@ void Micro(uint64_t n) {
   spec.vat_id = VatId(1);
   spec.name = "micro";
   spec.source = kIdleVat;
+  if (g_metered) spec.options_json = StrCat(R"({"meter":{"version":)", g_meter_version,
+                                            R"(,"computrons":1000000000000,"maxDepth":1000}})");
   CHECK_OK(host->LoadVat(spec));
   VatDelivery d;
   d.type = VatDelivery::Type::kStartVat;
@@ -612,6 +615,7 @@ int main(int argc, char** argv) {
     else if (a == "--reap") g_reap = next();
     else if (a == "--no-jit") g_jit = false;
     else if (a == "--metered") g_metered = true;
+    else if (a == "--meter-version") g_meter_version = std::stoi(next());
     else if (a == "--lite-lockdown") g_lite_lockdown = true;
     else if (a == "--ses-bundle") g_ses_bundle = true;
     else if (a == "--churn-reap") g_churn_reap = next();
@@ -624,6 +628,7 @@ int main(int argc, char** argv) {
                    "                [--reap never|1|both] [--churn-reap interval|1|both]\n"
                    "                [--reap-interval D] [--no-jit] [--extra-vats K]\n"
                    "                [--lite-lockdown] [--ses-bundle] [--metered]\n"
+                   "                [--meter-version V]\n"
                    "  --only pingpong   N sequential E(b).ping(i) round trips (--reap: never, after\n"
                    "                    every delivery, or both runs)\n"
                    "  --only churn      N sequential E(b).take(Far(...)); --churn-reap: a genesis\n"
@@ -640,8 +645,10 @@ int main(int argc, char** argv) {
                    "                    (experimental host option, off by default)\n"
                    "  --ses-bundle      load SES from its UMD bundle (as before), not its ES\n"
                    "                    modules (for comparison)\n"
-                   "  --metered         every vat metered (the newest meter version, 1e8\n"
-                   "                    computrons per delivery, depth 1000)\n"
+                   "  --metered         every vat metered (1e8 computrons per delivery, depth\n"
+                   "                    1000)\n"
+                   "  --meter-version V the meter version of metered vats (and of --only compute);\n"
+                   "                    default the newest\n"
                    "  default: pingpong, churn, reap, idle; N = --n (default 10000)\n");
       return help ? 0 : 2;
     }

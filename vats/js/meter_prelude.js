@@ -92,6 +92,8 @@ const $__sp = (() => {
   // Nesting depth of proxies and bound functions (below); made before WeakMap is wrapped, since
   // nothing in this prelude may be charged (the meter is armed only after it).
   const nesting = new WeakMap();
+  // wrapper -> the builtin it wraps (version 2 replaces some wrappers; see the end).
+  const originalOf = new WeakMap();
   // A charge of n computrons (n rounded down; NaN and negatives are 0).
   const charge = n => {
     const c = n > 0 ? (n < MAX ? floor(n) : MAX) : 0;
@@ -140,6 +142,7 @@ const $__sp = (() => {
     }[name];
     defineProperty(wrapper, 'length', { value: original.length });
     defineProperty(obj, name, { ...desc, value: wrapper });
+    originalOf.set(wrapper, original);
   };
   // The same for a function whose cost is known only from its result.
   const chargedAfter = (obj, name, cost) => {
@@ -155,6 +158,7 @@ const $__sp = (() => {
     }[name];
     defineProperty(wrapper, 'length', { value: original.length });
     defineProperty(obj, name, { ...desc, value: wrapper });
+    originalOf.set(wrapper, original);
   };
 
   // Arrays and typed arrays: one computron per element the method may visit.
@@ -189,6 +193,11 @@ const $__sp = (() => {
     const desc = getOwnPropertyDescriptor(globalThis, ctor.name);
     const wrapper = function (iterable) {
       if (new.target === undefined) return apply(ctor, this, arguments);
+      // Version 2: `new Map()` constructs the original directly (the same charge).
+      if ($__v >= 2 && iterable === undefined && new.target === wrapper) {
+        charge(1);
+        return new ctor();
+      }
       charge(1 + sizeOf(iterable));
       return construct(ctor, arguments, new.target === wrapper ? ctor : new.target);
     };
@@ -243,6 +252,11 @@ const $__sp = (() => {
   // exponential in a DAG's size, so it cannot be charged by input size).
   charged(JSON, 'parse', (self, [text]) => 1 + stringLength(text) / 4);
   const jsonStringify = JSON.stringify;
+  // Version 2: one replacer for every call, its charge inline (the same charge as version 1's).
+  const countValue = (key, v) => {
+    if (--$__m.c < 0) $__r();
+    return v;
+  };
   defineProperty(JSON, 'stringify', {
     ...getOwnPropertyDescriptor(JSON, 'stringify'),
     value: {
@@ -261,6 +275,8 @@ const $__sp = (() => {
           const out = apply(jsonStringify, JSON, [value, replacer, space]);
           charge(stringLength(out) / 16);
           return out;
+        } else if ($__v >= 2) {
+          counted = countValue;
         } else {
           counted = (key, v) => {
             charge(1);
@@ -350,6 +366,7 @@ const $__sp = (() => {
       },
     }[name];
     defineProperty(obj, name, { ...desc, value: wrapper });
+    originalOf.set(wrapper, original);
   };
   for (const name of ['keys', 'values', 'entries', 'getOwnPropertyNames',
                       'getOwnPropertySymbols']) {
@@ -360,6 +377,166 @@ const $__sp = (() => {
   listing(Object, 'getOwnPropertyDescriptors', r => ownKeys(r).length);
   charged(Object, 'assign', (self, args) => 1 + args.length);
   charged(Object, 'fromEntries', (self, [src]) => 1 + sizeOf(src));
+  // Version 2: hand-written wrappers for the charged builtins on liveslots', marshal's and SES's
+  // hot paths (SES's uncurryThis calls Reflect.apply for every uncurried method call). They
+  // charge what the generic wrappers above charge, before the call, but without a rest array,
+  // and each is a function of its own, so the engine sees one callee per call site instead of
+  // the generic wrapper's megamorphic `apply(original, this, args)`. (Reflect.apply and
+  // JSON.parse cost one computron less than in version 1: their generic cost functions
+  // destructure the argument list, and that array iteration reaches instrumented code installed
+  // after this prelude, which ticks.)
+  // Where the arguments are primitives that the builtin cannot turn into a call back into vat
+  // code (a string `this` and string or absent arguments, JSON.parse without a reviver, `new
+  // Map()`), the call also skips the depth level and its try/finally: the builtin runs no JS, so
+  // it adds no JS frame that could recur. Any other argument takes the generic wrapper.
+  if ($__v >= 2) {
+    const fast = (obj, name, make) => {
+      const desc = getOwnPropertyDescriptor(obj, name);
+      const generic = desc.value;
+      const original = originalOf.get(generic);
+      if (original === undefined) throw Error(`meter prelude: ${name} is not wrapped`);
+      const wrapper = make(original, generic);
+      defineProperty(wrapper, 'length', { value: original.length });
+      defineProperty(obj, name, { ...desc, value: wrapper });
+      originalOf.set(wrapper, original);
+    };
+    // A string scan: one computron per 16 characters of `this` (perChars), the same as the
+    // generic wrapper; the fast path when `this` and the search are strings and the position is
+    // absent or a number (ToString/ToNumber of those run no code).
+    const isPosition = p => p === undefined || typeof p === 'number';
+    for (const name of ['startsWith', 'endsWith', 'includes', 'indexOf']) {
+      fast(String.prototype, name, (original, generic) => ({
+        [name](search, position) {
+          if (typeof this === 'string' && typeof search === 'string' && isPosition(position)) {
+            charge(1 + this.length / 16);
+            return original.call(this, search, position);
+          }
+          return apply(generic, this, arguments);
+        },
+      })[name]);
+    }
+    // A string copy, charged after by its result as the generic wrapper does (its work is
+    // bounded by the string the vat already has).
+    fast(String.prototype, 'slice', (original, generic) => ({
+      slice(start, end) {
+        if (typeof this === 'string' && isPosition(start) && isPosition(end)) {
+          const r = original.call(this, start, end);
+          charge(1 + r.length / 16);
+          return r;
+        }
+        return apply(generic, this, arguments);
+      },
+    }).slice);
+    // The same for arrays: `slice` of a plain array (its `constructor` is read for the result's
+    // species, as it is through the generic wrapper, which counts no depth either).
+    fast(Array.prototype, 'slice', (original, generic) => ({
+      slice(start, end) {
+        if (isArray(this) && isPosition(start) && isPosition(end)) {
+          const r = original.call(this, start, end);
+          charge(1 + lengthOf(r));
+          return r;
+        }
+        return apply(generic, this, arguments);
+      },
+    }).slice);
+    // Element visitors with up to two arguments, each of which they treat the same absent or
+    // undefined: 1 + length, one level of depth around the call, as the generic wrapper.
+    const visitors = [
+      'map', 'forEach', 'filter', 'some', 'every', 'find', 'findIndex', 'includes', 'indexOf',
+      'join',
+    ];
+    for (const name of visitors) {
+      fast(Array.prototype, name, original => ({
+        [name](callback, thisArg) {
+          charge(1 + lengthOf(this));
+          const d = ++$__m.d;
+          if (d > $__m.L) $__deep();
+          try {
+            return original.call(this, callback, thisArg);
+          } finally {
+            $__m.d = d - 1;
+          }
+        },
+      })[name]);
+    }
+    // reduce and reduceRight: an absent initial value is not an undefined one.
+    for (const name of ['reduce', 'reduceRight']) {
+      fast(Array.prototype, name, original => ({
+        [name](callback, initialValue) {
+          charge(1 + lengthOf(this));
+          const d = ++$__m.d;
+          if (d > $__m.L) $__deep();
+          try {
+            return arguments.length < 2 ? original.call(this, callback) :
+              original.call(this, callback, initialValue);
+          } finally {
+            $__m.d = d - 1;
+          }
+        },
+      })[name]);
+    }
+    // apply: 1 + the argument count, one level of depth around the call.
+    fast(Reflect, 'apply', original => ({
+      apply(target, thisArgument, argumentsList) {
+        charge(1 + lengthOf(argumentsList));
+        const d = ++$__m.d;
+        if (d > $__m.L) $__deep();
+        try {
+          return original(target, thisArgument, argumentsList);
+        } finally {
+          $__m.d = d - 1;
+        }
+      },
+    }).apply);
+    fast(Function.prototype, 'apply', original => ({
+      apply(thisArg, argArray) {
+        charge(1 + lengthOf(argArray));
+        const d = ++$__m.d;
+        if (d > $__m.L) $__deep();
+        try {
+          return original.call(this, thisArg, argArray);
+        } finally {
+          $__m.d = d - 1;
+        }
+      },
+    }).apply);
+    // Own-key listings (harden() lists every object it freezes), after the call by what they
+    // return, as the generic listing wrapper.
+    fast(Reflect, 'ownKeys', original => ({
+      ownKeys(o) {
+        const r = original(o);
+        charge(1 + r.length);
+        return r;
+      },
+    }).ownKeys);
+    for (const name of ['keys', 'getOwnPropertyNames']) {
+      fast(Object, name, original => ({
+        [name](o) {
+          const r = original(o);
+          charge(1 + r.length);
+          return r;
+        },
+      })[name]);
+    }
+    fast(Object, 'getOwnPropertyDescriptors', original => ({
+      getOwnPropertyDescriptors(o) {
+        const r = original(o);
+        charge(1 + ownKeys(r).length);
+        return r;
+      },
+    }).getOwnPropertyDescriptors);
+    // JSON.parse without a reviver builds plain data and runs no code.
+    fast(JSON, 'parse', (original, generic) => ({
+      parse(text, reviver) {
+        if (typeof text === 'string' && reviver === undefined) {
+          charge(1 + text.length / 4);
+          return original(text);
+        }
+        return apply(generic, this, arguments);
+      },
+    }).parse);
+  }
+
   // Version 2: builtins that recurse natively over nested data. SpiderMonkey stops a native
   // recursion at its stack limit, whose depth depends on the node (stack size, JIT tier), and
   // vat code run inside (getters, proxy traps, a reviver) would have ticked a node-dependent
