@@ -261,6 +261,12 @@ TEST(JsMeterCostTest, VersionTwoChargesAsVersionOne) {
     // Every probe costs its arrow (1) and a loop iteration (1) besides the builtin.
     EXPECT_GE(v1[i], 3u) << names[i];
     // (JSON.stringify goes through js/vat_limits.js's wrapper, which calls Reflect.apply.)
+    if (names[i] == "parseReviver") {
+      // Version 2 walks the reviver's values on an explicit stack, one computron per value
+      // (js_native_recursion_test.cc): more than version 1's native walk.
+      EXPECT_GT(v2[i], v1[i]) << names[i];
+      continue;
+    }
     uint64_t less = names[i] == "rapply" || names[i] == "parse" || names[i] == "stringify";
     EXPECT_EQ(v2[i] + less, v1[i]) << names[i] << ": v1 " << v1[i] << ", v2 " << v2[i];
   }

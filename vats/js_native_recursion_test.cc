@@ -1,5 +1,6 @@
 // Meter version 2: builtins that recurse natively over nested data (Array.prototype.flat,
-// JSON.parse with a reviver) run on an explicit stack in the meter prelude. They must behave as
+// JSON.parse with a reviver) run on an explicit stack in the meter prelude, and
+// JSON.stringify's replacer follows the nesting to stop it at the depth limit. They must behave as
 // the engine's own (compared with an unmetered vat on a table of cases), and nesting far deeper
 // than any native stack must give the same outcome and computrons with JIT on and off.
 
@@ -81,6 +82,24 @@ const cases = {
   reviveNotFunction: () => JSON.parse('[1]', 5),
   reviveThrows: () => JSON.parse('[1]', () => { throw RangeError('no'); }),
   reviveBadText: () => JSON.parse('{', (k, v) => v),
+  stringifyNested: () => JSON.stringify({ a: [1, { b: 2, c: [3, [4, { d: null }]] }], e: 'x' }),
+  stringifyReplacer: () =>
+    JSON.stringify({ a: 1, b: [2, 3], c: { d: 4 } }, function (k, v) {
+      if (k === 'a') return { wrapped: [v] };
+      return typeof v === 'number' ? v + 1 : v;
+    }),
+  stringifyToJSON: () => {
+    const inner = { toJSON() { return JSON.stringify({ deep: [[1], { x: [2] }] }); } };
+    return JSON.stringify({ a: [inner, { b: inner }], c: [[[]]] }, null, 2);
+  },
+  stringifyDag: () => {
+    const leaf = { v: [1, 2] };
+    const mid = [leaf, leaf, { l: leaf }];
+    return JSON.stringify({ m: mid, n: mid });
+  },
+  stringifyModerate: () => JSON.stringify(nest(300, 'leaf')).length,
+  stringifyCycle: () => { const o = {}; o.o = [o]; return JSON.stringify(o); },
+  stringifyDeep: () => JSON.stringify(nest(300000, 'leaf')).length,
   reviveDeep: () => {
     let count = 0;
     JSON.parse(deepText(300000), (k, v) => { count += 1; return v; });
@@ -104,7 +123,8 @@ const char* const kSemanticCases[] = {
     "flatDefault", "flatTwo", "flatInfinity", "flatHoles", "flatNegative", "flatStringDepth",
     "flatNaN", "flatValueOf", "flatArrayLike", "flatGetters", "flatSpecies", "flatNull",
     "flatLengthAndName", "reviveBasic", "reviveOrder", "reviveDelete", "reviveReplaceParent",
-    "reviveRoot", "reviveNotFunction", "reviveThrows", "reviveBadText",
+    "reviveRoot", "reviveNotFunction", "reviveThrows", "reviveBadText", "stringifyNested",
+    "stringifyReplacer", "stringifyToJSON", "stringifyDag", "stringifyModerate", "stringifyCycle",
 };
 
 struct Outcome {
@@ -182,6 +202,17 @@ TEST(NativeRecursionTest, NestingDeeperThanAnyStackIsTheSameEverywhere) {
     EXPECT_EQ(jit[i].answer, nojit[i].answer) << names[i];
     EXPECT_EQ(jit[i].computrons, nojit[i].computrons) << names[i];
   }
+}
+
+// JSON.stringify recurses natively; its replacer follows the nesting, so a structure nested far
+// deeper than the depth limit stops there (uncatchably), the same with the JIT on and off.
+TEST(NativeRecursionTest, StringifyOfDeepNestingStopsAtTheDepthLimit) {
+  Outcome jit = RunAll(kMeterVersion, true, {"stringifyDeep"})[0];
+  Outcome nojit = RunAll(kMeterVersion, false, {"stringifyDeep"})[0];
+  EXPECT_FALSE(jit.ok);
+  EXPECT_THAT(jit.error, HasSubstr("call depth limit"));
+  EXPECT_EQ(jit.error, nojit.error);
+  EXPECT_EQ(jit.computrons, nojit.computrons);
 }
 
 }  // namespace

@@ -185,6 +185,10 @@ inline const Case kCorpus[] = {
      "() => { let a = [1]; for (let i = 0; i < 5000; i += 1) a = [a]; progress = 1; "
      "return a.flat(Infinity).length; }",
      End::kReturns, "[]", 2'000'000, 400, "1"},
+    {"stringifyDeep",
+     "() => { let a = [1]; for (let i = 0; i < 5000; i += 1) a = [a]; progress = 1; "
+     "return JSON.stringify(a).length; }",
+     End::kDepth},
     {"reviverDeep",
      "() => { const t = `${'['.repeat(5000)}1${']'.repeat(5000)}`; let n = 0; "
      "JSON.parse(t, (k, v) => { n += 1; return v; }); return n; }",

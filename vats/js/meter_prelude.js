@@ -252,10 +252,46 @@ const $__sp = (() => {
   // exponential in a DAG's size, so it cannot be charged by input size).
   charged(JSON, 'parse', (self, [text]) => 1 + stringLength(text) / 4);
   const jsonStringify = JSON.stringify;
-  // Version 2: one replacer for every call, its charge inline (the same charge as version 1's).
-  const countValue = (key, v) => {
+  // Version 2: stringify recurses natively, one C++ frame per level of nesting, and stops at the
+  // engine's stack limit, a node-dependent depth (with vat code, toJSON or a replacer, having
+  // run before it): the replacer follows the nesting and ends the delivery at the depth limit.
+  // SpiderMonkey calls the replacer with the object being serialized as `this`, so the chain
+  // of holders from the root to it is a stack: pop to `this`, push the value when it is an
+  // object (whose members are next). Nested stringify calls (from a toJSON) stack above the
+  // outer call's holders, from `jsonBase`. One replacer for every call, its charge inline (the
+  // same charge as version 1's).
+  const jsonHolders = [];
+  let jsonBase = 0;
+  let jsonTop = 0;
+  const trackNesting = (holder, v) => {
+    let n = jsonTop;
+    while (n > jsonBase && jsonHolders[n - 1] !== holder) n -= 1;
+    if (n === jsonBase) {
+      jsonHolders[n] = holder;
+      n += 1;
+    }
+    if (typeof v === 'object' && v !== null) {
+      jsonHolders[n] = v;
+      n += 1;
+      if (n - jsonBase + $__m.d > $__m.L) $__deep();
+    }
+    jsonTop = n;
+  };
+  const countValue = function (key, v) {
     if (--$__m.c < 0) $__r();
+    trackNesting(this, v);
     return v;
+  };
+  const stringifyTracked = (value, replacer, space) => {
+    const savedBase = jsonBase;
+    jsonBase = jsonTop;
+    try {
+      return apply(jsonStringify, JSON, [value, replacer, space]);
+    } finally {
+      jsonHolders.length = jsonBase;  // no references kept past the call
+      jsonTop = jsonBase;
+      jsonBase = savedBase;
+    }
   };
   defineProperty(JSON, 'stringify', {
     ...getOwnPropertyDescriptor(JSON, 'stringify'),
@@ -264,6 +300,14 @@ const $__sp = (() => {
         charge(1);
         let counted;
         if (typeof replacer === 'function') {
+          if ($__v >= 2) {
+            return stringifyTracked(value, function (key, v) {
+              charge(1);
+              const r = apply(replacer, this, [key, v]);
+              trackNesting(this, r);
+              return r;
+            }, space);
+          }
           counted = function (key, v) {
             charge(1);
             return apply(replacer, this, [key, v]);
@@ -276,7 +320,7 @@ const $__sp = (() => {
           charge(stringLength(out) / 16);
           return out;
         } else if ($__v >= 2) {
-          counted = countValue;
+          return stringifyTracked(value, countValue, space);
         } else {
           counted = (key, v) => {
             charge(1);
