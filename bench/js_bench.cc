@@ -59,7 +59,7 @@ VatConfig BenchVat(std::string name, std::string source) {
   VatConfig v{std::move(name), std::move(source)};
   if (g_metered) {
     v.meter = Json::MakeObject();
-    v.meter.Set("version", 1);
+    v.meter.Set("version", static_cast<int64_t>(kMeterVersion));
     v.meter.Set("computrons", int64_t{100'000'000});
     v.meter.Set("maxDepth", 1000);
   }
