@@ -154,6 +154,9 @@ struct VatCodeLimits {
   uint64_t max_buffer_bytes = uint64_t{64} << 20;                // one ArrayBuffer / TypedArray
   uint64_t max_buffer_bytes_per_delivery = uint64_t{256} << 20;  // all buffers made in a delivery
   uint64_t max_string_length = uint64_t{1} << 25;                // UTF-16 units, from builtins
+  // Bits of a BigInt that an operator or conversion of a metered vat (meter version >= 2) may
+  // make; above it the operation throws RangeError (js/meter_prelude.js).
+  uint64_t max_bigint_bits = 262144;
 };
 // The newest meter version (docs/METERING.md) this build's vat hosts run. A vat's options may
 // name any version from 1 up to it; each is a fixed set of tick costs, and a vat keeps the

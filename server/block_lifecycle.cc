@@ -150,6 +150,7 @@ BlockParams BlockParams::FromProto(const v1::Params& p) {
       OrDefault(p.max_vat_buffer_bytes_per_delivery(), d.vat.code.max_buffer_bytes_per_delivery);
   b.vat.code.max_string_length =
       OrDefault(p.max_vat_string_length(), d.vat.code.max_string_length);
+  b.vat.code.max_bigint_bits = OrDefault(p.max_vat_bigint_bits(), d.vat.code.max_bigint_bits);
   b.vat.max_vatstore_bytes = OrDefault(p.max_vatstore_bytes(), d.vat.max_vatstore_bytes);
   b.vat.max_vatstore_bytes_per_delivery =
       OrDefault(p.max_vatstore_bytes_per_delivery(), d.vat.max_vatstore_bytes_per_delivery);
@@ -189,6 +190,7 @@ Json BlockParams::ToJson() const {
   j.Set("maxVatBufferBytes", Json(vat.code.max_buffer_bytes));
   j.Set("maxVatBufferBytesPerDelivery", Json(vat.code.max_buffer_bytes_per_delivery));
   j.Set("maxVatStringLength", Json(vat.code.max_string_length));
+  j.Set("maxVatBigintBits", Json(vat.code.max_bigint_bits));
   j.Set("maxVatstoreBytes", Json(vat.max_vatstore_bytes));
   j.Set("maxVatstoreBytesPerDelivery", Json(vat.max_vatstore_bytes_per_delivery));
   j.Set("meterVersion", Json(uint64_t{meter.version}));
@@ -214,6 +216,7 @@ BlockParams BlockParams::FromJson(const Json& j) {
   p.set_max_vat_buffer_bytes(get("maxVatBufferBytes"));
   p.set_max_vat_buffer_bytes_per_delivery(get("maxVatBufferBytesPerDelivery"));
   p.set_max_vat_string_length(get("maxVatStringLength"));
+  p.set_max_vat_bigint_bits(get("maxVatBigintBits"));
   p.set_max_vatstore_bytes(get("maxVatstoreBytes"));
   p.set_max_vatstore_bytes_per_delivery(get("maxVatstoreBytesPerDelivery"));
   p.set_meter_version(static_cast<uint32_t>(get("meterVersion")));
@@ -411,6 +414,7 @@ absl::Status BlockLifecycle::ValidateGenesis(const v1::Genesis& g) {
        {std::pair<const char*, uint64_t>{"max_vat_buffer_bytes", p.max_vat_buffer_bytes()},
         {"max_vat_buffer_bytes_per_delivery", p.max_vat_buffer_bytes_per_delivery()},
         {"max_vat_string_length", p.max_vat_string_length()},
+        {"max_vat_bigint_bits", p.max_vat_bigint_bits()},
         {"max_vatstore_bytes", p.max_vatstore_bytes()},
         {"max_vatstore_bytes_per_delivery", p.max_vatstore_bytes_per_delivery()},
         {"max_enqueued_per_delivery", p.max_enqueued_per_delivery()},

@@ -209,17 +209,24 @@ absl::StatusOr<std::string_view> JsInstrumenter::Instrument(std::string_view nam
 // ---------------------------------------------------------------------------------------------
 // The meter in a realm
 
-JSObject* InstallMeter(JSContext* cx, uint32_t version) {
+JSObject* InstallMeter(JSContext* cx, uint32_t version, const VatCodeLimits& limits) {
   CHECK(version >= 1 && version <= kMeterVersion) << "meter version " << version;
   JS_SetSecurityCallbacks(cx, &kSecurityCallbacks);
   JS::RootedObject global(cx, JS::CurrentGlobalOrNull(cx));
   JS::RootedValue v(cx, JS::Int32Value(static_cast<int32_t>(version)));
-  if (!global) return nullptr;
+  JS::RootedObject caps(cx, JS_NewPlainObject(cx));
+  if (!global || !caps) return nullptr;
   JS::RootedObject exhausted(
       cx, JS_GetFunctionObject(js::DefineFunctionWithReserved(cx, global, "$__meterExhausted",
                                                               &MeterExhausted, 0, 0)));
-  if (!exhausted || !JS_DefineFunction(cx, global, "$__meterTooDeep", &MeterTooDeep, 0, 0) ||
-      !JS_DefineProperty(cx, global, "$__meterVersion", v, JSPROP_ENUMERATE)) {
+  if (!exhausted ||
+      !JS_DefineProperty(cx, caps, "maxStringLength",
+                         static_cast<double>(limits.max_string_length), JSPROP_ENUMERATE) ||
+      !JS_DefineProperty(cx, caps, "maxBigintBits", static_cast<double>(limits.max_bigint_bits),
+                         JSPROP_ENUMERATE) ||
+      !JS_DefineFunction(cx, global, "$__meterTooDeep", &MeterTooDeep, 0, 0) ||
+      !JS_DefineProperty(cx, global, "$__meterVersion", v, JSPROP_ENUMERATE) ||
+      !JS_DefineProperty(cx, global, "$__meterLimits", caps, JSPROP_ENUMERATE)) {
     return nullptr;
   }
   if (version >= 2 && !DefineRegexNative(cx)) return nullptr;

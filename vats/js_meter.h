@@ -82,10 +82,11 @@ class JsInstrumenter {
   std::map<std::tuple<uint32_t, bool, std::string>, std::string, std::less<>> cache_;
 };
 
-// In the current realm: defines the meter natives, runs the meter prelude of meter `version`,
-// marks the realm as metered (eval, Function and WebAssembly compilation are refused in it), and
-// returns $__m. nullptr with an exception pending on failure.
-JSObject* InstallMeter(JSContext* cx, uint32_t version);
+// In the current realm: defines the meter natives, runs the meter prelude of meter `version`
+// (with the string and BigInt caps of `limits`, which its operator helpers enforce from version
+// 2), marks the realm as metered (eval, Function and WebAssembly compilation are refused in it),
+// and returns $__m. nullptr with an exception pending on failure.
+JSObject* InstallMeter(JSContext* cx, uint32_t version, const VatCodeLimits& limits);
 
 // $__m.c -= n, then what $__r does when c is below zero (refills it from the section's reserve,
 // or ends the delivery): for host natives that charge the meter. False when the delivery must

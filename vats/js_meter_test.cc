@@ -67,7 +67,8 @@ TEST(JsInstrumenterTest, WhatItInserts) {
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(*out,
             "export const g = x => {const $__d=++$__m.d;if($__d>$__m.L)$__deep();"
-            "if(--$__m.c<0)$__r();try{return ((x + 1))}finally{$__m.d=$__d-1}};");
+            "if(--$__m.c<0)$__r();try{let $__a0,$__b0,$__o0,$__k0;return ((($__a0=(x),"
+            "typeof $__a0==='number'?$__a0 + 1:$__add($__a0,1))))}finally{$__m.d=$__d-1}};");
 }
 
 // Meter version 1 is a consensus rule: what the instrumenter writes for it must never change

@@ -612,7 +612,7 @@ absl::Status JsVatHost::Impl::BuildRealm(const VatSpec& spec, JsVat* vat) {
   if (!JS::InitRealmStandardClasses(cx)) return TakeJsErrorStatus(cx, "standard classes");
   if (vat->meter_limits.metered()) {
     // Before anything else runs in the realm: from here on every script is instrumented.
-    vat->meter = InstallMeter(cx, vat->meter_limits.version);
+    vat->meter = InstallMeter(cx, vat->meter_limits.version, spec.limits);
     if (!vat->meter) return TakeJsErrorStatus(cx, "installing the meter");
     JS::RootedObject meter(cx, vat->meter);
     JS::RootedValue runner(cx);

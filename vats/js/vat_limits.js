@@ -21,8 +21,10 @@
 // vat realms), no structuredClone, no ArrayBuffer.prototype.transfer or resize, and no
 // WebAssembly (disabled for the whole context).
 //
-// String `+`, template literals and other builtins stay bounded by SpiderMonkey's own maximum
-// string length (a build constant, the same on every node running the pinned engine).
+// String `+` and template literals are capped at maxStringLength by the meter prelude's
+// operator helpers (meter version 2 and later); other builtins stay bounded by SpiderMonkey's
+// own maximum string length (a build constant, the same on every node running the pinned
+// engine).
 (function installVatLimits(limits) {
   'use strict';
   const g = globalThis;
