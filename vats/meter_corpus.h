@@ -41,7 +41,7 @@ struct Case {
   const char* expect = "";
 };
 
-// The corpus. BigInt / long-string operators get their lines here once they are charged.
+// The corpus.
 inline const Case kCorpus[] = {
     // Loops: the loop tick.
     {"spin", "() => { for (;;) { progress += 1; } }", End::kComputrons},
@@ -179,6 +179,18 @@ inline const Case kCorpus[] = {
     {"regexSplitLoop",
      "() => { const s = 'a,'.repeat(2000); for (;;) { progress += s.split(/,/).length; } }",
      End::kComputrons, "[]", 20'000'000},
+    // BigInt and long-string operators (meter version 2): charged by size, capped.
+    {"bigintSquare",
+     "() => { let x = 3n ** 4000n; for (;;) { x = (x * x) % (7n ** 2000n); progress += 1; } }",
+     End::kComputrons, "[]", 5'000'000},
+    {"bigintCap", "() => { progress = 1; return 1n << 1000000n; }", End::kReturns, "[]",
+     300'000, 400, "vat limit"},
+    {"stringDoubling", "() => { let s = 'ab'; for (;;) { s += s; progress += 1; } }",
+     End::kReturns, "[]", 2'000'000, 400, "vat limit"},
+    {"longCompare",
+     "() => { const a = 'x'.repeat(2 ** 20), b = 'x'.repeat(2 ** 20); "
+     "for (;;) { if (a < b) return 1; progress += 1; } }",
+     End::kComputrons},
     // Deep nesting: flat and a JSON.parse reviver on an explicit stack (js_native_recursion_test
     // goes far deeper; these stay small enough for the 16 MiB heap configuration).
     {"flatDeep",
