@@ -258,7 +258,8 @@ class ServicesImpl final : public Services {
 
  private:
   // Linking the generated health descriptors makes reflection able to describe the built-in
-  // health service (TOOLCHAIN §4 caveat 2).
+  // health service (without a reference to them the linker drops them, and grpcurl cannot list
+  // grpc.health.v1.Health).
   static void LinkHealthDescriptors() { (void)grpc::health::v1::HealthCheckResponse::descriptor(); }
 
   LifecycleService lifecycle_;

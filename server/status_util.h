@@ -1,7 +1,7 @@
 // File: status_util.h
 //
-// absl::Status -> grpc::Status: the only place in swingsetd that builds a grpc::Status
-// (STYLE §3.10). The canonical codes are the same numbers in both, so the code carries over
+// absl::Status -> grpc::Status: the only place in swingsetd that builds a grpc::Status (errors
+// cross the gRPC boundary here and nowhere else). The canonical codes are the same numbers in both, so the code carries over
 // unchanged and the message is kept.
 
 #ifndef SWINGSETD_SERVER_STATUS_UTIL_H_

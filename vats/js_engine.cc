@@ -1,4 +1,4 @@
-// SpiderMonkey start-up follows TOOLCHAIN.md §2 exactly: JS_Init once per process; per engine
+// SpiderMonkey start-up follows docs/SPIDERMONKEY.md §1 exactly: JS_Init once per process; per engine
 // JS_NewContext -> job queue -> JS::InitSelfHostedCode -> tuning and hooks; every root reset
 // before JS_DestroyContext; JS_ShutDown only after the last context is gone.
 
@@ -101,7 +101,7 @@ struct JsEngine::Roots {
   JS::PersistentRooted<JSObject*> job_runner;
 };
 
-// Our promise job queue (TOOLCHAIN §2 option (a)): jobs run only when the host drains them,
+// Our promise job queue (docs/SPIDERMONKEY.md §3): jobs run only when the host drains them,
 // after each delivery, on the same thread, in FIFO order.
 class JsEngine::JobQueueImpl : public JS::JobQueue {
  public:
@@ -221,7 +221,7 @@ void JsEngine::WatchdogLoop() {
 
 bool JsEngine::InterruptCallback(JSContext* cx) {
   JsEngine* e = FromContext(cx);
-  // Returning false terminates the running script uncatchably (TOOLCHAIN §2 "Interrupts").
+  // Returning false terminates the running script uncatchably (docs/SPIDERMONKEY.md §4).
   return !(e && e->watchdog_->TimedOut());
 }
 
@@ -275,7 +275,7 @@ JsEngine::JsEngine(const JsEngineOptions& options)
     : options_(options), owner_thread_(std::this_thread::get_id()) {
   CHECK(JsProcess::Initialized()) << "create a swingset::JsProcess before any JsEngine";
   CHECK(g_live_engines.load() == 0)
-      << "only one JsEngine (JSContext) per process thread is supported (TOOLCHAIN §2 pitfall 5)";
+      << "only one JsEngine (JSContext) per process thread is supported (docs/SPIDERMONKEY.md §1)";
   cx_ = JS_NewContext(options_.gc_max_bytes);
   CHECK(cx_) << "JS_NewContext failed";
   ++g_live_engines;

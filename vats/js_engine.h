@@ -1,6 +1,6 @@
 // File: js_engine.h
 //
-// RAII ownership of SpiderMonkey 102 for the vat host (TOOLCHAIN.md §2):
+// RAII ownership of SpiderMonkey 102 for the vat host (docs/SPIDERMONKEY.md):
 //
 //   JsProcess   JS_Init() in its constructor, JS_ShutDown() in its destructor. Exactly one per
 //               process, created before any JsEngine and destroyed after the last one (servers:
@@ -50,7 +50,7 @@ class JsProcess {
 struct JsEngineOptions {
   // Wall-clock budget of one Run() section (a delivery); 0 disables the watchdog.
   std::chrono::milliseconds watchdog_timeout{30000};
-  // JSGC_MAX_BYTES. The 32 MiB default makes the GC thrash (TOOLCHAIN §2 pitfall 7).
+  // JSGC_MAX_BYTES. The 32 MiB default makes the GC thrash (docs/SPIDERMONKEY.md §2).
   uint32_t gc_max_bytes = 1u << 30;
   // Native stack quota for JS recursion; exceeding it is a catchable "too much recursion".
   size_t native_stack_quota = 1u << 20;

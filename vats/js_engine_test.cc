@@ -123,7 +123,7 @@ TEST_F(JsEngineTest, FinalizersRunOnlyWhenTheHostRunsCleanup) {
   EXPECT_EQ(Run("fins.sort().join()"), "obj0,obj1,obj2,obj3,obj4");
 }
 
-// Hitting the real heap limit takes tens of seconds of GC thrash (TOOLCHAIN §2 pitfall 7), so
+// Hitting the real heap limit takes tens of seconds of GC thrash (docs/SPIDERMONKEY.md §2), so
 // the OOM report is provoked directly; it goes through the same callback.
 bool ReportOom(JSContext* cx, unsigned argc, JS::Value* vp) {
   JS_ReportOutOfMemory(cx);

@@ -2,7 +2,8 @@
 //
 // The one place where SpiderMonkey's error convention (a false/nullptr return with the
 // exception left pending on the context, or nothing pending for uncatchable termination) is
-// turned into text and absl::Status (STYLE.md §2 "JS exception inside a vat").
+// turned into text and absl::Status (a JS exception inside a vat fails that delivery, and its
+// text may reach the vat's termination reason).
 //
 // The text is deterministic for a deterministic failure ("TypeError: x is not a function
 // (vat.js:3:5)"): it may end up in a vat's termination reason, which the kernel records.

@@ -507,7 +507,7 @@ absl::Status JsVatHost::Impl::LoadSesModules(JsVat* vat) {
     }
   }
   // Records by path; the resolve hook is called several times per import edge and must return
-  // the same record each time (TOOLCHAIN §2).
+  // the same record each time (docs/SPIDERMONKEY.md §5).
   JS::RootedVector<JSObject*> records(cx);
   std::map<std::string, size_t> by_path;
 
@@ -744,7 +744,7 @@ absl::Status JsVatHost::Impl::LoadModules(JsVat* vat, const VatModules& modules)
   JS::RootedObject ns(cx, vat->ns);
 
   // Module records by key ("vat:<path>" or "host:<specifier>"); the resolve hook must return
-  // the same record every time (TOOLCHAIN §2: it is called several times per import edge).
+  // the same record every time (docs/SPIDERMONKEY.md §5: it is called several times per import edge).
   JS::RootedVector<JSObject*> records(cx);
   std::map<std::string, size_t> by_key;
 

@@ -1,5 +1,5 @@
 // GoogleTest environment for every vats/ test binary: JS_Init before the first test, and
-// JS_ShutDown after the last (each test destroys its own hosts and engines), as TOOLCHAIN §2
+// JS_ShutDown after the last (each test destroys its own hosts and engines), as docs/SPIDERMONKEY.md §1
 // pitfall 3 requires.
 
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 // File: fake_vat_host.h
 //
-// Scripted C++ vats for kernel unit tests (STYLE point 2): a VatHost whose vats are C++
+// Scripted C++ vats for kernel unit tests (never in production code paths): a VatHost whose vats are C++
 // functions chosen by the vat's source string. Every delivery is logged as text, so tests can
 // assert the exact deliveries each vat received, in order. Scripts make syscalls through VatCtx.
 
