@@ -626,17 +626,18 @@ const $__sp = (() => {
   let jsonBase = 0;
   let jsonTop = 0;
   const trackNesting = (holder, v) => {
+    // Only an object deepens the nesting; the holders above `holder` are popped lazily, at the
+    // next object (their members are done by then).
+    if (typeof v !== 'object' || v === null) return;
     let n = jsonTop;
     while (n > jsonBase && jsonHolders[n - 1] !== holder) n -= 1;
     if (n === jsonBase) {
       jsonHolders[n] = holder;
       n += 1;
     }
-    if (typeof v === 'object' && v !== null) {
-      jsonHolders[n] = v;
-      n += 1;
-      if (n - jsonBase + $__m.d > $__m.L) $__deep();
-    }
+    jsonHolders[n] = v;
+    n += 1;
+    if (n - jsonBase + $__m.d > $__m.L) $__deep();
     jsonTop = n;
   };
   const countValue = function (key, v) {
