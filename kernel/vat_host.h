@@ -161,7 +161,7 @@ struct VatCodeLimits {
 // The newest meter version (docs/METERING.md) this build's vat hosts run. A vat's options may
 // name any version from 1 up to it; each is a fixed set of tick costs, and a vat keeps the
 // version it was created with (the instrumenter and the prelude gate every change on it).
-inline constexpr uint32_t kMeterVersion = 2;
+inline constexpr uint32_t kMeterVersion = 3;
 
 // What the kernel recorded when the vat was created; handed to the host so it can (re)build the
 // vat lazily, e.g. after a restart.

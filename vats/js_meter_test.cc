@@ -103,6 +103,43 @@ TEST(JsInstrumenterTest, VersionOneIsFrozen) {
   EXPECT_EQ(*out, kEveryConstructV1);
 }
 
+// Meter version 2 is frozen too (version 3 added the property-key sites): a program with its
+// operator, compound-assignment, template and key constructs, and its version-2 text.
+constexpr char kVersionTwoConstructs[] =
+    "const f = (o, k, a) => { o[k] += a * 2; const t = `${a}:${o[k]}`; return k in o ? { [k]: a"
+    " < o.x } : a[k - 1] === 'x'; };\n"
+    "class B { [Symbol.iterator]() { let s = 0; for (let i = 0; i < 3; i++) s -= i ** 2; return"
+    " s; } }\n";
+constexpr char kVersionTwoConstructsV2[] =
+    "const f = (o, k, a) => {;const $__d=++$__m.d;if($__d>$__m.L)$__deep();if(--$__m.c<0)$__r()"
+    ";try{let $__a0,$__b0,$__o0,$__k0,$__a1,$__b1,$__o1,$__k1; 0,($__o0=(o),$__k0=$__pk((k)),$_"
+    "_a0=$__o0[$__k0],$__b0=((($__a1=(a),typeof $__a1==='number'?$__a1 * 2:$__mul($__a1,2)))),$"
+    "__o0[$__k0]=typeof $__a0==='number'&&typeof $__b0==='number'?$__a0 + $__b0:$__add($__a0,$_"
+    "_b0)); const t = $__tc(`${$__ts((a))}:${$__ts((o[k]))}`); return k in o ? { [k]: ($__a0=(a"
+    "),$__b0=(o.x),typeof $__a0==='number'&&typeof $__b0==='number'?$__a0 < $__b0:$__lt($__a0,$"
+    "__b0)) } : a[($__a0=(k),typeof $__a0==='number'?$__a0 - 1:$__sub($__a0,1))] === 'x'; }fina"
+    "lly{$__m.d=$__d-1}};\n"
+    "class B { [Symbol.iterator]() {;const $__d=++$__m.d;if($__d>$__m.L)$__deep();if(--$__m.c<0"
+    ")$__r();try{let $__a0,$__b0,$__o0,$__k0,$__a1,$__b1,$__o1,$__k1; let s = 0; for (let i = 0"
+    "; ($__a0=(i),typeof $__a0==='number'?$__a0 < 3:$__lt($__a0,3)); i++) {if(--$__m.c<0)$__r()"
+    ";0,($__a0=s,$__b0=((($__a1=(i),typeof $__a1==='number'?$__a1 ** 2:$__pow($__a1,2)))),s=typ"
+    "eof $__a0==='number'&&typeof $__b0==='number'?$__a0 - $__b0:$__sub($__a0,$__b0));} return "
+    "s; }finally{$__m.d=$__d-1}} }\n";
+
+TEST(JsInstrumenterTest, VersionTwoIsFrozen) {
+  JsEngine engine{JsEngineOptions()};
+  JsInstrumenter inst(&engine);
+  absl::StatusOr<std::string_view> out =
+      inst.Instrument("t.js", kVersionTwoConstructs, false, 2);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, kVersionTwoConstructsV2);
+  // Version 3 routes the keys through $__pk and verifies it.
+  out = inst.Instrument("t.js", kVersionTwoConstructs, false, 3);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_NE(out->find("[$__pk((Symbol.iterator))]"), std::string_view::npos);
+  EXPECT_NE(out->find("$__pk((k)) in o"), std::string_view::npos);
+}
+
 TEST(JsInstrumenterTest, RefusesMeterNamesAndBadSyntax) {
   JsEngine engine{JsEngineOptions()};
   JsInstrumenter inst(&engine);

@@ -69,6 +69,32 @@ export function buildRootObject() {
     bigConcat() { const a = (1n << 200000n) - 1n; progress = 1; return ('' + a).length; },
     bigParse() { const s = '9'.repeat(60000); progress = 1; return BigInt(s) > 0n; },
     bigCompareString() { const s = '9'.repeat(60000); progress = 1; return 5n < s; },
+    // Meter version 3: a 50,000-bit BigInt (782 words) converted to a property key or a string
+    // inside a builtin: 782^2 = 611,524 computrons each, charged before the conversion.
+    ...(() => {
+      const big = () => (1n << 50000n) - 1n;
+      const o = {};
+      const m = {};
+      const uses = {
+        keyRead: b => o[b], keyWrite: b => { o[b] = 1; }, keyIn: b => b in o,
+        keyLiteral: b => ({ [b]: 1 }), keyPattern: b => { const { [b]: x } = o; return x; },
+        keyCompound: b => { o[b] += 1; }, keyObject: b => o[{ toString: () => b }],
+        keyClass: b => class { [b]() {} }, keyDelete: b => delete o[b],
+        hasOwn: b => o.hasOwnProperty(b), objectHasOwn: b => Object.hasOwn(o, b),
+        reflectGet: b => Reflect.get(o, b), reflectHas: b => Reflect.has(o, b),
+        defineProperty: b => Object.defineProperty({}, b, { value: 1 }),
+        parseInt: b => parseInt(b), indexOf: b => 'abc'.indexOf(b), includes: b => 'abc'.includes(b),
+        thisAt: b => String.prototype.at.call(b, 0), concat: b => 'x'.concat(b),
+        join: b => [b].join(), joinSeparator: b => [1, 2].join(b), sort: b => [b, 1].sort(),
+        replacer: b => 'aXa'.replace('X', () => b), uri: b => encodeURIComponent(b),
+        symbolFor: b => Symbol.for(b), jsonParse: b => JSON.parse(b),
+      };
+      for (const [name, use] of Object.entries(uses)) {
+        const method = `big_${name}`;
+        m[method] = () => { const b = big(); progress = 1; use(b); progress = 2; return 'done'; };
+      }
+      return m;
+    })(),
     // Strings: doubling stops at the cap (a RangeError the vat catches).
     stringDouble() {
       let s = 'x';
@@ -216,6 +242,32 @@ export function buildRootObject() {
       run(() => 1n + 1);
       run(() => 1n < 2 && 2 > 1n && 1n == 1 && '1' == 1n && 1n !== 1);
       run(() => ('b' > 'a') + ('B' < 'a') + ('' === '') + ('a' !== 'a'));
+      return results.length;
+    },
+    keys() {
+      const keyUses = [
+        v => { const o = { 3: 'three', a: 'A', undefined: 'u', null: 'n' }; return o[v]; },
+        v => { const o = {}; o[v] = 1; return Object.keys(o).join(); },
+        v => { const o = { 3: 1 }; o[v] += 1; return Object.keys(o).join(); },
+        v => { const o = { a: 1, 12: 2 }; return v in o; },
+        v => Object.keys({ [v]: 1 }).join(), v => { const { [v]: x = 'd' } = { a: 'A' }; return x; },
+        v => Object.getOwnPropertyNames(class { static [v]() {} }).join(),
+        v => { const o = { a: 1 }; return delete o[v]; },
+        v => ({ a: 1 }).hasOwnProperty(v), v => Object.hasOwn({ 3: 1 }, v),
+        v => Reflect.get({ a: 'A' }, v), v => Reflect.has({ 12: 1 }, v),
+        v => Object.keys(Object.defineProperty({}, v, { value: 1, enumerable: true })).join(),
+        v => Object.getOwnPropertyDescriptor({ a: 1 }, v), v => parseInt(v), v => parseFloat(v),
+        v => 'a12bSo3'.indexOf(v), v => 'abc'.includes(v), v => 'ab'.padEnd(6, v),
+        v => String.prototype.at.call(v, 0), v => String.prototype.slice.call(v, 1),
+        v => 'x'.concat(v, v), v => [v, 1].join(), v => [1, 2].join(v), v => [v, 10, 9].sort().join(),
+        v => 'aXa'.replace('X', () => v), v => 'aXa'.replace(/X/g, () => v),
+        v => 'a,b'.split(v).length, v => encodeURIComponent(v), v => Symbol.for(v).description,
+        v => JSON.parse(v), v => Date.parse(v), v => String.raw({ raw: ['a', 'b'] }, v),
+      ];
+      const n = values().length;
+      for (const use of keyUses) {
+        for (let i = 0; i < n; i += 1) run(() => use(values()[i]));
+      }
       return results.length;
     },
     results() { return results.join('\n'); },
@@ -369,6 +421,32 @@ TEST(MeteredOpsTest, BigIntConversionsAreChargedBeforeTheWork) {
   }
 }
 
+// Meter version 3: property keys and builtins' string conversions of a BigInt are charged
+// before the engine converts it (in version 2 each was one computron, or none).
+TEST(MeteredOpsTest, BigIntKeysAndBuiltinConversionsAreCharged) {
+  const std::vector<std::string> uses = {
+      "keyRead", "keyWrite", "keyIn", "keyLiteral", "keyPattern", "keyCompound", "keyObject",
+      "keyClass", "keyDelete", "hasOwn", "objectHasOwn", "reflectGet", "reflectHas",
+      "defineProperty", "parseInt", "indexOf", "includes", "thisAt", "concat", "join",
+      "joinSeparator", "sort", "replacer", "uri", "symbolFor", "jsonParse"};
+  std::vector<std::string> methods;
+  for (const std::string& u : uses) methods.push_back("big_" + u);
+  std::vector<Outcome> outcomes = SameEverywhere(methods, 300'000);
+  for (size_t i = 0; i < methods.size(); ++i) {
+    EXPECT_FALSE(outcomes[i].ok) << methods[i] << ": " << outcomes[i];
+    EXPECT_THAT(outcomes[i].error, HasSubstr("computron limit")) << methods[i];
+    // Stopped at the conversion: after `progress = 1`, before `progress = 2`.
+    EXPECT_THAT(outcomes[i].syscalls.back(), HasSubstr(R"({"body":"#1")")) << methods[i];
+  }
+  // Version 2 (frozen) did not charge them: the same calls complete within the budget.
+  Host host(kConfigs[0]);
+  ASSERT_TRUE(host.Start(VatId(1), kOpsVat, MeterOptions(300'000, 2)).ok);
+  for (const char* method : {"big_keyRead", "big_hasOwn", "big_join"}) {
+    Outcome o = host.Call(VatId(1), method);
+    EXPECT_TRUE(o.ok) << method << ": " << o.error;
+  }
+}
+
 TEST(MeteredOpsTest, StringCapIsADeterministicRangeError) {
   const std::vector<std::string> methods = {"stringDouble", "templateDouble", "prependDouble"};
   std::vector<Outcome> outcomes = SameEverywhere(methods, 100'000'000);
@@ -415,6 +493,8 @@ TEST(MeteredOpsTest, OperatorSemanticsAreUnchanged) {
     ASSERT_TRUE(table.ok) << table.error;
     Outcome special = host.Call(VatId(1), "special");
     ASSERT_TRUE(special.ok) << special.error;
+    Outcome keys = host.Call(VatId(1), "keys");
+    ASSERT_TRUE(keys.ok) << keys.error;
     Outcome results = host.Call(VatId(1), "results");
     ASSERT_TRUE(results.ok) << results.error;
     outputs.push_back(results.syscalls.at(0));
@@ -535,6 +615,24 @@ TEST(OpsInstrumenterTest, RefusesOperatorsOutsideTheMeter) {
   }
   // Meter version 1 checks none of it.
   EXPECT_EQ(tool.Verify(prologue + "a * b" + epilogue, 1), "ok");
+  // Version 3: a property key the engine converts is bounded, a temporary, a $__pk call or a
+  // member site's exact guard; version 2 checks no keys.
+  for (const char* bad : {
+           "a[b]", "b in a", "{ [b]: 1 }", "a[1n]", "a[$__tc(`${$__ts((b))}`)]",
+           "a[($__k0=(b),typeof $__k0==='string'?$__k0:$__pk($__k0))]",
+           "a[($__k0=(b),typeof $__k0==='string'||typeof $__k0==='number'?$__k0:$__pk(b))]",
+           "a[($__k0=(b),typeof $__k0==='string'||typeof $__k0==='number'?b:$__pk($__k0))]",
+       }) {
+    EXPECT_THAT(tool.Verify(prologue + bad + epilogue, 3), HasSubstr("verify:")) << bad;
+    EXPECT_EQ(tool.Verify(prologue + bad + epilogue, 2), "ok") << bad;
+  }
+  for (const char* good : {
+           "a[1]", "a['x']", "a[`x`]", "a[typeof b]", "a[$__k0]", "$__pk((b)) in a",
+           "{ [$__pk((b))]: 1 }",
+           "a[($__k0=(b),typeof $__k0==='string'||typeof $__k0==='number'?$__k0:$__pk($__k0))]",
+       }) {
+    EXPECT_EQ(tool.Verify(prologue + good + epilogue, 3), "ok") << good;
+  }
 }
 
 TEST(OpsInstrumenterTest, InstrumentsSesAndTheRuntimeAtVersionTwo) {

@@ -191,6 +191,15 @@ inline const Case kCorpus[] = {
      "() => { const a = 'x'.repeat(2 ** 20), b = 'x'.repeat(2 ** 20); "
      "for (;;) { if (a < b) return 1; progress += 1; } }",
      End::kComputrons},
+    // BigInt keys and builtins' conversions (meter version 3): charged by size.
+    {"bigintKeyLoop",
+     "() => { const o = {}; const b = (1n << 20000n) - 1n; for (;;) { o[b] = progress; "
+     "progress += 1; } }",
+     End::kComputrons, "[]", 5'000'000},
+    {"bigintBuiltinLoop",
+     "() => { const b = (1n << 20000n) - 1n; const a = [b]; for (;;) { progress += "
+     "({}).hasOwnProperty(b) + parseInt(b) % 7 + a.join().length + 'x'.indexOf(b); } }",
+     End::kComputrons, "[]", 5'000'000},
     // Deep nesting: flat and a JSON.parse reviver on an explicit stack (js_native_recursion_test
     // goes far deeper; these stay small enough for the 16 MiB heap configuration).
     {"flatDeep",

@@ -168,6 +168,19 @@
     if (op === '==' || op === '!=') return `typeof ${x}===typeof ${y}&&typeof ${x}!=='string'`;
     return numbers.join('&&');
   };
+  // Meter version 3: a property key whose conversion to a string is cheap without the meter (a
+  // string or number literal, a template without substitutions, or a unary operator whose
+  // result is a boolean, a string or undefined).
+  const boundedKey = key => {
+    const k = unparen(key);
+    if (k.type === 'Literal') return typeof k.value === 'string' || typeof k.value === 'number';
+    if (k.type === 'TemplateLiteral') return k.expressions.length === 0;
+    return k.type === 'UnaryExpression' &&
+      (k.operator === 'typeof' || k.operator === '!' || k.operator === 'void' ||
+       k.operator === 'delete');
+  };
+  const keyTest = k => `typeof ${k}==='string'||typeof ${k}==='number'`;
+  const TEMP_KEY = /^\$__k[0-9]+$/;
   const fastPath = (op, helper, x, y) =>
     `${fastTest(op, x, y)}?${x} ${op} ${y}:${helper}(${x},${y})`;
 
@@ -304,6 +317,7 @@
       const value = node.right;
       const src = this.source;
       const computed = target.type === 'MemberExpression' && target.computed;
+      this.compoundTargets.add(target);
       const isSuper = target.type === 'MemberExpression' && target.object.type === 'Super';
       if (target.type !== 'Identifier' && target.type !== 'MemberExpression') {
         fail(`a compound assignment to a ${target.type}`);
@@ -364,6 +378,36 @@
       return true;
     }
 
+    // Meter version 3: property keys. The engine converts a key to a string natively (a BigInt
+    // key in decimal, quadratic in its size), so every key that is not a bounded literal goes
+    // through $__pk, which charges a BigInt's conversion and converts an object key once, as
+    // the engine would. A member access keeps strings and numbers inline:
+    //   o[K]  ->  o[($__k0=(K),typeof $__k0==='string'||typeof $__k0==='number'?$__k0:$__pk($__k0))]
+    // `K in o`, computed keys of object literals, patterns and classes call $__pk directly.
+    keys(node, nodeDepth, owner, level) {
+      const depth = nodeDepth + 0.5;
+      if (node.type === 'MemberExpression' && node.computed && !this.compoundTargets.has(node) &&
+          !boundedKey(node.property)) {
+        const p = node.property;
+        if (owner === null) {
+          this.around(p.start, '$__pk((', p.end, '))', depth);
+          return false;
+        }
+        this.useLevel(owner, level);
+        const k = `$__k${level}`;
+        this.around(p.start, `(${k}=(`, p.end, `),${keyTest(k)}?${k}:$__pk(${k}))`, depth);
+        return true;
+      }
+      if (node.type === 'BinaryExpression' && node.operator === 'in' &&
+          node.left.type !== 'PrivateIdentifier' && !boundedKey(node.left)) {
+        this.around(node.left.start, '$__pk((', node.left.end, '))', depth);
+      } else if ((node.type === 'Property' || node.type === 'MethodDefinition' ||
+                  node.type === 'PropertyDefinition') && node.computed && !boundedKey(node.key)) {
+        this.around(node.key.start, '$__pk((', node.key.end, '))', depth);
+      }
+      return false;
+    }
+
     loopBody(body, depth) {
       if (body.type === 'BlockStatement') {
         this.insert(body.start + 1, TICK, depth);
@@ -378,6 +422,7 @@
       this.tempsAt = new Map();
       this.levels = new Map();
       this.parenStarts = new Set();
+      this.compoundTargets = new Set();
       const childLevel = new Map();
       const statements = [];
       if (module) this.tempsAt.set(ast, { pos: 0, depth: 0.5 });
@@ -402,6 +447,7 @@
           } else if (node.type === 'ExpressionStatement') {
             statements.push(node);
           }
+          if (version >= 3) site = this.keys(node, depth, owner, level) || site;
           childLevel.set(node, site ? level + 1 : level);
         }
         if (!KNOWN_TYPES.has(node.type)) fail(`unsupported syntax ${node.type}`);
@@ -507,6 +553,35 @@
     }
   };
 
+  // Meter version 3: every property key the engine would convert is bounded, a temporary of a
+  // compound assignment or a member site, a $__pk call, or a member site's guard.
+  const verifyKey = (node, out) => {
+    const keyOk = key => {
+      const k = unparen(key);
+      if (boundedKey(k) || isMeterCall(k, '$__pk')) return true;
+      if (k.type === 'Identifier' && TEMP_KEY.test(k.name)) return true;
+      if (k.type !== 'SequenceExpression' || k.expressions.length !== 2) return false;
+      const [bind, test] = k.expressions;
+      if (bind.type !== 'AssignmentExpression' || bind.operator !== '=' ||
+          bind.left.type !== 'Identifier' || !TEMP_KEY.test(bind.left.name)) {
+        return false;
+      }
+      const t = bind.left.name;
+      return test.type === 'ConditionalExpression' &&
+        out.slice(test.test.start, test.test.end) === keyTest(t) &&
+        test.consequent.type === 'Identifier' && test.consequent.name === t &&
+        isMeterCall(test.alternate, '$__pk') && test.alternate.arguments.length === 1 &&
+        test.alternate.arguments[0].type === 'Identifier' && test.alternate.arguments[0].name === t;
+    };
+    let key = null;
+    if (node.type === 'MemberExpression' && node.computed) key = node.property;
+    else if (node.type === 'BinaryExpression' && node.operator === 'in' &&
+             node.left.type !== 'PrivateIdentifier') key = node.left;
+    else if ((node.type === 'Property' || node.type === 'MethodDefinition' ||
+              node.type === 'PropertyDefinition') && node.computed) key = node.key;
+    if (key !== null && !keyOk(key)) fail('verify: a property key outside the meter');
+  };
+
   // Checks the rewritten program: every function body starts with the meter, every loop body
   // and static block with a tick, every spread and await goes through the meter (and from
   // version 2 every operator that needs it).
@@ -526,6 +601,7 @@
           }
         }
       }
+      if (version >= 3) verifyKey(node, out);
       if (FUNCTION_TYPES.has(node.type)) {
         if (node.body.type !== 'BlockStatement') fail('verify: a function without a block body');
         let body = node.body.body.filter(s => typeof s.directive !== 'string');
@@ -556,7 +632,7 @@
 
   // instrument(source, module, version) -> the instrumented source text, by the rules of meter
   // `version` (1 up to the newest this file knows).
-  const NEWEST_VERSION = 2;
+  const NEWEST_VERSION = 3;
   const instrument = (source, module, version) => {
     if (typeof source !== 'string') fail('source must be a string');
     if (!(version >= 1 && version <= NEWEST_VERSION && version === (version | 0))) {

@@ -94,7 +94,7 @@ if ($__v >= 2) delete globalThis.$__regexExec;
 // The helpers are global lexicals like the rest of the meter; a realm of meter version 1 has
 // them but its code never calls them, and gets none of the wrappers.
 const [$__add, $__sub, $__mul, $__div, $__mod, $__pow, $__shl, $__shr, $__lt, $__le, $__gt,
-       $__ge, $__eq, $__ne, $__seq, $__sne, $__ts, $__tc, $__pk] = (() => {
+       $__ge, $__eq, $__ne, $__seq, $__sne, $__ts, $__tc, $__pk, $__ks] = (() => {
   const limits = globalThis.$__meterLimits;
   delete globalThis.$__meterLimits;
   const maxStringLength = limits ? +limits.maxStringLength : 0;
@@ -326,9 +326,26 @@ const [$__add, $__sub, $__mul, $__div, $__mod, $__pow, $__shl, $__shr, $__lt, $_
   const $tc = s => capString(s, 'template literal');
   // A computed key of a compound assignment (`o[k] += x`), converted once as the engine would.
   const $pk = k => {
-    if (!isObject(k)) return k;
+    if (!isObject(k)) {
+      if ($__v >= 3 && typeof k === 'bigint') chargeBigintToString(k);
+      return k;
+    }
     const p = toPrimitive(k, 'string');
+    if ($__v >= 3 && typeof p === 'bigint') chargeBigintToString(p);
     return typeof p === 'symbol' ? p : `${p}`;
+  };
+  // Version 3: a value about to be converted to a string (or a property key) by a builtin: a
+  // BigInt's conversion is charged; an object is converted to a primitive here, once, as the
+  // builtin would (ToPrimitive with hint string), and the primitive is what the builtin gets.
+  const $ks = x => {
+    if (typeof x === 'bigint') {
+      chargeBigintToString(x);
+      return x;
+    }
+    if (!isObject(x)) return x;
+    const p = toPrimitive(x, 'string');
+    if (typeof p === 'bigint') chargeBigintToString(p);
+    return p;
   };
 
   if ($__v >= 2) {
@@ -435,7 +452,7 @@ const [$__add, $__sub, $__mul, $__div, $__mod, $__pow, $__shl, $__shr, $__lt, $_
           relational((a, b) => a < b), relational((a, b) => a <= b),
           relational((a, b) => a > b), relational((a, b) => a >= b),
           loose((a, b) => a == b), loose((a, b) => a != b),
-          strict((a, b) => a === b), strict((a, b) => a !== b), $ts, $tc, $pk];
+          strict((a, b) => a === b), strict((a, b) => a !== b), $ts, $tc, $pk, $ks];
 })();
 
 // Builtins whose work grows with their input run natively, without a tick. Each is wrapped here
@@ -504,7 +521,7 @@ const $__sp = (() => {
     }[name];
     defineProperty(wrapper, 'length', { value: original.length });
     defineProperty(obj, name, { ...desc, value: wrapper });
-    originalOf.set(wrapper, original);
+    originalOf.set(wrapper, originalOf.get(original) || original);
   };
   // The same for a function whose cost is known only from its result.
   const chargedAfter = (obj, name, cost) => {
@@ -520,8 +537,99 @@ const $__sp = (() => {
     }[name];
     defineProperty(wrapper, 'length', { value: original.length });
     defineProperty(obj, name, { ...desc, value: wrapper });
-    originalOf.set(wrapper, original);
+    originalOf.set(wrapper, originalOf.get(original) || original);
   };
+
+  // Version 3: builtins that convert an argument (or `this`) to a string or a property key. A
+  // BigInt converts in decimal, quadratic in its size, natively: `o.hasOwnProperty(big)`,
+  // `parseInt(big)` or `'x'.indexOf(big)` would cost one computron. Each wrapper passes the
+  // values the builtin converts through $__ks (the conversion charged; an object converted once,
+  // here, in the builtin's order) and calls the builtin with the results. Values the builtin
+  // may use as something else than a string are left alone when they are objects (a RegExp
+  // given to split or replace, a function replacer), and only a BigInt is charged.
+  if ($__v >= 3) {
+    const isObject = x => (typeof x === 'object' && x !== null) || typeof x === 'function';
+    // positions: the argument indices converted; convertObjects: whether an object there is
+    // converted (else only a BigInt is charged); self: `this` too; guard(args): false when the
+    // builtin throws before converting anything (a non-object target), then it is called as is.
+    const converting = (obj, name, positions, { convertObjects = true, self = false,
+                                                guard = null } = {}) => {
+      const desc = getOwnPropertyDescriptor(obj, name);
+      if (!desc || typeof desc.value !== 'function') return;
+      const inner = desc.value;
+      const wrapper = {
+        [name]() {
+          let that = this;
+          let args = arguments;
+          if (guard !== null && !guard(args)) return apply(inner, that, args);
+          if (self && typeof that !== 'string') that = $__ks(that);
+          const n = positions === 'all' ? args.length : positions.length;
+          for (let i = 0; i < n; i += 1) {
+            const at = positions === 'all' ? i : positions[i];
+            if (at >= args.length) continue;
+            const a = args[at];
+            if (typeof a === 'bigint' || (convertObjects && isObject(a))) {
+              if (args === arguments) {
+                args = [];
+                for (let j = 0; j < arguments.length; j += 1) args[j] = arguments[j];
+              }
+              args[at] = $__ks(a);
+            }
+          }
+          return apply(inner, that, args);
+        },
+      }[name];
+      defineProperty(wrapper, 'length', { value: inner.length });
+      defineProperty(obj, name, { ...desc, value: wrapper });
+      originalOf.set(wrapper, originalOf.get(inner) || inner);
+    };
+    const targetIsObject = args => isObject(args[0]);
+    const targetCoercible = args => args[0] !== null && args[0] !== undefined;
+    // Property keys.
+    for (const name of ['hasOwnProperty', 'propertyIsEnumerable', '__defineGetter__',
+                        '__defineSetter__', '__lookupGetter__', '__lookupSetter__']) {
+      converting(Object.prototype, name, [0]);
+    }
+    for (const name of ['defineProperty', 'getOwnPropertyDescriptor', 'hasOwn']) {
+      converting(Object, name, [1], { guard: name === 'defineProperty' ? targetIsObject : targetCoercible });
+    }
+    for (const name of ['get', 'set', 'has', 'defineProperty', 'deleteProperty',
+                        'getOwnPropertyDescriptor']) {
+      converting(Reflect, name, [1], { guard: targetIsObject });
+    }
+    // Strings: `this` (every String.prototype method converts it first) and the arguments.
+    const stringProto = String.prototype;
+    // (Plain records, not Maps: the wrapped Map constructor charges, and nothing here may.)
+    const plainArgs = {
+      __proto__: null, concat: 'all', indexOf: [0], lastIndexOf: [0], localeCompare: [0],
+      normalize: [0], padEnd: [1], padStart: [1],
+    };
+    const dispatchedArgs = {
+      __proto__: null, startsWith: [0], endsWith: [0], includes: [0], split: [0],
+      replace: [0, 1], replaceAll: [0, 1], match: [0], matchAll: [0], search: [0],
+    };
+    for (const name of ownKeys(stringProto)) {
+      if (typeof name !== 'string' || name === 'constructor' || name === 'toString' ||
+          name === 'valueOf') {
+        continue;
+      }
+      if (plainArgs[name] !== undefined) {
+        converting(stringProto, name, plainArgs[name], { self: true });
+      } else if (dispatchedArgs[name] !== undefined) {
+        converting(stringProto, name, dispatchedArgs[name], { self: true, convertObjects: false });
+      } else {
+        converting(stringProto, name, [], { self: true });
+      }
+    }
+    for (const name of ['parseInt', 'parseFloat', 'encodeURI', 'encodeURIComponent', 'decodeURI',
+                        'decodeURIComponent', 'escape', 'unescape']) {
+      converting(globalThis, name, [0]);
+    }
+    converting(Symbol, 'for', [0]);
+    converting(JSON, 'parse', [0]);
+    converting(Date, 'parse', [0]);
+    converting(String, 'raw', 'all', { convertObjects: false });
+  }
 
   // Arrays and typed arrays: one computron per element the method may visit.
   const perElement = self => 1 + lengthOf(self);
@@ -1104,6 +1212,64 @@ const $__sp = (() => {
         },
       }.parse,
     });
+  }
+
+  // Version 3 (see the wrappers of property keys and strings above): what must run outside the
+  // other wrappers, which call the builtin directly on their fast paths.
+  if ($__v >= 3) {
+    const stringProto = String.prototype;
+    // A replacer function's result is converted to a string by the builtin.
+    for (const name of ['replace', 'replaceAll']) {
+      const desc = getOwnPropertyDescriptor(stringProto, name);
+      const inner = desc.value;
+      const wrapper = {
+        [name](pattern, replacement) {
+          if (typeof replacement !== 'function') return apply(inner, this, arguments);
+          const f = replacement;
+          return apply(inner, this, [pattern, function () { return $__ks(apply(f, this, arguments)); }]);
+        },
+      }[name];
+      defineProperty(wrapper, 'length', { value: inner.length });
+      defineProperty(stringProto, name, { ...desc, value: wrapper });
+      originalOf.set(wrapper, originalOf.get(inner) || inner);
+    }
+    // Arrays: join (and toString, which calls join) and the default order of sort convert each
+    // element; a BigInt element is charged (a plain array only: reading a proxy's elements
+    // would run its traps twice).
+    const chargeElements = a => {
+      if (!isArray(a) || nesting.has(a)) return;
+      const n = a.length;
+      for (let i = 0; i < n; i += 1) {
+        const e = a[i];
+        if (typeof e === 'bigint') $__ks(e);
+      }
+    };
+    {
+      const desc = getOwnPropertyDescriptor(Array.prototype, 'join');
+      const inner = desc.value;
+      const wrapper = {
+        join(separator) {
+          chargeElements(this);
+          return apply(inner, this, [typeof separator === 'bigint' ? $__ks(separator) : separator]);
+        },
+      }.join;
+      defineProperty(wrapper, 'length', { value: inner.length });
+      defineProperty(Array.prototype, 'join', { ...desc, value: wrapper });
+      originalOf.set(wrapper, originalOf.get(inner) || inner);
+    }
+    {
+      const desc = getOwnPropertyDescriptor(Array.prototype, 'sort');
+      const inner = desc.value;
+      const wrapper = {
+        sort(comparefn) {
+          if (comparefn === undefined) chargeElements(this);
+          return apply(inner, this, arguments);
+        },
+      }.sort;
+      defineProperty(wrapper, 'length', { value: inner.length });
+      defineProperty(Array.prototype, 'sort', { ...desc, value: wrapper });
+      originalOf.set(wrapper, originalOf.get(inner) || inner);
+    }
   }
 
   // Spread (`[...x]`, `f(...x)`, `{...x}`): the instrumenter routes each spread operand through
