@@ -95,6 +95,30 @@ export function buildRootObject() {
       }
       return m;
     })(),
+    // Meter version 3: a fresh 2^22-unit string (a rope over a long flat one) used as a key,
+    // hashed by a Map or Set, or stringified: linear work, charged by the length.
+    ...(() => {
+      const m = {};
+      const uses = {
+        key: (t, o) => { o[t] = 1; }, keyIn: (t, o) => t in o, hasOwn: (t, o) => o.hasOwnProperty(t),
+        reflectGet: (t, o) => Reflect.get(o, t), symbolFor: t => Symbol.for(t),
+        defineProperty: t => Object.defineProperty({}, t, { value: 1 }),
+        stringify: t => JSON.stringify(t).length, mapSet: (t, o, map) => map.set(t, 1),
+        mapGet: (t, o, map) => map.get(t), setAdd: (t, o, map, set) => set.add(t),
+        newMap: t => new Map([[t, 1]]), literal: t => ({ [t]: 1 }),
+      };
+      for (const [name, use] of Object.entries(uses)) {
+        m[`long_${name}`] = () => {
+          let s = 'ab';
+          for (let i = 0; i < 21; i += 1) s += s;
+          const o = {};
+          const map = new Map();
+          const set = new Set();
+          for (;;) { const t = s + 'x'; use(t, o, map, set); progress += 1; }
+        };
+      }
+      return m;
+    })(),
     // Strings: doubling stops at the cap (a RangeError the vat catches).
     stringDouble() {
       let s = 'x';
@@ -447,6 +471,27 @@ TEST(MeteredOpsTest, BigIntKeysAndBuiltinConversionsAreCharged) {
   }
 }
 
+// Meter version 3: long strings as keys (atomized: hashed and copied), in Maps and Sets (hashed
+// on every call) and in JSON.stringify (escaped) are charged by their length, about a
+// computron per 16 units: each use of a 2^22-unit string costs 262,144.
+TEST(MeteredOpsTest, LongStringKeysAndHashesAreCharged) {
+  const std::vector<std::string> uses = {"key", "keyIn", "hasOwn", "reflectGet", "symbolFor",
+                                         "defineProperty", "stringify", "mapSet", "mapGet",
+                                         "setAdd", "newMap", "literal"};
+  std::vector<std::string> methods;
+  for (const std::string& u : uses) methods.push_back("long_" + u);
+  std::vector<Outcome> outcomes = SameEverywhere(methods, 1'500'000);
+  for (size_t i = 0; i < methods.size(); ++i) {
+    EXPECT_FALSE(outcomes[i].ok) << methods[i] << ": " << outcomes[i];
+    EXPECT_THAT(outcomes[i].error, HasSubstr("computron limit")) << methods[i];
+    // At most five uses of a 2^22-unit string fit in 1,500,000 computrons.
+    const std::string& progress = outcomes[i].syscalls.back();
+    size_t at = progress.find(R"({"body":"#)");
+    ASSERT_NE(at, std::string::npos) << progress;
+    EXPECT_LE(std::stoi(progress.substr(at + 10)), 5) << methods[i] << ": " << progress;
+  }
+}
+
 TEST(MeteredOpsTest, StringCapIsADeterministicRangeError) {
   const std::vector<std::string> methods = {"stringDouble", "templateDouble", "prependDouble"};
   std::vector<Outcome> outcomes = SameEverywhere(methods, 100'000'000);
@@ -620,8 +665,11 @@ TEST(OpsInstrumenterTest, RefusesOperatorsOutsideTheMeter) {
   for (const char* bad : {
            "a[b]", "b in a", "{ [b]: 1 }", "a[1n]", "a[$__tc(`${$__ts((b))}`)]",
            "a[($__k0=(b),typeof $__k0==='string'?$__k0:$__pk($__k0))]",
-           "a[($__k0=(b),typeof $__k0==='string'||typeof $__k0==='number'?$__k0:$__pk(b))]",
-           "a[($__k0=(b),typeof $__k0==='string'||typeof $__k0==='number'?b:$__pk($__k0))]",
+           "a[($__k0=(b),typeof $__k0==='string'||typeof $__k0==='number'?$__k0:$__pk($__k0))]",
+           "a[($__k0=(b),typeof $__k0==='string'&&$__k0.length<=256||typeof $__k0==='number'"
+           "?$__k0:$__pk(b))]",
+           "a[($__k0=(b),typeof $__k0==='string'&&$__k0.length<=256||typeof $__k0==='number'"
+           "?b:$__pk($__k0))]",
        }) {
     EXPECT_THAT(tool.Verify(prologue + bad + epilogue, 3), HasSubstr("verify:")) << bad;
     EXPECT_EQ(tool.Verify(prologue + bad + epilogue, 2), "ok") << bad;
@@ -629,7 +677,8 @@ TEST(OpsInstrumenterTest, RefusesOperatorsOutsideTheMeter) {
   for (const char* good : {
            "a[1]", "a['x']", "a[`x`]", "a[typeof b]", "a[$__k0]", "$__pk((b)) in a",
            "{ [$__pk((b))]: 1 }",
-           "a[($__k0=(b),typeof $__k0==='string'||typeof $__k0==='number'?$__k0:$__pk($__k0))]",
+           "a[($__k0=(b),typeof $__k0==='string'&&$__k0.length<=256||typeof $__k0==='number'"
+           "?$__k0:$__pk($__k0))]",
        }) {
     EXPECT_EQ(tool.Verify(prologue + good + epilogue, 3), "ok") << good;
   }

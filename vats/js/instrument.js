@@ -179,7 +179,7 @@
       (k.operator === 'typeof' || k.operator === '!' || k.operator === 'void' ||
        k.operator === 'delete');
   };
-  const keyTest = k => `typeof ${k}==='string'||typeof ${k}==='number'`;
+  const keyTest = k => `typeof ${k}==='string'&&${k}.length<=256||typeof ${k}==='number'`;
   const TEMP_KEY = /^\$__k[0-9]+$/;
   const fastPath = (op, helper, x, y) =>
     `${fastTest(op, x, y)}?${x} ${op} ${y}:${helper}(${x},${y})`;
@@ -379,10 +379,12 @@
     }
 
     // Meter version 3: property keys. The engine converts a key to a string natively (a BigInt
-    // key in decimal, quadratic in its size), so every key that is not a bounded literal goes
-    // through $__pk, which charges a BigInt's conversion and converts an object key once, as
-    // the engine would. A member access keeps strings and numbers inline:
-    //   o[K]  ->  o[($__k0=(K),typeof $__k0==='string'||typeof $__k0==='number'?$__k0:$__pk($__k0))]
+    // key in decimal, quadratic in its size) and hashes a string key into its atom table (linear
+    // in its length), so every key that is not a bounded literal goes through $__pk, which
+    // charges both and converts an object key once, as the engine would. A member access keeps
+    // numbers and strings of up to 256 units inline:
+    //   o[K]  ->  o[($__k0=(K),typeof $__k0==='string'&&$__k0.length<=256||
+    //                typeof $__k0==='number'?$__k0:$__pk($__k0))]
     // `K in o`, computed keys of object literals, patterns and classes call $__pk directly.
     keys(node, nodeDepth, owner, level) {
       const depth = nodeDepth + 0.5;
@@ -537,6 +539,12 @@
         (l.type === 'Identifier' && l.name === '$__d' &&
          ((node.operator === '>' && meterMember(r, 'L')) ||
           (node.operator === '-' && r.type === 'Literal' && r.value === 1)))) {
+      return;
+    }
+    // A key site's length test (version 3): `$__k<n>.length<=256`, two numbers.
+    if (node.operator === '<=' && l.type === 'MemberExpression' && !l.computed &&
+        l.object.type === 'Identifier' && TEMP_KEY.test(l.object.name) &&
+        l.property.name === 'length' && isNumberLiteral(r)) {
       return;
     }
     const operand = e => {

@@ -325,26 +325,31 @@ const [$__add, $__sub, $__mul, $__div, $__mod, $__pow, $__shl, $__shr, $__lt, $_
   };
   const $tc = s => capString(s, 'template literal');
   // A computed key of a compound assignment (`o[k] += x`), converted once as the engine would.
+  // Version 3: a long string becoming a key is hashed and copied into the atom table, and a
+  // BigInt is converted to decimal: both charged (a string of up to 256 units is not).
+  const chargeKey = p => {
+    if (typeof p === 'bigint') chargeBigintToString(p);
+    else if (typeof p === 'string' && p.length > 256) charge(p.length / 16);
+  };
   const $pk = k => {
     if (!isObject(k)) {
-      if ($__v >= 3 && typeof k === 'bigint') chargeBigintToString(k);
+      if ($__v >= 3) chargeKey(k);
       return k;
     }
     const p = toPrimitive(k, 'string');
-    if ($__v >= 3 && typeof p === 'bigint') chargeBigintToString(p);
+    if ($__v >= 3) chargeKey(p);
     return typeof p === 'symbol' ? p : `${p}`;
   };
   // Version 3: a value about to be converted to a string (or a property key) by a builtin: a
   // BigInt's conversion is charged; an object is converted to a primitive here, once, as the
   // builtin would (ToPrimitive with hint string), and the primitive is what the builtin gets.
   const $ks = x => {
-    if (typeof x === 'bigint') {
-      chargeBigintToString(x);
+    if (!isObject(x)) {
+      chargeKey(x);
       return x;
     }
-    if (!isObject(x)) return x;
     const p = toPrimitive(x, 'string');
-    if (typeof p === 'bigint') chargeBigintToString(p);
+    chargeKey(p);
     return p;
   };
 
@@ -568,7 +573,8 @@ const $__sp = (() => {
             const at = positions === 'all' ? i : positions[i];
             if (at >= args.length) continue;
             const a = args[at];
-            if (typeof a === 'bigint' || (convertObjects && isObject(a))) {
+            if (typeof a === 'bigint' || (typeof a === 'string' && a.length > 256) ||
+                (convertObjects && isObject(a))) {
               if (args === arguments) {
                 args = [];
                 for (let j = 0; j < arguments.length; j += 1) args[j] = arguments[j];
@@ -764,6 +770,12 @@ const $__sp = (() => {
       jsonBase = savedBase;
     }
   };
+  // Version 3: also by the result's length, after (the work of escaping long strings, one
+  // computron per value before; the result is bounded by max_string_length).
+  const charged3 = out => {
+    if ($__v >= 3) charge(stringLength(out) / 16);
+    return out;
+  };
   defineProperty(JSON, 'stringify', {
     ...getOwnPropertyDescriptor(JSON, 'stringify'),
     value: {
@@ -772,12 +784,12 @@ const $__sp = (() => {
         let counted;
         if (typeof replacer === 'function') {
           if ($__v >= 2) {
-            return stringifyTracked(value, function (key, v) {
+            return charged3(stringifyTracked(value, function (key, v) {
               charge(1);
               const r = apply(replacer, this, [key, v]);
               trackNesting(this, r);
               return r;
-            }, space);
+            }, space));
           }
           counted = function (key, v) {
             charge(1);
@@ -791,7 +803,7 @@ const $__sp = (() => {
           charge(stringLength(out) / 16);
           return out;
         } else if ($__v >= 2) {
-          return stringifyTracked(value, countValue, space);
+          return charged3(stringifyTracked(value, countValue, space));
         } else {
           counted = (key, v) => {
             charge(1);
@@ -1233,6 +1245,29 @@ const $__sp = (() => {
       defineProperty(stringProto, name, { ...desc, value: wrapper });
       originalOf.set(wrapper, originalOf.get(inner) || inner);
     }
+    // Map and Set hash a string key by all its characters, on every call: a long one is
+    // charged by its length (the constructors add their entries through these).
+    const keyed = (proto, names) => {
+      for (const name of names) {
+        const desc = getOwnPropertyDescriptor(proto, name);
+        const inner = desc.value;
+        const wrapper = name === 'set' ? {
+          set(key, value) {
+            if (typeof key === 'string' && key.length > 256) charge(key.length / 16);
+            return apply(inner, this, [key, value]);
+          },
+        }.set : {
+          [name](key) {
+            if (typeof key === 'string' && key.length > 256) charge(key.length / 16);
+            return apply(inner, this, [key]);
+          },
+        }[name];
+        defineProperty(wrapper, 'length', { value: inner.length });
+        defineProperty(proto, name, { ...desc, value: wrapper });
+      }
+    };
+    keyed(Map.prototype, ['get', 'set', 'has', 'delete']);
+    keyed(Set.prototype, ['add', 'has', 'delete']);
     // Arrays: join (and toString, which calls join) and the default order of sort convert each
     // element; a BigInt element is charged (a plain array only: reading a proxy's elements
     // would run its traps twice).
