@@ -586,6 +586,9 @@ int Serve(const Flags& flags) {
     for (size_t i = 0; i < listeners.size() && ok; ++i) {
       Listener& l = listeners[i];
       grpc::ServerBuilder builder;
+      // gRPC sets SO_REUSEPORT by default: a second swingsetd on a busy port would start and
+      // share its connections (a Go app could reach another node's sidecar). Refuse instead.
+      builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
       builder.AddListeningPort(l.address, l.credentials, &l.port);
       builder.SetMaxReceiveMessageSize(flags.max_message_bytes);
       // Genesis params are refused when they allow a larger EndBlock response, so no answer the

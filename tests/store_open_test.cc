@@ -241,6 +241,18 @@ TEST_F(StoreOpenTest, MissingCurrentFileIsRefusedNotAFreshGenesis) {
   EXPECT_EQ(v.exit_code, kExitNotAStore) << v.output;
 }
 
+// A port another swingsetd already listens on is refused, not shared (gRPC's SO_REUSEPORT).
+TEST_F(StoreOpenTest, ABusyPortIsRefusedNotShared) {
+  absl::StatusOr<std::unique_ptr<ServerProcess>> first = ServerProcess::Start({data_ + "-first"});
+  ASSERT_TRUE(first.ok()) << first.status();
+  StartAttempt a = TryStart(data_, {"--listen", StrCat("127.0.0.1:", (*first)->port())});
+  EXPECT_FALSE(a.served) << Describe(a);
+  EXPECT_NE(a.exit_code, 0) << Describe(a);
+  EXPECT_THAT(a.output, HasSubstr("cannot listen"));
+  EXPECT_EQ((*first)->Stop(), 0);
+  RemoveDir(data_ + "-first");
+}
+
 TEST_F(StoreOpenTest, DataDirWithOtherFilesIsRefusedAndAnEmptyOneIsFine) {
   fs::create_directories(data_);
   {
