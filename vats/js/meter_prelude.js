@@ -1271,9 +1271,12 @@ const $__sp = (() => {
     // Arrays: join (and toString, which calls join) and the default order of sort convert each
     // element; a BigInt element is charged (a plain array only: reading a proxy's elements
     // would run its traps twice).
+    // (The scan is charged first, one computron per element: `Array(1e8).join()` stops before
+    // it, as before the builtin.)
     const chargeElements = a => {
       if (!isArray(a) || nesting.has(a)) return;
       const n = a.length;
+      charge(1 + n);
       for (let i = 0; i < n; i += 1) {
         const e = a[i];
         if (typeof e === 'bigint') $__ks(e);
