@@ -119,6 +119,14 @@ export function buildRootObject() {
       }
       return m;
     })(),
+    // Meter version 3: an allowlist over deep nesting meets the depth limit (the engine's own
+    // recursion would stop at a node-dependent depth, with a catchable error).
+    deepAllowlist(n = 300000) {
+      let v = { a: 1 };
+      for (let i = 0; i < n; i += 1) v = { a: v };
+      progress = 1;
+      try { return JSON.stringify(v, ['a']).length; } catch (e) { return `${e.name}`; }
+    },
     // Strings: doubling stops at the cap (a RangeError the vat catches).
     stringDouble() {
       let s = 'x';
@@ -266,6 +274,16 @@ export function buildRootObject() {
       run(() => 1n + 1);
       run(() => 1n < 2 && 2 > 1n && 1n == 1 && '1' == 1n && 1n !== 1);
       run(() => ('b' > 'a') + ('B' < 'a') + ('' === '') + ('a' !== 'a'));
+      // JSON.stringify with an allowlist (version 3 runs it through views of the objects).
+      run(() => { const o = { z: 1, 10: 2, b: 3, 2: 4, a: { b: 5, toJSON() { log.push('toJSON'); return { b: 6, a: 7 }; } } };
+        return JSON.stringify(o, ['b', 'a', '10', '2', 'a', 1n, {}, new Number(2)], '\t'); });
+      run(() => { const proto = { x: 1 }; const o = Object.create(proto); o.y = 2;
+        Object.defineProperty(o, 'g', { get() { log.push('get g'); return 3; }, enumerable: false });
+        return JSON.stringify({ v: o, w: [o, new Number(4), new String('s'), Object(5n) === 0] }, ['v', 'w', 'x', 'g', 'y']); });
+      run(() => { const a = { a: null }; a.a = a; return JSON.stringify(a, ['a']); });
+      run(() => { const a = { a: 1 }; return JSON.stringify({ p: a, q: a }, ['p', 'q', 'a']); });
+      run(() => JSON.stringify({ a: [{ a: 1, b: 2 }], b: 3 }, ['a'], 2));
+      run(() => { try { return JSON.stringify({ a: 1n }, ['a']); } catch (x) { return x.name; } });
       return results.length;
     },
     keys() {
@@ -287,6 +305,8 @@ export function buildRootObject() {
         v => 'aXa'.replace('X', () => v), v => 'aXa'.replace(/X/g, () => v),
         v => 'a,b'.split(v).length, v => encodeURIComponent(v), v => Symbol.for(v).description,
         v => JSON.parse(v), v => Date.parse(v), v => String.raw({ raw: ['a', 'b'] }, v),
+        v => JSON.stringify({ a: v, b: [v, { a: v, z: 1 }], 3: v }, ['b', '3', 'a', 'b']),
+        v => JSON.stringify([v, { 3: 1, a: v }], ['a', 3, new String('3'), v], 1),
       ];
       const n = values().length;
       for (const use of keyUses) {
@@ -490,6 +510,16 @@ TEST(MeteredOpsTest, LongStringKeysAndHashesAreCharged) {
     ASSERT_NE(at, std::string::npos) << progress;
     EXPECT_LE(std::stoi(progress.substr(at + 10)), 5) << methods[i] << ": " << progress;
   }
+}
+
+TEST(MeteredOpsTest, AnAllowlistOverDeepNestingMeetsTheDepthLimit) {
+  std::vector<Outcome> outcomes = SameEverywhere({"deepAllowlist"}, 100'000'000);
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_FALSE(outcomes[0].ok) << outcomes[0];
+  EXPECT_THAT(outcomes[0].error, HasSubstr("depth")) << outcomes[0];
+  // Shallow nesting completes.
+  Measure m;
+  EXPECT_GT(m.Computrons("deepAllowlist", "[100]"), 0u);
 }
 
 TEST(MeteredOpsTest, StringCapIsADeterministicRangeError) {

@@ -472,6 +472,7 @@ const $__sp = (() => {
   const { apply, construct, ownKeys } = Reflect;
   const { isArray } = Array;
   const { floor, log2 } = Math;
+  const NativeProxy = Proxy;
   const MAX = 2 ** 53;
   // Nesting depth of proxies and bound functions (below); made before WeakMap is wrapped, since
   // nothing in this prelude may be charged (the meter is armed only after it).
@@ -562,35 +563,49 @@ const $__sp = (() => {
       const desc = getOwnPropertyDescriptor(obj, name);
       if (!desc || typeof desc.value !== 'function') return;
       const inner = desc.value;
+      const all = positions === 'all';
+      const at0 = !all && positions.includes(0);
+      const at1 = !all && positions.includes(1);
+      const needs = a => typeof a === 'bigint' || (typeof a === 'string' && a.length > 256) ||
+        (convertObjects && isObject(a));
+      // Up to three arguments are passed as they came (a call without arguments[] on the hot
+      // paths: hasOwnProperty, Reflect.get, the String methods); more through a copy.
       const wrapper = {
-        [name]() {
+        [name](a0, a1, a2) {
           let that = this;
-          let args = arguments;
-          if (guard !== null && !guard(args)) return apply(inner, that, args);
-          if (self && typeof that !== 'string') that = $__ks(that);
-          const n = positions === 'all' ? args.length : positions.length;
-          for (let i = 0; i < n; i += 1) {
-            const at = positions === 'all' ? i : positions[i];
-            if (at >= args.length) continue;
-            const a = args[at];
-            if (typeof a === 'bigint' || (typeof a === 'string' && a.length > 256) ||
-                (convertObjects && isObject(a))) {
-              if (args === arguments) {
-                args = [];
-                for (let j = 0; j < arguments.length; j += 1) args[j] = arguments[j];
+          const n = arguments.length;
+          if (guard === null || guard(a0)) {
+            if (self && typeof that !== 'string') that = $__ks(that);
+            if (all) {
+              const args = [];
+              for (let i = 0; i < n; i += 1) {
+                const a = arguments[i];
+                args[i] = needs(a) ? $__ks(a) : a;
               }
-              args[at] = $__ks(a);
+              return apply(inner, that, args);
+            }
+            if (at0 && n > 0 && needs(a0)) a0 = $__ks(a0);
+            if (at1 && n > 1 && needs(a1)) a1 = $__ks(a1);
+          }
+          switch (n) {
+            case 0: return inner.call(that);
+            case 1: return inner.call(that, a0);
+            case 2: return inner.call(that, a0, a1);
+            case 3: return inner.call(that, a0, a1, a2);
+            default: {
+              const args = [a0, a1, a2];
+              for (let i = 3; i < n; i += 1) args[i] = arguments[i];
+              return apply(inner, that, args);
             }
           }
-          return apply(inner, that, args);
         },
       }[name];
       defineProperty(wrapper, 'length', { value: inner.length });
       defineProperty(obj, name, { ...desc, value: wrapper });
       originalOf.set(wrapper, originalOf.get(inner) || inner);
     };
-    const targetIsObject = args => isObject(args[0]);
-    const targetCoercible = args => args[0] !== null && args[0] !== undefined;
+    const targetIsObject = target => isObject(target);
+    const targetCoercible = target => target !== null && target !== undefined;
     // Property keys.
     for (const name of ['hasOwnProperty', 'propertyIsEnumerable', '__defineGetter__',
                         '__defineSetter__', '__lookupGetter__', '__lookupSetter__']) {
@@ -776,6 +791,74 @@ const $__sp = (() => {
     if ($__v >= 3) charge(stringLength(out) / 16);
     return out;
   };
+  // Version 3: an allowlist (`JSON.stringify(v, ['b', 'a'])`) through the tracked replacer, so
+  // that its nesting meets the depth limit instead of the engine's stack. The replacer shows
+  // the engine each (non-array, non-boxed) object as a view whose own keys are the allowlist, in
+  // its order, each read from the object once when the engine serializes it, as the allowlist
+  // would; one view per object, so the engine's cycle check sees a cycle as before.
+  const hasSlot = (valueOf, v) => {
+    try {
+      apply(valueOf, v, []);
+      return true;
+    } catch (e) {
+      return false;
+    }
+  };
+  const boxValueOfs = [String.prototype.valueOf, Number.prototype.valueOf,
+                       Boolean.prototype.valueOf, BigInt.prototype.valueOf];
+  const isBoxed = v => {
+    for (let i = 0; i < boxValueOfs.length; i += 1) if (hasSlot(boxValueOfs[i], v)) return true;
+    return false;
+  };
+  const enumerableSlot = () => ({ value: undefined, writable: true, enumerable: true,
+                                  configurable: true });
+  const stringifyAllowlist = (value, allowlist, space) => {
+    // The property list, as the language spec builds it: strings, numbers and String or Number
+    // objects (converted), each once, in order.
+    const n = lengthOf(allowlist);
+    charge(n);
+    const list = [];
+    const seen = new Set();
+    for (let i = 0; i < n; i += 1) {
+      const v = allowlist[i];
+      let item;
+      if (typeof v === 'string') item = v;
+      else if (typeof v === 'number') item = `${v}`;
+      else if (typeof v === 'object' && v !== null &&
+               (hasSlot(String.prototype.valueOf, v) || hasSlot(Number.prototype.valueOf, v))) {
+        item = `${v}`;
+      }
+      if (item !== undefined && !seen.has(item)) {
+        seen.add(item);
+        list[list.length] = item;
+      }
+    }
+    const views = new WeakMap();
+    const viewOf = o => {
+      let view = views.get(o);
+      if (view === undefined) {
+        view = new NativeProxy({}, {
+          ownKeys: () => {
+            charge(list.length);
+            const keys = [];
+            for (let i = 0; i < list.length; i += 1) keys[i] = list[i];
+            return keys;
+          },
+          getOwnPropertyDescriptor: enumerableSlot,
+          get: (target, key) => o[key],
+        });
+        views.set(o, view);
+      }
+      return view;
+    };
+    return stringifyTracked(value, function (key, v) {
+      if (--$__m.c < 0) $__r();
+      let r = v;
+      if (typeof v === 'object' && v !== null && !isArray(v) && !isBoxed(v)) r = viewOf(v);
+      trackNesting(this, r);
+      return r;
+    }, space);
+  };
   defineProperty(JSON, 'stringify', {
     ...getOwnPropertyDescriptor(JSON, 'stringify'),
     value: {
@@ -795,6 +878,8 @@ const $__sp = (() => {
             charge(1);
             return apply(replacer, this, [key, v]);
           };
+        } else if (isArray(replacer) && $__v >= 3) {
+          return charged3(stringifyAllowlist(value, replacer, space));
         } else if (isArray(replacer)) {
           // An allowlist: its semantics cannot be expressed by a function replacer, so charge
           // by the list and by the result.
@@ -1254,12 +1339,12 @@ const $__sp = (() => {
         const wrapper = name === 'set' ? {
           set(key, value) {
             if (typeof key === 'string' && key.length > 256) charge(key.length / 16);
-            return apply(inner, this, [key, value]);
+            return inner.call(this, key, value);
           },
         }.set : {
           [name](key) {
             if (typeof key === 'string' && key.length > 256) charge(key.length / 16);
-            return apply(inner, this, [key]);
+            return inner.call(this, key);
           },
         }[name];
         defineProperty(wrapper, 'length', { value: inner.length });
@@ -1288,7 +1373,7 @@ const $__sp = (() => {
       const wrapper = {
         join(separator) {
           chargeElements(this);
-          return apply(inner, this, [typeof separator === 'bigint' ? $__ks(separator) : separator]);
+          return inner.call(this, typeof separator === 'bigint' ? $__ks(separator) : separator);
         },
       }.join;
       defineProperty(wrapper, 'length', { value: inner.length });
@@ -1301,7 +1386,7 @@ const $__sp = (() => {
       const wrapper = {
         sort(comparefn) {
           if (comparefn === undefined) chargeElements(this);
-          return apply(inner, this, arguments);
+          return inner.call(this, comparefn);
         },
       }.sort;
       defineProperty(wrapper, 'length', { value: inner.length });
