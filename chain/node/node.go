@@ -158,7 +158,7 @@ func New(cfg Config) (*Node, error) {
 		isProposer: cfg.ID == cfg.Genesis.Proposer(), store: cfg.Store,
 		changed: make(chan struct{}), peers: map[string]*chainpb.PeerStatus{},
 		mismatch: map[string][]byte{}}
-	n.mp.ids = map[string]uint64{}
+	n.mp.ids = map[string][]byte{}
 	stored, err := n.store.GenesisAppHash()
 	if err != nil {
 		return nil, err

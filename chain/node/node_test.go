@@ -483,3 +483,43 @@ func TestStoreOfAnotherGenesis(t *testing.T) {
 	}
 	_ = hex.EncodeToString
 }
+
+func TestPendingAndFullMempool(t *testing.T) {
+	tn := newTestNet(t, 2)
+	tn.nodes[0].cfg = func(c *Config) { c.BlockInterval = time.Hour; c.MaxMempool = 2 }
+	p := tn.start(0)
+	f := tn.start(1)
+	ctx := context.Background()
+	id := submit(t, f, callVat("counter", "increment", "[1]", 1))
+	r, err := p.client.GetTx(ctx, &chainpb.GetTxRequest{TxId: id})
+	if err != nil || r.Status != "pending" || r.Tx.GetCallVat().GetMethod() != "increment" {
+		t.Fatalf("pending tx: %v %v", r, err)
+	}
+	if _, err := f.client.GetTx(ctx, &chainpb.GetTxRequest{TxId: id}); status.Code(err) != codes.NotFound {
+		t.Fatalf("pending tx on a follower: %v", err)
+	}
+	_, err = f.client.Submit(ctx, &chainpb.SubmitRequest{Tx: callVat("counter", "increment", "[1]", 1)})
+	if status.Code(err) != codes.AlreadyExists || !strings.Contains(err.Error(), "pending") {
+		t.Fatalf("duplicate pending: %v", err)
+	}
+	submit(t, p, callVat("counter", "increment", "[1]", 2))
+	_, err = f.client.Submit(ctx, &chainpb.SubmitRequest{Tx: callVat("counter", "increment", "[1]", 3)})
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("full mempool: %v", err)
+	}
+	if st, _ := p.client.Status(ctx, &chainpb.StatusRequest{}); st.Mempool != 2 || st.Height != 0 {
+		t.Fatalf("status: %v", st)
+	}
+	// The mempool survives a restart of the proposer and goes into its next block.
+	tn.stop(p)
+	tn.nodes[0].cfg = func(c *Config) { c.BlockInterval = 20 * time.Millisecond }
+	p = tn.start(0)
+	waitFor(t, "the pending txs committed", 10*time.Second, func() bool {
+		r, err := f.client.GetTx(ctx, &chainpb.GetTxRequest{TxId: id})
+		return err == nil && r.Status == "committed" && r.Height == 1
+	})
+	b, err := p.client.GetBlock(ctx, &chainpb.GetBlockRequest{Height: 1})
+	if err != nil || len(b.Block.Block.Txs) != 2 || b.Block.TxIds[0] != id {
+		t.Fatalf("block 1: %v %v", b, err)
+	}
+}

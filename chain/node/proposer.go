@@ -20,7 +20,7 @@ import (
 // entry is also stored (blockstore m/) so a restarted proposer keeps it.
 type mempool struct {
 	queue       []mempoolEntry
-	ids         map[string]uint64 // tx id (raw) -> arrival, for queued and in-flight txs
+	ids         map[string][]byte // tx id (raw) -> tx bytes, for queued and in-flight txs
 	nextArrival uint64
 	inFlight    int // entries at the head of queue taken by the block being executed
 }
@@ -44,7 +44,7 @@ func (n *Node) loadMempool() error {
 			continue // committed already (cannot happen: the commit deletes it)
 		}
 		n.mp.queue = append(n.mp.queue, mempoolEntry{arrival: e.Arrival, id: id, tx: e.Tx})
-		n.mp.ids[id] = e.Arrival
+		n.mp.ids[id] = e.Tx
 		n.mp.nextArrival = e.Arrival + 1
 	}
 	if len(n.mp.queue) > 0 {
@@ -79,7 +79,7 @@ func (n *Node) admit(raw []byte) (string, error) {
 	}
 	n.mp.nextArrival++
 	n.mp.queue = append(n.mp.queue, mempoolEntry{arrival: a, id: string(id), tx: raw})
-	n.mp.ids[string(id)] = a
+	n.mp.ids[string(id)] = raw
 	return idHex, nil
 }
 

@@ -123,15 +123,7 @@ func (c chainService) GetTx(ctx context.Context, req *chainpb.GetTxRequest) (*ch
 	}
 	if rec == nil {
 		n.mu.Lock()
-		var pending []byte
-		if _, ok := n.mp.ids[string(id)]; ok {
-			for _, e := range n.mp.queue {
-				if e.id == string(id) {
-					pending = e.tx
-					break
-				}
-			}
-		}
+		pending := n.mp.ids[string(id)]
 		n.mu.Unlock()
 		if pending != nil {
 			resp := &chainpb.GetTxResponse{TxId: idHex, Status: "pending"}
