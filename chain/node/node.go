@@ -349,10 +349,12 @@ func (n *Node) execute(ctx context.Context, b *chainpb.Block, want []byte, inclu
 		}
 		rec.Seq = seq
 	}
+	tDeliver := time.Now()
 	res, err := n.cfg.App.EndBlock(ctx)
 	if err != nil {
 		return err
 	}
+	tEnd := time.Now()
 	stateHash := string(res.StateHash)
 	appHash, err := BlockAppHash(b, stateHash)
 	if err != nil {
@@ -364,9 +366,11 @@ func (n *Node) execute(ctx context.Context, b *chainpb.Block, want []byte, inclu
 		}
 		n.cfg.Logf("WARNING: app hash mismatch at height %d: mine %x, the proposer's %x (--halt-on-mismatch=false: going on)", b.Height, appHash, want)
 	}
+	tCommit := time.Now()
 	if err := n.cfg.App.Commit(ctx); err != nil {
 		return err
 	}
+	tStore := time.Now()
 	cb := &chainpb.CommittedBlock{Block: b, AppHash: appHash, StateHash: stateHash}
 	for _, id := range ids {
 		cb.TxIds = append(cb.TxIds, hex.EncodeToString(id))
@@ -384,9 +388,14 @@ func (n *Node) execute(ctx context.Context, b *chainpb.Block, want []byte, inclu
 	if refused > 0 {
 		extra = fmt.Sprintf(" refused=%d", refused)
 	}
-	n.cfg.Logf("block height=%d txs=%d%s consumed=%d settled=%d app_hash=%x state_hash=%.16s took=%s",
+	// took = the whole block; endblock and commit = the sidecar's calls; the rest is the node's
+	// (BeginBlock, DeliverTx, hashing, the store commit).
+	took := time.Since(start)
+	sidecar := tEnd.Sub(tDeliver) + tStore.Sub(tCommit)
+	n.cfg.Logf("block height=%d txs=%d%s consumed=%d settled=%d app_hash=%x state_hash=%.16s took=%s endblock=%s commit=%s node=%s",
 		b.Height, len(b.Txs), extra, len(res.Results), len(res.Settled), appHash[:8], stateHash,
-		time.Since(start).Round(time.Millisecond))
+		took.Round(time.Millisecond), tEnd.Sub(tDeliver).Round(time.Millisecond),
+		tStore.Sub(tCommit).Round(time.Millisecond), (took - sidecar).Round(time.Millisecond))
 	return nil
 }
 
