@@ -316,6 +316,9 @@ func initGenesis(args []string) error {
 		_, err = os.Stdout.Write(doc)
 		return err
 	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return err
+	}
 	return ioutil.WriteFile(*out, doc, 0o644)
 }
 
