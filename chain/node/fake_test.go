@@ -34,9 +34,10 @@ type fakeApp struct {
 	nextSeq   uint64
 
 	// Knobs.
-	tamperAt    int64 // at this height the state hash differs (a tampered sidecar)
-	crashAfter  int64 // Commit of this height commits the sidecar, then fails (a crash)
-	haltAt      int64 // BeginBlock of this height is a HaltError
+	tamperAt    int64  // at this height the state hash differs (a tampered sidecar)
+	crashAfter  int64  // Commit of this height commits the sidecar, then fails (a crash)
+	haltAt      int64  // BeginBlock of this height is a HaltError
+	queued      uint64 // what QueueLen answers
 	beginCalled int
 
 	// The block in progress.
@@ -155,6 +156,12 @@ func (f *fakeApp) Settled(kpid string) (*pb.PromiseResult, bool, error) {
 	defer f.mu.Unlock()
 	r, ok := f.settled[kpid]
 	return r, ok, nil
+}
+
+func (f *fakeApp) QueueLen() (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.queued, nil
 }
 
 func (f *fakeApp) Mailbox(peer string) (*pb.MailboxState, bool, error) {

@@ -36,6 +36,11 @@ import (
 	pb "swingsetd.dev/gen/swingsetdv1"
 )
 
+// queueLener is the keeper's QueueLen (optional for an App).
+type queueLener interface {
+	QueueLen() (uint64, error)
+}
+
 // App is the keeper's block lifecycle as the node drives it (*swingset.Keeper).
 type App interface {
 	InitChain(ctx context.Context, g *pb.Genesis) (int64, error)
@@ -59,6 +64,7 @@ const (
 	DefaultBlockTxs  = 10000    // txs per block (the sidecar's actions per EndBlock)
 	MaxBlockTxBytes  = 15 << 20 // tx bytes per block
 	DefaultMempool   = 200000   // txs waiting at the proposer
+	DefaultMaxQueued = 20000    // keeper queue length above which blocks take no more txs
 	maxPeerMsgBytes  = 64 << 20 // peer stream messages (a block with its txs)
 	reportEvery      = 2 * time.Second
 	reportTimeout    = 5 * time.Second
@@ -77,8 +83,13 @@ type Config struct {
 	HaltOnMismatch bool          // false: log a mismatch and go on
 	MaxBlockTxs    int           // 0 = DefaultBlockTxs
 	MaxMempool     int           // 0 = DefaultMempool
-	Logf           func(format string, args ...interface{})
-	Now            func() time.Time // the proposer's clock (tests); nil = time.Now
+	// MaxQueued: the proposer adds txs to a block only while the keeper's action queue (actions
+	// delivered but not yet consumed by the sidecar, App.QueueLen when the App has it) is below
+	// this, so a sidecar that falls behind fills the mempool and Submit says RESOURCE_EXHAUSTED
+	// instead of the queue growing without bound. 0 = DefaultMaxQueued.
+	MaxQueued int
+	Logf      func(format string, args ...interface{})
+	Now       func() time.Time // the proposer's clock (tests); nil = time.Now
 	// RetryInitial and RetryMax: the follower's reconnect backoff (0 = 200 ms, 5 s).
 	RetryInitial, RetryMax time.Duration
 }
@@ -134,6 +145,9 @@ func New(cfg Config) (*Node, error) {
 	}
 	if cfg.MaxMempool <= 0 {
 		cfg.MaxMempool = DefaultMempool
+	}
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = DefaultMaxQueued
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...interface{}) {}

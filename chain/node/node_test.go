@@ -523,3 +523,46 @@ func TestPendingAndFullMempool(t *testing.T) {
 		t.Fatalf("block 1: %v %v", b, err)
 	}
 }
+
+// The proposer stops filling blocks while the keeper's queue is long (a sidecar behind).
+func TestBackpressureFromTheKeeperQueue(t *testing.T) {
+	tn := newTestNet(t, 1)
+	p := tn.nodes[0]
+	p.app.queued = 3
+	p.cfg = func(c *Config) { c.MaxQueued = 5 }
+	tn.start(0)
+	ctx := context.Background()
+	setQueued := func(q uint64) {
+		p.app.mu.Lock()
+		p.app.queued = q
+		p.app.mu.Unlock()
+	}
+	mempool := func() uint64 {
+		st, err := p.client.Status(ctx, &chainpb.StatusRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Mempool
+	}
+	for i := 0; i < 6; i++ {
+		submit(t, p, callVat("counter", "increment", "[1]", uint64(i)))
+	}
+	waitFor(t, "six txs committed", 10*time.Second, func() bool { return mempool() == 0 })
+	for height := int64(1); height <= p.n.Height(); height++ {
+		b, err := p.client.GetBlock(ctx, &chainpb.GetBlockRequest{Height: height})
+		if err != nil || len(b.Block.Block.Txs) > 2 {
+			t.Fatalf("block %d: %d txs with the queue at 3 of 5 (%v)", height, len(b.Block.Block.Txs), err)
+		}
+	}
+	setQueued(5)
+	for i := 0; i < 3; i++ {
+		submit(t, p, callVat("counter", "increment", "[1]", uint64(100+i)))
+	}
+	h := p.n.Height()
+	waitFor(t, "more blocks", 10*time.Second, func() bool { return p.n.Height() >= h+5 })
+	if m := mempool(); m != 3 {
+		t.Fatalf("mempool %d: txs went into blocks while the queue was full", m)
+	}
+	setQueued(0)
+	waitFor(t, "the rest committed", 10*time.Second, func() bool { return mempool() == 0 })
+}

@@ -85,6 +85,15 @@ func (n *Node) admit(raw []byte) (string, error) {
 
 // nextBlock builds the next block from the head of the mempool and marks those txs in flight.
 func (n *Node) nextBlock() (*chainpb.Block, []uint64) {
+	room := n.cfg.MaxBlockTxs
+	if q, ok := n.cfg.App.(queueLener); ok {
+		// Between blocks: the keeper's store holds no pending writes.
+		if queued, err := q.QueueLen(); err == nil {
+			if left := n.cfg.MaxQueued - int(queued); left < room {
+				room = left
+			}
+		}
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	t := n.cfg.Now().Unix()
@@ -95,7 +104,7 @@ func (n *Node) nextBlock() (*chainpb.Block, []uint64) {
 	var included []uint64
 	size := 0
 	for _, e := range n.mp.queue {
-		if len(b.Txs) >= n.cfg.MaxBlockTxs || (len(b.Txs) > 0 && size+len(e.tx) > MaxBlockTxBytes) {
+		if len(b.Txs) >= room || (len(b.Txs) > 0 && size+len(e.tx) > MaxBlockTxBytes) {
 			break
 		}
 		b.Txs = append(b.Txs, e.tx)
