@@ -342,7 +342,7 @@ func (n *Node) execute(ctx context.Context, b *chainpb.Block, want []byte, inclu
 	refused := 0
 	for i, raw := range b.Txs {
 		id := sha256Sum(raw)
-		rec := &chainpb.TxRecord{Height: b.Height, Index: uint32(i)}
+		rec := &chainpb.TxRecord{Height: b.Height, Index: uint32(i), Tx: raw}
 		txs[i] = txView{id: id, rec: rec}
 		ids[i], recs[i] = id, rec
 		tx, err := decodeTx(raw)

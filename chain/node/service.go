@@ -135,13 +135,9 @@ func (c chainService) GetTx(ctx context.Context, req *chainpb.GetTxRequest) (*ch
 		return nil, status.Errorf(codes.NotFound, "tx %s: not known to %s (not committed up to height %d%s)", idHex, n.cfg.ID, n.Height(),
 			map[bool]string{true: ", not pending", false: "; pending txs are only known to the proposer"}[n.isProposer])
 	}
-	b, err := n.store.Block(rec.Height)
-	if err != nil || b == nil || int(rec.Index) >= len(b.Block.GetTxs()) {
-		return nil, status.Errorf(codes.Internal, "tx %s: block %d unreadable: %v", idHex, rec.Height, err)
-	}
 	resp := &chainpb.GetTxResponse{TxId: idHex, Status: "committed", Height: rec.Height, Index: rec.Index,
 		Seq: rec.Seq, Error: rec.Error}
-	if tx, err := decodeTx(b.Block.Txs[rec.Index]); err == nil {
+	if tx, err := decodeTx(rec.Tx); err == nil {
 		resp.Tx = tx
 	}
 	if rec.Seq == 0 {
