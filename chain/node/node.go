@@ -310,12 +310,6 @@ func (e *errMismatch) Error() string {
 	return fmt.Sprintf("app hash mismatch at height %d: mine %x, the proposer's %x", e.height, e.mine, e.theirs)
 }
 
-// txView is a block's tx as decoded for execution.
-type txView struct {
-	id  []byte
-	rec *chainpb.TxRecord
-}
-
 // execute runs block b on the sidecar and commits it. want is the proposer's app hash (nil on
 // the proposer); included are the mempool entries the block takes (proposer).
 func (n *Node) execute(ctx context.Context, b *chainpb.Block, want []byte, included []uint64) error {
@@ -336,14 +330,12 @@ func (n *Node) execute(ctx context.Context, b *chainpb.Block, want []byte, inclu
 	if err := n.cfg.App.BeginBlock(ctx, b.Height, time.Unix(b.TimeUnix, 0)); err != nil {
 		return err
 	}
-	txs := make([]txView, len(b.Txs))
 	ids := make([][]byte, len(b.Txs))
 	recs := make([]*chainpb.TxRecord, len(b.Txs))
 	refused := 0
 	for i, raw := range b.Txs {
 		id := sha256Sum(raw)
 		rec := &chainpb.TxRecord{Height: b.Height, Index: uint32(i), Tx: raw}
-		txs[i] = txView{id: id, rec: rec}
 		ids[i], recs[i] = id, rec
 		tx, err := decodeTx(raw)
 		if err != nil {

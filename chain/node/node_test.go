@@ -248,6 +248,28 @@ func TestMismatchHaltsTheChain(t *testing.T) {
 	if h := tnode.n.Halted(); h == nil || h.Height != 5 {
 		t.Errorf("restarted node: halt %v", h)
 	}
+	// Its halt cleared (--clear-halt) while the proposer is still halted: the proposer halts
+	// it again.
+	tn.stop(tnode)
+	store, err := blockstore.Open(tnode.home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.ClearHalt()
+	store.Close()
+	tnode = tn.start(1)
+	select {
+	case err := <-tnode.done:
+		tnode.done <- err
+		if !errors.Is(err, ErrHalted) {
+			t.Fatalf("cleared node: Run = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cleared node did not halt again")
+	}
+	if h := tnode.n.Halted(); h == nil || h.Height != 5 || !strings.Contains(h.Reason, "val2 has") {
+		t.Errorf("cleared node: halt %v", h)
+	}
 }
 
 func TestMismatchWithoutHalt(t *testing.T) {
