@@ -121,13 +121,14 @@ func (s *sidecar) start(extra ...string) {
 	s.mu.Unlock()
 	go func() {
 		cmd.Wait()
-		close(exited)
+		// Decided before exited is closed, so kill9 with supervise off never races a restart.
 		s.mu.Lock()
 		again := s.supervise && !s.stopped
 		if again {
 			s.restarts++
 		}
 		s.mu.Unlock()
+		close(exited)
 		if again {
 			time.Sleep(200 * time.Millisecond)
 			s.start()
