@@ -551,3 +551,41 @@ func TestRealSidecarHalts(t *testing.T) {
 		t.Fatalf("app behind: %v", err)
 	}
 }
+
+// Every action the keeper accepts, the sidecar accepts too: odd but valid forms go through one
+// block without INVALID_ARGUMENT (which would halt the chain).
+func TestRealSidecarAcceptsWhatDeliverTxAccepts(t *testing.T) {
+	sc := startSidecar(t, t.TempDir(), false)
+	n := newNode(t, sc, demoGenesis(t))
+	n.run(true)
+	args := []string{"", "[]", " \t[ ]\r\n", "[1e400]", "[-1e-400]", "[-0]", "[0.0000001]", "[1E5]",
+		"[123456789012345678901234567890]", "[1.7976931348623157e308]", `["\u0000"]`,
+		`["\ud800\udc00"]`, `["\udc00\ud800"]`, `["\ud800"]`, `[true,false,null]`,
+		`[{"a":1,"a":2}]`, `[{"!x":1,"x":2}]`, `[{"#x":1}]`, `["#foo"]`, `["!bang"]`, `["@slot"]`,
+		`[{"@slot":"ko1"}]`, `[{"__proto__":1}]`, `["é😀"]`, `["\\\/\b\f\n\r\t"]`,
+		"[" + strings.Repeat("[", 511) + strings.Repeat("]", 511) + "]",
+		`["` + strings.Repeat("z", MaxArgsForTest) + `"]`}
+	methods := []string{"echo", "é", "a b", "~x", ".", "/", "0", "constructor", "__proto__", "then",
+		"toString", strings.Repeat("m", 256)}
+	var actions []*pb.Action
+	for _, a := range args {
+		actions = append(actions, call("counter", "echo", a))
+	}
+	for _, m := range methods {
+		actions = append(actions, call("counter", m, "[]"))
+	}
+	actions = append(actions, inbound("a.b_c:d@e/f+g-h", 0, 1), inbound(strings.Repeat("p", 128), 1<<53-1),
+		inbound("alice", 0, 1<<53-1, 1))
+	for i, a := range actions {
+		if err := swingset.ValidateAction(a); err != nil {
+			t.Fatalf("action %d refused by the keeper: %v", i, err)
+		}
+	}
+	r, _ := n.run(true, actions...)
+	if len(r.Results) != len(actions) {
+		t.Fatalf("consumed %d of %d", len(r.Results), len(actions))
+	}
+}
+
+// MaxArgsForTest: a string argument that brings args_json to its limit exactly.
+const MaxArgsForTest = swingset.MaxArgsJSONBytes - 4
