@@ -24,7 +24,7 @@ import (
 	pb "swingsetd.dev/gen/swingsetdv1"
 )
 
-func swingsetdBinary(t *testing.T) string {
+func swingsetdBinary(t testing.TB) string {
 	b := os.Getenv("SWINGSETD")
 	if b == "" {
 		if os.Getenv("SWINGSET_REQUIRE_SIDECAR") != "" {
@@ -42,7 +42,7 @@ func vatsDir(env, def string) string {
 	return def
 }
 
-func readVat(t *testing.T, dir, name string) string {
+func readVat(t testing.TB, dir, name string) string {
 	t.Helper()
 	b, err := ioutil.ReadFile(filepath.Join(dir, name))
 	if err != nil {
@@ -52,7 +52,7 @@ func readVat(t *testing.T, dir, name string) string {
 }
 
 // demoGenesis is tests/demo_driver.cc's genesis: the demo vats, peers alice and bob.
-func demoGenesis(t *testing.T) *pb.Genesis {
+func demoGenesis(t testing.TB) *pb.Genesis {
 	dir := vatsDir("DEMO_VATS", "../../deploy/demo_vats")
 	return &pb.Genesis{
 		ChainId: "swingsetd-demo",
@@ -69,7 +69,7 @@ func demoGenesis(t *testing.T) *pb.Genesis {
 // sidecar is a swingsetd process; with supervise set it is restarted (without extra flags)
 // whenever it exits, like a process supervisor would.
 type sidecar struct {
-	t       *testing.T
+	t       testing.TB
 	bin     string
 	dataDir string
 	listen  string // 127.0.0.1:0 or unix:PATH
@@ -84,7 +84,7 @@ type sidecar struct {
 	stopped   bool
 }
 
-func startSidecar(t *testing.T, dir string, unix bool, extra ...string) *sidecar {
+func startSidecar(t testing.TB, dir string, unix bool, extra ...string) *sidecar {
 	t.Helper()
 	s := &sidecar{t: t, bin: swingsetdBinary(t), dataDir: filepath.Join(dir, "data"),
 		logPath: filepath.Join(dir, "swingsetd.log"), listen: "127.0.0.1:0"}
@@ -192,7 +192,7 @@ func (s *sidecar) restartCount() int {
 
 // node is a keeper over a MemStore, driving one sidecar.
 type node struct {
-	t     *testing.T
+	t     testing.TB
 	sc    *sidecar
 	store *swingsettest.MemStore
 	k     *swingset.Keeper
@@ -201,7 +201,7 @@ type node struct {
 	mu    sync.Mutex
 }
 
-func newNode(t *testing.T, sc *sidecar, g *pb.Genesis) *node {
+func newNode(t testing.TB, sc *sidecar, g *pb.Genesis) *node {
 	n := &node{t: t, sc: sc, store: swingsettest.NewMemStore(), g: g}
 	n.open()
 	return n
@@ -231,7 +231,7 @@ func (n *node) open() {
 	}
 }
 
-func longCtx(t *testing.T) context.Context {
+func longCtx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	t.Cleanup(cancel)
 	return c
