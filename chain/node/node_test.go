@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -587,4 +588,52 @@ func TestBackpressureFromTheKeeperQueue(t *testing.T) {
 	}
 	setQueued(0)
 	waitFor(t, "the rest committed", 10*time.Second, func() bool { return mempool() == 0 })
+}
+
+// badProposer sends a block out of order (or a message without a block) on every stream.
+type badProposer struct {
+	chainpb.UnimplementedPeerServer
+	msg     *chainpb.StreamBlocksResponse
+	streams chan struct{}
+}
+
+func (b *badProposer) StreamBlocks(req *chainpb.StreamBlocksRequest, srv chainpb.Peer_StreamBlocksServer) error {
+	select {
+	case b.streams <- struct{}{}:
+	default:
+	}
+	return srv.Send(b.msg)
+}
+
+// A proposer sending garbage makes a follower retry, not exit or halt.
+func TestFollowerSurvivesABadProposer(t *testing.T) {
+	for _, msg := range []*chainpb.StreamBlocksResponse{
+		{Msg: &chainpb.StreamBlocksResponse_Block{Block: &chainpb.CommittedBlock{Block: &chainpb.Block{Height: 5}}}},
+		{Msg: &chainpb.StreamBlocksResponse_Block{Block: &chainpb.CommittedBlock{}}},
+		{},
+	} {
+		tn := newTestNet(t, 2)
+		bp := &badProposer{msg: msg, streams: make(chan struct{}, 10)}
+		srv := grpc.NewServer()
+		chainpb.RegisterPeerServer(srv, bp)
+		go srv.Serve(tn.nodes[0].lis)
+		f := tn.start(1)
+		for i := 0; i < 3; i++ { // three streams: it keeps retrying
+			select {
+			case <-bp.streams:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the follower did not retry")
+			}
+		}
+		select {
+		case err := <-f.done:
+			t.Fatalf("%v: the follower's Run returned %v", msg, err)
+		default:
+		}
+		if f.n.Halted() != nil || f.n.Height() != 0 {
+			t.Fatalf("%v: follower halted %v at height %d", msg, f.n.Halted(), f.n.Height())
+		}
+		srv.Stop()
+		tn.stop(f)
+	}
 }
