@@ -32,15 +32,7 @@ func TestKeeperOverFakeSidecars(t *testing.T) {
 		sidecars[i] = sc
 		tnode.mk = func(store *blockstore.Store) (App, Queries, func()) {
 			kcfg := swingset.Config{Sidecar: sc.Addr(), RetryInitial: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond}
-			k, err := swingset.NewKeeper(store.Pending(), kcfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			q, err := swingset.NewKeeper(store.Committed(), kcfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return k, q, func() { k.Close(); q.Close() }
+			return keeperPair(t, store, kcfg)
 		}
 		tn.start(i)
 	}
@@ -91,4 +83,18 @@ func TestKeeperOverFakeSidecars(t *testing.T) {
 			return h != nil && strings.Contains(h.Reason, "val2 has") && strings.Contains(h.Reason, fmt.Sprintf("at height %d", h.Height))
 		})
 	}
+}
+
+// keeperPair is the app a test node runs: a keeper over the store's pending view (the block
+// being executed) and one over its committed view (queries), closed together.
+func keeperPair(t *testing.T, store *blockstore.Store, kcfg swingset.Config) (App, Queries, func()) {
+	k, err := swingset.NewKeeper(store.Pending(), kcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := swingset.NewKeeper(store.Committed(), kcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, q, func() { k.Close(); q.Close() }
 }

@@ -117,15 +117,7 @@ func TestRealSidecars(t *testing.T) {
 		tnode.mk = func(store *blockstore.Store) (App, Queries, func()) {
 			kcfg := swingset.Config{Sidecar: "unix:" + sc.sock, RetryInitial: 20 * time.Millisecond,
 				RetryMax: 200 * time.Millisecond, Logf: func(f string, a ...interface{}) { t.Logf(tnode.id+": "+f, a...) }}
-			k, err := swingset.NewKeeper(store.Pending(), kcfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			q, err := swingset.NewKeeper(store.Committed(), kcfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return k, q, func() { k.Close(); q.Close() }
+			return keeperPair(t, store, kcfg)
 		}
 		tnode.cfg = func(c *Config) { c.BlockInterval = 100 * time.Millisecond }
 		tn.start(i)
