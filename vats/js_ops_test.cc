@@ -88,6 +88,9 @@ export function buildRootObject() {
         join: b => [b].join(), joinSeparator: b => [1, 2].join(b), sort: b => [b, 1].sort(),
         replacer: b => 'aXa'.replace('X', () => b), uri: b => encodeURIComponent(b),
         symbolFor: b => Symbol.for(b), jsonParse: b => JSON.parse(b),
+        joinObject: b => [{ toString: () => b }].join(), errorMessage: b => Error(b),
+        errorToString: b => { const e = Error('m'); e.message = b; return `${e}`; },
+        symbol: b => Symbol(b), fromEntries: b => Object.fromEntries([[{ toString: () => b }, 1]]),
       };
       for (const [name, use] of Object.entries(uses)) {
         const method = `big_${name}`;
@@ -306,6 +309,11 @@ export function buildRootObject() {
         v => 'a,b'.split(v).length, v => encodeURIComponent(v), v => Symbol.for(v).description,
         v => JSON.parse(v), v => Date.parse(v), v => String.raw({ raw: ['a', 'b'] }, v),
         v => JSON.stringify({ a: v, b: [v, { a: v, z: 1 }], 3: v }, ['b', '3', 'a', 'b']),
+        v => Object.keys(Object.fromEntries([[v, 1], ['a', v], [3, 2]])).join('|'),
+        v => [1, v, [v, 2], null, undefined].join(v), v => Array.prototype.join.call({ length: 2, 0: v, 1: 'x' }, '-'),
+        v => `${new Error(v).message}|${String(new Error(v))}`, v => new RangeError('m', { cause: v }).cause,
+        v => { const e = new Error('m'); e.name = v; return `${e}`; }, v => Symbol(v).description,
+        v => new AggregateError([v], v).message,
         v => JSON.stringify([v, { 3: 1, a: v }], ['a', 3, new String('3'), v], 1),
       ];
       const n = values().length;
@@ -472,7 +480,8 @@ TEST(MeteredOpsTest, BigIntKeysAndBuiltinConversionsAreCharged) {
       "keyRead", "keyWrite", "keyIn", "keyLiteral", "keyPattern", "keyCompound", "keyObject",
       "keyClass", "keyDelete", "hasOwn", "objectHasOwn", "reflectGet", "reflectHas",
       "defineProperty", "parseInt", "indexOf", "includes", "thisAt", "concat", "join",
-      "joinSeparator", "sort", "replacer", "uri", "symbolFor", "jsonParse"};
+      "joinSeparator", "sort", "replacer", "uri", "symbolFor", "jsonParse", "joinObject",
+      "errorMessage", "errorToString", "symbol", "fromEntries"};
   std::vector<std::string> methods;
   for (const std::string& u : uses) methods.push_back("big_" + u);
   std::vector<Outcome> outcomes = SameEverywhere(methods, 300'000);

@@ -110,6 +110,7 @@ const [$__add, $__sub, $__mul, $__div, $__mod, $__pow, $__shl, $__shr, $__lt, $_
   const bigintToString = BigInt.prototype.toString;
   const bigintValueOf = BigInt.prototype.valueOf;
   const dateToPrimitive = Date.prototype[Symbol.toPrimitive];
+  const OriginalErrorPrototype = Error.prototype;
   const toPrimitiveKey = Symbol.toPrimitive;
   const SMALL = 1n << 62n;
   const MAX = 2 ** 53;
@@ -451,6 +452,65 @@ const [$__add, $__sub, $__mul, $__div, $__mod, $__pow, $__shl, $__shr, $__lt, $_
       value: StringWrapper,
     });
     defineProperty(globalThis, 'String', { ...stringDesc, value: StringWrapper });
+  }
+
+  // Version 3: constructors that convert an argument to a string natively: the Error
+  // constructors (the message) and Symbol (the description). Each wrapper converts the value
+  // through $ks (a BigInt's conversion charged; an object converted once, as the constructor
+  // would) and calls the original; the prototype's `constructor` names the wrapper.
+  if ($__v >= 3) {
+    const wrapConstructor = (name, messageAt) => {
+      const desc = getOwnPropertyDescriptor(globalThis, name);
+      if (!desc || typeof desc.value !== 'function') return;
+      const Original = desc.value;
+      const Wrapper = {
+        [name]: function () {
+          const args = [];
+          for (let i = 0; i < arguments.length; i += 1) args[i] = arguments[i];
+          if (args.length > messageAt && args[messageAt] !== undefined) {
+            args[messageAt] = $ks(args[messageAt]);
+          }
+          if (new.target === undefined) return apply(Original, this, args);
+          return construct(Original, args, new.target === Wrapper ? Original : new.target);
+        },
+      }[name];
+      for (const key of Reflect.ownKeys(Original)) {
+        if (key !== 'name' && key !== 'length') {
+          defineProperty(Wrapper, key, getOwnPropertyDescriptor(Original, key));
+        }
+      }
+      defineProperty(Wrapper, 'length', getOwnPropertyDescriptor(Original, 'length'));
+      if (Original.prototype) {
+        defineProperty(Original.prototype, 'constructor', {
+          ...getOwnPropertyDescriptor(Original.prototype, 'constructor'),
+          value: Wrapper,
+        });
+      }
+      defineProperty(globalThis, name, { ...desc, value: Wrapper });
+    };
+    for (const name of ['Error', 'EvalError', 'RangeError', 'ReferenceError', 'SyntaxError',
+                        'TypeError', 'URIError']) {
+      wrapConstructor(name, 0);
+    }
+    wrapConstructor('AggregateError', 1);
+    wrapConstructor('Symbol', 0);
+    // Error.prototype.toString by the language spec's steps, its conversions through $ks.
+    const errorToString = {
+      toString() {
+        if (!isObject(this)) throw TypeErrorCtor('Error.prototype.toString called on a non-object');
+        const n = this.name;
+        const name = n === undefined ? 'Error' : `${$ks(n)}`;
+        const m = this.message;
+        const message = m === undefined ? '' : `${$ks(m)}`;
+        if (name === '') return message;
+        if (message === '') return name;
+        return `${name}: ${message}`;
+      },
+    }.toString;
+    defineProperty(OriginalErrorPrototype, 'toString', {
+      ...getOwnPropertyDescriptor(OriginalErrorPrototype, 'toString'),
+      value: errorToString,
+    });
   }
 
   return [$add, $sub, $mul, $div, $mod, $pow, $shl, $shr,
@@ -1330,6 +1390,31 @@ const $__sp = (() => {
       defineProperty(stringProto, name, { ...desc, value: wrapper });
       originalOf.set(wrapper, originalOf.get(inner) || inner);
     }
+    // Object.fromEntries converts each entry's key natively: by the language spec's steps here,
+    // the keys through $__pk (one computron per entry).
+    {
+      const desc = getOwnPropertyDescriptor(Object, 'fromEntries');
+      const inner = desc.value;
+      const wrapper = {
+        fromEntries(iterable) {
+          if (iterable === null || iterable === undefined) return inner.call(Object, iterable);
+          const obj = {};
+          for (const entry of iterable) {
+            charge(1);
+            if ((typeof entry !== 'object' || entry === null) && typeof entry !== 'function') {
+              throw TypeError('Object.fromEntries: an entry is not an object');
+            }
+            const key = $__pk(entry[0]);
+            defineProperty(obj, key, { value: entry[1], writable: true, enumerable: true,
+                                       configurable: true });
+          }
+          return obj;
+        },
+      }.fromEntries;
+      defineProperty(wrapper, 'length', { value: inner.length });
+      defineProperty(Object, 'fromEntries', { ...desc, value: wrapper });
+      originalOf.set(wrapper, originalOf.get(inner) || inner);
+    }
     // Map and Set hash a string key by all its characters, on every call: a long one is
     // charged by its length (the constructors add their entries through these).
     const keyed = (proto, names) => {
@@ -1356,6 +1441,11 @@ const $__sp = (() => {
     // Arrays: join (and toString, which calls join) and the default order of sort convert each
     // element; a BigInt element is charged (a plain array only: reading a proxy's elements
     // would run its traps twice).
+    const toLength = x => {
+      const v = +x;
+      if (!(v > 0)) return 0;
+      return v < 2 ** 53 - 1 ? floor(v) : 2 ** 53 - 1;
+    };
     // (The scan is charged first, one computron per element: `Array(1e8).join()` stops before
     // it, as before the builtin.)
     const chargeElements = a => {
@@ -1368,12 +1458,25 @@ const $__sp = (() => {
       }
     };
     {
+      // join converts each element natively, also an object whose toString returns a BigInt:
+      // so the elements are read here (once each, in order, as join reads them) and converted
+      // through $__ks, and the builtin joins the converted copy (one computron per element for
+      // the copy, before it).
       const desc = getOwnPropertyDescriptor(Array.prototype, 'join');
       const inner = desc.value;
       const wrapper = {
         join(separator) {
-          chargeElements(this);
-          return inner.call(this, typeof separator === 'bigint' ? $__ks(separator) : separator);
+          if (this === null || this === undefined) return inner.call(this, separator);
+          const o = Object(this);
+          const len = toLength(o.length);
+          charge(1 + len);
+          const sep = separator === undefined ? separator : $__ks(separator);
+          const copy = [];
+          for (let i = 0; i < len; i += 1) {
+            const e = o[i];
+            copy[i] = e === undefined || e === null ? e : $__ks(e);
+          }
+          return inner.call(copy, sep);
         },
       }.join;
       defineProperty(wrapper, 'length', { value: inner.length });
