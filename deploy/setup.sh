@@ -16,7 +16,6 @@ PKGS=(
   # API. Not golang-goprotobuf-dev: its legacy 1.3 runtime panics on protoc-gen-go 1.28 code.
   golang-go golang-google-grpc-dev golang-google-protobuf-dev
   golang-github-golang-protobuf-1-5-dev protoc-gen-go protoc-gen-go-grpc
-  golang-github-syndtr-goleveldb-dev  # chain/: the node's store, the testnet test's store tamperer
   # deploy/: the image, the docker-compose testnet and its test (their own dockerd, a debian:12
   # base image made by debootstrap when it cannot be pulled)
   docker.io docker-compose debootstrap
