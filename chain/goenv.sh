@@ -3,6 +3,7 @@
 #
 #   $BUILD/go/src/swingsetd.dev/chain        -> chain/ (a symlink)
 #   $BUILD/go/src/swingsetd.dev/gen/swingsetdv1  the stubs generated from proto/ (never committed)
+#   $BUILD/go/src/swingsetd.dev/gen/swingchainv1 the stubs of chain/proto/ (never committed)
 #   $BUILD/go/bin/                            the binaries of chain/cmd/*
 #   $BUILD/go-cache                           GOCACHE
 # GOPATH: $BUILD/go, /usr/local/share/gocode (goleveldb, unpacked by deploy/setup.sh) and
@@ -37,6 +38,17 @@ go_gen_stubs() {
   for f in "$tmp"/swingsetd/v1/*.go; do
     if ! cmp -s "$f" "$gen/$(basename "$f")"; then
       mv -f "$f" "$gen/$(basename "$f")"
+    fi
+  done
+  # The chain's own protos (chain/proto/swingchain/v1/*.proto, package swingchainv1).
+  local cgen="$BUILD/go/src/swingsetd.dev/gen/swingchainv1"
+  protoc -I "$SRC/proto" -I "$SRC/chain/proto" --go_out="$tmp" --go_opt=paths=source_relative \
+    --go-grpc_out="$tmp" --go-grpc_opt=paths=source_relative \
+    "$SRC"/chain/proto/swingchain/v1/*.proto
+  mkdir -p "$cgen"
+  for f in "$tmp"/swingchain/v1/*.go; do
+    if ! cmp -s "$f" "$cgen/$(basename "$f")"; then
+      mv -f "$f" "$cgen/$(basename "$f")"
     fi
   done
   rm -rf "$tmp"
