@@ -165,7 +165,7 @@ local_main() {
         if alive "val$i"; then s=up; else s=down; fi
         if alive "sidecar$i"; then c=up; else c=down; fi
         echo "== val$i ($s, 127.0.0.1:$(node_port "$i")), sidecar$i ($c, 127.0.0.1:$(sidecar_port "$i"))"
-        [ "$s" = up ] && status_of "$SWINGCHAIN" query status --node "127.0.0.1:$(node_port "$i")"
+        if [ "$s" = up ]; then status_of "$SWINGCHAIN" query status --node "127.0.0.1:$(node_port "$i")"; fi
       done
       ;;
     logs)
