@@ -27,6 +27,14 @@ go_link_src() {
 # files' go_package). Generated into a temporary directory and moved into place only when they
 # changed, so parallel builds never see a half-written file and the Go cache stays warm.
 go_gen_stubs() {
+  # golang-goprotobuf-dev (pulled in by golang-github-syndtr-goleveldb-dev through ginkgo and
+  # gomega) replaces protoc-gen-go 1.28 with 1.3, whose code the protobuf 1.5 API cannot use.
+  if ! protoc-gen-go --version 2>/dev/null | grep -q '^protoc-gen-go v1\.\(2[0-9]\|[3-9][0-9]\)'; then
+    echo "chain: protoc-gen-go 1.20 or later is needed (Debian's protoc-gen-go package); got:" \
+      "$(protoc-gen-go --version 2>&1 | head -1). golang-goprotobuf-dev replaces it: run" \
+      "deploy/setup.sh (goleveldb is unpacked there, not installed as a package)" >&2
+    return 1
+  fi
   local gen="$BUILD/go/src/swingsetd.dev/gen/swingsetdv1"
   local tmp
   tmp=$(mktemp -d "$BUILD/go-gen.XXXXXX")
