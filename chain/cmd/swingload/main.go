@@ -181,7 +181,8 @@ func cmdRun(args []string) error {
 	n := fs.Int("txs", 2000, "number of txs")
 	rate := fs.Float64("rate", 0, "submit rate in txs/s (0: as fast as accepted)")
 	conc := fs.Int("concurrency", 64, "submits in flight at most")
-	seed := fs.Int64("seed", 1, "seed of the random tx mix (also in every tx's nonce)")
+	seed := fs.Int64("seed", 1, "seed of the random tx mix")
+	nonceBase := fs.Uint64("nonce-base", 0, "nonce of the first tx, the next ones count up (0: from the clock, so every run's txs are new)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
@@ -212,11 +213,15 @@ func cmdRun(args []string) error {
 
 	// Make the txs up front (the generator's own time is not measured).
 	r := rand.New(rand.NewSource(*seed))
+	base := *nonceBase
+	if base == 0 {
+		base = uint64(time.Now().UnixNano())
+	}
 	txs := make([]*chainpb.Tx, *n)
 	for i := range txs {
 		txs[i] = &chainpb.Tx{
 			Action: &chainpb.Tx_CallVat{CallVat: randomCall(r)},
-			Nonce:  uint64(*seed)<<32 | uint64(i),
+			Nonce:  base + uint64(i),
 		}
 	}
 	states := make([]txState, *n)
