@@ -96,6 +96,17 @@ local_start() {
   if alive "$name"; then echo "testnet: $name already running (pid $(cat "$(pidfile "$name")"))"; return 0; fi
   mkdir -p "$RUN_DIR/pids" "$RUN_DIR/logs"
   log="$RUN_DIR/logs/$name.log"
+  local port
+  case "$name" in sidecar*) port=$(sidecar_port "$i") ;; *) port=$(node_port "$i") ;; esac
+  # Something already answering on the port (another testnet, a process still stopping) would
+  # take this one's traffic: refuse rather than start a process that cannot listen.
+  for _ in $(seq 1 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+    sleep 0.2
+  done
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    die "127.0.0.1:$port ($name) is in use by another process"
+  fi
   case "$name" in
     sidecar*)
       [ -x "$SWINGSETD" ] || die "$SWINGSETD not built (bash deploy/build.sh build)"
