@@ -34,9 +34,10 @@ type fakeApp struct {
 	nextSeq   uint64
 
 	// Knobs.
-	tamperAt    int64 // at this height the state hash differs (a tampered sidecar)
-	crashAfter  int64 // Commit of this height commits the sidecar, then fails (a crash)
-	haltAt      int64 // BeginBlock of this height is a HaltError
+	tamperAt    int64  // at this height the state hash differs (a tampered sidecar)
+	crashAfter  int64  // Commit of this height commits the sidecar, then fails (a crash)
+	haltAt      int64  // BeginBlock of this height is a HaltError
+	queued      uint64 // what QueueLen answers
 	beginCalled int
 
 	// The block in progress.
@@ -157,6 +158,12 @@ func (f *fakeApp) Settled(kpid string) (*pb.PromiseResult, bool, error) {
 	return r, ok, nil
 }
 
+func (f *fakeApp) QueueLen() (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.queued, nil
+}
+
 func (f *fakeApp) Mailbox(peer string) (*pb.MailboxState, bool, error) {
 	return nil, false, nil
 }
@@ -177,6 +184,10 @@ type testNode struct {
 	client chainpb.ChainClient
 	conn   *grpc.ClientConn
 	cfg    func(*Config)
+	// mk makes the node's App and Queries over its store (default: app, the fake); the func it
+	// returns releases them at stop.
+	mk      func(store *blockstore.Store) (App, Queries, func())
+	release func()
 }
 
 type testNet struct {
@@ -205,6 +216,10 @@ func testGenesis(t *testing.T, vals []genesis.Validator) *genesis.Genesis {
 // newTestNet listens on count loopback ports and writes a genesis over them; nodes start with
 // start(i).
 func newTestNet(t *testing.T, count int) *testNet {
+	return newTestNetG(t, count, func(vals []genesis.Validator) *genesis.Genesis { return testGenesis(t, vals) })
+}
+
+func newTestNetG(t *testing.T, count int, mkGenesis func([]genesis.Validator) *genesis.Genesis) *testNet {
 	tn := &testNet{t: t}
 	var vals []genesis.Validator
 	for i := 0; i < count; i++ {
@@ -217,7 +232,7 @@ func newTestNet(t *testing.T, count int) *testNet {
 			home: t.TempDir(), app: newFakeApp()})
 		vals = append(vals, genesis.Validator{ID: id, Addr: lis.Addr().String()})
 	}
-	tn.g = testGenesis(t, vals)
+	tn.g = mkGenesis(vals)
 	t.Cleanup(func() {
 		for _, n := range tn.nodes {
 			tn.stop(n)
@@ -246,7 +261,13 @@ func (tn *testNet) start(i int) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{ID: tnode.id, Genesis: tn.g, Store: store, App: tnode.app, Queries: tnode.app,
+	var app App = tnode.app
+	var queries Queries = tnode.app
+	tnode.release = func() {}
+	if tnode.mk != nil {
+		app, queries, tnode.release = tnode.mk(store)
+	}
+	cfg := Config{ID: tnode.id, Genesis: tn.g, Store: store, App: app, Queries: queries,
 		BlockInterval: 20 * time.Millisecond, HaltOnMismatch: true,
 		RetryInitial: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
 		Logf: func(format string, args ...interface{}) { t.Logf(tnode.id+": "+format, args...) }}
@@ -287,6 +308,7 @@ func (tn *testNet) stop(tnode *testNode) error {
 	tnode.srv.Stop()
 	tnode.conn.Close()
 	tnode.n.Close()
+	tnode.release()
 	tnode.store.Close()
 	tnode.n, tnode.lis = nil, nil
 	return err

@@ -131,6 +131,9 @@ func (n *Node) followOnce(ctx context.Context, pc *peerClient, reports chan stru
 			if cb.Block.Height <= n.Height() {
 				continue // already have it (a stream re-opened while a block was in flight)
 			}
+			if want := n.Height() + 1; cb.Block.Height != want {
+				return progressed, fmt.Errorf("the proposer sent block %d; this node needs %d next", cb.Block.Height, want)
+			}
 			err := n.execute(ctx, cb.Block, cb.AppHash, nil)
 			var mm *errMismatch
 			if errors.As(err, &mm) {

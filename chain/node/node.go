@@ -36,6 +36,11 @@ import (
 	pb "swingsetd.dev/gen/swingsetdv1"
 )
 
+// queueLener is the keeper's QueueLen (optional for an App).
+type queueLener interface {
+	QueueLen() (uint64, error)
+}
+
 // App is the keeper's block lifecycle as the node drives it (*swingset.Keeper).
 type App interface {
 	InitChain(ctx context.Context, g *pb.Genesis) (int64, error)
@@ -59,6 +64,7 @@ const (
 	DefaultBlockTxs  = 10000    // txs per block (the sidecar's actions per EndBlock)
 	MaxBlockTxBytes  = 15 << 20 // tx bytes per block
 	DefaultMempool   = 200000   // txs waiting at the proposer
+	DefaultMaxQueued = 20000    // keeper queue length above which blocks take no more txs
 	maxPeerMsgBytes  = 64 << 20 // peer stream messages (a block with its txs)
 	reportEvery      = 2 * time.Second
 	reportTimeout    = 5 * time.Second
@@ -77,8 +83,13 @@ type Config struct {
 	HaltOnMismatch bool          // false: log a mismatch and go on
 	MaxBlockTxs    int           // 0 = DefaultBlockTxs
 	MaxMempool     int           // 0 = DefaultMempool
-	Logf           func(format string, args ...interface{})
-	Now            func() time.Time // the proposer's clock (tests); nil = time.Now
+	// MaxQueued: the proposer adds txs to a block only while the keeper's action queue (actions
+	// delivered but not yet consumed by the sidecar, App.QueueLen when the App has it) is below
+	// this, so a sidecar that falls behind fills the mempool and Submit says RESOURCE_EXHAUSTED
+	// instead of the queue growing without bound. 0 = DefaultMaxQueued.
+	MaxQueued int
+	Logf      func(format string, args ...interface{})
+	Now       func() time.Time // the proposer's clock (tests); nil = time.Now
 	// RetryInitial and RetryMax: the follower's reconnect backoff (0 = 200 ms, 5 s).
 	RetryInitial, RetryMax time.Duration
 }
@@ -135,6 +146,9 @@ func New(cfg Config) (*Node, error) {
 	if cfg.MaxMempool <= 0 {
 		cfg.MaxMempool = DefaultMempool
 	}
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = DefaultMaxQueued
+	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...interface{}) {}
 	}
@@ -158,7 +172,7 @@ func New(cfg Config) (*Node, error) {
 		isProposer: cfg.ID == cfg.Genesis.Proposer(), store: cfg.Store,
 		changed: make(chan struct{}), peers: map[string]*chainpb.PeerStatus{},
 		mismatch: map[string][]byte{}}
-	n.mp.ids = map[string]uint64{}
+	n.mp.ids = map[string][]byte{}
 	stored, err := n.store.GenesisAppHash()
 	if err != nil {
 		return nil, err
@@ -296,12 +310,6 @@ func (e *errMismatch) Error() string {
 	return fmt.Sprintf("app hash mismatch at height %d: mine %x, the proposer's %x", e.height, e.mine, e.theirs)
 }
 
-// txView is a block's tx as decoded for execution.
-type txView struct {
-	id  []byte
-	rec *chainpb.TxRecord
-}
-
 // execute runs block b on the sidecar and commits it. want is the proposer's app hash (nil on
 // the proposer); included are the mempool entries the block takes (proposer).
 func (n *Node) execute(ctx context.Context, b *chainpb.Block, want []byte, included []uint64) error {
@@ -322,14 +330,12 @@ func (n *Node) execute(ctx context.Context, b *chainpb.Block, want []byte, inclu
 	if err := n.cfg.App.BeginBlock(ctx, b.Height, time.Unix(b.TimeUnix, 0)); err != nil {
 		return err
 	}
-	txs := make([]txView, len(b.Txs))
 	ids := make([][]byte, len(b.Txs))
 	recs := make([]*chainpb.TxRecord, len(b.Txs))
 	refused := 0
 	for i, raw := range b.Txs {
 		id := sha256Sum(raw)
-		rec := &chainpb.TxRecord{Height: b.Height, Index: uint32(i)}
-		txs[i] = txView{id: id, rec: rec}
+		rec := &chainpb.TxRecord{Height: b.Height, Index: uint32(i), Tx: raw}
 		ids[i], recs[i] = id, rec
 		tx, err := decodeTx(raw)
 		if err != nil {
@@ -349,10 +355,12 @@ func (n *Node) execute(ctx context.Context, b *chainpb.Block, want []byte, inclu
 		}
 		rec.Seq = seq
 	}
+	tDeliver := time.Now()
 	res, err := n.cfg.App.EndBlock(ctx)
 	if err != nil {
 		return err
 	}
+	tEnd := time.Now()
 	stateHash := string(res.StateHash)
 	appHash, err := BlockAppHash(b, stateHash)
 	if err != nil {
@@ -364,9 +372,11 @@ func (n *Node) execute(ctx context.Context, b *chainpb.Block, want []byte, inclu
 		}
 		n.cfg.Logf("WARNING: app hash mismatch at height %d: mine %x, the proposer's %x (--halt-on-mismatch=false: going on)", b.Height, appHash, want)
 	}
+	tCommit := time.Now()
 	if err := n.cfg.App.Commit(ctx); err != nil {
 		return err
 	}
+	tStore := time.Now()
 	cb := &chainpb.CommittedBlock{Block: b, AppHash: appHash, StateHash: stateHash}
 	for _, id := range ids {
 		cb.TxIds = append(cb.TxIds, hex.EncodeToString(id))
@@ -384,9 +394,14 @@ func (n *Node) execute(ctx context.Context, b *chainpb.Block, want []byte, inclu
 	if refused > 0 {
 		extra = fmt.Sprintf(" refused=%d", refused)
 	}
-	n.cfg.Logf("block height=%d txs=%d%s consumed=%d settled=%d app_hash=%x state_hash=%.16s took=%s",
+	// took = the whole block; endblock and commit = the sidecar's calls; the rest is the node's
+	// (BeginBlock, DeliverTx, hashing, the store commit).
+	took := time.Since(start)
+	sidecar := tEnd.Sub(tDeliver) + tStore.Sub(tCommit)
+	n.cfg.Logf("block height=%d txs=%d%s consumed=%d settled=%d app_hash=%x state_hash=%.16s took=%s endblock=%s commit=%s node=%s",
 		b.Height, len(b.Txs), extra, len(res.Results), len(res.Settled), appHash[:8], stateHash,
-		time.Since(start).Round(time.Millisecond))
+		took.Round(time.Millisecond), tEnd.Sub(tDeliver).Round(time.Millisecond),
+		tStore.Sub(tCommit).Round(time.Millisecond), (took - sidecar).Round(time.Millisecond))
 	return nil
 }
 

@@ -20,7 +20,7 @@ import (
 // entry is also stored (blockstore m/) so a restarted proposer keeps it.
 type mempool struct {
 	queue       []mempoolEntry
-	ids         map[string]uint64 // tx id (raw) -> arrival, for queued and in-flight txs
+	ids         map[string][]byte // tx id (raw) -> tx bytes, for queued and in-flight txs
 	nextArrival uint64
 	inFlight    int // entries at the head of queue taken by the block being executed
 }
@@ -44,7 +44,7 @@ func (n *Node) loadMempool() error {
 			continue // committed already (cannot happen: the commit deletes it)
 		}
 		n.mp.queue = append(n.mp.queue, mempoolEntry{arrival: e.Arrival, id: id, tx: e.Tx})
-		n.mp.ids[id] = e.Arrival
+		n.mp.ids[id] = e.Tx
 		n.mp.nextArrival = e.Arrival + 1
 	}
 	if len(n.mp.queue) > 0 {
@@ -79,12 +79,21 @@ func (n *Node) admit(raw []byte) (string, error) {
 	}
 	n.mp.nextArrival++
 	n.mp.queue = append(n.mp.queue, mempoolEntry{arrival: a, id: string(id), tx: raw})
-	n.mp.ids[string(id)] = a
+	n.mp.ids[string(id)] = raw
 	return idHex, nil
 }
 
 // nextBlock builds the next block from the head of the mempool and marks those txs in flight.
 func (n *Node) nextBlock() (*chainpb.Block, []uint64) {
+	room := n.cfg.MaxBlockTxs
+	if q, ok := n.cfg.App.(queueLener); ok {
+		// Between blocks: the keeper's store holds no pending writes.
+		if queued, err := q.QueueLen(); err == nil {
+			if left := n.cfg.MaxQueued - int(queued); left < room {
+				room = left
+			}
+		}
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	t := n.cfg.Now().Unix()
@@ -95,7 +104,7 @@ func (n *Node) nextBlock() (*chainpb.Block, []uint64) {
 	var included []uint64
 	size := 0
 	for _, e := range n.mp.queue {
-		if len(b.Txs) >= n.cfg.MaxBlockTxs || (len(b.Txs) > 0 && size+len(e.tx) > MaxBlockTxBytes) {
+		if len(b.Txs) >= room || (len(b.Txs) > 0 && size+len(e.tx) > MaxBlockTxBytes) {
 			break
 		}
 		b.Txs = append(b.Txs, e.tx)

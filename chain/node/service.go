@@ -123,15 +123,7 @@ func (c chainService) GetTx(ctx context.Context, req *chainpb.GetTxRequest) (*ch
 	}
 	if rec == nil {
 		n.mu.Lock()
-		var pending []byte
-		if _, ok := n.mp.ids[string(id)]; ok {
-			for _, e := range n.mp.queue {
-				if e.id == string(id) {
-					pending = e.tx
-					break
-				}
-			}
-		}
+		pending := n.mp.ids[string(id)]
 		n.mu.Unlock()
 		if pending != nil {
 			resp := &chainpb.GetTxResponse{TxId: idHex, Status: "pending"}
@@ -143,13 +135,9 @@ func (c chainService) GetTx(ctx context.Context, req *chainpb.GetTxRequest) (*ch
 		return nil, status.Errorf(codes.NotFound, "tx %s: not known to %s (not committed up to height %d%s)", idHex, n.cfg.ID, n.Height(),
 			map[bool]string{true: ", not pending", false: "; pending txs are only known to the proposer"}[n.isProposer])
 	}
-	b, err := n.store.Block(rec.Height)
-	if err != nil || b == nil || int(rec.Index) >= len(b.Block.GetTxs()) {
-		return nil, status.Errorf(codes.Internal, "tx %s: block %d unreadable: %v", idHex, rec.Height, err)
-	}
 	resp := &chainpb.GetTxResponse{TxId: idHex, Status: "committed", Height: rec.Height, Index: rec.Index,
 		Seq: rec.Seq, Error: rec.Error}
-	if tx, err := decodeTx(b.Block.Txs[rec.Index]); err == nil {
+	if tx, err := decodeTx(rec.Tx); err == nil {
 		resp.Tx = tx
 	}
 	if rec.Seq == 0 {

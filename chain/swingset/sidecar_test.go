@@ -24,7 +24,7 @@ import (
 	pb "swingsetd.dev/gen/swingsetdv1"
 )
 
-func swingsetdBinary(t *testing.T) string {
+func swingsetdBinary(t testing.TB) string {
 	b := os.Getenv("SWINGSETD")
 	if b == "" {
 		if os.Getenv("SWINGSET_REQUIRE_SIDECAR") != "" {
@@ -42,7 +42,7 @@ func vatsDir(env, def string) string {
 	return def
 }
 
-func readVat(t *testing.T, dir, name string) string {
+func readVat(t testing.TB, dir, name string) string {
 	t.Helper()
 	b, err := ioutil.ReadFile(filepath.Join(dir, name))
 	if err != nil {
@@ -52,7 +52,7 @@ func readVat(t *testing.T, dir, name string) string {
 }
 
 // demoGenesis is tests/demo_driver.cc's genesis: the demo vats, peers alice and bob.
-func demoGenesis(t *testing.T) *pb.Genesis {
+func demoGenesis(t testing.TB) *pb.Genesis {
 	dir := vatsDir("DEMO_VATS", "../../deploy/demo_vats")
 	return &pb.Genesis{
 		ChainId: "swingsetd-demo",
@@ -69,7 +69,7 @@ func demoGenesis(t *testing.T) *pb.Genesis {
 // sidecar is a swingsetd process; with supervise set it is restarted (without extra flags)
 // whenever it exits, like a process supervisor would.
 type sidecar struct {
-	t       *testing.T
+	t       testing.TB
 	bin     string
 	dataDir string
 	listen  string // 127.0.0.1:0 or unix:PATH
@@ -84,7 +84,7 @@ type sidecar struct {
 	stopped   bool
 }
 
-func startSidecar(t *testing.T, dir string, unix bool, extra ...string) *sidecar {
+func startSidecar(t testing.TB, dir string, unix bool, extra ...string) *sidecar {
 	t.Helper()
 	s := &sidecar{t: t, bin: swingsetdBinary(t), dataDir: filepath.Join(dir, "data"),
 		logPath: filepath.Join(dir, "swingsetd.log"), listen: "127.0.0.1:0"}
@@ -121,13 +121,14 @@ func (s *sidecar) start(extra ...string) {
 	s.mu.Unlock()
 	go func() {
 		cmd.Wait()
-		close(exited)
+		// Decided before exited is closed, so kill9 with supervise off never races a restart.
 		s.mu.Lock()
 		again := s.supervise && !s.stopped
 		if again {
 			s.restarts++
 		}
 		s.mu.Unlock()
+		close(exited)
 		if again {
 			time.Sleep(200 * time.Millisecond)
 			s.start()
@@ -191,7 +192,7 @@ func (s *sidecar) restartCount() int {
 
 // node is a keeper over a MemStore, driving one sidecar.
 type node struct {
-	t     *testing.T
+	t     testing.TB
 	sc    *sidecar
 	store *swingsettest.MemStore
 	k     *swingset.Keeper
@@ -200,7 +201,7 @@ type node struct {
 	mu    sync.Mutex
 }
 
-func newNode(t *testing.T, sc *sidecar, g *pb.Genesis) *node {
+func newNode(t testing.TB, sc *sidecar, g *pb.Genesis) *node {
 	n := &node{t: t, sc: sc, store: swingsettest.NewMemStore(), g: g}
 	n.open()
 	return n
@@ -230,7 +231,7 @@ func (n *node) open() {
 	}
 }
 
-func longCtx(t *testing.T) context.Context {
+func longCtx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	t.Cleanup(cancel)
 	return c
@@ -550,3 +551,41 @@ func TestRealSidecarHalts(t *testing.T) {
 		t.Fatalf("app behind: %v", err)
 	}
 }
+
+// Every action the keeper accepts, the sidecar accepts too: odd but valid forms go through one
+// block without INVALID_ARGUMENT (which would halt the chain).
+func TestRealSidecarAcceptsWhatDeliverTxAccepts(t *testing.T) {
+	sc := startSidecar(t, t.TempDir(), false)
+	n := newNode(t, sc, demoGenesis(t))
+	n.run(true)
+	args := []string{"", "[]", " \t[ ]\r\n", "[1e400]", "[-1e-400]", "[-0]", "[0.0000001]", "[1E5]",
+		"[123456789012345678901234567890]", "[1.7976931348623157e308]", `["\u0000"]`,
+		`["\ud800\udc00"]`, `["\udc00\ud800"]`, `["\ud800"]`, `[true,false,null]`,
+		`[{"a":1,"a":2}]`, `[{"!x":1,"x":2}]`, `[{"#x":1}]`, `["#foo"]`, `["!bang"]`, `["@slot"]`,
+		`[{"@slot":"ko1"}]`, `[{"__proto__":1}]`, `["é😀"]`, `["\\\/\b\f\n\r\t"]`,
+		"[" + strings.Repeat("[", 511) + strings.Repeat("]", 511) + "]",
+		`["` + strings.Repeat("z", MaxArgsForTest) + `"]`}
+	methods := []string{"echo", "é", "a b", "~x", ".", "/", "0", "constructor", "__proto__", "then",
+		"toString", strings.Repeat("m", 256)}
+	var actions []*pb.Action
+	for _, a := range args {
+		actions = append(actions, call("counter", "echo", a))
+	}
+	for _, m := range methods {
+		actions = append(actions, call("counter", m, "[]"))
+	}
+	actions = append(actions, inbound("a.b_c:d@e/f+g-h", 0, 1), inbound(strings.Repeat("p", 128), 1<<53-1),
+		inbound("alice", 0, 1<<53-1, 1))
+	for i, a := range actions {
+		if err := swingset.ValidateAction(a); err != nil {
+			t.Fatalf("action %d refused by the keeper: %v", i, err)
+		}
+	}
+	r, _ := n.run(true, actions...)
+	if len(r.Results) != len(actions) {
+		t.Fatalf("consumed %d of %d", len(r.Results), len(actions))
+	}
+}
+
+// MaxArgsForTest: a string argument that brings args_json to its limit exactly.
+const MaxArgsForTest = swingset.MaxArgsJSONBytes - 4

@@ -13,6 +13,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -316,6 +317,9 @@ func initGenesis(args []string) error {
 		_, err = os.Stdout.Write(doc)
 		return err
 	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return err
+	}
 	return ioutil.WriteFile(*out, doc, 0o644)
 }
 
@@ -334,14 +338,23 @@ func rpcErr(addr string, err error) error {
 	return fmt.Errorf("%s: %s: %s", addr, st.Code(), st.Message())
 }
 
-var jsonOut = protojson.MarshalOptions{Multiline: true, Indent: "  ", UseProtoNames: true}
+var jsonOut = protojson.MarshalOptions{UseProtoNames: true}
 
+// printProto prints m as indented JSON (protojson's own layout varies on purpose, so it is
+// re-indented: the output is stable for scripts).
 func printProto(m proto.Message) error {
 	b, err := jsonOut.Marshal(m)
 	if err != nil {
 		return err
 	}
-	fmt.Println(string(b))
+	var compact, out bytes.Buffer
+	if err := json.Compact(&compact, b); err != nil {
+		return err
+	}
+	if err := json.Indent(&out, compact.Bytes(), "", "  "); err != nil {
+		return err
+	}
+	fmt.Println(out.String())
 	return nil
 }
 

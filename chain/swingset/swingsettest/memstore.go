@@ -5,6 +5,7 @@ package swingsettest
 
 import (
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -48,14 +49,28 @@ func (s *MemStore) Delete(key []byte) error {
 
 // Iterate visits the merged view in ascending key order. fn must not write to the store.
 func (s *MemStore) Iterate(prefix []byte, fn func(key, value []byte) bool) error {
+	p := string(prefix)
 	s.mu.Lock()
-	view := s.viewLocked()
+	view := map[string][]byte{}
+	for k, v := range s.committed {
+		if strings.HasPrefix(k, p) {
+			view[k] = v
+		}
+	}
+	for k, v := range s.pending {
+		if !strings.HasPrefix(k, p) {
+			continue
+		}
+		if v == nil {
+			delete(view, k)
+		} else {
+			view[k] = v
+		}
+	}
 	s.mu.Unlock()
 	keys := make([]string, 0, len(view))
 	for k := range view {
-		if len(k) >= len(prefix) && k[:len(prefix)] == string(prefix) {
-			keys = append(keys, k)
-		}
+		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
@@ -85,7 +100,13 @@ func (s *MemStore) viewLocked() map[string][]byte {
 func (s *MemStore) Commit() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.committed = s.viewLocked()
+	for k, v := range s.pending {
+		if v == nil {
+			delete(s.committed, k)
+		} else {
+			s.committed[k] = v
+		}
+	}
 	s.pending = map[string][]byte{}
 }
 
