@@ -60,11 +60,20 @@ case "$cmd" in
     pid=$(cat "$pidfile")
     kill -TERM "$pid"
     for _ in $(seq 1 60); do
-      kill -0 "$pid" 2>/dev/null || { echo "dockerd.sh: stopped" >&2; exit 0; }
+      kill -0 "$pid" 2>/dev/null || break
       sleep 0.5
     done
-    echo "dockerd.sh: dockerd (pid $pid) still running after 30 s; sending SIGKILL" >&2
-    kill -KILL "$pid" 2>/dev/null || true
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "dockerd.sh: dockerd (pid $pid) still running after 30 s; sending SIGKILL" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 1
+    fi
+    # dockerd leaves its default network namespace mounted under the exec root; unmount it so
+    # the directory can be removed.
+    if mountpoint -q "$dir/exec/netns/default" 2>/dev/null; then
+      umount "$dir/exec/netns/default" || true
+    fi
+    echo "dockerd.sh: stopped" >&2
     ;;
   *)
     echo "usage: dockerd.sh start|stop|env DIR" >&2
