@@ -224,7 +224,7 @@ build_image() {
     "$DOCKER" build -q --network host -f "$repo/deploy/Dockerfile" --target prebuilt -t "$IMAGE" "$ctx"
   else
     echo "testnet: building $IMAGE from source (target runtime)"
-    "$DOCKER" build --network host -f "$repo/deploy/Dockerfile" -t "$IMAGE" "$repo"
+    DOCKER_BUILDKIT=1 "$DOCKER" build --network host -f "$repo/deploy/Dockerfile" -t "$IMAGE" "$repo"
   fi
 }
 docker_genesis() {
