@@ -20,6 +20,9 @@ PKGS=(
   # unpacked below, not installed: its package depends (through ginkgo and gomega, needed only
   # by its own tests) on golang-goprotobuf-dev, which conflicts with the protobuf 1.5 packages.
   golang-github-golang-snappy-dev
+  # deploy/: the image, the docker-compose testnet and its test (their own dockerd, a debian:12
+  # base image made by debootstrap when it cannot be pulled)
+  docker.io docker-compose debootstrap
 )
 # npm comes with nodejs on images that ship a newer node; Debian's own nodejs needs npm apart.
 if ! command -v npm >/dev/null 2>&1; then PKGS+=(nodejs npm); fi
