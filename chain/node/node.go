@@ -89,7 +89,10 @@ type Config struct {
 	// instead of the queue growing without bound. 0 = DefaultMaxQueued.
 	MaxQueued int
 	Logf      func(format string, args ...interface{})
-	Now       func() time.Time // the proposer's clock (tests); nil = time.Now
+	// OnReady, when set, is called once Run has initialized the sidecar and the two heights
+	// fit (the node then makes or follows blocks): the command's health check turns SERVING.
+	OnReady func()
+	Now     func() time.Time // the proposer's clock (tests); nil = time.Now
 	// RetryInitial and RetryMax: the follower's reconnect backoff (0 = 200 ms, 5 s).
 	RetryInitial, RetryMax time.Duration
 }
@@ -288,6 +291,9 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.cfg.Logf("node %s (%s) of chain %s at height %d, app hash %x, proposer %s", n.cfg.ID,
 		map[bool]string{true: "proposer", false: "follower"}[n.isProposer], n.g.ChainID, h, n.appHash, n.proposer.ID)
+	if n.cfg.OnReady != nil {
+		n.cfg.OnReady()
+	}
 	if n.isProposer {
 		err = n.propose(ctx, saved)
 	} else {

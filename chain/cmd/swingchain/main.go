@@ -215,8 +215,15 @@ func start(args []string) int {
 		return fatal("%v", err)
 	}
 	defer queries.Close()
+	// Health: the process answers from the start (""), the chain service only once its sidecar is
+	// initialized (NOT_SERVING while the keeper waits for it, and again after a halt).
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus("swingchain.v1.Chain", healthpb.HealthCheckResponse_NOT_SERVING)
+	onReady := func() { hs.SetServingStatus("swingchain.v1.Chain", healthpb.HealthCheckResponse_SERVING) }
 	n, err := node.New(node.Config{ID: *id, Genesis: g, Store: store, App: keeper, Queries: queries,
-		BlockInterval: *interval, HaltOnMismatch: *haltOnMismatch, MaxBlockTxs: *maxBlockTxs, Logf: logf})
+		BlockInterval: *interval, HaltOnMismatch: *haltOnMismatch, MaxBlockTxs: *maxBlockTxs, Logf: logf,
+		OnReady: onReady})
 	if err != nil {
 		return fatal("%v", err)
 	}
@@ -228,10 +235,7 @@ func start(args []string) int {
 	}
 	srv := grpc.NewServer(node.ServerOptions()...)
 	n.Register(srv)
-	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
-	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	hs.SetServingStatus("swingchain.v1.Chain", healthpb.HealthCheckResponse_SERVING)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	logf("serving the tx and peer services on %s (sidecar %s, genesis %s)", lis.Addr(), *sidecar, *genesisPath)

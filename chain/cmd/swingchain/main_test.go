@@ -7,6 +7,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -17,6 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 func TestMain(m *testing.M) {
@@ -219,4 +223,63 @@ func TestCLI(t *testing.T) {
 	if err := nodes[0].Wait(); err != nil {
 		t.Fatalf("val0 after SIGTERM: %v", err)
 	}
+}
+
+// The chain service's health is NOT_SERVING while the node waits for its sidecar, SERVING once
+// the sidecar is initialized.
+func TestHealthWaitsForTheSidecar(t *testing.T) {
+	bin := os.Getenv("SWINGSETD")
+	if bin == "" {
+		if os.Getenv("SWINGSET_REQUIRE_SIDECAR") != "" {
+			t.Fatal("SWINGSETD is not set")
+		}
+		t.Skip("SWINGSETD is not set")
+	}
+	vats := os.Getenv("DEMO_VATS")
+	if vats == "" {
+		wd, _ := os.Getwd()
+		here, _ := filepath.EvalSymlinks(wd)
+		vats = filepath.Join(here, "../../../deploy/demo_vats")
+	}
+	dir := t.TempDir()
+	addr := freePort(t)
+	gpath := filepath.Join(dir, "g", "genesis.json")
+	os.MkdirAll(filepath.Dir(gpath), 0o755)
+	if _, errOut, code := run(t, "init-genesis", "--vats", vats, "--out", gpath, "--validators", "val0="+addr); code != 0 {
+		t.Fatalf("init-genesis: %d %s", code, errOut)
+	}
+	sock := filepath.Join(dir, "sc.sock")
+	startProc(t, filepath.Join(dir, "n.log"), os.Args[0],
+		[]string{"start", "--home", filepath.Join(dir, "n"), "--id", "val0", "--listen", addr,
+			"--sidecar", "unix:" + sock, "--genesis", gpath, "--block-interval", "200ms"},
+		"SWINGCHAIN_AS_MAIN=1")
+	conn, err := grpc.Dial(addr, grpc.WithInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hc := healthpb.NewHealthClient(conn)
+	check := func(service string) healthpb.HealthCheckResponse_ServingStatus {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		r, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+		if err != nil {
+			return healthpb.HealthCheckResponse_UNKNOWN
+		}
+		return r.Status
+	}
+	eventually(t, "the process answering health", 30*time.Second, func() bool {
+		return check("") == healthpb.HealthCheckResponse_SERVING
+	})
+	for i := 0; i < 10; i++ {
+		if s := check("swingchain.v1.Chain"); s != healthpb.HealthCheckResponse_NOT_SERVING {
+			t.Fatalf("chain service %v with no sidecar", s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	startProc(t, filepath.Join(dir, "sc.log"), bin,
+		[]string{"--listen", "unix:" + sock, "--data-dir", filepath.Join(dir, "sc"), "--log-level", "warn"})
+	eventually(t, "the chain service SERVING once the sidecar is up", 60*time.Second, func() bool {
+		return check("swingchain.v1.Chain") == healthpb.HealthCheckResponse_SERVING
+	})
 }
