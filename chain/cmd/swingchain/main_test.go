@@ -91,6 +91,28 @@ func eventually(t *testing.T, what string, d time.Duration, f func() bool) {
 	}
 }
 
+// demoVats is the demo vats' directory: DEMO_VATS, else the repo's deploy/demo_vats.
+func demoVats() string {
+	if vats := os.Getenv("DEMO_VATS"); vats != "" {
+		return vats
+	}
+	wd, _ := os.Getwd()
+	here, _ := filepath.EvalSymlinks(wd)
+	return filepath.Join(here, "../../../deploy/demo_vats")
+}
+
+// initGenesisFile writes a demo genesis for validators ("ID=ADDR,...") under dir through the
+// init-genesis command and returns its path.
+func initGenesisFile(t *testing.T, dir, vats, validators string) string {
+	t.Helper()
+	gpath := filepath.Join(dir, "g", "genesis.json")
+	os.MkdirAll(filepath.Dir(gpath), 0o755)
+	if _, errOut, code := run(t, "init-genesis", "--vats", vats, "--out", gpath, "--validators", validators); code != 0 {
+		t.Fatalf("init-genesis: %d %s", code, errOut)
+	}
+	return gpath
+}
+
 func TestCLI(t *testing.T) {
 	// Usage errors exit 2, before anything else.
 	if _, errOut, code := run(t, "tx", "call-vat", "counter"); code != 2 || !strings.Contains(errOut, "tx call-vat VAT METHOD ARGS_JSON") {
@@ -106,20 +128,10 @@ func TestCLI(t *testing.T) {
 		}
 		t.Skip("SWINGSETD is not set")
 	}
-	vats := os.Getenv("DEMO_VATS")
-	if vats == "" {
-		wd, _ := os.Getwd()
-		here, _ := filepath.EvalSymlinks(wd)
-		vats = filepath.Join(here, "../../../deploy/demo_vats")
-	}
+	vats := demoVats()
 	dir := t.TempDir()
 	addrs := []string{freePort(t), freePort(t)}
-	gpath := filepath.Join(dir, "g", "genesis.json")
-	os.MkdirAll(filepath.Dir(gpath), 0o755)
-	if _, errOut, code := run(t, "init-genesis", "--vats", vats, "--out", gpath,
-		"--validators", "val0="+addrs[0]+",val1="+addrs[1]); code != 0 {
-		t.Fatalf("init-genesis: %d %s", code, errOut)
-	}
+	gpath := initGenesisFile(t, dir, vats, "val0="+addrs[0]+",val1="+addrs[1])
 	// A non-loopback --listen is refused.
 	if _, errOut, code := run(t, "start", "--home", filepath.Join(dir, "x"), "--id", "val0", "--genesis", gpath,
 		"--listen", "10.1.2.3:5"); code != 2 || !strings.Contains(errOut, "loopback") {
@@ -235,19 +247,10 @@ func TestHealthWaitsForTheSidecar(t *testing.T) {
 		}
 		t.Skip("SWINGSETD is not set")
 	}
-	vats := os.Getenv("DEMO_VATS")
-	if vats == "" {
-		wd, _ := os.Getwd()
-		here, _ := filepath.EvalSymlinks(wd)
-		vats = filepath.Join(here, "../../../deploy/demo_vats")
-	}
+	vats := demoVats()
 	dir := t.TempDir()
 	addr := freePort(t)
-	gpath := filepath.Join(dir, "g", "genesis.json")
-	os.MkdirAll(filepath.Dir(gpath), 0o755)
-	if _, errOut, code := run(t, "init-genesis", "--vats", vats, "--out", gpath, "--validators", "val0="+addr); code != 0 {
-		t.Fatalf("init-genesis: %d %s", code, errOut)
-	}
+	gpath := initGenesisFile(t, dir, vats, "val0="+addr)
 	sock := filepath.Join(dir, "sc.sock")
 	startProc(t, filepath.Join(dir, "n.log"), os.Args[0],
 		[]string{"start", "--home", filepath.Join(dir, "n"), "--id", "val0", "--listen", addr,
