@@ -4,9 +4,13 @@
 //   2. EndBlock with one deliver_inbound of 1,000 mailbox messages (echoed back by the handler,
 //      which also removes the previous block's acknowledged outbound messages)
 //   3. an empty block's round trip: BeginBlock + EndBlock + Commit
+// With --js, instead: the demo JavaScript vats (deploy/demo_vats, metered, reap every 1,000
+// deliveries as the testnet runs them) and EndBlock with 1,000 call_vat actions in the mix of
+// the chain's load generator (`swingload run`: increment, get, echo, store, load, ping, relay,
+// chain, makeThing, fail), the sidecar's cost per transaction that the testnet sees.
 // Prints one markdown table row per scenario (median, p90, mean in ms).
 //
-//   lifecycle_bench [--iterations N]
+//   lifecycle_bench [--iterations N] [--js [--block TXS]]   (--block: call_vats per block, 1,000)
 
 #include <algorithm>
 #include <chrono>
@@ -23,6 +27,7 @@
 namespace {
 
 using namespace swingset::testing;
+using swingset::StrCat;
 using Clock = std::chrono::steady_clock;
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
@@ -38,6 +43,8 @@ void Report(const std::string& name, std::vector<double> ms) {
 struct Bench {
   std::unique_ptr<ServerProcess> server;
   int64_t height = 0;
+
+  bool work_remains = false;
 
   // One block; returns {EndBlock ms, whole-block ms}.
   std::pair<double, double> Block(v1::EndBlockRequest req) {
@@ -56,6 +63,7 @@ struct Bench {
                    static_cast<unsigned long long>(end.actions_consumed()), req.actions_size());
       std::exit(1);
     }
+    work_remains = end.work_remains();
     v1::CommitRequest commit;
     commit.set_height(height);
     v1::CommitResponse commit_resp;
@@ -72,19 +80,93 @@ struct Bench {
   }
 };
 
+// One call_vat of the load generator's mix (chain/cmd/swingload: randomCall), drawn from `rng`.
+v1::Action LoadMixCall(uint64_t id, Rng& rng) {
+  std::string key = StrCat("\"k", rng.Below(16), "\"");
+  uint64_t n = rng.Below(100);
+  if (n < 35) return CallVat(id, "counter", "increment", StrCat("[", 1 + rng.Below(9), "]"));
+  if (n < 45) return CallVat(id, "counter", "get", "");
+  if (n < 55) {
+    return CallVat(id, "counter", "echo",
+                   StrCat("[\"a\",", rng.Below(1000), ",{\"b\":[true,null]}]"));
+  }
+  if (n < 65) return CallVat(id, "counter", "store", StrCat("[", key, ",", rng.Below(1 << 20), "]"));
+  if (n < 75) return CallVat(id, "counter", "load", StrCat("[", key, "]"));
+  if (n < 82) return CallVat(id, "bootstrap", "ping", "");
+  if (n < 88) return CallVat(id, "bootstrap", "relay", "[\"counter\",\"get\",[]]");
+  if (n < 92) return CallVat(id, "counter", "chain", StrCat("[", rng.Below(4), "]"));
+  if (n < 96) return CallVat(id, "counter", "makeThing", StrCat("[\"t", rng.Below(100), "\"]"));
+  return CallVat(id, "counter", "fail", "[\"planned failure\"]");
+}
+
+int RunJs(int iterations, int block_txs) {
+  std::string dir = MakeTempDir("bench");
+  auto started = ServerProcess::Start({.data_dir = dir + "/data"});
+  if (!started.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(started.status().message()).c_str());
+    return 1;
+  }
+  Bench b;
+  b.server = std::move(*started);
+  v1::InitResponse init;
+  v1::Genesis genesis = JsGenesis(DemoVatsDir());
+  genesis.mutable_params()->set_default_reap_interval(1000);
+  Bench::Check(InitWith(b.server->lifecycle(), genesis, &init), "Init");
+  b.Block(v1::EndBlockRequest());  // the bootstrap
+  std::printf("| scenario | blocks | median ms | p90 ms | mean ms |\n|---|---|---|---|---|\n");
+  Rng rng(1);
+  uint64_t id = 0;
+  std::vector<double> end_ms;
+  double total_end_ms = 0, total_ms = 0;
+  for (int i = 0; i < iterations; ++i) {
+    v1::EndBlockRequest req;
+    for (int a = 0; a < block_txs; ++a) *req.add_actions() = LoadMixCall(++id, rng);
+    auto [e, whole] = b.Block(req);
+    end_ms.push_back(e);
+    total_end_ms += e;
+    total_ms += whole;
+  }
+  // Blocks of more cranks than the block budget (the chain's 10,000) leave work for later
+  // blocks: drain it, and count it in the throughput.
+  int drain_blocks = 0;
+  while (b.work_remains) {
+    auto [e, whole] = b.Block(v1::EndBlockRequest());
+    total_end_ms += e;
+    total_ms += whole;
+    ++drain_blocks;
+  }
+  Report(StrCat("EndBlock, ", block_txs, " call_vat to the JS demo vats (the swingload mix)"),
+         end_ms);
+  const double txs = static_cast<double>(iterations) * block_txs;
+  std::printf("\n%d blocks of %d txs and %d more to finish their work: %.1f us of EndBlock per tx "
+              "(%.0f txs/s), %.1f us per tx for whole blocks (BeginBlock + EndBlock + Commit)\n",
+              iterations, block_txs, drain_blocks, total_end_ms * 1000 / txs,
+              txs / (total_end_ms / 1000), total_ms * 1000 / txs);
+  b.server->Stop();
+  RemoveDir(dir);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int iterations = 20;
+  bool js = false;
+  int block_txs = 1000;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--iterations" && i + 1 < argc) {
       iterations = std::max(1, std::atoi(argv[++i]));
+    } else if (a == "--js") {
+      js = true;
+    } else if (a == "--block" && i + 1 < argc) {
+      block_txs = std::max(1, std::atoi(argv[++i]));
     } else {
-      std::fprintf(stderr, "usage: lifecycle_bench [--iterations N]\n");
+      std::fprintf(stderr, "usage: lifecycle_bench [--iterations N] [--js [--block TXS]]\n");
       return 64;
     }
   }
+  if (js) return RunJs(iterations, block_txs);
   std::string dir = MakeTempDir("bench");
   auto started = ServerProcess::Start({.data_dir = dir + "/data"});
   if (!started.ok()) {

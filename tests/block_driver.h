@@ -21,6 +21,22 @@ namespace testing {
 
 namespace v1 = ::swingsetd::v1;
 
+// splitmix64: small, fast, and the same everywhere.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : s_(seed) {}
+  uint64_t Next() {
+    uint64_t z = (s_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  uint64_t Below(uint64_t n) { return n == 0 ? 0 : Next() % n; }
+
+ private:
+  uint64_t s_;
+};
+
 // Vats "bootstrap" (scripted:bootstrap, the bootstrap vat and mailbox handler) and "counter"
 // (scripted:counter); mailbox peers "alice" and "bob".
 v1::Genesis ScriptedGenesis(uint64_t max_cranks_per_block = 0);
