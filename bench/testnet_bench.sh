@@ -9,7 +9,9 @@
 # Environment: NODES_LIST (default "1 4"), RATE (default 2000), DURATION (seconds, default 60),
 # BLOCK_INTERVAL (default 200ms), CONCURRENCY (default 256), REAP_INTERVAL (the genesis
 # default_reap_interval, default 1000; 0 keeps the demo genesis' every-delivery default),
-# BASE_PORT (default 29700).
+# BASE_PORT (default 29700), NODE_GOMAXPROCS (each node's GOMAXPROCS, default 1: see
+# deploy/testnet.sh), LOAD_GOMAXPROCS (the load generator's, default 1: it shares the machine with
+# what it measures, and an idle Go runtime with more threads spins on the cores the chain needs).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$src/build}" && pwd)
@@ -22,6 +24,8 @@ duration=${DURATION:-60}
 conc=${CONCURRENCY:-256}
 reap=${REAP_INTERVAL:-1000}
 load=$build/go/bin/swingload
+export NODE_GOMAXPROCS=${NODE_GOMAXPROCS-1}
+export GOMAXPROCS=${LOAD_GOMAXPROCS-1}
 txs=$((rate * duration))
 
 for n in ${NODES_LIST:-1 4}; do
