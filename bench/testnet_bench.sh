@@ -8,7 +8,7 @@
 #
 # Environment: NODES_LIST (default "1 4"), RATE (default 2000), DURATION (seconds, default 60),
 # BLOCK_INTERVAL (default 200ms), CONCURRENCY (default 256), REAP_INTERVAL (the genesis
-# default_reap_interval, default 1000; 0 keeps the demo genesis' every-delivery default),
+# default_reap_interval, default 1000; 0 leaves it as init-genesis writes it, also 1000),
 # BASE_PORT (default 29700), NODE_GOMAXPROCS (each node's GOMAXPROCS, default 1: see
 # deploy/testnet.sh), LOAD_GOMAXPROCS (the load generator's, default 1: it shares the machine with
 # what it measures, and an idle Go runtime with more threads spins on the cores the chain needs).

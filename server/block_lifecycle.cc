@@ -495,13 +495,15 @@ absl::Status BlockLifecycle::ApplyGenesis(const v1::Genesis& g, v1::InitResponse
   const BlockParams params = BlockParams::FromProto(g.params());
   // Every JavaScript vat is metered (the built-in C++ vats ignore it).
   for (VatConfig& vc : config.vats) vc.meter = params.meter.ToVatOption();
-  if (g.params().default_reap_interval() > 0) {
-    Json threshold = Json::MakeObject();
-    threshold.Set("deliveries", static_cast<int64_t>(g.params().default_reap_interval()));
-    threshold.Set("gcKrefs", 20);
-    threshold.Set("computrons", "never");
-    config.default_reap_dirt_threshold = std::move(threshold);
-  }
+  // A chain's default, as Agoric's chains run: bringOutYourDead every 1,000 deliveries (or 20
+  // krefs of GC work), not SwingSet's own default of a forced GC after every delivery.
+  Json threshold = Json::MakeObject();
+  threshold.Set("deliveries", static_cast<int64_t>(g.params().default_reap_interval() > 0
+                                                       ? g.params().default_reap_interval()
+                                                       : kChainDefaultReapInterval));
+  threshold.Set("gcKrefs", 20);
+  threshold.Set("computrons", "never");
+  config.default_reap_dirt_threshold = std::move(threshold);
 
   absl::Status s = kernel_->InitializeGenesis(config);
   if (s.ok()) {

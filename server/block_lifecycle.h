@@ -75,6 +75,9 @@ struct BlockParams {
   static BlockParams FromJson(const Json& j);
 };
 
+// Deliveries between bringOutYourDead for a genesis without default_reap_interval (Agoric's
+// chain value; SwingSet's own default is 1).
+inline constexpr uint32_t kChainDefaultReapInterval = 1000;
 // Per-action error texts are cut to this many bytes (they count against the response bound).
 inline constexpr size_t kMaxActionErrorBytes = 100;
 // The server's gRPC send limit: genesis is refused when its params allow a larger EndBlock

@@ -160,6 +160,8 @@ v1::Genesis Genesis(bool with_raw) {
     add("retirer", kRetirer, true);
   }
   g.set_bootstrap_vat("bootstrap");
+  // The GC scenarios count on a reap after every delivery (a chain's default is every 1,000).
+  g.mutable_params()->set_default_reap_interval(1);
   return g;
 }
 

@@ -226,11 +226,12 @@ TEST_F(LifecycleTest, DefaultReapIntervalSetsHowOftenVatsAreReaped) {
     RemoveDir(dir_ + "/data");
     return reaps ? reaps->as_int() : -1;
   };
-  // 6 deliveries to the counter: reaped after each by default, after every 3rd with 3, never
-  // within the block with 1000.
-  EXPECT_EQ(reaps_for(0), 6);
+  // 6 deliveries to the counter: reaped after each with 1 (SwingSet's own default), after every
+  // 3rd with 3, never within the block with 1000 or by default (a chain's 1,000).
+  EXPECT_EQ(reaps_for(1), 6);
   EXPECT_EQ(reaps_for(3), 2);
   EXPECT_EQ(reaps_for(1000), 0);
+  EXPECT_EQ(reaps_for(0), 0);
 }
 
 TEST_F(LifecycleTest, BudgetExhaustionCarriesWorkIntoLaterBlocks) {

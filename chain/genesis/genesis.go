@@ -269,7 +269,7 @@ func Demo(chainID, vatsDir, relTo string, validators []Validator) ([]byte, error
 	}
 	f := File{ChainID: chainID, Validators: validators, Sidecar: Sidecar{
 		BootstrapVat: "bootstrap", MailboxPeers: []string{"alice", "bob"},
-		Params: json.RawMessage(`{"max_cranks_per_block":10000}`)}}
+		Params: json.RawMessage(`{"max_cranks_per_block":10000,"default_reap_interval":1000}`)}}
 	for _, v := range []struct{ name, params string }{
 		{"bootstrap", ""}, {"vattp", ""}, {"counter", `{"start":0}`}} {
 		p, err := path(v.name + ".js")
