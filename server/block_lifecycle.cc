@@ -24,6 +24,12 @@
 namespace swingset {
 namespace {
 
+int64_t MicrosSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t)
+      .count();
+}
+
+
 absl::Status Invalid(std::string message) { return absl::InvalidArgumentError(std::move(message)); }
 absl::Status OutOfOrder(std::string message) {
   return absl::FailedPreconditionError(std::move(message));
@@ -660,8 +666,9 @@ absl::Status BlockLifecycle::EndBlock(const v1::EndBlockRequest& req, v1::EndBlo
   RETURN_IF_ERROR(ValidateActions(req));
 
   auto start = std::chrono::steady_clock::now();
-  absl::Status s = ExecuteBlock(req, resp);
-  if (s.ok()) s = PrepareCommit(req.height(), resp);
+  Json stats = Json::MakeObject();
+  absl::Status s = ExecuteBlock(req, resp, &stats);
+  if (s.ok()) s = PrepareCommit(req.height(), resp, &stats, start);
   if (!s.ok()) {
     log::Error("EndBlock failed; block discarded",
                {{"height", StrCat(req.height())}, {"error", s.ToString()}});
@@ -684,7 +691,7 @@ absl::Status BlockLifecycle::EndBlock(const v1::EndBlockRequest& req, v1::EndBlo
 }
 
 absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
-                                          v1::EndBlockResponse* resp) {
+                                          v1::EndBlockResponse* resp, Json* stats_out) {
   auto start = std::chrono::steady_clock::now();
   mailbox_->ResetTouchedPeers();
 
@@ -822,7 +829,7 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
 
   RETURN_IF_ERROR(ReportChangedMailboxes(resp));
 
-  Json stats = Json::MakeObject();
+  Json& stats = *stats_out;
   stats.Set("cranks", Json(total.cranks));
   stats.Set("routingCranks", Json(total.routing_cranks));
   stats.Set("deliveries", Json(total.deliveries));
@@ -840,11 +847,8 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
     for (const auto& [vat, c] : total.computrons) (*commit_vat_computrons_)[vat] += c;
   }
   stats.Set("crankNumber", Json(kernel_->CrankNumber()));
-  stats.Set("wallMicros", Json(static_cast<int64_t>(
-                              std::chrono::duration_cast<std::chrono::microseconds>(
-                                  std::chrono::steady_clock::now() - start)
-                                  .count())));
-  resp->set_stats_json(stats.Dump());
+  // The kernel's work: admission, cranks, settled results and mailboxes.
+  stats.Set("runMicros", Json(MicrosSince(start)));
   return absl::OkStatus();
 }
 
@@ -881,7 +885,10 @@ absl::Status BlockLifecycle::ReportChangedMailboxes(v1::EndBlockResponse* resp) 
   return absl::OkStatus();
 }
 
-absl::Status BlockLifecycle::PrepareCommit(int64_t height, v1::EndBlockResponse* resp) {
+absl::Status BlockLifecycle::PrepareCommit(int64_t height, v1::EndBlockResponse* resp,
+                                           Json* stats,
+                                           std::chrono::steady_clock::time_point start) {
+  const auto hash_start = std::chrono::steady_clock::now();
   KvBatch host_writes;
   ASSIGN_OR_RETURN(std::string state_hash,
                    state_hash_.Prepare(
@@ -892,6 +899,13 @@ absl::Status BlockLifecycle::PrepareCommit(int64_t height, v1::EndBlockResponse*
   resp->set_height(height);
   resp->set_state_hash(state_hash);
   resp->set_activity_hash(kernel_->ActivityHash());
+  if (stats) {
+    // The state hash's update over the block's net writes, and waiting for the activity hash's
+    // worker; then the whole EndBlock (what the client sees, less gRPC).
+    stats->Set("hashMicros", Json(MicrosSince(hash_start)));
+    stats->Set("wallMicros", Json(MicrosSince(start)));
+    resp->set_stats_json(stats->Dump());
+  }
 
   // The stored copy is the replay answer, so it is kept with replayed=true.
   v1::EndBlockResponse stored = *resp;
@@ -930,6 +944,7 @@ absl::Status BlockLifecycle::Commit(const v1::CommitRequest& req, v1::CommitResp
     return OutOfOrder(StrCat("Commit(", req.height(), "): ", PhaseName()));
   }
   Crash("commit_before_write", req.height());
+  const auto start = std::chrono::steady_clock::now();
   absl::Status s = kernel_->CommitBlock(commit_writes_, /*sync=*/true);
   // docs/DESIGN.md §7: a storage failure stops the process rather than risk a forked state.
   CHECK_STORAGE(s.ok()) << "commit of height " << req.height() << " failed: " << s.ToString();
@@ -943,6 +958,9 @@ absl::Status BlockLifecycle::Commit(const v1::CommitRequest& req, v1::CommitResp
   phase_ = Phase::kIdle;
   resp->set_height(saved_height_);
   resp->set_state_hash(state_hash_.committed_digest());
+  Json stats = Json::MakeObject();
+  stats.Set("commitMicros", Json(MicrosSince(start)));
+  resp->set_stats_json(stats.Dump());
   log::Debug("committed", {{"height", StrCat(saved_height_)},
                            {"state_hash", resp->state_hash()}});
   Crash("commit_after_write", req.height());

@@ -130,12 +130,17 @@ class BlockLifecycle {
   absl::Status ApplyGenesis(const v1::Genesis& genesis, v1::InitResponse* resp);
   absl::Status ValidateGenesis(const v1::Genesis& genesis);
   absl::Status ValidateActions(const v1::EndBlockRequest& req);
-  // Runs the block; on error the caller aborts it.
-  absl::Status ExecuteBlock(const v1::EndBlockRequest& req, v1::EndBlockResponse* resp);
+  // Runs the block; on error the caller aborts it. Fills the block's counters and run time into
+  // `stats` (an object).
+  absl::Status ExecuteBlock(const v1::EndBlockRequest& req, v1::EndBlockResponse* resp,
+                            Json* stats);
   // Adds every peer whose outbox or ack the block changed to `resp` (in name order).
   absl::Status ReportChangedMailboxes(v1::EndBlockResponse* resp);
-  // Hashes, host writes and the stored response; fills the hashes into `resp`.
-  absl::Status PrepareCommit(int64_t height, v1::EndBlockResponse* resp);
+  // Hashes, host writes and the stored response; fills the hashes into `resp`. With `stats`,
+  // adds the hash preparation's time and the EndBlock's wall time since `start` to it and sets
+  // it as resp's stats_json (before the response is stored).
+  absl::Status PrepareCommit(int64_t height, v1::EndBlockResponse* resp, Json* stats = nullptr,
+                             std::chrono::steady_clock::time_point start = {});
   void Crash(std::string_view point, int64_t height) {
     if (options_.crash_hook) options_.crash_hook(point, height);
   }

@@ -205,6 +205,35 @@ TEST_F(LifecycleTest, ReplayReturnsTheStoredResponseByteForByte) {
   EXPECT_FALSE(b5.replay);
 }
 
+TEST_F(LifecycleTest, StatsReportEveryPhaseOfTheBlock) {
+  StartServer();
+  InitGenesis();
+  ASSERT_TRUE(Block(Empty(1)).status.ok());
+  v1::EndBlockRequest req;
+  req.set_height(2);
+  for (int i = 0; i < 50; ++i) *req.add_actions() = CallVat(i + 1, "counter", "increment", "[1]");
+  BlockResult b = Block(req);
+  ASSERT_TRUE(b.status.ok()) << b.status.error_message();
+  auto stats = Json::Parse(b.end.stats_json());
+  ASSERT_TRUE(stats.ok()) << b.end.stats_json();
+  auto micros = [&](const Json& j, const char* name) -> int64_t {
+    const Json* v = j.Find(name);
+    EXPECT_TRUE(v != nullptr) << name << " missing";
+    return v ? v->as_int() : -1;
+  };
+  const int64_t run = micros(*stats, "runMicros");
+  const int64_t hash = micros(*stats, "hashMicros");
+  const int64_t wall = micros(*stats, "wallMicros");
+  EXPECT_GT(run, 0);
+  EXPECT_GE(hash, 0);
+  // The phases are parts of the EndBlock, one after the other.
+  EXPECT_GE(wall, run + hash);
+  EXPECT_EQ(stats->Find("deliveries")->as_int(), 50);
+  auto commit = Json::Parse(b.commit.stats_json());
+  ASSERT_TRUE(commit.ok()) << b.commit.stats_json();
+  EXPECT_GT(micros(*commit, "commitMicros"), 0);  // a synced write
+}
+
 TEST_F(LifecycleTest, DefaultReapIntervalSetsHowOftenVatsAreReaped) {
   auto reaps_for = [&](uint32_t interval) -> int64_t {
     StartServer();
