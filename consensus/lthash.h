@@ -29,6 +29,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -64,11 +65,52 @@ class LtHash16 {
   bool IsEmpty() const;
   uint16_t lane(size_t i) const { return lanes_[i]; }
 
+  // The union of two multisets: lane-wise sum.
+  LtHash16& operator+=(const LtHash16& other);
+
   friend bool operator==(const LtHash16& a, const LtHash16& b) { return a.lanes_ == b.lanes_; }
   friend bool operator!=(const LtHash16& a, const LtHash16& b) { return !(a == b); }
 
  private:
+  friend class LtHashBatch;
   alignas(64) std::array<uint16_t, kLanes> lanes_;
+};
+
+// Many Add/Remove at once, for a block's writes or a whole store: the same lanes as
+// LtHash16::Add/Remove one by one (it is the same SHAKE256), computed eight elements at a time
+// with AVX-512 when the CPU has it: an entry waits for seven others whose canonical bytes take
+// as many SHAKE256 blocks (136 bytes each, with padding; up to eight blocks, 1,087 bytes). A
+// longer one, and every entry on a CPU without AVX-512F/BW, takes the one-at-a-time path. Which path an entry
+// takes changes only the speed, never the result (lthash_test compares them).
+//
+//   LtHashBatch batch;
+//   batch.Remove("ko20.owner", "v1");
+//   batch.Add("ko20.owner", "v2");
+//   batch.ApplyTo(&hash);  // hash now reflects both
+//
+// Thread-safety: none; one batch per thread.
+class LtHashBatch {
+ public:
+  // use_simd = false forces the one-at-a-time path (tests compare the two).
+  explicit LtHashBatch(bool use_simd = true);
+  ~LtHashBatch();
+  LtHashBatch(const LtHashBatch&) = delete;
+  LtHashBatch& operator=(const LtHashBatch&) = delete;
+
+  void Add(std::string_view key, std::string_view value) { Put(key, value, false); }
+  void Remove(std::string_view key, std::string_view value) { Put(key, value, true); }
+  // Adds the batch's net change to *hash and empties the batch.
+  void ApplyTo(LtHash16* hash);
+
+  // Whether this process computes elements eight at a time (the CPU has AVX-512F and BW).
+  static bool SimdAvailable();
+
+ private:
+  struct Simd;
+  void Put(std::string_view key, std::string_view value, bool remove);
+
+  LtHash16 delta_;              // the one-at-a-time path's net change
+  std::unique_ptr<Simd> simd_;  // null without SIMD
 };
 
 // The canonical bytes of an entry that SHAKE256 is applied to:

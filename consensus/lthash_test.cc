@@ -1,6 +1,7 @@
 #include "consensus/lthash.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <thread>
@@ -217,6 +218,84 @@ TEST(LtHashTest, SameResultOnEveryThread) {
   t2.join();
   EXPECT_EQ(r1, expected);
   EXPECT_EQ(r2, expected);
+}
+
+// Entries whose canonical bytes (16 + key + value) fall on both sides of the SHAKE256 block
+// boundaries (135, 271, ... bytes with the padding) and of the eight-way path's limit (eight
+// blocks: 1,087 bytes), binary bytes and empty parts included.
+Entries EntriesAroundOneBlock(std::mt19937_64& rng, int n) {
+  Entries out;
+  for (int i = 0; i < n; ++i) {
+    size_t total = rng() % 4 == 0 ? rng() % 1200 : rng() % 160;  // key + value bytes
+    size_t key_len = total == 0 ? 0 : rng() % (total + 1);
+    std::string k(key_len, '\0'), v(total - key_len, '\0');
+    for (char& c : k) c = static_cast<char>(rng());
+    for (char& c : v) c = static_cast<char>(rng());
+    out.emplace_back(std::move(k), std::move(v));
+  }
+  out.emplace_back("", "");
+  out.emplace_back(std::string(119, 'k'), "");   // 135 bytes: the most one block holds
+  out.emplace_back(std::string(120, 'k'), "");   // 136: two blocks
+  out.emplace_back(std::string(1071, 'k'), "");  // 1,087: eight blocks, the eight-way limit
+  out.emplace_back(std::string(1072, 'k'), "");  // 1,088: one at a time
+  return out;
+}
+
+TEST(LtHashBatchTest, EqualsOneAtATimeOnBothPaths) {
+  if (!LtHashBatch::SimdAvailable()) {
+    std::printf("this CPU has no AVX-512F/BW: only the one-at-a-time path is compared\n");
+  }
+  std::mt19937_64 rng(7);
+  for (int n : {0, 1, 7, 8, 9, 16, 100, 1001}) {
+    Entries adds = EntriesAroundOneBlock(rng, n);
+    Entries removes = EntriesAroundOneBlock(rng, n / 2);
+    LtHash16 expected = HashOf(GoldenEntries());
+    for (const auto& [k, v] : adds) expected.Add(k, v);
+    for (const auto& [k, v] : removes) expected.Remove(k, v);
+    for (bool simd : {true, false}) {
+      LtHash16 got = HashOf(GoldenEntries());
+      LtHashBatch batch(simd);
+      // Interleaved, as a block's writes come: the order must not matter.
+      size_t r = 0;
+      for (size_t a = 0; a < adds.size(); ++a) {
+        batch.Add(adds[a].first, adds[a].second);
+        if (a % 2 == 1 && r < removes.size()) {
+          batch.Remove(removes[r].first, removes[r].second);
+          ++r;
+        }
+      }
+      for (; r < removes.size(); ++r) batch.Remove(removes[r].first, removes[r].second);
+      batch.ApplyTo(&got);
+      EXPECT_EQ(got, expected) << "n=" << n << " simd=" << simd;
+    }
+  }
+}
+
+TEST(LtHashBatchTest, ApplyToEmptiesTheBatch) {
+  for (bool simd : {true, false}) {
+    LtHashBatch batch(simd);
+    for (const auto& [k, v] : GoldenEntries()) batch.Add(k, v);
+    LtHash16 first;
+    batch.ApplyTo(&first);
+    EXPECT_EQ(first, HashOf(GoldenEntries()));
+    LtHash16 second;
+    batch.ApplyTo(&second);  // nothing left
+    EXPECT_TRUE(second.IsEmpty()) << "simd=" << simd;
+    // And it keeps working after an ApplyTo: remove everything again.
+    for (const auto& [k, v] : GoldenEntries()) batch.Remove(k, v);
+    batch.ApplyTo(&first);
+    EXPECT_TRUE(first.IsEmpty()) << "simd=" << simd;
+    EXPECT_EQ(first.DigestHex(), kEmptyDigest);
+  }
+}
+
+TEST(LtHashBatchTest, GoldenDigestThroughTheBatch) {
+  // Every golden entry fits one block, so with AVX-512 this is the eight-way path alone.
+  LtHash16 h;
+  LtHashBatch batch;
+  for (const auto& [k, v] : GoldenEntries()) batch.Add(k, v);
+  batch.ApplyTo(&h);
+  EXPECT_EQ(h, HashOf(GoldenEntries()));
 }
 
 }  // namespace

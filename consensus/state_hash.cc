@@ -25,6 +25,7 @@ template <typename Reader>
 absl::Status ApplyWritesImpl(const Reader& before, const StateWriteWithBaseSource& visit_writes,
                              LtHash16* hash) {
   LtHash16 updated = *hash;
+  LtHashBatch batch;
   absl::Status status;
   std::string prev_key;
   bool first = true;
@@ -47,10 +48,11 @@ absl::Status ApplyWritesImpl(const Reader& before, const StateWriteWithBaseSourc
       return;
     }
     if (old->has_value() && value.has_value() && **old == *value) return;
-    if (old->has_value()) updated.Remove(key, **old);
-    if (value.has_value()) updated.Add(key, *value);
+    if (old->has_value()) batch.Remove(key, **old);
+    if (value.has_value()) batch.Add(key, *value);
   });
   RETURN_IF_ERROR(status);
+  batch.ApplyTo(&updated);
   *hash = updated;
   return absl::OkStatus();
 }
@@ -93,6 +95,7 @@ absl::Status ApplyWrites(const KvStore& before, const KvBatch& writes, LtHash16*
 absl::StatusOr<LtHash16> ComputeStateHash(const KvSnapshot& snap,
                                           const std::function<void(uint64_t keys_done)>& progress) {
   LtHash16 hash;
+  LtHashBatch batch;
   uint64_t done = 0;
   std::unique_ptr<KvIterator> it = snap.NewIterator();
   it->Seek("");
@@ -108,12 +111,13 @@ absl::StatusOr<LtHash16> ComputeStateHash(const KvSnapshot& snap,
       }
       continue;
     }
-    hash.Add(key, it->value());
+    batch.Add(key, it->value());
     ++done;
     if (progress && done % kStateHashProgressInterval == 0) progress(done);
     it->Next();
   }
   RETURN_IF_ERROR(it->status());
+  batch.ApplyTo(&hash);
   if (progress) progress(done);
   return hash;
 }
