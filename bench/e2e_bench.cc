@@ -1,0 +1,267 @@
+// e2e_bench: the JavaScript kernel benchmarks' workloads through the real swingsetd process
+// (gRPC, LevelDB with synced commits, SES vats under the genesis meter), as a chain runs them.
+//
+// Two vats written as Agoric vats are (`buildRootObject`, `Far`, `E`): "driver" (the bootstrap
+// vat) and "target". One call_vat asks the driver to run a workload of N steps against the
+// target; blocks follow until the workload's result settles. Workloads:
+//   ping       N sequential `await E(target).ping(i)`
+//   pipelined  N sends to the result of the previous send, none awaited until the end
+//   churn      N sequential `await E(target).take(Far(...))`: a new exported object each time,
+//              dropped by the target and collected through reaps (the chain default, every
+//              1,000 deliveries)
+//   fanout     N sends at once, then `Promise.all`
+//   chain      a chain of N promises: each step a send to the other vat, whose result the
+//              sender resolves to the next step's result
+// Each runs in one block (a crank budget above the workload) and split over blocks of 1,000
+// cranks (the server's budget), each on a fresh server. Reports cranks (the blocks'
+// stats_json: every crank the kernel counts, routing cranks from the acceptance queue included)
+// and deliveries, cranks per second of EndBlock, EndBlock p50 / p99 over the blocks, the whole run's
+// time (BeginBlock + EndBlock + Commit per block, as the client sees it) and the server's peak
+// RSS (VmHWM).
+//
+//   e2e_bench [--n N] [--only WORKLOAD] [--split-only|--one-block-only]
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "kernel/json.h"
+#include "kernel/strings.h"
+#include "tests/block_driver.h"
+#include "tests/test_server.h"
+
+namespace {
+
+using namespace swingset::testing;
+using swingset::Json;
+using swingset::StrCat;
+using Clock = std::chrono::steady_clock;
+
+constexpr char kDriver[] = R"(
+import { Far, E } from '@endo/far';
+
+export function buildRootObject() {
+  let target;
+  // The other end of the promise chain: each step is a send to the other vat, whose result
+  // the sender resolves to.
+  const peer = Far('peer', {
+    chain(n) {
+      return n === 0 ? 0 : E(target).chain(n - 1, peer);
+    },
+  });
+  return Far('driver', {
+    bootstrap(vats) {
+      target = vats.target;
+      return 'ready';
+    },
+    async ping(n) {
+      for (let i = 0; i < n; i += 1) await E(target).ping(i);
+      return n;
+    },
+    async pipelined(n) {
+      let p = E(target).self();
+      for (let i = 0; i < n; i += 1) p = E(p).self();
+      await p;
+      return n;
+    },
+    async churn(n) {
+      for (let i = 0; i < n; i += 1) await E(target).take(Far('thing', { id: () => i }));
+      return n;
+    },
+    async fanout(n) {
+      const all = [];
+      for (let i = 0; i < n; i += 1) all.push(E(target).ping(i));
+      await Promise.all(all);
+      return n;
+    },
+    async chain(n) {
+      await E(target).chain(n, peer);
+      return n;
+    },
+  });
+}
+)";
+
+constexpr char kTarget[] = R"(
+import { Far, E } from '@endo/far';
+
+export function buildRootObject() {
+  const target = Far('target', {
+    ping(i) {
+      return i;
+    },
+    self() {
+      return target;
+    },
+    take(_thing) {
+      return undefined;
+    },
+    chain(n, peer) {
+      return n === 0 ? 0 : E(peer).chain(n - 1);
+    },
+  });
+  return target;
+}
+)";
+
+double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+int64_t PeakRssKb(pid_t pid) {
+  std::ifstream in(StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::atoll(line.c_str() + 6);
+  }
+  return -1;
+}
+
+void Check(const grpc::Status& s, const char* what) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s: %s\n", what, s.error_message().c_str());
+    std::exit(1);
+  }
+}
+
+int64_t Field(const std::string& json, const char* name) {
+  auto j = Json::Parse(json);
+  const Json* v = j.ok() ? j->Find(name) : nullptr;
+  return v ? v->as_int() : 0;
+}
+
+struct Result {
+  int64_t cranks = 0;
+  int64_t deliveries = 0;
+  int blocks = 0;
+  double end_ms = 0;    // sum of EndBlock
+  double whole_ms = 0;  // sum of BeginBlock + EndBlock + Commit
+  std::vector<double> per_block;
+  int64_t peak_rss_kb = 0;
+};
+
+Result Run(const std::string& workload, int n, uint64_t crank_budget) {
+  std::string dir = MakeTempDir("e2e");
+  auto started = ServerProcess::Start({.data_dir = dir + "/data"});
+  if (!started.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(started.status().message()).c_str());
+    std::exit(1);
+  }
+  std::unique_ptr<ServerProcess> server = std::move(*started);
+  v1::Genesis g;
+  g.set_chain_id("e2e-bench");
+  v1::VatConfig* driver = g.add_vats();
+  driver->set_name("driver");
+  driver->set_source(kDriver);
+  v1::VatConfig* target = g.add_vats();
+  target->set_name("target");
+  target->set_source(kTarget);
+  g.set_bootstrap_vat("driver");
+  g.mutable_params()->set_max_cranks_per_block(crank_budget);
+  v1::InitResponse init;
+  Check(InitWith(server->lifecycle(), g, &init), "Init");
+
+  int64_t height = 0;
+  Result r;
+  auto block = [&](const v1::EndBlockRequest& in, bool count) {
+    v1::EndBlockRequest req = in;
+    req.set_height(++height);
+    auto t0 = Clock::now();
+    v1::BeginBlockRequest begin;
+    begin.set_height(height);
+    v1::BeginBlockResponse begin_resp;
+    Check(server->lifecycle()->BeginBlock(Ctx().get(), begin, &begin_resp), "BeginBlock");
+    auto t1 = Clock::now();
+    v1::EndBlockResponse end;
+    Check(server->lifecycle()->EndBlock(Ctx().get(), req, &end), "EndBlock");
+    auto t2 = Clock::now();
+    v1::CommitRequest commit;
+    commit.set_height(height);
+    v1::CommitResponse commit_resp;
+    Check(server->lifecycle()->Commit(Ctx().get(), commit, &commit_resp), "Commit");
+    auto t3 = Clock::now();
+    if (count) {
+      r.cranks += Field(end.stats_json(), "cranks");
+      r.deliveries += Field(end.stats_json(), "deliveries");
+      r.blocks += 1;
+      r.end_ms += Ms(t2 - t1);
+      r.whole_ms += Ms(t3 - t0);
+      r.per_block.push_back(Ms(t2 - t1));
+    }
+    return end;
+  };
+  // The bootstrap, until it is done.
+  while (block(v1::EndBlockRequest(), false).work_remains()) {
+  }
+  v1::EndBlockRequest req;
+  *req.add_actions() = CallVat(1, "driver", workload, StrCat("[", n, "]"));
+  bool settled = false;
+  v1::EndBlockResponse end = block(req, true);
+  for (;;) {
+    for (const v1::PromiseResult& p : end.settled()) {
+      if (p.state() != "fulfilled") {
+        std::fprintf(stderr, "%s: the workload's result was %s: %s\n", workload.c_str(),
+                     p.state().c_str(), p.value_json().c_str());
+        std::exit(1);
+      }
+      settled = true;
+    }
+    if (settled && !end.work_remains()) break;
+    if (r.blocks > 100000) {
+      std::fprintf(stderr, "%s: no result after %d blocks\n", workload.c_str(), r.blocks);
+      std::exit(1);
+    }
+    end = block(v1::EndBlockRequest(), true);
+  }
+  r.peak_rss_kb = PeakRssKb(server->pid());
+  server->Stop();
+  RemoveDir(dir);
+  return r;
+}
+
+void Report(const std::string& workload, const char* how, const Result& r) {
+  std::vector<double> b = r.per_block;
+  std::sort(b.begin(), b.end());
+  std::printf("| %s | %s | %lld | %lld | %d | %.0f | %.2f / %.2f | %.0f | %.1f |\n",
+              workload.c_str(), how, static_cast<long long>(r.cranks),
+              static_cast<long long>(r.deliveries), r.blocks, r.cranks / (r.end_ms / 1000),
+              b[b.size() / 2], b[std::min(b.size() - 1, b.size() * 99 / 100)], r.whole_ms,
+              r.peak_rss_kb / 1024.0);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int n = 10000;
+  std::string only;
+  bool one_block = true, split = true;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--n" && i + 1 < argc) {
+      n = std::max(1, std::atoi(argv[++i]));
+    } else if (a == "--only" && i + 1 < argc) {
+      only = argv[++i];
+    } else if (a == "--split-only") {
+      one_block = false;
+    } else if (a == "--one-block-only") {
+      split = false;
+    } else {
+      std::fprintf(stderr,
+                   "usage: e2e_bench [--n N] [--only ping|pipelined|churn|fanout|chain] "
+                   "[--split-only|--one-block-only]\n");
+      return 64;
+    }
+  }
+  std::printf("| workload | blocks of | cranks | deliveries | blocks | cranks/s (EndBlock) | "
+              "EndBlock p50 / p99 ms | whole run ms | peak RSS MB |\n"
+              "|---|---|---|---|---|---|---|---|---|\n");
+  for (const char* w : {"ping", "pipelined", "churn", "fanout", "chain"}) {
+    if (!only.empty() && only != w) continue;
+    if (one_block) Report(w, "one block", Run(w, n, 100'000'000));
+    if (split) Report(w, "1,000 cranks", Run(w, n, 1000));
+  }
+  return 0;
+}
