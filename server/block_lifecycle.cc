@@ -60,8 +60,12 @@ std::string PendingPromisesJson(const std::vector<std::string>& kpids) {
   return a.Dump();
 }
 
+// A host key's committed value. A failed read means the store is broken: the process stops
+// (docs/DESIGN.md §7) rather than answer from a state it cannot read.
 absl::StatusOr<std::optional<std::string>> GetFrom(const KvStore& store, std::string_view key) {
-  return store.Get(key);
+  absl::StatusOr<std::optional<std::string>> v = store.Get(key);
+  CHECK_STORAGE(v.ok()) << "reading " << key << ": " << v.status().ToString();
+  return v;
 }
 
 // Bytes from the store or a request, safe for a status message.
@@ -541,6 +545,8 @@ absl::Status BlockLifecycle::ApplyGenesis(const v1::Genesis& g, v1::InitResponse
     commit_writes_.push_back(KvWrite{std::string(host_keys::kGenesisHash), GenesisHash(g)});
     commit_writes_.push_back(KvWrite{std::string(host_keys::kParams), params_.ToJson().Dump()});
     s = kernel_->CommitBlock(commit_writes_, /*sync=*/true);
+    // docs/DESIGN.md §7, as for every block's commit.
+    CHECK_STORAGE(s.ok()) << "commit of the genesis failed: " << s.ToString();
   }
   commit_writes_.clear();
   if (!s.ok()) {
@@ -869,10 +875,13 @@ absl::Status BlockLifecycle::ReportChangedMailboxes(v1::EndBlockResponse* resp) 
   MailboxReader after(snap.get(), prefix, &overlay);
   static const PeerMailbox kEmpty;
   for (const std::string& peer : touched) {
-    ASSIGN_OR_RETURN(std::optional<PeerMailbox> b, before.ReadPeer(peer));
-    ASSIGN_OR_RETURN(std::optional<PeerMailbox> a, after.ReadPeer(peer));
-    const PeerMailbox& now = a ? *a : kEmpty;
-    if (now.SameOutbound(b ? *b : kEmpty)) continue;
+    // The committed mailbox state must be readable: a failure is a broken store.
+    absl::StatusOr<std::optional<PeerMailbox>> b = before.ReadPeer(peer);
+    CHECK_STORAGE(b.ok()) << "reading the mailbox of " << peer << ": " << b.status().ToString();
+    absl::StatusOr<std::optional<PeerMailbox>> a = after.ReadPeer(peer);
+    CHECK_STORAGE(a.ok()) << "reading the mailbox of " << peer << ": " << a.status().ToString();
+    const PeerMailbox& now = *a ? **a : kEmpty;
+    if (now.SameOutbound(*b ? **b : kEmpty)) continue;
     v1::MailboxState* m = resp->add_mailboxes();
     m->set_peer(peer);
     m->set_ack(now.ack);
@@ -890,12 +899,14 @@ absl::Status BlockLifecycle::PrepareCommit(int64_t height, v1::EndBlockResponse*
                                            std::chrono::steady_clock::time_point start) {
   const auto hash_start = std::chrono::steady_clock::now();
   KvBatch host_writes;
-  ASSIGN_OR_RETURN(std::string state_hash,
-                   state_hash_.Prepare(
-                       [&](const StateWriteWithBaseVisitor& fn) {
-                         kernel_->VisitBlockWritesWithBase(fn);
-                       },
-                       &host_writes));
+  absl::StatusOr<std::string> prepared = state_hash_.Prepare(
+      [&](const StateWriteWithBaseVisitor& fn) { kernel_->VisitBlockWritesWithBase(fn); },
+      &host_writes);
+  // The block's writes come in key order from the crank buffer, so what can fail here is the
+  // read of a committed value: the store is broken (docs/DESIGN.md §7).
+  CHECK_STORAGE(prepared.ok()) << "the state hash of height " << height
+                               << " cannot be prepared: " << prepared.status().ToString();
+  const std::string& state_hash = *prepared;
   resp->set_height(height);
   resp->set_state_hash(state_hash);
   resp->set_activity_hash(kernel_->ActivityHash());

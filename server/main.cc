@@ -41,6 +41,7 @@
 #include "consensus/state_hash.h"
 #include "kernel/base.h"
 #include "kernel/ids.h"
+#include "kernel/storage/fault_kv_store.h"
 #include "kernel/storage/leveldb_kv_store.h"
 #include "kernel/strings.h"
 #include "server/block_lifecycle.h"
@@ -113,6 +114,10 @@ constexpr const char* kUsage =
     "                             end_block_done, commit_before_write, commit_after_write)\n"
     "                             SIGKILL self (MODE kill, the default), fail a CHECK (check,\n"
     "                             exit 70) or halt as on a storage failure (storage, exit 74)\n"
+    "  --store-faults KIND:N[,KIND:N...][,sticky]\n"
+    "                             testing only: once serving, make the store fail its N-th\n"
+    "                             get, iterate (iterator step) or write call (and every later\n"
+    "                             one with sticky), as a broken disk would\n"
     "\n"
     "verify-state recomputes the state hash from a full scan of the store and exits 0 when it\n"
     "equals the committed one, 1 when it differs, 2 on error.\n"
@@ -133,6 +138,7 @@ struct Flags {
   std::string data_dir = "./data";
   std::string port_file;
   std::string crash_at;
+  std::optional<StoreFaults> store_faults;
   log::Level level = log::Level::kInfo;
   log::Format format = log::Format::kText;
   int max_message_bytes = 16 << 20;
@@ -238,6 +244,10 @@ Flags ParseFlags(int argc, char** argv) {
       f.port_file = value;
     } else if (a == "--crash-at") {
       f.crash_at = value;
+    } else if (a == "--store-faults") {
+      absl::StatusOr<StoreFaults> faults = StoreFaults::Parse(value);
+      if (!faults.ok()) UsageError(std::string(faults.status().message()));
+      f.store_faults = *faults;
     } else if (a == "--log-level") {
       if (!log::ParseLevel(value, &f.level)) UsageError(StrCat("bad --log-level '", value, "'"));
     } else if (a == "--log-format") {
@@ -486,6 +496,12 @@ int Serve(const Flags& flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::unique_ptr<KvStore> store = OpenStoreOrExit(flags.data_dir, /*create=*/true);
+  FaultKvStore* faults = nullptr;
+  if (flags.store_faults) {
+    std::unique_ptr<FaultKvStore> f = NewFaultKvStore(std::move(store), *flags.store_faults);
+    faults = f.get();
+    store = std::move(f);
+  }
   CheckStoreOrExit(*store, flags);
   KernelThread kernel_thread;
 
@@ -578,6 +594,10 @@ int Serve(const Flags& flags) {
   std::unique_ptr<Services> services = Services::Create(
       &kernel_thread, lifecycle.get(), &inspector, [&] { set_serving(true); }, inspect_options);
 
+  if (faults) {
+    log::Warn("testing: the store will fail calls (--store-faults)", {});
+    faults->Arm();
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   {
