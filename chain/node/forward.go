@@ -91,8 +91,8 @@ func (f *forwarder) forward(ctx context.Context, raw []byte) (string, error) {
 	}
 }
 
-// close stops the workers after their calls in flight (cancelled) and answers the txs still
-// queued with UNAVAILABLE.
+// close stops the workers after their calls in flight (cancelled), answers the txs still
+// queued with UNAVAILABLE and logs how many txs went in how many calls.
 func (f *forwarder) close() {
 	f.mu.Lock()
 	if f.closed {
@@ -109,6 +109,9 @@ func (f *forwarder) close() {
 		r.done <- fwdAnswer{err: status.Errorf(codes.Unavailable, "%s is shutting down", f.n.cfg.ID)}
 	}
 	f.wg.Wait()
+	if calls, txs := f.stats(); calls > 0 {
+		f.n.cfg.Logf("forwarded %d txs to the proposer in %d ForwardTxs calls (%.1f per call)", txs, calls, float64(txs)/float64(calls))
+	}
 }
 
 // stats: the ForwardTxs calls made so far and the txs they carried.
