@@ -208,6 +208,11 @@ func TestForwardTxsOnTheProposer(t *testing.T) {
 			t.Fatalf("a tx of the refused call: %v", err)
 		}
 	}
+	// Two txs of the largest size are more than one message may carry: refused whole by gRPC.
+	big := &chainpb.ForwardTxsRequest{Txs: [][]byte{make([]byte, MaxTxBytes), make([]byte, MaxTxBytes)}}
+	if _, err := peer.ForwardTxs(ctx, big); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("ForwardTxs of %d bytes: %v", 2*MaxTxBytes, err)
+	}
 	// MaxForwardTxs of them is one call.
 	many.Txs = many.Txs[:MaxForwardTxs]
 	resp, err = peer.ForwardTxs(ctx, many)
@@ -426,6 +431,42 @@ func TestForwarderAnswers(t *testing.T) {
 		}
 		if status.Code(r.err) != want || want == codes.OK && r.id != TxID(tx(20+i)) {
 			t.Errorf("queued %d: %v %v, want %s", i, r.id, r.err, want)
+		}
+	}
+	// Batches stay within maxForwardMsgBytes: five queued txs of 250 kB go as four, then one.
+	okAll := func(req *chainpb.ForwardTxsRequest) (*chainpb.ForwardTxsResponse, error) {
+		resp := &chainpb.ForwardTxsResponse{}
+		for _, raw := range req.Txs {
+			resp.Results = append(resp.Results, &chainpb.ForwardedTx{TxId: TxID(raw)})
+		}
+		return resp, nil
+	}
+	var sized []chan result
+	for i := 0; i < forwardWorkers; i++ {
+		sized = append(sized, submitAsync(tx(50+i)))
+		nextCall()
+	}
+	arg := `["` + strings.Repeat("x", 250000) + `"]`
+	for i := 0; i < 5; i++ {
+		sized = append(sized, submitAsync(mustEncode(t, callVat("counter", "store", arg, uint64(60+i)))))
+	}
+	waitFor(t, "5 large txs queued", 10*time.Second, func() bool {
+		f.n.fwd.mu.Lock()
+		defer f.n.fwd.mu.Unlock()
+		return len(f.n.fwd.queue) == 5
+	})
+	for _, want := range []int{4, 1} {
+		sp.answers <- okAll // frees a worker, which takes what fits
+		if req := nextCall(); len(req.Txs) != want {
+			t.Fatalf("a call of %d large txs, want %d", len(req.Txs), want)
+		}
+	}
+	for i := 0; i < forwardWorkers; i++ {
+		sp.answers <- okAll
+	}
+	for i, c := range sized {
+		if r := get(c); r.err != nil {
+			t.Errorf("sized %d: %v", i, r.err)
 		}
 	}
 	// A Submit whose deadline passes returns while the call is in flight (the handler's wait,
