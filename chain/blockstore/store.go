@@ -170,10 +170,18 @@ func (s *Store) SetProposed(b *chainpb.Block) error {
 	return s.db.Put(keyProposed, marshal(b), syncWrite)
 }
 
-// AddMempool stores a submitted tx under its arrival number. Not synced: a process crash keeps
-// it, a machine crash may lose it (the client then sees NOT_FOUND and resubmits).
-func (s *Store) AddMempool(arrival uint64, tx []byte) error {
-	return s.db.Put(mempoolKey(arrival), tx, nil)
+// AddMempoolBatch stores submitted txs under consecutive arrival numbers (txs[i] under
+// first+i) as one write: all of them or none. Not synced: a process crash keeps them, a machine
+// crash may lose them (the client then sees NOT_FOUND and resubmits).
+func (s *Store) AddMempoolBatch(first uint64, txs [][]byte) error {
+	batch := new(leveldb.Batch)
+	for i, tx := range txs {
+		batch.Put(mempoolKey(first+uint64(i)), tx)
+	}
+	if err := s.db.Write(batch, nil); err != nil {
+		return fmt.Errorf("store: mempool write of %d txs: %w", len(txs), err)
+	}
+	return nil
 }
 
 // MempoolTx is one stored mempool entry.

@@ -117,10 +117,11 @@ func TestPendingOverlayAndCommit(t *testing.T) {
 func TestMempoolProposedHalt(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
-	for i := uint64(1); i <= 3; i++ {
-		if err := s.AddMempool(i*300, []byte{byte(i)}); err != nil {
-			t.Fatal(err)
-		}
+	if err := s.AddMempoolBatch(300, [][]byte{{1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddMempoolBatch(600, [][]byte{{2}, {3}}); err != nil {
+		t.Fatal(err)
 	}
 	if err := s.SetProposed(&chainpb.Block{Height: 1, Txs: [][]byte{{1}}}); err != nil {
 		t.Fatal(err)
@@ -132,7 +133,7 @@ func TestMempoolProposedHalt(t *testing.T) {
 	s = open(t, dir)
 	defer s.Close()
 	m, err := s.Mempool()
-	if err != nil || len(m) != 3 || m[0].Arrival != 300 || m[2].Tx[0] != 3 {
+	if err != nil || len(m) != 3 || m[0].Arrival != 300 || m[1].Arrival != 600 || m[2].Arrival != 601 || m[2].Tx[0] != 3 {
 		t.Fatalf("mempool = %v, %v", m, err)
 	}
 	if b, _ := s.Proposed(); b.GetHeight() != 1 {
@@ -141,7 +142,7 @@ func TestMempoolProposedHalt(t *testing.T) {
 	if h, _ := s.Halt(); h.GetReason() != "r" {
 		t.Fatalf("halt = %v", h)
 	}
-	if err := s.CommitBlock(block(1), nil, nil, []uint64{300, 900}); err != nil {
+	if err := s.CommitBlock(block(1), nil, nil, []uint64{300, 601}); err != nil {
 		t.Fatal(err)
 	}
 	if m, _ := s.Mempool(); len(m) != 1 || m[0].Arrival != 600 {

@@ -16,9 +16,8 @@ import (
 
 // peerClient is a follower's connection to the proposer.
 type peerClient struct {
-	conn  *grpc.ClientConn
-	peer  chainpb.PeerClient
-	chain chainpb.ChainClient
+	conn *grpc.ClientConn
+	peer chainpb.PeerClient
 }
 
 // Dial connects (lazily) to a swingchain node's --listen address.
@@ -35,13 +34,17 @@ func (n *Node) proposerClient() (*peerClient, error) {
 			n.peerErr = err
 			return
 		}
-		n.peerC = &peerClient{conn: conn, peer: chainpb.NewPeerClient(conn), chain: chainpb.NewChainClient(conn)}
+		n.peerC = &peerClient{conn: conn, peer: chainpb.NewPeerClient(conn)}
 	})
 	return n.peerC, n.peerErr
 }
 
-// Close releases the node's connection to the proposer.
+// Close stops the node's forwarder (a Submit still waiting is UNAVAILABLE) and releases its
+// connection to the proposer.
 func (n *Node) Close() error {
+	if n.fwd != nil {
+		n.fwd.close()
+	}
 	if n.peerC != nil {
 		return n.peerC.conn.Close()
 	}

@@ -117,6 +117,9 @@ type Node struct {
 	changed   chan struct{}                  // closed and replaced at each commit or halt
 	peers     map[string]*chainpb.PeerStatus // by id
 	mp        mempool
+	// mempoolWrite stores admitted txs (the store's AddMempoolBatch; tests fail it).
+	mempoolWrite func(first uint64, txs [][]byte) error
+	fwd          *forwarder // a follower's Submits on their way to the proposer (nil on the proposer)
 
 	peerOnce sync.Once
 	peerC    *peerClient
@@ -176,6 +179,10 @@ func New(cfg Config) (*Node, error) {
 		changed: make(chan struct{}), peers: map[string]*chainpb.PeerStatus{},
 		mismatch: map[string][]byte{}}
 	n.mp.ids = map[string][]byte{}
+	n.mempoolWrite = n.store.AddMempoolBatch
+	if !n.isProposer {
+		n.fwd = newForwarder(n)
+	}
 	stored, err := n.store.GenesisAppHash()
 	if err != nil {
 		return nil, err

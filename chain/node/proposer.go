@@ -53,34 +53,71 @@ func (n *Node) loadMempool() error {
 	return nil
 }
 
-// admit puts a checked tx into the mempool (proposer). It returns a gRPC status error.
-func (n *Node) admit(raw []byte) (string, error) {
-	id := sha256Sum(raw)
-	idHex := hex.EncodeToString(id)
+// admitBatch puts checked txs into the mempool (proposer) under one lock and with one store
+// write, and returns one result per tx: its id, or a gRPC status error. A tx already pending,
+// committed or earlier in the same batch is ALREADY_EXISTS; the txs that do not fit in the
+// mempool are RESOURCE_EXHAUSTED. Nothing is half-applied: the in-memory mempool changes only
+// after the store write succeeded, and when it fails every tx of the batch is INTERNAL.
+func (n *Node) admitBatch(raws [][]byte) ([]string, []error) {
+	ids := make([]string, len(raws))
+	errs := make([]error, len(raws))
+	hashes := make([][]byte, len(raws))
+	for i, raw := range raws {
+		hashes[i] = sha256Sum(raw)
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.halt != nil {
-		return "", status.Errorf(codes.Unavailable, "the chain is halted at height %d: %s", n.halt.Height, n.halt.Reason)
+		err := status.Errorf(codes.Unavailable, "the chain is halted at height %d: %s", n.halt.Height, n.halt.Reason)
+		for i := range errs {
+			errs[i] = err
+		}
+		return ids, errs
 	}
-	if _, ok := n.mp.ids[string(id)]; ok {
-		return "", status.Errorf(codes.AlreadyExists, "tx %s is already pending", idHex)
+	var good []int
+	var goodTxs [][]byte
+	inBatch := map[string]bool{}
+	for i, raw := range raws {
+		id := hashes[i]
+		idHex := hex.EncodeToString(id)
+		if _, ok := n.mp.ids[string(id)]; ok || inBatch[string(id)] {
+			errs[i] = status.Errorf(codes.AlreadyExists, "tx %s is already pending", idHex)
+			continue
+		}
+		if rec, err := n.store.Tx(id); err != nil {
+			errs[i] = status.Errorf(codes.Internal, "%v", err)
+			continue
+		} else if rec != nil {
+			errs[i] = status.Errorf(codes.AlreadyExists, "tx %s is already committed at height %d", idHex, rec.Height)
+			continue
+		}
+		if q := len(n.mp.queue) + len(good); q >= n.cfg.MaxMempool {
+			errs[i] = status.Errorf(codes.ResourceExhausted, "the mempool is full (%d txs): retry later", q)
+			continue
+		}
+		inBatch[string(id)] = true
+		good = append(good, i)
+		goodTxs = append(goodTxs, raw)
 	}
-	if rec, err := n.store.Tx(id); err != nil {
-		return "", status.Errorf(codes.Internal, "%v", err)
-	} else if rec != nil {
-		return "", status.Errorf(codes.AlreadyExists, "tx %s is already committed at height %d", idHex, rec.Height)
+	if len(good) == 0 {
+		return ids, errs
 	}
-	if len(n.mp.queue) >= n.cfg.MaxMempool {
-		return "", status.Errorf(codes.ResourceExhausted, "the mempool is full (%d txs): retry later", len(n.mp.queue))
+	first := n.mp.nextArrival
+	if err := n.mempoolWrite(first, goodTxs); err != nil {
+		// Every tx of the batch: a duplicate of one not written is not pending either.
+		for i := range errs {
+			errs[i] = status.Errorf(codes.Internal, "%v", err)
+		}
+		return ids, errs
 	}
-	a := n.mp.nextArrival
-	if err := n.store.AddMempool(a, raw); err != nil {
-		return "", status.Errorf(codes.Internal, "%v", err)
+	for k, i := range good {
+		id := string(hashes[i])
+		n.mp.queue = append(n.mp.queue, mempoolEntry{arrival: first + uint64(k), id: id, tx: raws[i]})
+		n.mp.ids[id] = raws[i]
+		ids[i] = hex.EncodeToString(hashes[i])
 	}
-	n.mp.nextArrival++
-	n.mp.queue = append(n.mp.queue, mempoolEntry{arrival: a, id: string(id), tx: raw})
-	n.mp.ids[string(id)] = raw
-	return idHex, nil
+	n.mp.nextArrival = first + uint64(len(good))
+	return ids, errs
 }
 
 // nextBlock builds the next block from the head of the mempool and marks those txs in flight.
@@ -198,6 +235,42 @@ func (n *Node) checkPeer(chainID string, nodeID string) error {
 		return status.Errorf(codes.InvalidArgument, "node_id %q is not a validator of chain %s", nodeID, n.g.ChainID)
 	}
 	return nil
+}
+
+// ForwardTxs admits a batch of txs a follower took with Submit: each is checked as Submit checks
+// tx_bytes, and the good ones are admitted together (admitBatch). One result per tx, in order.
+func (n *Node) ForwardTxs(ctx context.Context, req *chainpb.ForwardTxsRequest) (*chainpb.ForwardTxsResponse, error) {
+	if !n.isProposer {
+		return nil, status.Errorf(codes.FailedPrecondition, "%s is not the proposer (%s is)", n.cfg.ID, n.proposer.ID)
+	}
+	if len(req.Txs) > MaxForwardTxs {
+		return nil, status.Errorf(codes.InvalidArgument, "txs: %d in one call; at most %d", len(req.Txs), MaxForwardTxs)
+	}
+	resp := &chainpb.ForwardTxsResponse{Results: make([]*chainpb.ForwardedTx, len(req.Txs))}
+	var raws [][]byte
+	var at []int
+	for i, raw := range req.Txs {
+		if err := checkTxBytes(raw); err != nil {
+			resp.Results[i] = forwardedErr(err)
+			continue
+		}
+		raws = append(raws, raw)
+		at = append(at, i)
+	}
+	ids, errs := n.admitBatch(raws)
+	for k, i := range at {
+		if errs[k] != nil {
+			resp.Results[i] = forwardedErr(errs[k])
+		} else {
+			resp.Results[i] = &chainpb.ForwardedTx{TxId: ids[k]}
+		}
+	}
+	return resp, nil
+}
+
+func forwardedErr(err error) *chainpb.ForwardedTx {
+	st := status.Convert(err)
+	return &chainpb.ForwardedTx{Code: uint32(st.Code()), Message: st.Message()}
 }
 
 // StreamBlocks serves committed blocks from req.FromHeight on, then each new one; a halt ends

@@ -19,7 +19,7 @@ func (n *Node) Register(s *grpc.Server) {
 
 // ServerOptions are the gRPC server options a node's listener needs (message sizes).
 func ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxTxBytes + 4096), grpc.MaxSendMsgSize(maxPeerMsgBytes)}
+	return []grpc.ServerOption{grpc.MaxRecvMsgSize(maxRecvMsgBytes), grpc.MaxSendMsgSize(maxPeerMsgBytes)}
 }
 
 type peerService struct {
@@ -35,6 +35,10 @@ func (p peerService) ReportAppHash(ctx context.Context, req *chainpb.ReportAppHa
 	return p.n.ReportAppHash(ctx, req)
 }
 
+func (p peerService) ForwardTxs(ctx context.Context, req *chainpb.ForwardTxsRequest) (*chainpb.ForwardTxsResponse, error) {
+	return p.n.ForwardTxs(ctx, req)
+}
+
 type chainService struct {
 	chainpb.UnimplementedChainServer
 	n *Node
@@ -48,7 +52,7 @@ func invalid(format string, args ...interface{}) error {
 func (c chainService) Submit(ctx context.Context, req *chainpb.SubmitRequest) (*chainpb.SubmitResponse, error) {
 	n := c.n
 	var raw []byte
-	var tx *chainpb.Tx
+	var tx *chainpb.Tx // set when given structured (tx bytes are checked whole)
 	switch {
 	case req.Tx != nil && len(req.TxBytes) > 0:
 		return nil, invalid("tx, tx_bytes: give one of them, not both")
@@ -62,40 +66,46 @@ func (c chainService) Submit(ctx context.Context, req *chainpb.SubmitRequest) (*
 		}
 		raw, tx = b, req.Tx
 	case len(req.TxBytes) > 0:
-		t, err := decodeTx(req.TxBytes)
-		if err != nil {
-			return nil, invalid("tx_bytes: %v", err)
+		if err := checkTxBytes(req.TxBytes); err != nil {
+			return nil, err
 		}
-		raw, tx = req.TxBytes, t
+		raw = req.TxBytes
 	default:
 		return nil, invalid("tx: missing (give tx or tx_bytes)")
 	}
-	if err := checkTx(tx); err != nil {
-		return nil, invalid("%v", err)
+	if tx != nil {
+		if err := checkTx(tx); err != nil {
+			return nil, invalid("%v", err)
+		}
 	}
 	if h := n.Halted(); h != nil {
 		return nil, status.Errorf(codes.Unavailable, "halted at height %d: %s", h.Height, h.Reason)
 	}
+	var id string
+	var err error
 	if n.isProposer {
-		id, err := n.admit(raw)
-		if err != nil {
-			return nil, err
-		}
-		return &chainpb.SubmitResponse{TxId: id}, nil
+		ids, errs := n.admitBatch([][]byte{raw})
+		id, err = ids[0], errs[0]
+	} else {
+		id, err = n.fwd.forward(ctx, raw)
 	}
-	pc, err := n.proposerClient()
 	if err != nil {
-		return nil, status.Errorf(codes.Unavailable, "proposer %s: %v", n.proposer.ID, err)
+		return nil, err
 	}
-	resp, err := pc.chain.Submit(ctx, &chainpb.SubmitRequest{TxBytes: raw})
+	return &chainpb.SubmitResponse{TxId: id}, nil
+}
+
+// checkTxBytes: Submit's checks of tx bytes (at most MaxTxBytes, a Tx in its canonical
+// encoding, an action the keeper accepts), as an INVALID_ARGUMENT error.
+func checkTxBytes(b []byte) error {
+	tx, err := decodeTx(b)
 	if err != nil {
-		st := status.Convert(err)
-		return nil, status.Errorf(st.Code(), "forwarded to the proposer %s (%s): %s", n.proposer.ID, n.proposer.Addr, st.Message())
+		return invalid("tx_bytes: %v", err)
 	}
-	if want := TxID(raw); resp.TxId != want {
-		return nil, status.Errorf(codes.Internal, "the proposer answered tx id %s for tx %s", resp.TxId, want)
+	if err := checkTx(tx); err != nil {
+		return invalid("%v", err)
 	}
-	return resp, nil
+	return nil
 }
 
 func parseTxID(s string) ([]byte, error) {
