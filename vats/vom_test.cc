@@ -706,6 +706,10 @@ TEST_F(VomTest, ExtraGcsDoNotChangeSyscallsOrVatstore) {
     add(Call("makeKit", "\"k\""));
     add(Call("holdIn", "0,\"t\""));
     add(Call("holdIn", "1,\"k\""));
+    add(Call("holdIn", "0,\"t\""));
+    add(Call("drop", "\"t\""));    // garbage now, collected only by the extra GCs ...
+    add(Call("getHeld", "0"));       // ... so made again here in one run and not the other
+    add(Call("makeThing", "\"t\""));
     add(Call("holdImport", "2,\"$0.Alleged: imp\"", {"o-5"}));
     add(Call("getFacet", "\"k\",\"a\""));
     add(Call("chain"));
