@@ -772,7 +772,7 @@
               if (kernelRecognizable.delete(vref)) retireExps[retireExps.length] = vref;
               vom.ceaseRecognition(vref);
             }
-          } else if (!slotToVal.has(vref) && !dropped.has(vref) && vom.getRC(vref) === 0) {
+          } else if (!slotToVal.has(vref) && !dropped.has(vref) && vom.importRC(vref) === 0) {
             dropped.add(vref);
             drops[drops.length] = vref;
             possiblyRetired.add(vref);
@@ -785,7 +785,7 @@
         possiblyRetired.clear();
         for (let i = 0; i < candidates.length; i += 1) {
           const vref = candidates[i];
-          const reachable = !dropped.has(vref) && (slotToVal.has(vref) || vom.getRC(vref) > 0);
+          const reachable = !dropped.has(vref) && (slotToVal.has(vref) || vom.importRC(vref) > 0);
           if (!reachable && !recognizers.has(vref) && !vom.isVrefRecognizable(vref)) {
             retireImps[retireImps.length] = vref;
           }

@@ -319,6 +319,13 @@
     const possiblyDead = new Set(); // baseRefs and imports whose rc reached 0, etc.
     // o+N Remotables referenced from vdata: vref -> {val, count}; holds the object strongly.
     const remotablePins = new Map();
+    // Imports that virtual data references or a weak store recognizes, or did during this
+    // incarnation (loaded at startVat from the vom.rc.o- and vom.ir.o- keys), and Remotables
+    // a weak store has had as a key: for any other import or Remotable the vatstore holds no
+    // vom.rc/vom.ir key, so a reap need not read it (a reap of 10,000 plain Presences makes
+    // no vatstore syscall). Only grows; exact, since every such key is written here.
+    const vdataImports = new Set();
+    const weakKeyRemotables = new Set();
     const rcKey = base => `vom.rc.${base}`;
     const getRC = base => {
       const t = vsGet(rcKey(base));
@@ -326,6 +333,7 @@
     };
     function addReachable(vref) {
       if (vref[0] === 'd') return;
+      if (vref[0] === 'o' && vref[1] === '-') vdataImports.add(vref);
       if (vref[0] === 'o' && (vref[1] === '-' || isVirtualVref(vref))) {
         const base = baseRefOf(vref);
         vsSet(rcKey(base), String(getRC(base) + 1));
@@ -824,8 +832,13 @@
         if (e.length >= 220) throw Error('key too large');
         const keyVref = vrefOfEncoded(e);
         if (keyVref !== undefined) {
-          if (weak) vsSet(`vom.ir.${keyVref}|${c}`, '1');
-          else addReachable(keyVref);
+          if (weak) {
+            if (keyVref[1] === '-') vdataImports.add(keyVref);
+            else if (!isVirtualVref(keyVref)) weakKeyRemotables.add(keyVref);
+            vsSet(`vom.ir.${keyVref}|${c}`, '1');
+          } else {
+            addReachable(keyVref);
+          }
         }
         for (let i = 0; i < capdata.slots.length; i += 1) addReachable(capdata.slots[i]);
         vsSet(prefix + e, JSON.stringify(capdata));
@@ -1041,7 +1054,13 @@
 
     // ---- GC ---------------------------------------------------------------------------------------
     const irPrefix = vref => `vom.ir.${vref}|`;
+    // Whether the vatstore may hold vom.rc / vom.ir keys of this import or Remotable.
+    const mayHaveKeys = vref => (vref[1] === '-' ? vdataImports.has(vref)
+      : isVirtualVref(vref) || weakKeyRemotables.has(vref));
+    // The vdata refcount of an import (0 without a read when it was never in virtual data).
+    const importRC = vref => (vdataImports.has(vref) ? getRC(vref) : 0);
     function isVrefRecognizable(vref) {
+      if (!mayHaveKeys(vref)) return false;
       const k = syscall.vatstoreGetNextKey(irPrefix(vref));
       return k !== undefined && k.startsWith(irPrefix(vref));
     }
@@ -1060,6 +1079,7 @@
         }
       }
       let more = L.forgetRamRecognizers(vrefOrBase);
+      if (!mayHaveKeys(vrefOrBase)) return more;
       const prefix = irPrefix(vrefOrBase);
       const found = [];
       let k = prefix;
@@ -1144,6 +1164,14 @@
         for (let i = 0; i < STORE_TYPES.length; i += 1) storeKindIDTable[STORE_TYPES[i][0]] = allocateExportID();
       } else {
         storeKindIDTable = JSON.parse(table);
+      }
+      // Imports virtual data of an earlier incarnation references or recognizes.
+      for (const prefix of ['vom.rc.o-', 'vom.ir.o-']) {
+        for (let k = syscall.vatstoreGetNextKey(prefix); k !== undefined && k.startsWith(prefix);
+          k = syscall.vatstoreGetNextKey(k)) {
+          const bar = k.indexOf('|');
+          vdataImports.add(k.slice(7, bar < 0 ? k.length : bar));
+        }
       }
       vsSet('storeKindIDTable', JSON.stringify(storeKindIDTable));
       for (let i = 0; i < STORE_TYPES.length; i += 1) {
@@ -1257,6 +1285,7 @@
       possiblyDead,
       remotablePins,
       getRC,
+      importRC,
       isReachable,
       deleteVirtualObject,
       ceaseRecognition,
