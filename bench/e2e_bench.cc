@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "kernel/json.h"
+#include "bench/server_bench_util.h"
 #include "kernel/strings.h"
 #include "tests/block_driver.h"
 #include "tests/test_server.h"
@@ -38,9 +38,7 @@
 namespace {
 
 using namespace swingset::testing;
-using swingset::Json;
 using swingset::StrCat;
-using Clock = std::chrono::steady_clock;
 
 constexpr char kDriver[] = R"(
 import { Far, E } from '@endo/far';
@@ -109,8 +107,6 @@ export function buildRootObject() {
 }
 )";
 
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
 // A field of /proc/PID/status in KB ("VmHWM:" the peak resident set, "VmRSS:" the current one).
 int64_t StatusKb(pid_t pid, const char* field) {
   std::ifstream in(StrCat("/proc/", pid, "/status"));
@@ -127,19 +123,6 @@ void ResetPeakRss(pid_t pid) {
   out << "5\n";
 }
 
-void Check(const grpc::Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, s.error_message().c_str());
-    std::exit(1);
-  }
-}
-
-int64_t Field(const std::string& json, const char* name) {
-  auto j = Json::Parse(json);
-  const Json* v = j.ok() ? j->Find(name) : nullptr;
-  return v ? v->as_int() : 0;
-}
-
 struct Result {
   int64_t cranks = 0;
   int64_t deliveries = 0;
@@ -153,12 +136,8 @@ struct Result {
 
 Result Run(const std::string& workload, int n, uint64_t crank_budget) {
   std::string dir = MakeTempDir("e2e");
-  auto started = ServerProcess::Start({.data_dir = dir + "/data"});
-  if (!started.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(started.status().message()).c_str());
-    std::exit(1);
-  }
-  std::unique_ptr<ServerProcess> server = std::move(*started);
+  std::unique_ptr<ServerProcess> server =
+      swingset::bench::StartServerOrExit({.data_dir = dir + "/data"});
   v1::Genesis g;
   g.set_chain_id("e2e-bench");
   v1::VatConfig* driver = g.add_vats();
@@ -170,36 +149,22 @@ Result Run(const std::string& workload, int n, uint64_t crank_budget) {
   g.set_bootstrap_vat("driver");
   g.mutable_params()->set_max_cranks_per_block(crank_budget);
   v1::InitResponse init;
-  Check(InitWith(server->lifecycle(), g, &init), "Init");
+  swingset::bench::CheckOrExit(InitWith(server->lifecycle(), g, &init), "Init");
 
   int64_t height = 0;
   Result r;
-  auto block = [&](const v1::EndBlockRequest& in, bool count) {
-    v1::EndBlockRequest req = in;
-    req.set_height(++height);
-    auto t0 = Clock::now();
-    v1::BeginBlockRequest begin;
-    begin.set_height(height);
-    v1::BeginBlockResponse begin_resp;
-    Check(server->lifecycle()->BeginBlock(Ctx().get(), begin, &begin_resp), "BeginBlock");
-    auto t1 = Clock::now();
-    v1::EndBlockResponse end;
-    Check(server->lifecycle()->EndBlock(Ctx().get(), req, &end), "EndBlock");
-    auto t2 = Clock::now();
-    v1::CommitRequest commit;
-    commit.set_height(height);
-    v1::CommitResponse commit_resp;
-    Check(server->lifecycle()->Commit(Ctx().get(), commit, &commit_resp), "Commit");
-    auto t3 = Clock::now();
+  auto block = [&](const v1::EndBlockRequest& req, bool count) {
+    swingset::bench::TimedBlock b =
+        swingset::bench::RunTimedBlock(server->lifecycle(), ++height, req);
     if (count) {
-      r.cranks += Field(end.stats_json(), "cranks");
-      r.deliveries += Field(end.stats_json(), "deliveries");
+      r.cranks += swingset::bench::StatsField(b.end.stats_json(), "cranks");
+      r.deliveries += swingset::bench::StatsField(b.end.stats_json(), "deliveries");
       r.blocks += 1;
-      r.end_ms += Ms(t2 - t1);
-      r.whole_ms += Ms(t3 - t0);
-      r.per_block.push_back(Ms(t2 - t1));
+      r.end_ms += b.end_ms;
+      r.whole_ms += b.whole_ms;
+      r.per_block.push_back(b.end_ms);
     }
-    return end;
+    return b.end;
   };
   // The bootstrap, until it is done.
   while (block(v1::EndBlockRequest(), false).work_remains()) {

@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "kernel/json.h"
 #include "kernel/strings.h"
+#include "bench/server_bench_util.h"
 #include "tests/block_driver.h"
 #include "tests/test_server.h"
 
@@ -29,9 +29,7 @@ namespace {
 
 using namespace swingset::testing;
 using swingset::StrCat;
-using Clock = std::chrono::steady_clock;
-
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+namespace bench = swingset::bench;
 
 void Report(const std::string& name, std::vector<double> ms) {
   std::sort(ms.begin(), ms.end());
@@ -49,46 +47,19 @@ struct Bench {
   // Sums of the blocks' stats_json phases, in microseconds.
   int64_t run_us = 0, hash_us = 0, commit_us = 0;
 
-  static int64_t Field(const std::string& json, const char* name) {
-    auto j = swingset::Json::Parse(json);
-    const swingset::Json* v = j.ok() ? j->Find(name) : nullptr;
-    return v ? v->as_int() : 0;
-  }
-
   // One block; returns {EndBlock ms, whole-block ms}.
-  std::pair<double, double> Block(v1::EndBlockRequest req) {
-    req.set_height(++height);
-    auto t0 = Clock::now();
-    v1::BeginBlockRequest begin;
-    begin.set_height(height);
-    v1::BeginBlockResponse begin_resp;
-    Check(server->lifecycle()->BeginBlock(Ctx().get(), begin, &begin_resp), "BeginBlock");
-    auto t1 = Clock::now();
-    v1::EndBlockResponse end;
-    Check(server->lifecycle()->EndBlock(Ctx().get(), req, &end), "EndBlock");
-    auto t2 = Clock::now();
-    if (end.actions_consumed() != static_cast<uint64_t>(req.actions_size())) {
+  std::pair<double, double> Block(const v1::EndBlockRequest& req) {
+    bench::TimedBlock b = bench::RunTimedBlock(server->lifecycle(), ++height, req);
+    if (b.end.actions_consumed() != static_cast<uint64_t>(req.actions_size())) {
       std::fprintf(stderr, "block %lld consumed %llu of %d actions\n", static_cast<long long>(height),
-                   static_cast<unsigned long long>(end.actions_consumed()), req.actions_size());
+                   static_cast<unsigned long long>(b.end.actions_consumed()), req.actions_size());
       std::exit(1);
     }
-    work_remains = end.work_remains();
-    run_us += Field(end.stats_json(), "runMicros");
-    hash_us += Field(end.stats_json(), "hashMicros");
-    v1::CommitRequest commit;
-    commit.set_height(height);
-    v1::CommitResponse commit_resp;
-    Check(server->lifecycle()->Commit(Ctx().get(), commit, &commit_resp), "Commit");
-    commit_us += Field(commit_resp.stats_json(), "commitMicros");
-    auto t3 = Clock::now();
-    return {Ms(t2 - t1), Ms(t3 - t0)};
-  }
-
-  static void Check(const grpc::Status& s, const char* what) {
-    if (!s.ok()) {
-      std::fprintf(stderr, "%s: %s\n", what, s.error_message().c_str());
-      std::exit(1);
-    }
+    work_remains = b.end.work_remains();
+    run_us += bench::StatsField(b.end.stats_json(), "runMicros");
+    hash_us += bench::StatsField(b.end.stats_json(), "hashMicros");
+    commit_us += bench::StatsField(b.commit.stats_json(), "commitMicros");
+    return {b.end_ms, b.whole_ms};
   }
 };
 
@@ -113,17 +84,12 @@ v1::Action LoadMixCall(uint64_t id, Rng& rng) {
 
 int RunJs(int iterations, int block_txs) {
   std::string dir = MakeTempDir("bench");
-  auto started = ServerProcess::Start({.data_dir = dir + "/data"});
-  if (!started.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(started.status().message()).c_str());
-    return 1;
-  }
   Bench b;
-  b.server = std::move(*started);
+  b.server = bench::StartServerOrExit({.data_dir = dir + "/data"});
   v1::InitResponse init;
   v1::Genesis genesis = JsGenesis(DemoVatsDir());
   genesis.mutable_params()->set_default_reap_interval(1000);
-  Bench::Check(InitWith(b.server->lifecycle(), genesis, &init), "Init");
+  bench::CheckOrExit(InitWith(b.server->lifecycle(), genesis, &init), "Init");
   b.Block(v1::EndBlockRequest());  // the bootstrap
   b.run_us = b.hash_us = b.commit_us = 0;
   std::printf("| scenario | blocks | median ms | p90 ms | mean ms |\n|---|---|---|---|---|\n");
@@ -184,20 +150,15 @@ int main(int argc, char** argv) {
   }
   if (js) return RunJs(iterations, block_txs);
   std::string dir = MakeTempDir("bench");
-  auto started = ServerProcess::Start({.data_dir = dir + "/data"});
-  if (!started.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(started.status().message()).c_str());
-    return 1;
-  }
   Bench b;
-  b.server = std::move(*started);
+  b.server = bench::StartServerOrExit({.data_dir = dir + "/data"});
   v1::InitResponse init;
   v1::Genesis genesis = ScriptedGenesis();
   // Scenario 2 holds two blocks' worth of echoes (2,000 messages, ~80 KB) in alice's outbox
   // until the ack arrives: above the default outbox limits.
   genesis.mutable_params()->set_max_outbox_messages(4096);
   genesis.mutable_params()->set_max_outbox_bytes(256 << 10);
-  Bench::Check(InitWith(b.server->lifecycle(), genesis, &init), "Init");
+  bench::CheckOrExit(InitWith(b.server->lifecycle(), genesis, &init), "Init");
   b.Block(v1::EndBlockRequest());  // the bootstrap
 
   std::printf("| scenario | blocks | median ms | p90 ms | mean ms |\n|---|---|---|---|---|\n");
