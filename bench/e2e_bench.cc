@@ -148,6 +148,9 @@ Result Run(const std::string& workload, int n, uint64_t crank_budget) {
   target->set_source(kTarget);
   g.set_bootstrap_vat("driver");
   g.mutable_params()->set_max_cranks_per_block(crank_budget);
+  // pipelined and fanout queue N sends in one delivery: above the default cap of 10,000 a
+  // delivery may queue (the vat would be terminated).
+  g.mutable_params()->set_max_enqueued_per_delivery(static_cast<uint64_t>(n) + 1000);
   v1::InitResponse init;
   swingset::bench::CheckOrExit(InitWith(server->lifecycle(), g, &init), "Init");
 
