@@ -185,19 +185,20 @@ Result Run(const std::string& workload, int n, uint64_t crank_budget) {
       if (p.state() != "fulfilled") {
         std::fprintf(stderr, "%s: the workload's result was %s: %s\n", workload.c_str(),
                      p.state().c_str(), p.value_json().c_str());
-        std::exit(1);
+        swingset::bench::ExitKillingServer();
       }
       settled = true;
     }
     if (settled && !end.work_remains()) break;
     if (r.blocks > 100000) {
       std::fprintf(stderr, "%s: no result after %d blocks\n", workload.c_str(), r.blocks);
-      std::exit(1);
+      swingset::bench::ExitKillingServer();
     }
     end = block(v1::EndBlockRequest(), true);
   }
   r.peak_rss_kb = StatusKb(server->pid(), "VmHWM:");
   server->Stop();
+  swingset::bench::CurrentServer() = nullptr;
   RemoveDir(dir);
   return r;
 }

@@ -53,7 +53,7 @@ struct Bench {
     if (b.end.actions_consumed() != static_cast<uint64_t>(req.actions_size())) {
       std::fprintf(stderr, "block %lld consumed %llu of %d actions\n", static_cast<long long>(height),
                    static_cast<unsigned long long>(b.end.actions_consumed()), req.actions_size());
-      std::exit(1);
+      bench::ExitKillingServer();
     }
     work_remains = b.end.work_remains();
     run_us += bench::StatsField(b.end.stats_json(), "runMicros");
@@ -125,6 +125,7 @@ int RunJs(int iterations, int block_txs) {
               "%.1f us, commit %.1f us\n",
               b.run_us / txs, b.hash_us / txs, b.commit_us / txs);
   b.server->Stop();
+  bench::CurrentServer() = nullptr;
   RemoveDir(dir);
   return 0;
 }
@@ -195,6 +196,7 @@ int main(int argc, char** argv) {
   Report("empty block round trip (BeginBlock+EndBlock+Commit)", block_ms);
 
   b.server->Stop();
+  bench::CurrentServer() = nullptr;
   RemoveDir(dir);
   return 0;
 }

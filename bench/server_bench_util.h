@@ -2,7 +2,8 @@
 //
 // Helpers for the benchmarks that drive a real swingsetd through its Lifecycle service
 // (lifecycle_bench, e2e_bench): a timed block, a stats_json field, starting the server. Each
-// exits the program with a message on an error: a benchmark has nothing to recover.
+// exits the program with a message on an error (a benchmark has nothing to recover), killing
+// the server first.
 
 #ifndef SWINGSETD_BENCH_SERVER_BENCH_UTIL_H_
 #define SWINGSETD_BENCH_SERVER_BENCH_UTIL_H_
@@ -22,10 +23,22 @@ namespace swingset::bench {
 
 namespace v1 = ::swingsetd::v1;
 
+// The server StartServerOrExit started last: ExitKillingServer stops it, since std::exit runs
+// no destructors and would leave it running.
+inline testing::ServerProcess*& CurrentServer() {
+  static testing::ServerProcess* server = nullptr;
+  return server;
+}
+
+[[noreturn]] inline void ExitKillingServer() {
+  if (CurrentServer() != nullptr) CurrentServer()->Kill();
+  std::exit(1);
+}
+
 inline void CheckOrExit(const grpc::Status& s, const char* what) {
   if (!s.ok()) {
     std::fprintf(stderr, "%s: %s\n", what, s.error_message().c_str());
-    std::exit(1);
+    ExitKillingServer();
   }
 }
 
@@ -44,6 +57,7 @@ inline std::unique_ptr<testing::ServerProcess> StartServerOrExit(
     std::fprintf(stderr, "%s\n", std::string(started.status().message()).c_str());
     std::exit(1);
   }
+  CurrentServer() = started->get();
   return std::move(*started);
 }
 
