@@ -84,7 +84,9 @@ void CrankBuffer::MarkAbsent(Node* n) {
   if (e.known || e.in_block || e.in_crank) return;
 #ifndef NDEBUG
   auto v = store_->Get(n->key());
-  CHECK(v.ok() && !v->has_value()) << "AssumeAbsent of stored key '" << n->key() << "'";
+  CHECK_STORAGE(v.ok()) << "storage read failed for key '" << n->key()
+                        << "': " << v.status().ToString();
+  CHECK(!v->has_value()) << "AssumeAbsent of stored key '" << n->key() << "'";
 #endif
   e.known = true;
   e.has_value = false;
