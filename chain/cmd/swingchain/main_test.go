@@ -121,13 +121,7 @@ func TestCLI(t *testing.T) {
 	if _, _, code := run(t, "start", "--id", "val0"); code != 2 {
 		t.Fatalf("start without --home: %d", code)
 	}
-	bin := os.Getenv("SWINGSETD")
-	if bin == "" {
-		if os.Getenv("SWINGSET_REQUIRE_SIDECAR") != "" {
-			t.Fatal("SWINGSETD is not set")
-		}
-		t.Skip("SWINGSETD is not set")
-	}
+	bin := sidecarBinary(t)
 	vats := demoVats()
 	dir := t.TempDir()
 	addrs := []string{freePort(t), freePort(t)}
@@ -237,9 +231,10 @@ func TestCLI(t *testing.T) {
 	}
 }
 
-// The chain service's health is NOT_SERVING while the node waits for its sidecar, SERVING once
-// the sidecar is initialized.
-func TestHealthWaitsForTheSidecar(t *testing.T) {
+// sidecarBinary is $SWINGSETD; without it the test is skipped, or fails when
+// SWINGSET_REQUIRE_SIDECAR is set (as the CTest registration does).
+func sidecarBinary(t *testing.T) string {
+	t.Helper()
 	bin := os.Getenv("SWINGSETD")
 	if bin == "" {
 		if os.Getenv("SWINGSET_REQUIRE_SIDECAR") != "" {
@@ -247,6 +242,13 @@ func TestHealthWaitsForTheSidecar(t *testing.T) {
 		}
 		t.Skip("SWINGSETD is not set")
 	}
+	return bin
+}
+
+// The chain service's health is NOT_SERVING while the node waits for its sidecar, SERVING once
+// the sidecar is initialized.
+func TestHealthWaitsForTheSidecar(t *testing.T) {
+	bin := sidecarBinary(t)
 	vats := demoVats()
 	dir := t.TempDir()
 	addr := freePort(t)
