@@ -9,7 +9,9 @@
 //   - isolation: a raw vat that forges a vref and one that retires a reachable import are
 //     terminated (reason in ListVats) while the others carry on;
 //   - restart: stopping after N blocks and restarting (vats rebuilt from their transcripts)
-//     gives the same hashes as an uninterrupted run.
+//     gives the same hashes as an uninterrupted run;
+//   - virtual objects (vats/js/vom.js): durable objects in a durable store in baggage survive a
+//     killed server, and a small heap with forced GCs gives the same hashes every block.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -404,6 +406,123 @@ TEST(JsVatsEndToEndTest, RestartRebuildsVatsAndMatchesAnUninterruptedRun) {
   EXPECT_EQ(Status(restarted.get()).activity_hash(), Status(steady.get()).activity_hash());
   steady.reset();
   restarted.reset();
+  RemoveDir(dir);
+}
+
+// Virtual and durable objects, collections and baggage (vats/js/vom.js): durable counters in a
+// durable store kept in baggage, and merely-virtual garbage for the reaps.
+constexpr char kKeeper[] = R"(
+import { Far } from '@endo/far';
+export function buildRootObject(vatPowers, vatParameters, baggage) {
+  const provide = (key, make) => {
+    if (!baggage.has(key)) baggage.init(key, make());
+    return baggage.get(key);
+  };
+  const handle = provide('counterKind', () => VatData.makeKindHandle('counter'));
+  const makeCounter = VatData.defineDurableKind(handle, name => ({ name, n: 0 }), {
+    inc: ({ state }) => { state.n += 1; return state.n; },
+    read: ({ state }) => `${state.name}=${state.n}`,
+  });
+  const counters = provide('counters',
+    () => VatData.makeScalarBigMapStore('counters', { durable: true }));
+  const makeTemp = VatData.defineKind('temp', n => ({ n, self: null }), {
+    n: ({ state }) => state.n,
+  });
+  const scratch = VatData.makeScalarBigMapStore('scratch');
+  return Far('keeper', {
+    add(name) { counters.init(name, makeCounter(name)); return counters.getSize(); },
+    inc(name) { return counters.get(name).inc(); },
+    report() { return harden([...counters.values()].map(c => c.read())); },
+    churn(k) {
+      for (let i = 0; i < k; i += 1) scratch.init(i, makeTemp(i));
+      let sum = 0;
+      for (const t of scratch.values()) sum += t.n();
+      scratch.clear();
+      return sum;
+    },
+  });
+}
+)";
+
+v1::Genesis KeeperGenesis() {
+  v1::Genesis g = Genesis(false);
+  v1::VatConfig* v = g.add_vats();
+  v->set_name("keeper");
+  v->set_source(kKeeper);
+  return g;
+}
+
+// Block h of the keeper scenario: a new counter, increments, and virtual garbage.
+v1::EndBlockRequest KeeperBlock(int64_t h) {
+  if (h == 1) return Block(1);
+  uint64_t id = static_cast<uint64_t>(h) * 10;
+  std::string name = StrCat("\"c", h % 5, "\"");
+  if (h <= 6) {
+    return Block(h, {CallVat(id, "keeper", "add", StrCat("[", name, "]")),
+                     CallVat(id + 1, "keeper", "churn", StrCat("[", h, "]"))});
+  }
+  return Block(h, {CallVat(id, "keeper", "inc", StrCat("[", name, "]")),
+                   CallVat(id + 1, "keeper", "churn", "[3]"),
+                   CallVat(id + 2, "keeper", "report", "[]")});
+}
+
+TEST(JsVatsEndToEndTest, VirtualObjectsAndBaggageSurviveAKilledServer) {
+  std::string dir = MakeTempDir("js-e2e-vom-kill");
+  constexpr int64_t kKillAfter = 8, kLast = 14;
+  auto steady = Start(dir + "/steady");
+  auto killed = Start(dir + "/killed");
+  ASSERT_TRUE(steady && killed);
+  v1::InitResponse init;
+  ASSERT_TRUE(InitWith(steady->lifecycle(), KeeperGenesis(), &init).ok());
+  ASSERT_TRUE(InitWith(killed->lifecycle(), KeeperGenesis(), &init).ok());
+  std::map<int64_t, std::string> hashes;
+  std::map<int64_t, std::vector<std::string>> results;
+  for (int64_t h = 1; h <= kLast; ++h) {
+    BlockResult r;
+    results[h] = MustRun(steady.get(), KeeperBlock(h), &r);
+    hashes[h] = r.end.state_hash();
+  }
+  // 5 counters c0..c4, each incremented along the way.
+  ASSERT_EQ(results[kLast].size(), 3u);
+  EXPECT_EQ(results[kLast][2], R"(fulfilled ["c0=1","c1=1","c2=2","c3=2","c4=2"])");
+  for (int64_t h = 1; h <= kKillAfter; ++h) MustRun(killed.get(), KeeperBlock(h));
+  killed->Kill();
+  killed = Start(dir + "/killed");
+  ASSERT_TRUE(killed);
+  ASSERT_TRUE(InitWith(killed->lifecycle(), KeeperGenesis(), &init).ok());
+  EXPECT_EQ(init.saved_height(), kKillAfter);
+  EXPECT_EQ(init.state_hash(), hashes[kKillAfter]);
+  for (int64_t h = kKillAfter + 1; h <= kLast; ++h) {
+    BlockResult r;
+    std::vector<std::string> settled = MustRun(killed.get(), KeeperBlock(h), &r);
+    ASSERT_EQ(r.end.state_hash(), hashes[h]) << "height " << h << "\n" << killed->log();
+    EXPECT_EQ(settled, results[h]) << "height " << h;
+  }
+  steady.reset();
+  killed.reset();
+  RemoveDir(dir);
+}
+
+TEST(JsVatsEndToEndTest, VirtualObjectsGiveTheSameHashesWithASmallHeapAndForcedGcs) {
+  std::string dir = MakeTempDir("js-e2e-vom-det");
+  auto small = Start(dir + "/small",
+                     {"--js-heap-limit-mib", "24", "--testing-extra-gcs-per-delivery", "2"});
+  auto large = Start(dir + "/large", {"--js-heap-limit-mib", "2048"});
+  ASSERT_TRUE(small && large);
+  v1::InitResponse a, b;
+  ASSERT_TRUE(InitWith(small->lifecycle(), KeeperGenesis(), &a).ok());
+  ASSERT_TRUE(InitWith(large->lifecycle(), KeeperGenesis(), &b).ok());
+  ASSERT_EQ(a.state_hash(), b.state_hash());
+  for (int64_t h = 1; h <= 12; ++h) {
+    BlockResult ra, rb;
+    std::vector<std::string> sa = MustRun(small.get(), KeeperBlock(h), &ra);
+    std::vector<std::string> sb = MustRun(large.get(), KeeperBlock(h), &rb);
+    ASSERT_EQ(ra.end.state_hash(), rb.end.state_hash()) << "height " << h;
+    EXPECT_EQ(sa, sb) << "height " << h;
+    for (const std::string& v : sa) EXPECT_THAT(v, Not(HasSubstr("rejected"))) << v;
+  }
+  small.reset();
+  large.reset();
   RemoveDir(dir);
 }
 

@@ -23,6 +23,7 @@ SWINGSET_INCBIN(swingset_js_acorn, SWINGSET_JS_DIR "/node_modules/acorn/dist/aco
 SWINGSET_INCBIN(swingset_js_meter_prelude, SWINGSET_JS_DIR "/meter_prelude.js")
 SWINGSET_INCBIN(swingset_js_pass_style, SWINGSET_JS_DIR "/pass_style.js")
 SWINGSET_INCBIN(swingset_js_marshal, SWINGSET_JS_DIR "/marshal.js")
+SWINGSET_INCBIN(swingset_js_vom, SWINGSET_JS_DIR "/vom.js")
 SWINGSET_INCBIN(swingset_js_liveslots, SWINGSET_JS_DIR "/liveslots.js")
 SWINGSET_INCBIN(swingset_js_vat_runtime, SWINGSET_JS_DIR "/vat_runtime.js")
 
@@ -93,6 +94,7 @@ const std::vector<JsSource>& RuntimeSources() {
   static const std::vector<JsSource> kSources = {
       {"pass_style.js", Blob(swingset_js_pass_style, swingset_js_pass_style_end)},
       {"marshal.js", Blob(swingset_js_marshal, swingset_js_marshal_end)},
+      {"vom.js", Blob(swingset_js_vom, swingset_js_vom_end)},
       {"liveslots.js", Blob(swingset_js_liveslots, swingset_js_liveslots_end)},
       {"vat_runtime.js", Blob(swingset_js_vat_runtime, swingset_js_vat_runtime_end)},
   };

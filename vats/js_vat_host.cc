@@ -1035,6 +1035,24 @@ DeliveryResult JsVatHost::Impl::RunDelivery(JsVat* vat, const VatDelivery& deliv
       }
     }
   }
+  if (ok) {
+    // The end of the delivery for liveslots: it writes back the virtual-object state it
+    // cached (js/vom.js), metered like the rest of the delivery. Only after startVat or when
+    // the delivery used a virtual object or collection (ns.vomStatus.pending, read here
+    // without running JS): other deliveries keep their computron counts.
+    bool pending = delivery.type == VatDelivery::Type::kStartVat;
+    JS::RootedValue status(cx);
+    if (!pending && JS_GetProperty(cx, ns, "vomStatus", &status) && status.isObject()) {
+      JS::RootedObject so(cx, &status.toObject());
+      JS::RootedValue p(cx);
+      pending = JS_GetProperty(cx, so, "pending", &p) && p.isTrue();
+    }
+    JS_ClearPendingException(cx);
+    if (pending) {
+      ok = CallMethod(cx, ns, "afterDelivery", JS::HandleValueArray::empty(), &rval);
+      if (!ok) fail("end of delivery");
+    }
+  }
   MeterSpent(vat);
   JsEngine::Fault fault = engine_.EndSection();
   HaltOnEngineOutOfMemory(fault, vat->id, DeliveryTypeName(delivery.type));

@@ -48,6 +48,15 @@ class LiveslotsTest : public testing::Test {
     return sc_.Take();
   }
 
+  // Without the vatstore reads of the VOM (js/vom.js) that a reap makes for each vref.
+  static std::vector<std::string> NoVatstore(std::vector<std::string> log) {
+    std::vector<std::string> out;
+    for (std::string& s : log) {
+      if (s.rfind("[\"vatstore", 0) != 0) out.push_back(std::move(s));
+    }
+    return out;
+  }
+
   std::string Tables() {
     absl::StatusOr<std::string> t = host_->TEST_Eval(kVat, "ns => ns.debugTables()");
     EXPECT_TRUE(t.ok()) << t.status();
@@ -88,16 +97,16 @@ TEST_F(LiveslotsTest, EventualSendsPipelineOnResultPromises) {
   EXPECT_THAT(
       Run(Message("o+0", R"(#["pipeline",["$0.Alleged: other"]])", {"o-50"}, "p-60")),
       ElementsAre(
-          R"(["send","o-50",{"methargs":{"body":"#[\"foo\",[1]]","slots":[]},"result":"p+1"}])",
-          R"(["subscribe","p+1"])",
-          R"(["send","p+1",{"methargs":{"body":"#[\"bar\",[2]]","slots":[]},"result":"p+2"}])",
-          R"(["subscribe","p+2"])",
+          R"(["send","o-50",{"methargs":{"body":"#[\"foo\",[1]]","slots":[]},"result":"p+5"}])",
+          R"(["subscribe","p+5"])",
+          R"(["send","p+5",{"methargs":{"body":"#[\"bar\",[2]]","slots":[]},"result":"p+6"}])",
+          R"(["subscribe","p+6"])",
           R"(["send","o-50",{"methargs":{"body":"#[\"ping\",[]]","slots":[]},"result":null}])"));
-  // The vat's result follows q (p+2): resolved once p+2 is notified.
-  EXPECT_THAT(Run(Notify({{"p+2", false, Cap("#\"done\"")}})),
+  // The vat's result follows q (p+6): resolved once p+6 is notified.
+  EXPECT_THAT(Run(Notify({{"p+6", false, Cap("#\"done\"")}})),
               ElementsAre(R"(["resolve",[["p-60",false,{"body":"#\"done\"","slots":[]}]]])"));
-  // p+1 resolves to a new import: a later E() on it would go to that object.
-  EXPECT_THAT(Run(Notify({{"p+1", false, Cap("#\"$0.Alleged: thing\"", {"o-51"})}})),
+  // p+5 resolves to a new import: a later E() on it would go to that object.
+  EXPECT_THAT(Run(Notify({{"p+5", false, Cap("#\"$0.Alleged: thing\"", {"o-51"})}})),
               ElementsAre());
   EXPECT_THAT(Tables(), HasSubstr(R"("promises":[])"));
 }
@@ -156,10 +165,10 @@ TEST_F(LiveslotsTest, NotifyRejectionAndPresenceResolution) {
   EXPECT_THAT(
       Run(Message("o+0", R"(#["callKept",[]])", {}, "p-60")),
       ElementsAre(
-          R"(["send","o-50",{"methargs":{"body":"#[\"again\",[]]","slots":[]},"result":"p+1"}])",
-          R"(["subscribe","p+1"])"));
+          R"(["send","o-50",{"methargs":{"body":"#[\"again\",[]]","slots":[]},"result":"p+5"}])",
+          R"(["subscribe","p+5"])"));
   EXPECT_THAT(
-      Run(Notify({{"p+1", true, Cap(R"(#{"#error":"vat terminated","name":"Error"})")}})),
+      Run(Notify({{"p+5", true, Cap(R"(#{"#error":"vat terminated","name":"Error"})")}})),
       ElementsAre(
           R"(["resolve",[["p-60",true,{"body":"#{\"#error\":\"vat terminated\",\"name\":\"Error\"}","slots":[]}]]])"));
 }
@@ -169,15 +178,15 @@ TEST_F(LiveslotsTest, ExportsRemotablesAndPromisesThenResolvesThem) {
   EXPECT_THAT(
       Run(Message("o+0", R"(#["exportThings",[]])", {}, "p-60")),
       ElementsAre(
-          R"(["resolve",[["p-60",false,{"body":"#{\"local\":\"$0.Alleged: local\",\"promise\":\"&1\"}","slots":["o+1","p+1"]}]]])"));
+          R"(["resolve",[["p-60",false,{"body":"#{\"local\":\"$0.Alleged: local\",\"promise\":\"&1\"}","slots":["o+10","p+5"]}]]])"));
   // The kernel pipelines a message to our local object.
-  EXPECT_THAT(Run(Message("o+1", R"(#["twice",[4]])", {}, "p-61")),
+  EXPECT_THAT(Run(Message("o+10", R"(#["twice",[4]])", {}, "p-61")),
               ElementsAre(R"(["resolve",[["p-61",false,{"body":"#8","slots":[]}]]])"));
-  // Settling the exported promise tells the kernel (and retires p+1).
+  // Settling the exported promise tells the kernel (and retires p+5).
   EXPECT_THAT(
       Run(Message("o+0", R"(#["settle",["$0.Alleged: x"]])", {"o-50"})),
       ElementsAre(
-          R"(["resolve",[["p+1",false,{"body":"#\"$0.Alleged: x\"","slots":["o-50"]}]]])"));
+          R"(["resolve",[["p+5",false,{"body":"#\"$0.Alleged: x\"","slots":["o-50"]}]]])"));
   // Local eventual sends never reach the kernel.
   EXPECT_THAT(Run(Message("o+0", R"(#["localSend",[]])", {}, "p-62")),
               ElementsAre(R"(["resolve",[["p-62",false,{"body":"#42","slots":[]}]]])"));
@@ -229,12 +238,12 @@ TEST_F(LiveslotsTest, BringOutYourDeadDropsAndRetiresUnheldImportsSorted) {
                           {"o-50", "o-9", "o-10", "o-100"})),
               ElementsAre());
   // Only o-50 (the first) is held. String order: o-10 < o-100 < o-9.
-  EXPECT_THAT(Run(Boyd()), ElementsAre(R"(["dropImports",["o-10","o-100","o-9"]])",
+  EXPECT_THAT(NoVatstore(Run(Boyd())), ElementsAre(R"(["dropImports",["o-10","o-100","o-9"]])",
                                        R"(["retireImports",["o-10","o-100","o-9"]])"));
-  EXPECT_THAT(Run(Boyd()), ElementsAre());
-  EXPECT_THAT(Tables(), HasSubstr(R"("slotToVal":[["o+0",true],["o-50",true]])"));
+  EXPECT_THAT(NoVatstore(Run(Boyd())), ElementsAre());
+  EXPECT_THAT(Tables(), HasSubstr(R"("slotToVal":[["o+0",true],["o+d6/1",true],["o+d6/2",true],["o+d6/3",true],["o-50",true]])"));
   Run(Message("o+0", R"(#["dropAll",[]])"));
-  EXPECT_THAT(Run(Boyd()), ElementsAre(R"(["dropImports",["o-50"]])",
+  EXPECT_THAT(NoVatstore(Run(Boyd())), ElementsAre(R"(["dropImports",["o-50"]])",
                                        R"(["retireImports",["o-50"]])"));
 }
 
@@ -245,7 +254,7 @@ TEST_F(LiveslotsTest, NoGcSyscallsOutsideBringOutYourDead) {
   EXPECT_THAT(Run(Message("o+0", R"(#["dropAll",[]])")), ElementsAre());
   host_->TEST_ForceGC();
   EXPECT_THAT(Run(Message("o+0", R"(#["dropAll",[]])")), ElementsAre());
-  EXPECT_THAT(Run(Boyd()), ElementsAre(R"(["dropImports",["o-50","o-51"]])",
+  EXPECT_THAT(NoVatstore(Run(Boyd())), ElementsAre(R"(["dropImports",["o-50","o-51"]])",
                                        R"(["retireImports",["o-50","o-51"]])"));
 }
 
@@ -253,53 +262,51 @@ TEST_F(LiveslotsTest, WeakMapKeysAreVrefsAndDelayRetirement) {
   Start(kGcVat);
   Run(Message("o+0", R"(#["remember",["$0.Alleged: a"]])", {"o-50"}));
   // The Presence is unreachable: dropped, but still recognizable through the WeakMap/WeakSet.
-  EXPECT_THAT(Run(Boyd()), ElementsAre(R"(["dropImports",["o-50"]])"));
+  EXPECT_THAT(NoVatstore(Run(Boyd())), ElementsAre(R"(["dropImports",["o-50"]])"));
   // Re-imported: a new Presence object, but the same key.
   EXPECT_THAT(Run(Message("o+0", R"(#["seen",["$0.Alleged: a"]])", {"o-50"}, "p-60")),
               ElementsAre(R"(["resolve",[["p-60",false,{"body":"#\"true true seen\"","slots":[]}]]])"));
-  EXPECT_THAT(Run(Boyd()), ElementsAre(R"(["dropImports",["o-50"]])"));
+  EXPECT_THAT(NoVatstore(Run(Boyd())), ElementsAre(R"(["dropImports",["o-50"]])"));
   // Dropping the WeakMap leaves the WeakSet as the last recognizer.
   Run(Message("o+0", R"(#["forgetMap",[]])"));
-  EXPECT_THAT(Run(Boyd()), ElementsAre());
-  EXPECT_THAT(Tables(), HasSubstr(R"("droppedImports":["o-50"])"));
+  EXPECT_THAT(NoVatstore(Run(Boyd())), ElementsAre());
   EXPECT_THAT(Tables(), HasSubstr(R"("recognizers":[["o-50",1]])"));
   // The kernel retires it (its exporter went away): the WeakSet entry goes too.
-  EXPECT_THAT(Run(Gc(VatDelivery::Type::kRetireImports, {"o-50"})), ElementsAre());
+  EXPECT_THAT(NoVatstore(Run(Gc(VatDelivery::Type::kRetireImports, {"o-50"}))), ElementsAre());
   EXPECT_THAT(Tables(), HasSubstr(R"("recognizers":[])"));
-  EXPECT_THAT(Tables(), HasSubstr(R"("droppedImports":[])"));
-  EXPECT_THAT(Run(Boyd()), ElementsAre());
+  EXPECT_THAT(NoVatstore(Run(Boyd())), ElementsAre());
 }
 
 TEST_F(LiveslotsTest, DeletingTheLastWeakKeyRetiresAtTheNextBringOutYourDead) {
   Start(kGcVat);
   Run(Message("o+0", R"(#["remember",["$0.Alleged: a"]])", {"o-50"}));
-  EXPECT_THAT(Run(Boyd()), ElementsAre(R"(["dropImports",["o-50"]])"));
+  EXPECT_THAT(NoVatstore(Run(Boyd())), ElementsAre(R"(["dropImports",["o-50"]])"));
   EXPECT_THAT(Run(Message("o+0", R"(#["forgetKey",["$0.Alleged: a"]])", {"o-50"}, "p-60")),
               ElementsAre(R"(["resolve",[["p-60",false,{"body":"#\"true true\"","slots":[]}]]])"));
-  EXPECT_THAT(Run(Boyd()), ElementsAre(R"(["dropImports",["o-50"]])",
+  EXPECT_THAT(NoVatstore(Run(Boyd())), ElementsAre(R"(["dropImports",["o-50"]])",
                                        R"(["retireImports",["o-50"]])"));
 }
 
 TEST_F(LiveslotsTest, DroppedExportsAreRetiredWhenCollected) {
   Start(kGcVat);
   EXPECT_THAT(Run(Message("o+0", R"(#["makeExport",[]])", {}, "p-60")),
-              ElementsAre(R"(["resolve",[["p-60",false,{"body":"#\"$0.Alleged: ephemeral\"","slots":["o+1"]}]]])"));
+              ElementsAre(R"(["resolve",[["p-60",false,{"body":"#\"$0.Alleged: ephemeral\"","slots":["o+10"]}]]])"));
   Run(Message("o+0", R"(#["dropExported",[]])"));
   // Still exported (the kernel can reach it): nothing to report.
-  EXPECT_THAT(Run(Boyd()), ElementsAre());
-  EXPECT_THAT(Run(Gc(VatDelivery::Type::kDropExports, {"o+1"})), ElementsAre());
-  EXPECT_THAT(Run(Boyd()), ElementsAre(R"(["retireExports",["o+1"]])"));
+  EXPECT_THAT(NoVatstore(Run(Boyd())), ElementsAre());
+  EXPECT_THAT(Run(Gc(VatDelivery::Type::kDropExports, {"o+10"})), ElementsAre());
+  EXPECT_THAT(NoVatstore(Run(Boyd())), ElementsAre(R"(["retireExports",["o+10"]])"));
   EXPECT_THAT(Tables(), HasSubstr(R"("kernelRecognizable":["o+0"])"));
 }
 
 TEST_F(LiveslotsTest, RetireExportsDeliveryForgetsTheExport) {
   Start(kGcVat);
   Run(Message("o+0", R"(#["makeExport",[]])", {}, "p-60"));
-  Run(Gc(VatDelivery::Type::kDropExports, {"o+1"}));
-  Run(Gc(VatDelivery::Type::kRetireExports, {"o+1"}));
+  Run(Gc(VatDelivery::Type::kDropExports, {"o+10"}));
+  Run(Gc(VatDelivery::Type::kRetireExports, {"o+10"}));
   Run(Message("o+0", R"(#["dropExported",[]])"));
-  EXPECT_THAT(Run(Boyd()), ElementsAre());  // the kernel already forgot it
-  EXPECT_THAT(Tables(), HasSubstr(R"("slotToVal":[["o+0",true]])"));
+  EXPECT_THAT(NoVatstore(Run(Boyd())), ElementsAre());  // the kernel already forgot it
+  EXPECT_THAT(Tables(), HasSubstr(R"("slotToVal":[["o+0",true],["o+d6/1",true],["o+d6/2",true],["o+d6/3",true]])"));
 }
 
 // Runs one scenario and returns every syscall; `extra_gc` forces full GCs between deliveries,
@@ -321,7 +328,7 @@ std::vector<std::string> GcScenario(bool extra_gc) {
       Message("o+0", R"(#["seen",["$0.Alleged: a"]])", {"o-50"}, "p-62"),
       Message("o+0", R"(#["makeExport",[]])", {}, "p-63"),
       Message("o+0", R"(#["dropExported",[]])"),
-      Gc(VatDelivery::Type::kDropExports, {"o+1"}),
+      Gc(VatDelivery::Type::kDropExports, {"o+10"}),
       Message("o+0", R"(#["dropAll",[]])"),
       Message("o+0", R"(#["forgetMap",[]])"),
       Boyd(),
@@ -347,7 +354,7 @@ TEST(LiveslotsDeterminismTest, ExtraGcsBetweenDeliveriesDoNotChangeSyscalls) {
   std::string joined;
   for (const auto& s : plain) StrAppend(&joined, s, "\n");
   EXPECT_THAT(joined, HasSubstr(R"(["dropImports",["o-50","o-51"]])"));
-  EXPECT_THAT(joined, HasSubstr(R"(["retireExports",["o+1"]])"));
+  EXPECT_THAT(joined, HasSubstr(R"(["retireExports",["o+10"]])"));
   EXPECT_THAT(joined, HasSubstr(R"("#\"true true seen\"")"));
 }
 

@@ -10,12 +10,13 @@
 //   sendTargets          promise -> vpid, promises a message may be pipelined to
 //   scanned              vrefs whose death bringOutYourDead detects by scanning (at most
 //                        SCAN_LIMIT; the rest are registered with the FinalizationRegistry)
-//   possiblyDead         registered vrefs whose object was finalized (filled only when the
+//   finalized            registered vrefs whose object was finalized (filled only when the
 //                        host runs FinalizationRegistry cleanup, i.e. during bringOutYourDead)
-//   recognizers          import vref -> Set of vref-aware WeakMap/WeakSet records using it as key
-//   droppedImports       imports we reported with dropImports that a collection still
-//                        recognizes (retireImports waits for the last recognizer)
-//   pendingRetire        such imports whose last recognizer let go
+//   recognizers          import or virtual-object vref -> Set of vref-aware WeakMap/WeakSet
+//                        records using it as key
+//   possiblyRetired      imports that lost a recognizer or were dropped: bringOutYourDead
+//                        retires those nothing reaches or recognizes any more
+// Virtual objects, collections, baggage and the vdata refcounts are vom.js's (VatData).
 //
 // GC protocol: Presences are held only weakly here; exports of Remotables and promises are
 // strong. Only bringOutYourDead finds the dead, right after the host's forced GC of the vat's
@@ -28,14 +29,18 @@
 //     reap: ~5-12 ms of callbacks and ~2.5 ms of second round saved);
 //   - beyond that (vats with very many live imports/exports, where a scan per reap would cost
 //     more than registrations) objects are registered with the one FinalizationRegistry,
-//     which feeds possiblyDead.
-// The dead set then becomes syscalls, each list sorted: dropImports, retireImports,
-// retireExports. The registry also forgets recognizer records of collected vref-aware
+//     which feeds `finalized`.
+// The dead then go through the scan of the VOM spec (possiblyDead, vom.js): an import is
+// dropped only if no virtual data holds it either (vom.rc), and retired only if nothing
+// recognizes it; a virtual object is deleted when RAM, vdata and the kernel all let go. The
+// syscalls, each list sorted: dropImports, retireImports, retireExports. The registry also forgets recognizer records of collected vref-aware
 // collections; its callbacks run only when the host runs cleanup during bringOutYourDead.
 // Which way a vref is tracked depends only on the order of imports/exports, never on GC.
 // Elsewhere WeakRef.deref() is used only where either answer leads to the same syscalls.
 //
-// Vrefs we allocate: exports o+N (root o+0, then from o+1), promises p+N (from p+1).
+// Vrefs we allocate (counters in vom.js, persisted as idCounters): exports o+N (root o+0; a
+// fresh vat's first own export is o+10, as IDs 1-9 go to kind handles and store types),
+// promises p+N (from p+5), virtual objects and stores o+v<K>/<I>, o+d<K>/<I> (vom.js).
 (function installLiveslots(ns) {
   'use strict';
   // Captured at install time (after lockdown): vat code may replace the global `harden`.
@@ -45,6 +50,8 @@
 
   const { Far, passStyleOf, makePresence } = ns.passStyle;
   const { makeMarshal } = ns.marshal;
+  const { makeVirtualObjectManager } = ns.vom;
+  const isVirtualVref = v => v[0] === 'o' && v[1] === '+' && (v[2] === 'v' || v[2] === 'd');
   const { getPrototypeOf, freeze } = Object;
   const { apply, ownKeys } = Reflect;
 
@@ -92,12 +99,11 @@
     const sendTargets = new RealWeakMap();
     const devices = new Map();
     const scanned = new Set();
-    const possiblyDead = new Set();
+    const finalized = new Set();
+    // The next export, collection and promise IDs (vom.js persists them as idCounters).
+    const ids = { exportID: 1, collectionID: 1, promiseID: 5 };
     const recognizers = new Map();
-    const droppedImports = new Set();
-    const pendingRetire = new Set();
-    let nextExportID = 1;
-    let nextPromiseID = 1;
+    const possiblyRetired = new Set();
     let notifyBatch; // vpids of the notify being decoded: do not subscribe to those
     let vatNamespace;
     let started = false;
@@ -135,7 +141,7 @@
       for (const vref of [...rec.vrefs]) removeRecognizer(rec, vref); // eslint-disable-line no-use-before-define
     };
     const registry = new FinalizationRegistry(held => {
-      if (typeof held === 'string') possiblyDead.add(held);
+      if (typeof held === 'string') finalized.add(held);
       else forgetRecognizerRecord(held);
     });
 
@@ -175,8 +181,9 @@
         importsInTable > 0 ||
         exportsInTable > exportedRemotables.size ||
         recognizers.size > 0 ||
-        pendingRetire.size > 0 ||
-        possiblyDead.size > 0
+        possiblyRetired.size > 0 ||
+        finalized.size > 0 ||
+        vom.possiblyDead.size > 0 // eslint-disable-line no-use-before-define
       );
     }
 
@@ -193,9 +200,6 @@
       setSlot(vref, new WeakRef(presence));
       trackDeath(vref, presence);
       valToSlot.set(presence, vref);
-      // A re-import of something we dropped: it is reachable again.
-      droppedImports.delete(vref);
-      pendingRetire.delete(vref);
       return presence;
     }
 
@@ -224,6 +228,11 @@
       if (typeof slot !== 'string' || slot.length < 3) throw Error(`liveslots: bad slot ${slot}`);
       switch (slot[0]) {
         case 'o': {
+          // Inline tests, no call: ticks of deliveries that use no virtual object stay as
+          // they were (docs/METERING.md).
+          if (slot[1] === '+' && (slot[2] === 'v' || slot[2] === 'd')) {
+            return vom.reanimate(slot); // eslint-disable-line no-use-before-define
+          }
           const wr = slotToVal.get(slot);
           const existing = wr && wr.deref();
           if (existing !== undefined) return existing;
@@ -275,7 +284,9 @@
     function convertValToSlot(val) {
       const known = valToSlot.get(val);
       if (known !== undefined) {
-        if (known[0] === 'o' && known[1] === '+' && !exportedRemotables.has(val)) {
+        if (known[0] === 'o' && known[1] === '+' && (known[2] === 'v' || known[2] === 'd')) {
+          vom.retainExported(known); // eslint-disable-line no-use-before-define
+        } else if (known[0] === 'o' && known[1] === '+' && !exportedRemotables.has(val)) {
           // Re-exported after dropExports: the kernel can reach it again.
           exportedRemotables.add(val);
           kernelRecognizable.add(known);
@@ -284,14 +295,14 @@
       }
       const style = passStyleOf(val);
       if (style === 'remotable') {
-        const vref = `o+${nextExportID}`;
-        nextExportID += 1;
+        const vref = `o+${ids.exportID}`;
+        ids.exportID += 1;
         registerExport(vref, val);
         return vref;
       }
       if (style === 'promise') {
-        const vpid = `p+${nextPromiseID}`;
-        nextPromiseID += 1;
+        const vpid = `p+${ids.promiseID}`;
+        ids.promiseID += 1;
         promiseTable.set(vpid, val);
         valToSlot.set(val, vpid);
         followForKernel(vpid, val);
@@ -301,6 +312,63 @@
     }
 
     const m = makeMarshal(convertValToSlot, convertSlotToVal, { marshalName: 'liveslots' });
+
+    // ---- virtual data (vom.js) ---------------------------------------------------------------
+    // Values stored in virtual objects and collections are serialized by a second marshaller:
+    // a Remotable gets a vref (o+N) without being exported to the kernel; promises cannot be
+    // stored yet.
+    function convertValToSlotForVdata(val) {
+      if (passStyleOf(val) === 'promise') {
+        throw TypeError('liveslots: promises cannot be stored in virtual data yet');
+      }
+      const known = valToSlot.get(val);
+      if (known !== undefined) return known;
+      const style = passStyleOf(val);
+      if (style !== 'remotable') throw TypeError(`liveslots: cannot store a ${style}`);
+      const vref = `o+${ids.exportID}`;
+      ids.exportID += 1;
+      setSlot(vref, new WeakRef(val));
+      trackDeath(vref, val);
+      valToSlot.set(val, vref);
+      return vref;
+    }
+    const vm = makeMarshal(convertValToSlotForVdata, convertSlotToVal, { marshalName: 'vdata' });
+    const slotVal = vref => {
+      const wr = slotToVal.get(vref);
+      return wr === undefined ? undefined : wr.deref();
+    };
+    // RAM recognizers of `vref` (vref-aware WeakMap/WeakSet entries) are forgotten; their
+    // values are freed. True if there were any.
+    function forgetRamRecognizers(vref) {
+      const set = recognizers.get(vref);
+      if (!set) return false;
+      for (const rec of set) {
+        rec.vrefs.delete(vref);
+        const map = rec.mapRef.deref();
+        if (map) map.delete(vref);
+      }
+      recognizers.delete(vref);
+      return true;
+    }
+    const vom = makeVirtualObjectManager({
+      syscall,
+      ids,
+      serialize: val => vm.serialize(val),
+      unserialize: capdata => vm.unserialize(capdata),
+      vrefOf: val => convertValToSlotForVdata(val),
+      vrefOfExisting: val => valToSlot.get(val),
+      slotVal,
+      hasSlot: vref => slotToVal.has(vref),
+      registerRep: (vref, obj) => {
+        setSlot(vref, new WeakRef(obj));
+        trackDeath(vref, obj);
+      },
+      setValToSlot: (val, vref) => valToSlot.set(val, vref),
+      convertSlotToVal: vref => convertSlotToVal(vref, undefined),
+      possiblyRetired: vref => possiblyRetired.add(vref),
+      forgetRamRecognizers,
+    });
+    const { VatData } = vom;
 
     // ---- eventual send ---------------------------------------------------------------------
     // Where a message to `x` must go through the kernel: an imported Presence's vref, or the
@@ -334,8 +402,8 @@
       let resultVPID = null;
       let promise;
       if (!sendOnly) {
-        resultVPID = `p+${nextPromiseID}`;
-        nextPromiseID += 1;
+        resultVPID = `p+${ids.promiseID}`;
+        ids.promiseID += 1;
         const kit = makeInternalKit();
         promise = kit.promise;
         promiseTable.set(resultVPID, promise);
@@ -409,9 +477,9 @@
     // natural GC is the same key; other keys go to a real WeakMap. Each collection has a
     // recognizer record {vrefs, mapRef} (never the collection itself, so it can be collected).
     const importVrefOf = key => {
-      if (typeof key !== 'object' || key === null) return undefined;
+      if ((typeof key !== 'object' || key === null) && typeof key !== 'function') return undefined;
       const s = valToSlot.get(key);
-      return s !== undefined && s[0] === 'o' && s[1] === '-' ? s : undefined;
+      return s !== undefined && s[0] === 'o' && (s[1] === '-' || isVirtualVref(s)) ? s : undefined;
     };
     function addRecognizer(rec, vref) {
       if (rec.vrefs.has(vref)) return;
@@ -430,7 +498,7 @@
       set.delete(rec);
       if (set.size === 0) {
         recognizers.delete(vref);
-        if (droppedImports.delete(vref)) pendingRetire.add(vref);
+        if (vref[1] === '-') possiblyRetired.add(vref);
       }
     }
     const collectionState = new RealWeakMap(); // collection -> {real, byVref, rec}
@@ -531,43 +599,12 @@
     harden(VatWeakMap);
     harden(VatWeakSet);
 
-    // ---- baggage: an in-memory map store (not yet durable; see vats/README.md) -------------
-    function makeBaggage() {
-      const store = new Map();
-      const checkKey = k => {
-        if (typeof k !== 'string') throw TypeError('baggage keys must be strings');
-      };
-      return Far('Baggage', {
-        has: k => store.has(k),
-        get: k => {
-          if (!store.has(k)) throw Error(`baggage: key "${k}" not found`);
-          return store.get(k);
-        },
-        init: (k, v) => {
-          checkKey(k);
-          if (store.has(k)) throw Error(`baggage: key "${k}" already initialized`);
-          store.set(k, harden(v));
-        },
-        set: (k, v) => {
-          if (!store.has(k)) throw Error(`baggage: key "${k}" not found`);
-          store.set(k, harden(v));
-        },
-        delete: k => {
-          if (!store.delete(k)) throw Error(`baggage: key "${k}" not found`);
-        },
-        keys: () => harden([...store.keys()].sort()),
-        values: () => harden([...store.keys()].sort().map(k => store.get(k))),
-        entries: () => harden([...store.keys()].sort().map(k => [k, store.get(k)])),
-        getSize: () => store.size,
-      });
-    }
-    const baggage = makeBaggage();
-
     const vatPowers = harden({
       exitVat: completion => syscall.exit(false, m.serialize(harden(completion))),
       exitVatWithFailure: reason => syscall.exit(true, m.serialize(harden(reason))),
       D,
       testLog: text => log(String(text)),
+      ...VatData,
     });
 
     // ---- deliveries ------------------------------------------------------------------------
@@ -577,7 +614,11 @@
         if (targetSlot[1] !== '+') throw Error(`liveslots: message to an import ${targetSlot}`);
         const wr = slotToVal.get(targetSlot);
         const t = wr && wr.deref();
-        if (t === undefined) throw Error(`liveslots: message to unknown export ${targetSlot}`);
+        if (t === undefined) {
+          // A virtual object or store without a live Representative: made again.
+          if (targetSlot[2] === 'v' || targetSlot[2] === 'd') return vom.reanimate(targetSlot);
+          throw Error(`liveslots: message to unknown export ${targetSlot}`);
+        }
         return t;
       }
       if (targetSlot[0] === 'p') {
@@ -648,6 +689,10 @@
     function dropExports(vrefs) {
       for (let i = 0; i < vrefs.length; i += 1) {
         const vref = vrefs[i];
+        if (isVirtualVref(vref)) {
+          vom.dropExport(vref);
+          continue;
+        }
         const wr = slotToVal.get(vref);
         const val = wr && wr.deref();
         if (val !== undefined) exportedRemotables.delete(val);
@@ -657,7 +702,13 @@
     function retireExports(vrefs) {
       for (let i = 0; i < vrefs.length; i += 1) {
         const vref = vrefs[i];
+        if (isVirtualVref(vref)) {
+          vom.retireExport(vref);
+          continue;
+        }
         kernelRecognizable.delete(vref);
+        // Still referenced from virtual data: it keeps its vref (it is no longer exported).
+        if (vom.remotablePins.has(vref)) continue;
         const wr = slotToVal.get(vref);
         const val = wr && wr.deref();
         if (val !== undefined) {
@@ -671,17 +722,9 @@
     function retireImports(vrefs) {
       for (let i = 0; i < vrefs.length; i += 1) {
         const vref = vrefs[i];
-        droppedImports.delete(vref);
-        pendingRetire.delete(vref);
-        const set = recognizers.get(vref);
-        if (set) {
-          for (const rec of set) {
-            rec.vrefs.delete(vref);
-            const map = rec.mapRef.deref();
-            if (map) map.delete(vref);
-          }
-          recognizers.delete(vref);
-        }
+        possiblyRetired.delete(vref);
+        // Weak-store entries (vom.ir) and vref-aware WeakMap/WeakSet entries keyed by it.
+        vom.ceaseRecognition(vref);
         // The vref is gone for good, whether or not a Presence for it is still alive (an
         // orphaned import): not deref()-dependent, so a natural GC cannot change what later
         // reaps find.
@@ -689,43 +732,68 @@
       }
     }
 
+    // docs: vats/README.md "GC and bringOutYourDead". Runs right after the host's forced GC
+    // of the vat's zone (skipped when needsGC() said no entry could be dead).
     function bringOutYourDead() {
-      // Only meaningful right after the host's forced GC. When the host skipped it (needsGC()
-      // false: no import in the table, every export pinned, nothing finalized), no entry can
-      // be dead anyway.
       const dead = [];
       for (const vref of scanned) {
         if (slotToVal.get(vref).deref() === undefined) dead[dead.length] = vref;
       }
-      for (const vref of possiblyDead) {
+      for (const vref of finalized) {
         if (scanned.has(vref)) continue; // re-imported into the scanned set: checked above
         const wr = slotToVal.get(vref);
         if (wr !== undefined && wr.deref() === undefined) dead[dead.length] = vref;
       }
-      possiblyDead.clear();
+      finalized.clear();
       dead.sort();
-      const drops = [];
-      const retireImps = [];
-      const retireExps = [];
+      const possiblyDead = vom.possiblyDead;
       for (let i = 0; i < dead.length; i += 1) {
-        const vref = dead[i];
-        deleteSlot(vref);
-        if (vref[1] === '-') {
-          drops[drops.length] = vref;
-          if (recognizers.has(vref)) droppedImports.add(vref);
-          else retireImps[retireImps.length] = vref;
-        } else if (kernelRecognizable.delete(vref)) {
-          retireExps[retireExps.length] = vref;
+        deleteSlot(dead[i]);
+        possiblyDead.add(dead[i]);
+      }
+      // Each vref leaves possiblyDead when it is examined; what the deletions add (refcounts
+      // reaching 0) is examined in a later pass. Imports: RAM and vdata; Remotables: RAM
+      // (vdata pins them in RAM); virtual objects and stores: RAM, vdata and export status.
+      const drops = [];
+      const dropped = new Set();
+      const retireExps = [];
+      while (possiblyDead.size > 0) {
+        const pass = [...possiblyDead].sort();
+        for (let i = 0; i < pass.length; i += 1) {
+          const vref = pass[i];
+          possiblyDead.delete(vref);
+          if (isVirtualVref(vref)) {
+            if (!vom.isReachable(vref)) {
+              const retirees = vom.deleteVirtualObject(vref)[1];
+              for (let j = 0; j < retirees.length; j += 1) retireExps[retireExps.length] = retirees[j];
+            }
+          } else if (vref[1] === '+') {
+            if (!slotToVal.has(vref)) {
+              if (kernelRecognizable.delete(vref)) retireExps[retireExps.length] = vref;
+              vom.ceaseRecognition(vref);
+            }
+          } else if (!slotToVal.has(vref) && !dropped.has(vref) && vom.importRC(vref) === 0) {
+            dropped.add(vref);
+            drops[drops.length] = vref;
+            possiblyRetired.add(vref);
+          }
         }
       }
-      // drops and retireExps are subsequences of the sorted `dead`, so already sorted;
-      // retireImps too unless pending retirements were added. The lists go straight to the
-      // host as JSON (vat code never sees them): no harden() walk of 10,000-element arrays.
-      if (pendingRetire.size > 0) {
-        for (const vref of pendingRetire) retireImps[retireImps.length] = vref;
-        pendingRetire.clear();
-        retireImps.sort();
+      const retireImps = [];
+      if (possiblyRetired.size > 0) {
+        const candidates = [...possiblyRetired].sort();
+        possiblyRetired.clear();
+        for (let i = 0; i < candidates.length; i += 1) {
+          const vref = candidates[i];
+          const reachable = !dropped.has(vref) && (slotToVal.has(vref) || vom.importRC(vref) > 0);
+          if (!reachable && !recognizers.has(vref) && !vom.isVrefRecognizable(vref)) {
+            retireImps[retireImps.length] = vref;
+          }
+        }
       }
+      // The lists go straight to the host as JSON (vat code never sees them): no harden() walk.
+      drops.sort();
+      retireExps.sort();
       if (drops.length) syscall.dropImports(drops);
       if (retireImps.length) syscall.retireImports(retireImps);
       if (retireExps.length) syscall.retireExports(retireExps);
@@ -737,13 +805,25 @@
       if (!vatNamespace || typeof vatNamespace.buildRootObject !== 'function') {
         throw Error('vat module does not export buildRootObject()');
       }
+      vom.startVatBegin();
       const vatParameters = m.unserialize(vatParametersCapData);
+      const baggage = vom.startVatTables();
       const root = await vatNamespace.buildRootObject(vatPowers, vatParameters, baggage);
       if (passStyleOf(root) !== 'remotable') {
         throw Error('buildRootObject() must return a Far() remotable');
       }
-      if (valToSlot.has(root)) throw Error('root object was already exported');
+      const rootSlot = valToSlot.get(root);
+      if (rootSlot !== undefined && isVirtualVref(rootSlot)) {
+        throw Error('buildRootObject() must return ephemeral, not virtual/durable object');
+      }
+      if (rootSlot !== undefined) throw Error('root object was already exported');
       registerExport('o+0', root);
+    }
+
+    // After the delivery's promise jobs ran: write back virtual-object state (vom.js).
+    let lastDeliveryType;
+    function afterDelivery() {
+      vom.flush(lastDeliveryType === 'startVat');
     }
 
     // Delivery entry point: `vd` is docs/KERNEL_SPEC.md §3.5 array form. Returns a promise that
@@ -754,6 +834,7 @@
       // iteration path (the same goes for `.push`, also an accessor). Liveslots' own hot paths
       // therefore index arrays and append with a[a.length] = x.
       const type = vd[0];
+      lastDeliveryType = type;
       switch (type) {
         case 'message':
           deliverMessage(vd[1], vd[2]);
@@ -793,12 +874,13 @@
         kernelRecognizable: [...kernelRecognizable].sort(),
         promises: [...promiseTable.keys()].sort(),
         imported: [...importedKits.keys()].sort(),
-        possiblyDead: [...possiblyDead].sort(),
-        droppedImports: [...droppedImports].sort(),
-        pendingRetire: [...pendingRetire].sort(),
+        finalized: [...finalized].sort(),
+        possiblyDead: [...vom.possiblyDead].sort(),
+        possiblyRetired: [...possiblyRetired].sort(),
         recognizers: [...recognizers].map(([v, s]) => [v, s.size]).sort(),
-        nextExportID,
-        nextPromiseID,
+        nextExportID: ids.exportID,
+        nextPromiseID: ids.promiseID,
+        remotablePins: [...vom.remotablePins].map(([v, p]) => [v, p.count]).sort(),
       };
     }
 
@@ -816,6 +898,9 @@
       debugTables,
       needsGC,
       vatPowers,
+      VatData,
+      afterDelivery,
+      vomStatus: vom.status,
     });
   }
 

@@ -1,7 +1,7 @@
 // vat_runtime.js: boots one vat realm and is the host's entry point into it.
 //
 // The host (vats/js_vat_host.cc) evaluates, in a fresh realm: SES (its ES modules),
-// lockdown(), then pass_style.js, marshal.js, liveslots.js and this file, calling each installer
+// lockdown(), then pass_style.js, marshal.js, vom.js, liveslots.js and this file, calling each installer
 // with the same private namespace object `ns`, and then ns.boot(host, config). `host` holds
 // three natives:
 //   host.syscall(jsonText) -> jsonText   one docs/KERNEL_SPEC.md §3.6 syscall and its result (null
@@ -114,6 +114,8 @@
     if (!raw) {
       setGlobal('WeakMap', liveslots.WeakMap);
       setGlobal('WeakSet', liveslots.WeakSet);
+      // What @agoric/vat-data reads (vom.js).
+      setGlobal('VatData', liveslots.VatData);
     }
     const fmt = args => args.map(a => (typeof a === 'string' ? a : safeString(a))).join(' ');
     const safeString = a => {
@@ -197,6 +199,13 @@
     // Asked by the host before bringOutYourDead: false when no GC could change what the
     // delivery emits (raw vats never see GC), so the host may skip collecting the vat's zone.
     ns.needsGC = () => !raw && liveslots.needsGC();
+    // Called by the host after a successful delivery's promise jobs ran: liveslots writes
+    // back the virtual-object state cached during the delivery.
+    ns.afterDelivery = () => {
+      if (!raw) liveslots.afterDelivery();
+    };
+    // {pending}: whether afterDelivery() has work (read by the host; see vom.js).
+    ns.vomStatus = raw ? { pending: false } : liveslots.vomStatus;
     ns.debugTables = () => liveslots.debugTables();
     ns.liveslotsInstance = liveslots;
     ns.getPrototypeOf = getPrototypeOf;
