@@ -148,13 +148,17 @@
     // ---- object tables ---------------------------------------------------------------------
     // How many object vrefs slotToVal holds, by kind. Changed only by deliveries (never by
     // GC), so what they say is the same on every node.
+    // Representatives of virtual objects and stores (o+v.., o+d..) are counted apart: they are
+    // never in exportedRemotables, and the VOM's own tables among them never die.
     let importsInTable = 0;
     let exportsInTable = 0;
+    let virtualInTable = 0;
     function setSlot(vref, wr) {
       const before = slotToVal.size;
       slotToVal.set(vref, wr);
       if (slotToVal.size !== before) {
         if (vref[1] === '-') importsInTable += 1;
+        else if (isVirtualVref(vref)) virtualInTable += 1;
         else exportsInTable += 1;
       }
     }
@@ -162,6 +166,7 @@
       if (!slotToVal.delete(vref)) return;
       scanned.delete(vref);
       if (vref[1] === '-') importsInTable -= 1;
+      else if (isVirtualVref(vref)) virtualInTable -= 1;
       else exportsInTable -= 1;
     }
     // How bringOutYourDead will learn that `val` (just put in slotToVal under `vref`) died.
@@ -180,6 +185,8 @@
       return (
         importsInTable > 0 ||
         exportsInTable > exportedRemotables.size ||
+        // A Representative other than the VOM's tables (held for the vat's life) may die.
+        virtualInTable > vom.permanentRepresentatives() || // eslint-disable-line no-use-before-define
         recognizers.size > 0 ||
         possiblyRetired.size > 0 ||
         finalized.size > 0 ||

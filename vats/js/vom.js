@@ -1283,6 +1283,9 @@
       dropExport,
       retireExport,
       possiblyDead,
+      // Representatives held for the vat's life (the startVat tables): liveslots' needsGC()
+      // does not count them, so a vat that uses no virtual object skips a reap's GC as before.
+      permanentRepresentatives: () => tables.length,
       remotablePins,
       getRC,
       importRC,
