@@ -299,6 +299,27 @@ TEST_F(LiveslotsTest, DroppedExportsAreRetiredWhenCollected) {
   EXPECT_THAT(Tables(), HasSubstr(R"("kernelRecognizable":["o+0"])"));
 }
 
+// A reap forces a GC only when one could lead to a syscall (liveslots' needsGC()): the VOM's own
+// tables (baggage and the watcher tables, held for the vat's life) do not count, so a vat that
+// holds only pinned exports skips it, as before virtual objects (each forced GC also drops the
+// vat's JIT code). A Representative that may die does count.
+TEST_F(LiveslotsTest, AReapGcsOnlyWhenSomethingCouldDie) {
+  Start(kGcVat);
+  auto needs_gc = [&] {
+    absl::StatusOr<std::string> t = host_->TEST_Eval(kVat, "ns => ns.needsGC()");
+    EXPECT_TRUE(t.ok()) << t.status();
+    return t.ok() ? *t : "";
+  };
+  EXPECT_EQ(needs_gc(), "false");
+  Run(Message("o+0", R"(#["makeExport",[]])", {}, "p-60"));
+  EXPECT_EQ(needs_gc(), "false");  // exported: pinned by the kernel
+  Run(Message("o+0", R"(#["take",["$0.Alleged: a"]])", {"o-50"}));
+  EXPECT_EQ(needs_gc(), "true");  // a Presence may die
+  Run(Message("o+0", R"(#["dropAll",[]])"));
+  Run(Boyd());
+  EXPECT_EQ(needs_gc(), "false");  // dropped and retired: nothing left that could die
+}
+
 TEST_F(LiveslotsTest, RetireExportsDeliveryForgetsTheExport) {
   Start(kGcVat);
   Run(Message("o+0", R"(#["makeExport",[]])", {}, "p-60"));
