@@ -54,6 +54,9 @@ bool g_ses_bundle = false;     // --ses-bundle: SES from ses.umd.js, not its ES 
 int g_extra_vats = 0;
 bool g_metered = false;         // --metered: every vat metered (1e8 computrons / depth 1000)
 int g_meter_version = kMeterVersion;  // --meter-version: the meter version of metered vats
+// --delivery-timeout-seconds: the host's wall-clock watchdog (default 30 s); raise it to run
+// under valgrind (bench/ir_per_crank.sh), where loading a metered vat takes minutes.
+int g_delivery_timeout_seconds = 30;
 
 // A genesis vat, metered when the command line asks for it.
 VatConfig BenchVat(std::string name, std::string source) {
@@ -73,6 +76,7 @@ JsVatHostOptions HostOptions() {
   ho.jit = g_jit;
   ho.lite_lockdown = g_lite_lockdown;
   ho.ses_bundle = g_ses_bundle;
+  ho.delivery_timeout = std::chrono::seconds(g_delivery_timeout_seconds);
   return ho;
 }
 
@@ -616,6 +620,7 @@ int main(int argc, char** argv) {
     else if (a == "--no-jit") g_jit = false;
     else if (a == "--metered") g_metered = true;
     else if (a == "--meter-version") g_meter_version = std::stoi(next());
+    else if (a == "--delivery-timeout-seconds") g_delivery_timeout_seconds = std::stoi(next());
     else if (a == "--lite-lockdown") g_lite_lockdown = true;
     else if (a == "--ses-bundle") g_ses_bundle = true;
     else if (a == "--churn-reap") g_churn_reap = next();
@@ -628,7 +633,7 @@ int main(int argc, char** argv) {
                    "                [--reap never|1|both] [--churn-reap interval|1|both]\n"
                    "                [--reap-interval D] [--no-jit] [--extra-vats K]\n"
                    "                [--lite-lockdown] [--ses-bundle] [--metered]\n"
-                   "                [--meter-version V]\n"
+                   "                [--meter-version V] [--delivery-timeout-seconds S]\n"
                    "  --only pingpong   N sequential E(b).ping(i) round trips (--reap: never, after\n"
                    "                    every delivery, or both runs)\n"
                    "  --only churn      N sequential E(b).take(Far(...)); --churn-reap: a genesis\n"
