@@ -62,10 +62,10 @@ std::string PendingPromisesJson(const std::vector<std::string>& kpids) {
 
 // A host key's committed value. A failed read means the store is broken: the process stops
 // (docs/DESIGN.md §7) rather than answer from a state it cannot read.
-absl::StatusOr<std::optional<std::string>> GetFrom(const KvStore& store, std::string_view key) {
+std::optional<std::string> GetFrom(const KvStore& store, std::string_view key) {
   absl::StatusOr<std::optional<std::string>> v = store.Get(key);
   CHECK_STORAGE(v.ok()) << "reading " << key << ": " << v.status().ToString();
-  return v;
+  return *std::move(v);
 }
 
 // Bytes from the store or a request, safe for a status message.
@@ -302,7 +302,7 @@ void BlockLifecycle::AbortPendingBlock() {
 absl::Status BlockLifecycle::LoadHostState() {
   const KvStore& store = *options_.store;
   RETURN_IF_ERROR(state_hash_.Load());
-  ASSIGN_OR_RETURN(std::optional<std::string> saved, GetFrom(store, host_keys::kSavedHeight));
+  std::optional<std::string> saved = GetFrom(store, host_keys::kSavedHeight);
   if (!saved) {
     saved_height_ = -1;
     return absl::OkStatus();
@@ -310,9 +310,9 @@ absl::Status BlockLifecycle::LoadHostState() {
   uint64_t h;
   if (!ParseNat(*saved, &h)) return absl::DataLossError(StrCat("bad ", host_keys::kSavedHeight));
   saved_height_ = static_cast<int64_t>(h);
-  ASSIGN_OR_RETURN(std::optional<std::string> chain, GetFrom(store, host_keys::kChainId));
+  std::optional<std::string> chain = GetFrom(store, host_keys::kChainId);
   chain_id_ = chain.value_or("");
-  ASSIGN_OR_RETURN(std::optional<std::string> params, GetFrom(store, host_keys::kParams));
+  std::optional<std::string> params = GetFrom(store, host_keys::kParams);
   params_ = BlockParams();
   if (params) {
     ASSIGN_OR_RETURN(Json p, Json::Parse(*params));
@@ -320,7 +320,7 @@ absl::Status BlockLifecycle::LoadHostState() {
   }
   kernel_->SetVatLimits(params_.vat);
   vat_computrons_.clear();
-  ASSIGN_OR_RETURN(std::optional<std::string> used, GetFrom(store, host_keys::kVatComputrons));
+  std::optional<std::string> used = GetFrom(store, host_keys::kVatComputrons);
   if (used) {
     ASSIGN_OR_RETURN(Json u, Json::Parse(*used));
     if (!u.is_object()) return absl::DataLossError(StrCat("bad ", host_keys::kVatComputrons));
@@ -333,7 +333,7 @@ absl::Status BlockLifecycle::LoadHostState() {
     }
   }
   pending_promises_.clear();
-  ASSIGN_OR_RETURN(std::optional<std::string> pending, GetFrom(store, host_keys::kPendingPromises));
+  std::optional<std::string> pending = GetFrom(store, host_keys::kPendingPromises);
   if (pending) {
     ASSIGN_OR_RETURN(Json p, Json::Parse(*pending));
     for (const Json& k : p.as_array()) pending_promises_.push_back(k.as_string());
@@ -348,17 +348,16 @@ absl::Status BlockLifecycle::Init(const v1::InitRequest& req, v1::InitResponse* 
   // host keys before anything (even a block in progress) is touched.
   if (req.has_genesis()) {
     const KvStore& store = *options_.store;
-    ASSIGN_OR_RETURN(std::optional<std::string> saved, GetFrom(store, host_keys::kSavedHeight));
+    std::optional<std::string> saved = GetFrom(store, host_keys::kSavedHeight);
     if (saved) {
-      ASSIGN_OR_RETURN(std::optional<std::string> chain, GetFrom(store, host_keys::kChainId));
+      std::optional<std::string> chain = GetFrom(store, host_keys::kChainId);
       const std::string stored_chain = chain.value_or("");
       if (req.genesis().chain_id() != stored_chain) {
         return absl::FailedPreconditionError(
             StrCat("genesis.chain_id: the store belongs to chain '", Printable(stored_chain),
                    "', not '", Printable(req.genesis().chain_id()), "'"));
       }
-      ASSIGN_OR_RETURN(std::optional<std::string> stored_hash,
-                       GetFrom(store, host_keys::kGenesisHash));
+      std::optional<std::string> stored_hash = GetFrom(store, host_keys::kGenesisHash);
       std::string given_hash = GenesisHash(req.genesis());
       if (stored_hash && *stored_hash != given_hash) {
         return absl::FailedPreconditionError(StrCat(
@@ -656,8 +655,7 @@ absl::Status BlockLifecycle::ValidateActions(const v1::EndBlockRequest& req) {
 
 absl::Status BlockLifecycle::EndBlock(const v1::EndBlockRequest& req, v1::EndBlockResponse* resp) {
   if (phase_ == Phase::kReplayBegun && req.height() == current_height_) {
-    ASSIGN_OR_RETURN(std::optional<std::string> stored,
-                     GetFrom(*options_.store, host_keys::kEndBlockResponse));
+    std::optional<std::string> stored = GetFrom(*options_.store, host_keys::kEndBlockResponse);
     if (!stored || !resp->ParseFromString(*stored) || resp->height() != current_height_) {
       return absl::DataLossError(StrCat("no stored EndBlock response for height ",
                                         current_height_));
