@@ -51,6 +51,9 @@
 #include "server/kernel_thread.h"
 #include "server/log.h"
 #include "server/vat_host_router.h"
+#ifdef SWINGSETD_TESTING_VATS
+#include "server/scripted_vat_host.h"
+#endif
 #include "vats/js_engine.h"
 #include "vats/js_vat_host.h"
 
@@ -519,7 +522,13 @@ int Serve(const Flags& flags) {
     kernel_thread.Stop();
   };
   kernel_thread.Call([&] {
-    vat_host = std::make_unique<VatHostRouter>(NewJsVatHost(JsOptions(flags)));
+#ifdef SWINGSETD_TESTING_VATS
+    std::unique_ptr<VatHost> scripted = std::make_unique<ScriptedVatHost>();
+#else
+    std::unique_ptr<VatHost> scripted;  // the production build has no test vats
+#endif
+    vat_host = std::make_unique<VatHostRouter>(NewJsVatHost(JsOptions(flags)),
+                                               std::move(scripted));
     BlockLifecycle::Options options;
     options.store = store.get();
     options.vat_host = vat_host.get();

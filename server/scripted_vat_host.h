@@ -3,8 +3,8 @@
 // Built-in vats written in C++ (VatHost, kernel/vat_host.h), selected by a vat source of the form
 // "scripted:<kind>". They speak the ordinary delivery/syscall protocol, keep all their state in
 // their vatstore (so they need no transcript replay after a restart and survive AbortBlock), and
-// are deterministic. They serve the tests, the benchmarks and the demo, independently of the JS
-// vat host.
+// are deterministic. They serve the tests and the benchmarks, independently of the JS vat host.
+// Test code: linked only into swingsetd_testing (server/CMakeLists.txt), never into swingsetd.
 //
 // Kinds and root-object methods (arguments and results are plain data unless noted):
 //   scripted:counter

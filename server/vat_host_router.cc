@@ -6,11 +6,17 @@
 
 namespace swingset {
 
-VatHostRouter::VatHostRouter(std::unique_ptr<VatHost> js) : js_(std::move(js)) {}
+VatHostRouter::VatHostRouter(std::unique_ptr<VatHost> js, std::unique_ptr<VatHost> scripted)
+    : js_(std::move(js)), scripted_(std::move(scripted)) {}
 
 absl::Status VatHostRouter::LoadVat(const VatSpec& spec) {
-  VatHost* host = ScriptedVatHost::Handles(spec.source) ? static_cast<VatHost*>(&scripted_)
-                                                        : js_.get();
+  const bool scripted = spec.source.substr(0, kScriptedPrefix.size()) == kScriptedPrefix;
+  if (scripted && scripted_ == nullptr) {
+    return absl::UnimplementedError(
+        StrCat("vat ", spec.name, ": '", spec.source.substr(0, 64),
+               "' names a built-in test vat, which only the swingsetd_testing build runs"));
+  }
+  VatHost* host = scripted ? scripted_.get() : js_.get();
   if (host == nullptr) {
     return absl::UnimplementedError(
         StrCat("vat ", spec.name, ": this swingsetd was built without the JS vat host"));
@@ -38,7 +44,7 @@ void VatHostRouter::StopVat(VatId vat) {
 }
 
 void VatHostRouter::DiscardUncommitted() {
-  scripted_.DiscardUncommitted();
+  if (scripted_) scripted_->DiscardUncommitted();
   if (js_) js_->DiscardUncommitted();
 }
 

@@ -1,9 +1,11 @@
 // File: vat_host_router.h
 //
 // A VatHost that sends each vat to one of two hosts by its source: "scripted:" sources to the
-// built-in C++ vats (ScriptedVatHost), everything else (ES module text or a module-set JSON) to
-// the JS host (vats/js_vat_host.h; swingsetd always has one). Without a JS host (unit tests),
-// loading a JS vat fails, which terminates that vat.
+// built-in C++ test vats (server/scripted_vat_host.h), everything else (ES module text or a
+// module-set JSON) to the JS host (vats/js_vat_host.h; swingsetd always has one). The scripted
+// vats are test code: only the swingsetd_testing build, which the end-to-end tests and the
+// server benchmarks run, has them; in the production swingsetd a "scripted:" vat fails to load,
+// as a JS vat does without a JS host (unit tests), which terminates that vat.
 //
 // Ownership: owns both hosts. Thread-safety: kernel thread only.
 
@@ -12,16 +14,19 @@
 
 #include <map>
 #include <memory>
+#include <string_view>
 
 #include "kernel/vat_host.h"
-#include "server/scripted_vat_host.h"
 
 namespace swingset {
 
 class VatHostRouter : public VatHost {
  public:
-  // `js` may be null.
-  explicit VatHostRouter(std::unique_ptr<VatHost> js);
+  // The source prefix of the built-in test vats.
+  static constexpr std::string_view kScriptedPrefix = "scripted:";
+
+  // Either may be null.
+  VatHostRouter(std::unique_ptr<VatHost> js, std::unique_ptr<VatHost> scripted);
 
   absl::Status LoadVat(const VatSpec& spec) override;
   DeliveryResult Deliver(VatId vat, const VatDelivery& delivery,
@@ -32,8 +37,8 @@ class VatHostRouter : public VatHost {
  private:
   VatHost* HostFor(VatId vat);
 
-  ScriptedVatHost scripted_;
   std::unique_ptr<VatHost> js_;
+  std::unique_ptr<VatHost> scripted_;
   std::map<uint64_t, VatHost*> routes_;  // vat number -> host that loaded it
 };
 

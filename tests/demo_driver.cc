@@ -4,7 +4,8 @@
 //
 // The demo genesis is three JavaScript vats written like Agoric vats (deploy/demo_vats/:
 // bootstrap.js wires vattp.js, the mailbox handler, to the mailbox device; counter.js is the
-// application); --scripted uses the built-in C++ vats instead.
+// application); --scripted uses the built-in C++ test vats instead (a server built as
+// swingsetd_testing: the production swingsetd has no scripted vats).
 //
 //   swingsetd_demo --target HOST:PORT [--blocks N] [--vats DIR | --scripted]
 

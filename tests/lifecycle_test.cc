@@ -92,6 +92,38 @@ TEST_F(LifecycleTest, HealthIsNotServingUntilInit) {
   EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
+// The scripted C++ vats are test code: the production swingsetd does not have them. A genesis
+// naming one gets its vat terminated at load with a clear reason (as any vat that fails to
+// load), and a call to it is answered with an error; nothing crashes.
+TEST_F(LifecycleTest, TheProductionBuildHasNoScriptedVats) {
+  auto s = ServerProcess::Start(
+      {.data_dir = dir_ + "/data", .binary = ProductionSwingsetdBinary()});
+  ASSERT_TRUE(s.ok()) << s.status();
+  server_ = std::move(*s);
+  v1::InitResponse init;
+  grpc::Status st = InitWith(server_->lifecycle(), ScriptedGenesis(), &init);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  v1::EndBlockRequest req = Empty(1);
+  *req.add_actions() = CallVat(1, "counter", "increment", "[]");
+  BlockResult b = Block(req);
+  ASSERT_TRUE(b.status.ok()) << b.failed_call << ": " << b.status.error_message();
+  v1::ListVatsRequest lr;
+  v1::ListVatsResponse vats;
+  ASSERT_TRUE(server_->inspect()->ListVats(Ctx().get(), lr, &vats).ok());
+  ASSERT_EQ(vats.vats_size(), 2);
+  for (const v1::VatInfo& v : vats.vats()) {
+    EXPECT_FALSE(v.alive()) << v.name();
+    EXPECT_THAT(v.termination_reason(), HasSubstr("built-in test vat")) << v.name();
+  }
+  // Later calls to a terminated vat are answered with an error.
+  v1::EndBlockRequest req2 = Empty(2);
+  *req2.add_actions() = CallVat(2, "counter", "increment", "[]");
+  BlockResult b2 = Block(req2);
+  ASSERT_TRUE(b2.status.ok()) << b2.failed_call << ": " << b2.status.error_message();
+  ASSERT_EQ(b2.end.results_size(), 1);
+  EXPECT_THAT(b2.end.results(0).error(), HasSubstr("counter"));
+}
+
 TEST_F(LifecycleTest, GenesisOnEmptyStoreThenReportsSavedState) {
   StartServer();
   v1::InitRequest bare;

@@ -53,6 +53,7 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path) {
 }  // namespace
 
 std::string SwingsetdBinary() { return SWINGSETD_BINARY; }
+std::string ProductionSwingsetdBinary() { return SWINGSETD_PRODUCTION_BINARY; }
 
 std::string MakeTempDir(const std::string& tag) {
   const char* base = std::getenv("TMPDIR");
@@ -89,8 +90,9 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(const Option
   std::string port_file = options.data_dir + ".port";
   p->log_path_ = options.data_dir + ".log";
   std::filesystem::remove(port_file);
-  std::vector<std::string> args = {SwingsetdBinary(), "--listen", "127.0.0.1:0", "--data-dir",
-                                   options.data_dir, "--port-file", port_file};
+  std::vector<std::string> args = {options.binary.empty() ? SwingsetdBinary() : options.binary,
+                                   "--listen", "127.0.0.1:0", "--data-dir", options.data_dir,
+                                   "--port-file", port_file};
   if (options.quiet) {
     args.push_back("--log-level");
     args.push_back("warn");

@@ -35,8 +35,11 @@ inline constexpr bool kSanitizerBuild = true;
 inline constexpr bool kSanitizerBuild = false;
 #endif
 
-// The swingsetd binary under test (set by CMake).
+// The swingsetd binary under test (set by CMake): swingsetd_testing, the server with the
+// scripted test vats (server/scripted_vat_host.h) that ScriptedGenesis uses.
 std::string SwingsetdBinary();
+// The production swingsetd (no scripted vats), what validators, the demo and the Go tests run.
+std::string ProductionSwingsetdBinary();
 
 // A fresh empty directory under $TMPDIR (or /tmp), removed by the caller via RemoveDir.
 std::string MakeTempDir(const std::string& tag);
@@ -53,6 +56,7 @@ class ServerProcess {
   struct Options {
     std::string data_dir;
     std::vector<std::string> extra_args;  // e.g. {"--crash-at", "commit_after_write:5"}
+    std::string binary;                   // empty: SwingsetdBinary()
     bool quiet = true;                    // log level warn
   };
 
