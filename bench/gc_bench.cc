@@ -49,7 +49,7 @@ std::vector<Timing> RunGc(uint64_t objects, uint64_t unrelated, int rounds, bool
   if (leveldb) {
     std::filesystem::remove_all(kLevelDbDir);
     auto opened = OpenLevelDbKvStore(kLevelDbDir);
-    CHECK_OK(opened.status());
+    SWINGSET_CHECK_OK(opened.status());
     store = *std::move(opened);
   } else {
     store = NewMemKvStore();
@@ -95,30 +95,30 @@ std::vector<Timing> RunGc(uint64_t objects, uint64_t unrelated, int rounds, bool
   std::unique_ptr<Kernel> kernel = OpenScriptedKernel(store.get(), &host);
   GenesisConfig g = ScriptedGenesis({"A", "B", "C"}, "A");
   Kernel* k = kernel.get();
-  CHECK_OK(k->InitializeGenesis(g));
+  SWINGSET_CHECK_OK(k->InitializeGenesis(g));
   auto run_to_quiescence = [&]() {
-    while (k->Run(RunPolicy{20000}).work_remains) CHECK_OK(k->CommitBlock({}, false));
-    CHECK_OK(k->CommitBlock({}, false));
+    while (k->Run(RunPolicy{20000}).work_remains) SWINGSET_CHECK_OK(k->CommitBlock({}, false));
+    SWINGSET_CHECK_OK(k->CommitBlock({}, false));
   };
   run_to_quiescence();
   std::vector<Timing> out;
   for (int round = 0; round < rounds; ++round) {
-    CHECK(k->QueueToVatRoot("A", "more", CapData{"#[]", {}}).ok());
+    SWINGSET_CHECK(k->QueueToVatRoot("A", "more", CapData{"#[]", {}}).ok());
     run_to_quiescence();
-    CHECK(held_by_b.size() == objects) << held_by_b.size();
+    SWINGSET_CHECK(held_by_b.size() == objects) << held_by_b.size();
     KernelCounts before = k->Counts();
-    CHECK(before.objects >= objects + unrelated);
+    SWINGSET_CHECK(before.objects >= objects + unrelated);
 
     auto t0 = std::chrono::steady_clock::now();
     double cpu0 = ProcessCpuSeconds();
     uint64_t start = k->CrankNumber();
-    CHECK(k->QueueToVatRoot("B", "dropAll", CapData{"#[]", {}}).ok());
+    SWINGSET_CHECK(k->QueueToVatRoot("B", "dropAll", CapData{"#[]", {}}).ok());
     run_to_quiescence();
     auto t1 = std::chrono::steady_clock::now();
     double cpu1 = ProcessCpuSeconds();
     *cranks_out = k->CrankNumber() - start;
     KernelCounts after = k->Counts();
-    CHECK(after.objects + objects == before.objects)
+    SWINGSET_CHECK(after.objects + objects == before.objects)
         << "objects before " << before.objects << " after " << after.objects;
     out.push_back(Timing{std::chrono::duration<double>(t1 - t0).count(), cpu1 - cpu0});
   }
@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
   uint64_t m = argc > 2 ? std::stoull(argv[2]) : 1000000;
   int rounds = argc > 3 ? std::stoi(argv[3]) : 5;
   std::string store = argc > 4 ? argv[4] : "memory";
-  CHECK(n > 0 && rounds > 0 && (store == "memory" || store == "leveldb"))
+  SWINGSET_CHECK(n > 0 && rounds > 0 && (store == "memory" || store == "leveldb"))
       << "usage: gc_bench [objects>0] [unrelated] [rounds>0] [memory|leveldb]";
   const bool leveldb = store == "leveldb";
   std::printf("gc_bench: store %s\n", store.c_str());

@@ -234,7 +234,7 @@ World Boot(const std::string& leveldb_dir, uint32_t reap_every) {
   } else {
     std::filesystem::remove_all(leveldb_dir);
     auto s = OpenLevelDbKvStore(leveldb_dir);
-    CHECK_OK(s.status());
+    SWINGSET_CHECK_OK(s.status());
     w.store = std::move(*s);
     w.sync = true;
   }
@@ -243,7 +243,7 @@ World Boot(const std::string& leveldb_dir, uint32_t reap_every) {
   o.vat_host = w.timing.get();
   o.hasher_factory = Sha256HasherFactory();
   auto k = Kernel::Open(std::move(o));
-  CHECK_OK(k.status());
+  SWINGSET_CHECK_OK(k.status());
   w.kernel = std::move(*k);
   GenesisConfig g;
   g.vats.push_back(BenchVat("a", kVatA));
@@ -262,9 +262,9 @@ World Boot(const std::string& leveldb_dir, uint32_t reap_every) {
     t.Set("computrons", "never");
     g.default_reap_dirt_threshold = t;
   }
-  CHECK_OK(w.kernel->InitializeGenesis(g));
+  SWINGSET_CHECK_OK(w.kernel->InitializeGenesis(g));
   w.kernel->Run(RunPolicy{});
-  CHECK_OK(w.kernel->CommitBlock({}, w.sync));
+  SWINGSET_CHECK_OK(w.kernel->CommitBlock({}, w.sync));
   w.timing->Watch(*w.kernel->VatIdByName("b"));
   return w;
 }
@@ -287,10 +287,10 @@ RunResult CallAndRun(World& w, const std::string& method, uint64_t n) {
   double cpu0 = ProcessCpuSeconds();
   double tcpu0 = ThreadCpuSeconds();
   auto kp = k->QueueToVatRoot("a", method, CapData{StrCat("#[", n, "]"), {}});
-  CHECK_OK(kp.status());
+  SWINGSET_CHECK_OK(kp.status());
   while (true) {
     RunStats s = k->Run(RunPolicy{1000});
-    CHECK_OK(k->CommitBlock({}, w.sync));
+    SWINGSET_CHECK_OK(k->CommitBlock({}, w.sync));
     if (!s.work_remains) break;
   }
   RunResult r;
@@ -303,7 +303,7 @@ RunResult CallAndRun(World& w, const std::string& method, uint64_t n) {
   auto gc1 = w.js->TEST_GcCounts();
   r.major_gcs = gc1.first - gc0.first;
   r.minor_gcs = gc1.second - gc0.second;
-  CHECK_OK(k->ReleaseHostPromise(*kp));
+  SWINGSET_CHECK_OK(k->ReleaseHostPromise(*kp));
   return r;
 }
 
@@ -398,12 +398,12 @@ void Idle(int vats) {
     spec.vat_id = VatId(i);
     spec.name = StrCat("idle", i);
     spec.source = kIdleVat;
-    CHECK_OK(host->LoadVat(spec));
+    SWINGSET_CHECK_OK(host->LoadVat(spec));
     VatDelivery d;
     d.type = VatDelivery::Type::kStartVat;
     d.vat_parameters = CapData{"#{}", {}};
     DeliveryResult r = host->Deliver(VatId(i), d, &handler);
-    CHECK(r.ok) << r.error;
+    SWINGSET_CHECK(r.ok) << r.error;
   };
   auto t_first = Clock::now();
   start(1);  // the first vat pays for one-time engine set-up
@@ -481,11 +481,11 @@ void Compute() {
     spec.source = kComputeVat;
     if (metered) spec.options_json = StrCat(R"({"meter":{"version":)", g_meter_version,
                                           R"(,"computrons":10000000000,"maxDepth":1000}})");
-    CHECK_OK(host->LoadVat(spec));
+    SWINGSET_CHECK_OK(host->LoadVat(spec));
     VatDelivery d;
     d.type = VatDelivery::Type::kStartVat;
     d.vat_parameters = CapData{"#{}", {}};
-    CHECK(host->Deliver(VatId(1), d, &handler).ok);
+    SWINGSET_CHECK(host->Deliver(VatId(1), d, &handler).ok);
     int p = 60;
     for (const auto& [method, args] : cases) {
       double best = 1e9;
@@ -499,7 +499,7 @@ void Compute() {
         auto t0 = Clock::now();
         DeliveryResult r = host->Deliver(VatId(1), m, &handler);
         double secs = Secs(t0, Clock::now());
-        CHECK(r.ok) << r.error;
+        SWINGSET_CHECK(r.ok) << r.error;
         if (secs < best) best = secs;
         computrons = r.computrons.value_or(0);
       }
@@ -519,11 +519,11 @@ void Micro(uint64_t n) {
   spec.source = kIdleVat;
   if (g_metered) spec.options_json = StrCat(R"({"meter":{"version":)", g_meter_version,
                                             R"(,"computrons":1000000000000,"maxDepth":1000}})");
-  CHECK_OK(host->LoadVat(spec));
+  SWINGSET_CHECK_OK(host->LoadVat(spec));
   VatDelivery d;
   d.type = VatDelivery::Type::kStartVat;
   d.vat_parameters = CapData{"#{}", {}};
-  CHECK(host->Deliver(VatId(1), d, &handler).ok);
+  SWINGSET_CHECK(host->Deliver(VatId(1), d, &handler).ok);
   const std::pair<const char*, const char*> cases[] = {
       {"empty loop", "ns => { for (let i = 0; i < N; i += 1) {} }"},
       {"harden({})", "ns => { for (let i = 0; i < N; i += 1) harden({}); }"},
@@ -585,13 +585,13 @@ void Micro(uint64_t n) {
   for (const auto& [name, body] : cases) {
     std::string src = StrCat("(ns => { const N = ", n, "; const f = ", body, "; f(ns); })");
     // warm up, then time
-    CHECK_OK(host->TEST_Eval(VatId(1), src).status());
+    SWINGSET_CHECK_OK(host->TEST_Eval(VatId(1), src).status());
     auto gc0 = host->TEST_GcCounts();
     auto t0 = Clock::now();
     absl::StatusOr<std::string> r = host->TEST_Eval(VatId(1), src);
     double s = Secs(t0, Clock::now());
     auto gc1 = host->TEST_GcCounts();
-    CHECK(r.ok()) << name << ": " << r.status();
+    SWINGSET_CHECK(r.ok()) << name << ": " << r.status();
     std::printf("  %-24s %8.3f us  (%llu minor GCs)\n", name, s * 1e6 / n,
                 (unsigned long long)(gc1.second - gc0.second));
   }
@@ -609,7 +609,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
-      CHECK(i + 1 < argc) << a << " needs a value";
+      SWINGSET_CHECK(i + 1 < argc) << a << " needs a value";
       return argv[++i];
     };
     if (a == "--n") n = std::stoull(next());

@@ -59,8 +59,8 @@ Result RunPingPong(KvStore* store, uint64_t round_trips, uint64_t commit_every) 
   });
   std::unique_ptr<Kernel> kernel = OpenScriptedKernel(store, &host);
   GenesisConfig g = ScriptedGenesis({"A", "B"}, "A");
-  CHECK_OK(kernel->InitializeGenesis(g));
-  CHECK_OK(kernel->CommitBlock({}, true));
+  SWINGSET_CHECK_OK(kernel->InitializeGenesis(g));
+  SWINGSET_CHECK_OK(kernel->CommitBlock({}, true));
   Kernel* impl = kernel.get();
   uint64_t start_crank = impl->CrankNumber();
   auto t0 = std::chrono::steady_clock::now();
@@ -69,7 +69,7 @@ Result RunPingPong(KvStore* store, uint64_t round_trips, uint64_t commit_every) 
   while (true) {
     RunStats s = impl->Run(RunPolicy{commit_every});
     cranks += s.cranks;
-    if (commit_every) CHECK_OK(impl->CommitBlock({}, true));
+    if (commit_every) SWINGSET_CHECK_OK(impl->CommitBlock({}, true));
     if (!s.work_remains) break;
   }
   auto t1 = std::chrono::steady_clock::now();
@@ -78,7 +78,7 @@ Result RunPingPong(KvStore* store, uint64_t round_trips, uint64_t commit_every) 
   r.seconds = std::chrono::duration<double>(t1 - t0).count();
   r.cpu_seconds = ProcessCpuSeconds() - cpu0;
   r.kernel_seconds = ThreadCpuSeconds() - kernel0;
-  CHECK(sent == round_trips) << "only " << sent << " pings";
+  SWINGSET_CHECK(sent == round_trips) << "only " << sent << " pings";
   return r;
 }
 
@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   if (stores != "memory") {
     std::filesystem::remove_all(dir);
     auto store = OpenLevelDbKvStore(dir);
-    CHECK_OK(store.status());
+    SWINGSET_CHECK_OK(store.status());
     Print("leveldb", n, RunPingPong(store->get(), n, 1000), " (commit every 1000 cranks, sync)");
     std::filesystem::remove_all(dir);
   }

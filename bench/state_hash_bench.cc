@@ -84,29 +84,29 @@ class BenchStore {
     live_.reserve(n_ + 64 * kWritesPerBlock);
     {
       absl::StatusOr<std::unique_ptr<KvStore>> store = OpenLevelDbKvStore(dir_);
-      CHECK(store.ok()) << store.status();
+      SWINGSET_CHECK(store.ok()) << store.status();
       Clock::time_point start = Clock::now();
       KvBatch batch;
       for (uint64_t id = 0; id < n_; ++id) {
         batch.push_back({Key(id), Value(rng_)});
         live_.push_back(id);
         if (batch.size() == 10000 || id + 1 == n_) {
-          CHECK_OK((*store)->Write(batch, false));
+          SWINGSET_CHECK_OK((*store)->Write(batch, false));
           batch.clear();
         }
       }
       fill_ms_ = MillisSince(start);
     }
     absl::StatusOr<std::unique_ptr<KvStore>> reopened = OpenLevelDbKvStore(dir_);
-    CHECK(reopened.ok()) << reopened.status();
+    SWINGSET_CHECK(reopened.ok()) << reopened.status();
     store_ = *std::move(reopened);
 
     Clock::time_point start = Clock::now();
     absl::StatusOr<LtHash16> initial = ComputeStateHash(*store_->GetSnapshot());
-    CHECK(initial.ok()) << initial.status();
+    SWINGSET_CHECK(initial.ok()) << initial.status();
     full_scan_ms_ = MillisSince(start);
     hash_ = *initial;
-    CHECK_OK(store_->Write(StateHashHostWrites(hash_), true));
+    SWINGSET_CHECK_OK(store_->Write(StateHashHostWrites(hash_), true));
   }
 
   // Generates one block of writes, times ApplyWrites on it, then commits it with the new hash.
@@ -114,7 +114,7 @@ class BenchStore {
     std::map<std::string, std::optional<std::string>> writes = NextBlock(/*commit=*/true);
     Clock::time_point start = Clock::now();
     double cpu_start = ThreadCpuMillis();
-    CHECK_OK(ApplyWrites(
+    SWINGSET_CHECK_OK(ApplyWrites(
         *store_,
         [&writes](const StateWriteVisitor& fn) {
           for (const auto& [k, v] : writes) fn(k, v);
@@ -131,7 +131,7 @@ class BenchStore {
     batch.reserve(writes.size() + 2);
     for (auto& [k, v] : writes) batch.push_back({k, std::move(v)});
     for (KvWrite& w : StateHashHostWrites(hash_)) batch.push_back(std::move(w));
-    CHECK_OK(store_->Write(batch, true));
+    SWINGSET_CHECK_OK(store_->Write(batch, true));
   }
 
   // CPU time of only the old-value reads ApplyWrites would do for a block (one Get per write),
@@ -141,7 +141,7 @@ class BenchStore {
     for (int r = 0; r < reps; ++r) {
       std::map<std::string, std::optional<std::string>> writes = NextBlock(/*commit=*/false);
       double start = ThreadCpuMillis();
-      for (const auto& entry : writes) CHECK(store_->Get(entry.first).ok());
+      for (const auto& entry : writes) SWINGSET_CHECK(store_->Get(entry.first).ok());
       ms.push_back(ThreadCpuMillis() - start);
     }
     return Median(ms);
@@ -150,8 +150,9 @@ class BenchStore {
   // The incremental hash must equal a full recompute of the final store.
   void Check() {
     absl::StatusOr<LtHash16> full = ComputeStateHash(*store_->GetSnapshot());
-    CHECK(full.ok()) << full.status();
-    CHECK(*full == hash_) << "incremental hash differs from full recompute at " << n_ << " keys";
+    SWINGSET_CHECK(full.ok()) << full.status();
+    SWINGSET_CHECK(*full == hash_)
+        << "incremental hash differs from full recompute at " << n_ << " keys";
   }
 
   void Close(bool keep) {
@@ -223,7 +224,7 @@ double MicrosPerElement() {
   Clock::time_point start = Clock::now();
   for (int i = 0; i < n; ++i) h.Add(Key(i), value);
   double us = MillisSince(start) * 1000 / n;
-  CHECK(!h.IsEmpty());
+  SWINGSET_CHECK(!h.IsEmpty());
   return us;
 }
 

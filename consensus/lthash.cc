@@ -47,7 +47,7 @@ void PutFixed64(uint64_t v, unsigned char out[8]) {
 const EVP_MD* Shake256() {
   static const EVP_MD* const md = [] {
     EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHAKE256", nullptr);
-    CHECK(fetched != nullptr) << "EVP_MD_fetch(SHAKE256) failed";
+    SWINGSET_CHECK(fetched != nullptr) << "EVP_MD_fetch(SHAKE256) failed";
     return fetched;
   }();
   return md;
@@ -61,7 +61,7 @@ struct MdCtxDeleter {
 // allocate after a thread's first call.
 EVP_MD_CTX* ThreadShakeContext() {
   thread_local std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
-  CHECK(ctx != nullptr) << "EVP_MD_CTX_new failed";
+  SWINGSET_CHECK(ctx != nullptr) << "EVP_MD_CTX_new failed";
   return ctx.get();
 }
 
@@ -72,13 +72,14 @@ void ComputeElement(std::string_view key, std::string_view value, Element* out) 
   unsigned char value_len[8];
   PutFixed64(key.size(), key_len);
   PutFixed64(value.size(), value_len);
-  CHECK(EVP_DigestInit_ex2(ctx, Shake256(), nullptr) == 1) << "EVP_DigestInit_ex2(SHAKE256)";
-  CHECK(EVP_DigestUpdate(ctx, key_len, sizeof(key_len)) == 1) << "EVP_DigestUpdate";
-  CHECK(EVP_DigestUpdate(ctx, key.data(), key.size()) == 1) << "EVP_DigestUpdate";
-  CHECK(EVP_DigestUpdate(ctx, value_len, sizeof(value_len)) == 1) << "EVP_DigestUpdate";
-  CHECK(EVP_DigestUpdate(ctx, value.data(), value.size()) == 1) << "EVP_DigestUpdate";
-  CHECK(EVP_DigestFinalXOF(ctx, reinterpret_cast<unsigned char*>(out->lanes),
-                           LtHash16::kSerializedSize) == 1)
+  SWINGSET_CHECK(EVP_DigestInit_ex2(ctx, Shake256(), nullptr) == 1)
+      << "EVP_DigestInit_ex2(SHAKE256)";
+  SWINGSET_CHECK(EVP_DigestUpdate(ctx, key_len, sizeof(key_len)) == 1) << "EVP_DigestUpdate";
+  SWINGSET_CHECK(EVP_DigestUpdate(ctx, key.data(), key.size()) == 1) << "EVP_DigestUpdate";
+  SWINGSET_CHECK(EVP_DigestUpdate(ctx, value_len, sizeof(value_len)) == 1) << "EVP_DigestUpdate";
+  SWINGSET_CHECK(EVP_DigestUpdate(ctx, value.data(), value.size()) == 1) << "EVP_DigestUpdate";
+  SWINGSET_CHECK(EVP_DigestFinalXOF(ctx, reinterpret_cast<unsigned char*>(out->lanes),
+                                    LtHash16::kSerializedSize) == 1)
       << "EVP_DigestFinalXOF";
   if constexpr (std::endian::native == std::endian::big) {
     for (uint16_t& lane : out->lanes) lane = static_cast<uint16_t>((lane >> 8) | (lane << 8));

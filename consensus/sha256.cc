@@ -20,18 +20,18 @@ class Sha256Hasher : public Hasher {
   Sha256Hasher() { Reset(); }
 
   void Update(std::string_view data) override {
-    CHECK(SHA256_Update(&ctx_, data.data(), data.size()) == 1) << "SHA256_Update";
+    SWINGSET_CHECK(SHA256_Update(&ctx_, data.data(), data.size()) == 1) << "SHA256_Update";
   }
 
   std::string FinishHex() override {
     unsigned char md[SHA256_DIGEST_LENGTH];
-    CHECK(SHA256_Final(md, &ctx_) == 1) << "SHA256_Final";
+    SWINGSET_CHECK(SHA256_Final(md, &ctx_) == 1) << "SHA256_Final";
     Reset();
     return HexEncode(std::string_view(reinterpret_cast<const char*>(md), sizeof(md)));
   }
 
  private:
-  void Reset() { CHECK(SHA256_Init(&ctx_) == 1) << "SHA256_Init"; }
+  void Reset() { SWINGSET_CHECK(SHA256_Init(&ctx_) == 1) << "SHA256_Init"; }
   SHA256_CTX ctx_;
 };
 

@@ -47,7 +47,7 @@ ActivityChain::~ActivityChain() {
 }
 
 void ActivityChain::Begin(std::string_view activity) {
-  CHECK(!active_) << "activity batch already active";
+  SWINGSET_CHECK(!active_) << "activity batch already active";
   active_ = true;
   cranks_ = 0;
   // The worker is idle between batches (End() drained it), so activity_ is ours to set.
@@ -55,7 +55,7 @@ void ActivityChain::Begin(std::string_view activity) {
 }
 
 CrankText* ActivityChain::OpenCrank() {
-  CHECK(active_) << "no activity batch";
+  SWINGSET_CHECK(active_) << "no activity batch";
   open_at_ = filling_.Skip(4);
   return &filling_;
 }
@@ -66,7 +66,7 @@ void ActivityChain::CloseCrank() {
     filling_.Truncate(open_at_);
     return;
   }
-  CHECK(len <= UINT32_MAX) << "crank text of " << len << " bytes";
+  SWINGSET_CHECK(len <= UINT32_MAX) << "crank text of " << len << " bytes";
   const uint32_t n = static_cast<uint32_t>(len);
   filling_.Put(open_at_, &n, 4);
   ++cranks_;
@@ -158,7 +158,7 @@ void ActivityChain::WorkerMain() {
 }
 
 std::string ActivityChain::Current() {
-  CHECK(active_) << "no activity batch";
+  SWINGSET_CHECK(active_) << "no activity batch";
   CatchUp();
   HashChunk(local_hasher_.get(), filling_.view(), &activity_);
   filling_.Clear();

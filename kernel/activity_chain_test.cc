@@ -154,8 +154,8 @@ struct PingPong {
       if (d.type == VatDelivery::Type::kMessage && d.result) c.Resolve(*d.result, false, "#\"pong\"");
     });
     kernel = OpenScriptedKernel(store.get(), &host);
-    CHECK_OK(kernel->InitializeGenesis(ScriptedGenesis({"A", "B"}, "A")));
-    CHECK_OK(kernel->CommitBlock({}, true));
+    SWINGSET_CHECK_OK(kernel->InitializeGenesis(ScriptedGenesis({"A", "B"}, "A")));
+    SWINGSET_CHECK_OK(kernel->CommitBlock({}, true));
   }
   std::vector<std::string> Dump() {
     std::vector<std::string> out;

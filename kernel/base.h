@@ -1,14 +1,17 @@
 // File: base.h
 //
-// Small local replacements for what Debian's Abseil 20220623 lacks: CHECK for broken kernel
-// invariants (fatal in every build type, with a message), and RETURN_IF_ERROR /
-// ASSIGN_OR_RETURN for absl::Status plumbing at module boundaries.
+// Small local replacements for what Debian's Abseil 20220623 lacks: SWINGSET_CHECK for broken
+// kernel invariants (fatal in every build type, with a message), and RETURN_IF_ERROR /
+// ASSIGN_OR_RETURN for absl::Status plumbing at module boundaries. The checks carry the
+// project's prefix so that a later Abseil's absl/log CHECK macros can be included beside them.
 //
-// CHECK is only for kernel-internal contradictions (c-list mismatch, count below zero), and
-// CHECK_STORAGE for storage failures, where continuing would risk committing a state that forks
-// consensus. Vat input is never CHECKed: it becomes an absl::Status.
+// SWINGSET_CHECK is only for kernel-internal contradictions (c-list mismatch, count below zero),
+// SWINGSET_CHECK_STORAGE for storage failures, where continuing would risk committing a state
+// that forks consensus, and SWINGSET_CHECK_ENGINE for a node-local engine limit. Vat input is
+// never checked this way: it becomes an absl::Status. (Comments elsewhere say "a CHECK" for any
+// of them.)
 //
-// A failed CHECK or CHECK_STORAGE prints "swingsetd: fatal: ..." to stderr and ends the process
+// A failed check prints "swingsetd: fatal: ..." to stderr and ends the process
 // with _exit() and a status of its own (kExitInvariantFailure, kExitStorageFailure), so a
 // supervisor can tell a deliberate halt from a crash. Not std::abort(): libmozjs exports its own
 // abort() (mozalloc_abort), which interposes libc's in a process that links SpiderMonkey and
@@ -60,40 +63,40 @@ struct Voidify {
 
 #define SWINGSET_PREDICT_FALSE(x) (__builtin_expect(!!(x), 0))
 
-// CHECK(cond) << "context";  when cond is false, prints file, line, condition and context and
-// exits with kExitInvariantFailure.
-#define CHECK(cond)                                                                        \
-  SWINGSET_PREDICT_FALSE(cond)                                                             \
-  ? (void)0                                                                                \
-  : ::swingset::base_internal::Voidify() &                                                 \
-        ::swingset::base_internal::FatalMessage(__FILE__, __LINE__, "CHECK failed", #cond, \
-                                                ::swingset::kExitInvariantFailure)         \
-            .stream()
-
-// CHECK_STORAGE(cond) << "context";  the same for a failed store read or write (the store, not
-// the kernel, is broken): exits with kExitStorageFailure.
-#define CHECK_STORAGE(cond)                                                                  \
+// SWINGSET_CHECK(cond) << "context";  when cond is false, prints file, line, condition and context
+// and exits with kExitInvariantFailure.
+#define SWINGSET_CHECK(cond)                                                                 \
   SWINGSET_PREDICT_FALSE(cond)                                                               \
   ? (void)0                                                                                  \
   : ::swingset::base_internal::Voidify() &                                                   \
-        ::swingset::base_internal::FatalMessage(__FILE__, __LINE__, "storage failure", #cond, \
-                                                ::swingset::kExitStorageFailure)             \
-            .stream()
+          ::swingset::base_internal::FatalMessage(__FILE__, __LINE__, "CHECK failed", #cond, \
+                                                  ::swingset::kExitInvariantFailure)         \
+              .stream()
 
-// CHECK_ENGINE(cond) << "context";  for a node-local engine limit that a metered vat hit (see
-// kExitEngineLimit): exits with kExitEngineLimit.
-#define CHECK_ENGINE(cond)                                                                \
-  SWINGSET_PREDICT_FALSE(cond)                                                            \
-  ? (void)0                                                                               \
-  : ::swingset::base_internal::Voidify() &                                                \
-        ::swingset::base_internal::FatalMessage(__FILE__, __LINE__, "engine limit", #cond, \
-                                                ::swingset::kExitEngineLimit)             \
-            .stream()
+// SWINGSET_CHECK_STORAGE(cond) << "context";  the same for a failed store read or write (the store,
+// not the kernel, is broken): exits with kExitStorageFailure.
+#define SWINGSET_CHECK_STORAGE(cond)                                                            \
+  SWINGSET_PREDICT_FALSE(cond)                                                                  \
+  ? (void)0                                                                                     \
+  : ::swingset::base_internal::Voidify() &                                                      \
+          ::swingset::base_internal::FatalMessage(__FILE__, __LINE__, "storage failure", #cond, \
+                                                  ::swingset::kExitStorageFailure)              \
+              .stream()
 
-#define CHECK_OK(expr)                                                              \
-  do {                                                                              \
-    const ::absl::Status _check_ok_status = (expr);                                 \
-    CHECK(_check_ok_status.ok()) << _check_ok_status.ToString();                    \
+// SWINGSET_CHECK_ENGINE(cond) << "context";  for a node-local engine limit that a metered vat hit
+// (see kExitEngineLimit): exits with kExitEngineLimit.
+#define SWINGSET_CHECK_ENGINE(cond)                                                          \
+  SWINGSET_PREDICT_FALSE(cond)                                                               \
+  ? (void)0                                                                                  \
+  : ::swingset::base_internal::Voidify() &                                                   \
+          ::swingset::base_internal::FatalMessage(__FILE__, __LINE__, "engine limit", #cond, \
+                                                  ::swingset::kExitEngineLimit)              \
+              .stream()
+
+#define SWINGSET_CHECK_OK(expr)                                           \
+  do {                                                                    \
+    const ::absl::Status _check_ok_status = (expr);                       \
+    SWINGSET_CHECK(_check_ok_status.ok()) << _check_ok_status.ToString(); \
   } while (0)
 
 #define SWINGSET_CONCAT_INNER(a, b) a##b

@@ -33,8 +33,8 @@ const std::string* CrankBuffer::Lookup(Node* n) {
   if (e.in_crank) return e.has_crank ? &e.crank : nullptr;
   if (!e.known) {
     auto v = store_->Get(n->key());
-    CHECK_STORAGE(v.ok()) << "storage read failed for key '" << n->key()
-                  << "': " << v.status().ToString();
+    SWINGSET_CHECK_STORAGE(v.ok())
+        << "storage read failed for key '" << n->key() << "': " << v.status().ToString();
     e.has_value = v->has_value();
     e.value = e.has_value ? **std::move(v) : std::string();
     e.known = true;
@@ -84,9 +84,9 @@ void CrankBuffer::MarkAbsent(Node* n) {
   if (e.known || e.in_block || e.in_crank) return;
 #ifndef NDEBUG
   auto v = store_->Get(n->key());
-  CHECK_STORAGE(v.ok()) << "storage read failed for key '" << n->key()
-                        << "': " << v.status().ToString();
-  CHECK(!v->has_value()) << "AssumeAbsent of stored key '" << n->key() << "'";
+  SWINGSET_CHECK_STORAGE(v.ok()) << "storage read failed for key '" << n->key()
+                                 << "': " << v.status().ToString();
+  SWINGSET_CHECK(!v->has_value()) << "AssumeAbsent of stored key '" << n->key() << "'";
 #endif
   e.known = true;
   e.has_value = false;
@@ -100,7 +100,7 @@ void CrankBuffer::Create(std::string_view key, std::string_view value) {
 }
 
 void CrankBuffer::RollbackTo(size_t mark) {
-  CHECK(mark <= undo_.size()) << "bad savepoint";
+  SWINGSET_CHECK(mark <= undo_.size()) << "bad savepoint";
   while (undo_.size() > mark) {
     Undo& u = undo_.back();
     Entry& e = u.node->second;
@@ -109,7 +109,8 @@ void CrankBuffer::RollbackTo(size_t mark) {
       e.crank = u.before ? *std::move(u.before) : std::string();
     } else {
       // Undo entries without a prior crank value pair up, in LIFO order, with crank_keys_.
-      CHECK(!crank_keys_.empty() && crank_keys_.back() == u.node) << "undo log out of order";
+      SWINGSET_CHECK(!crank_keys_.empty() && crank_keys_.back() == u.node)
+          << "undo log out of order";
       crank_keys_.pop_back();
       crank_sorted_ = false;
       e.in_crank = false;
@@ -283,7 +284,8 @@ std::optional<std::pair<std::string, std::string>> CrankBuffer::NextAfter(
     if (!inclusive && b != bk.end() && b->n->key() == cursor) ++b;
     it->Seek(cursor);
     if (!inclusive && it->Valid() && it->key() == cursor) it->Next();
-    CHECK_STORAGE(it->status().ok()) << "storage iteration failed: " << it->status().ToString();
+    SWINGSET_CHECK_STORAGE(it->status().ok())
+        << "storage iteration failed: " << it->status().ToString();
     std::string store_key;
     bool store_valid = it->Valid();
     if (store_valid) store_key = std::string(it->key());
@@ -318,7 +320,8 @@ std::vector<std::pair<std::string, std::string>> CrankBuffer::ScanPrefix(std::st
   auto b = std::lower_bound(bk.begin(), bk.end(), prefix,
                             [](const SortedNode& e, std::string_view k) { return e.n->key() < k; });
   while (true) {
-    CHECK_STORAGE(it->status().ok()) << "storage iteration failed: " << it->status().ToString();
+    SWINGSET_CHECK_STORAGE(it->status().ok())
+        << "storage iteration failed: " << it->status().ToString();
     bool sv = it->Valid() && HasPrefix(it->key(), prefix);
     bool cv = c != crank.end();
     bool bv = b != bk.end() && HasPrefix(b->n->key(), prefix);
@@ -382,7 +385,7 @@ KvBatch CrankBuffer::BlockBatch() const {
 }
 
 void CrankBuffer::BlockCommitted() {
-  CHECK(crank_keys_.empty()) << "commit with a crank in progress";
+  SWINGSET_CHECK(crank_keys_.empty()) << "commit with a crank in progress";
   // The keys dropped from the block as no-ops are absent: forget them, each once (a node can
   // be listed twice; one written again is in block_keys_ instead). Flags first, then erases,
   // so no node is read after it is erased.

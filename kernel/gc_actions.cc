@@ -20,7 +20,7 @@ void ParseAction(std::string_view a, std::string_view* vat, std::string_view* ty
                  std::string_view* kref) {
   size_t s1 = a.find(' ');
   size_t s2 = s1 == std::string_view::npos ? s1 : a.find(' ', s1 + 1);
-  CHECK(s2 != std::string_view::npos) << "corrupt gcAction " << std::string(a);
+  SWINGSET_CHECK(s2 != std::string_view::npos) << "corrupt gcAction " << std::string(a);
   *vat = a.substr(0, s1);
   *type = a.substr(s1 + 1, s2 - s1 - 1);
   *kref = a.substr(s2 + 1);
@@ -30,7 +30,7 @@ GcActionType ParseType(std::string_view t) {
   for (int i = 0; i < 3; ++i) {
     if (t == kTypeNames[i]) return static_cast<GcActionType>(i);
   }
-  CHECK(false) << "corrupt gcAction type " << std::string(t);
+  SWINGSET_CHECK(false) << "corrupt gcAction type " << std::string(t);
   return GcActionType::kDropExport;
 }
 
@@ -81,15 +81,15 @@ GcActionSet::ActionTree& GcActionSet::Actions() {
   const std::string* v = buf_->Find(keys::kGcActions);
   if (v && *v != "[]") {
     auto j = Json::Parse(*v);
-    CHECK(j.ok() && j->is_array()) << "corrupt gcActions";
+    SWINGSET_CHECK(j.ok() && j->is_array()) << "corrupt gcActions";
     for (const Json& e : j->as_array()) {
-      CHECK(e.is_string()) << "corrupt gcActions entry";
+      SWINGSET_CHECK(e.is_string()) << "corrupt gcActions entry";
       std::string_view vat, type, kref;
       ParseAction(e.as_string(), &vat, &type, &kref);
       auto vat_id = VatId::Parse(vat);
-      CHECK(vat_id.ok()) << "corrupt gcAction vat " << e.as_string();
+      SWINGSET_CHECK(vat_id.ok()) << "corrupt gcAction vat " << e.as_string();
       auto k = Kref::Parse(kref);
-      CHECK(k.ok()) << "corrupt gcAction kref " << e.as_string();
+      SWINGSET_CHECK(k.ok()) << "corrupt gcAction kref " << e.as_string();
       // The parsers accept only canonical text, so the action prints back as it was stored.
       actions_.insert(Action{vat_id->n(), k->n(), ParseType(type), k->kind()});
     }

@@ -173,7 +173,7 @@ absl::Status KernelImpl::InitializeGenesis(const GenesisConfig& config) {
     std::vector<std::string> pins;
     for (const auto& [name, id] : vat_ids) {
       auto root = MapVatSlotToKernel(id, "o+0", true, false, false);
-      CHECK(root.ok()) << root.status().ToString();
+      SWINGSET_CHECK(root.ok()) << root.status().ToString();
       IncRef(*root);
       pins.push_back(root->ToString());
     }
@@ -187,7 +187,7 @@ absl::Status KernelImpl::InitializeGenesis(const GenesisConfig& config) {
     for (const auto& [name, id] : vat_ids) {
       if (name == config.bootstrap_vat) boot = id;
       auto root = MapVatSlotToKernel(id, "o+0", true, false, false);
-      CHECK(root.ok()) << root.status().ToString();
+      SWINGSET_CHECK(root.ok()) << root.status().ToString();
       vat_members.emplace_back(name, Json(StrCat("$", args.slots.size(), ".Alleged: root")));
       args.slots.push_back(root->ToString());
     }
@@ -203,7 +203,7 @@ absl::Status KernelImpl::InitializeGenesis(const GenesisConfig& config) {
                                                   Json::MakeObject(std::move(dev_members))})});
     args.body = StrCat("#", body.Dump());
     auto root = MapVatSlotToKernel(boot, "o+0", true, false, false);
-    CHECK(root.ok());
+    SWINGSET_CHECK(root.ok());
     buf_.Set(keys::kBootstrapVat, boot.ToString());
     KMessage msg;
     msg.methargs = std::move(args);
@@ -232,7 +232,7 @@ absl::StatusOr<Kref> KernelImpl::QueueToVatRoot(std::string_view vat_name,
   }
   if (!args.slots.empty()) return absl::InvalidArgumentError("host sends carry no slots");
   auto root = MapVatSlotToKernel(vat, "o+0", true, false, false);
-  CHECK(root.ok()) << root.status().ToString();
+  SWINGSET_CHECK(root.ok()) << root.status().ToString();
   Kref kp = AllocPromise(std::nullopt);
   IncRef(kp);
   buf_.Set(StrCat(keys::kHostInterest, kp.ToString()), "1");
@@ -400,7 +400,7 @@ absl::StatusOr<SyscallResult> KernelImpl::DoCallNow(VatId vat, const VatSyscall&
   if (!tv.is_device()) return absl::InvalidArgumentError("callNow target is not a device node");
   ASSIGN_OR_RETURN(Kref kd, MapVatSlotToKernel(vat, sc.target, true, true, false));
   auto owner_text = buf_.Get(keys::DeviceNodeOwner(kd));
-  CHECK(owner_text) << "device node " << kd.ToString() << " without owner";
+  SWINGSET_CHECK(owner_text) << "device node " << kd.ToString() << " without owner";
   DeviceId dev = *DeviceId::Parse(*owner_text);
   ASSIGN_OR_RETURN(CapData kargs, TranslateCapDataToKernel(vat, sc.methargs, false));
   CapData dargs;
@@ -480,14 +480,14 @@ absl::Status KernelImpl::CommitBlock(const KvBatch& host_writes, bool sync) {
 }
 
 void KernelImpl::AbortBlock() {
-  CHECK(!in_crank_) << "abort inside a crank";
+  SWINGSET_CHECK(!in_crank_) << "abort inside a crank";
   buf_.AbortBlock();
   gc_actions_.Invalidate();
   parsed_queues_.clear();
   ClearMaybeFree();
   loaded_vats_.clear();
   host_->DiscardUncommitted();
-  CHECK_OK(LoadVatInfo());
+  SWINGSET_CHECK_OK(LoadVatInfo());
 }
 
 std::string KernelImpl::ActivityHash() {

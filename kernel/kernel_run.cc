@@ -56,7 +56,7 @@ void KernelImpl::RollbackTo(size_t mark) {
 }
 
 void KernelImpl::StartCrank() {
-  CHECK(!in_crank_) << "nested crank";
+  SWINGSET_CHECK(!in_crank_) << "nested crank";
   in_crank_ = true;
 }
 
@@ -162,8 +162,8 @@ void KernelImpl::RetireKernelObjects(const std::vector<Kref>& krefs) {
 
 void KernelImpl::OrphanKernelObject(const Kref& ko, VatId vat) {
   std::optional<VatId> owner = GetOwner(ko);
-  CHECK(owner && *owner == vat) << "orphaning " << ko.ToString() << " not owned by "
-                                << vat.ToString();
+  SWINGSET_CHECK(owner && *owner == vat)
+      << "orphaning " << ko.ToString() << " not owned by " << vat.ToString();
   buf_.Delete(keys::ObjectOwner(ko));
   auto e = CListByKref(vat, ko);
   if (e) CListDeleteKeys(vat, ko, e->vref);
@@ -240,7 +240,7 @@ KernelImpl::Route KernelImpl::RouteSend(const Kref& target, const KMessage& msg)
     return r;
   }
   std::string state = GetPromiseState(target);
-  CHECK(!state.empty()) << "send to missing promise " << target.ToString();
+  SWINGSET_CHECK(!state.empty()) << "send to missing promise " << target.ToString();
   if (state == keys::kPromiseFulfilled) {
     CapData data = GetPromiseData(target);
     if (data.slots.size() == 1 && IsSingleSlotBody(data.body)) {
@@ -288,7 +288,7 @@ void KernelImpl::Splat(const Kref& target, const KMessage& msg, const CapData& e
     const Kref& kp = *msg.result;
     if (GetPromiseState(kp) == keys::kPromiseUnresolved) {
       std::optional<VatId> decider = GetDecider(kp);
-      CHECK(decider && !decider->valid())
+      SWINGSET_CHECK(decider && !decider->valid())
           << "splat of a message whose result " << kp.ToString() << " has a decider";
       ResolveKernelPromise(kp, true, error);
     }
@@ -327,7 +327,7 @@ void KernelImpl::ProcessRoutingCrank(KEvent ev, std::string ev_text) {
 bool KernelImpl::EnsureVatLoaded(VatId vat) {
   if (loaded_vats_.contains(vat.n())) return true;
   VatInfo* info = FindVat(vat);
-  CHECK(info) << "loading unknown vat " << vat.ToString();
+  SWINGSET_CHECK(info) << "loading unknown vat " << vat.ToString();
   VatSpec spec;
   spec.vat_id = vat;
   spec.name = info->name;
@@ -337,7 +337,7 @@ bool KernelImpl::EnsureVatLoaded(VatId vat) {
   auto source = buf_.Get(keys::VatSource(vat));
   if (source) {
     auto j = Json::Parse(*source);
-    CHECK(j.ok()) << "corrupt source of " << vat.ToString();
+    SWINGSET_CHECK(j.ok()) << "corrupt source of " << vat.ToString();
     if (const Json* b = j->Find("bundle")) spec.source = b->as_string();
   }
   spec.options_json = buf_.Get(keys::VatOptions(vat)).value_or("{}");
@@ -360,7 +360,7 @@ bool KernelImpl::EnsureVatLoaded(VatId vat) {
   } transcript(this, vat);
   spec.transcript = &transcript;
   absl::Status s = host_->LoadVat(spec);
-  CHECK_ENGINE(s.code() != absl::StatusCode::kUnavailable)
+  SWINGSET_CHECK_ENGINE(s.code() != absl::StatusCode::kUnavailable)
       << "loading " << vat.ToString() << " hit a node-local limit: " << s.message()
       << " (the block is not committed; raise the limit and restart)";
   if (!s.ok()) {
@@ -374,7 +374,7 @@ bool KernelImpl::EnsureVatLoaded(VatId vat) {
 bool KernelImpl::Deliver(VatId vat, const VatDelivery& d, size_t start_mark, size_t deliver_mark,
                          bool consume_on_abort) {
   VatInfo* info = FindVat(vat);
-  CHECK(info && info->alive) << "delivery to dead vat " << vat.ToString();
+  SWINGSET_CHECK(info && info->alive) << "delivery to dead vat " << vat.ToString();
   if (!EnsureVatLoaded(vat)) {
     RollbackTo(consume_on_abort ? deliver_mark : start_mark);
     TerminateVat(vat, true, KernelError(StrCat("vat failed to load: ", last_load_error_)));
@@ -387,7 +387,7 @@ bool KernelImpl::Deliver(VatId vat, const VatDelivery& d, size_t start_mark, siz
   delivery_vatstore_written_ = 0;
   DeliveryResult result = host_->Deliver(vat, d, &handler);
   counting_delivery_ = false;
-  CHECK_ENGINE(!result.node_fault)
+  SWINGSET_CHECK_ENGINE(!result.node_fault)
       << "delivery to " << vat.ToString() << " hit a node-local limit: " << result.error
       << " (the block is not committed; raise the limit and restart)";
   delivery_computrons_ = result.computrons.value_or(0);
@@ -507,14 +507,14 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(KEvent ev, size_t s
     if (r.target.is_object()) {
       // The owner's export entry: translating it (MapKernelSlotToVat) only checks its flag.
       auto e = CListByKref(vat, r.target);
-      CHECK(e && e->vref[1] == '+') << "message to " << r.target.ToString()
-                                     << " routed to wrong vat " << vat.ToString();
-      CHECK(e->reachable) << "kernel sent unreachable export " << r.target.ToString() << " ("
-                          << e->vref << ") to " << vat.ToString();
+      SWINGSET_CHECK(e && e->vref[1] == '+')
+          << "message to " << r.target.ToString() << " routed to wrong vat " << vat.ToString();
+      SWINGSET_CHECK(e->reachable) << "kernel sent unreachable export " << r.target.ToString()
+                                   << " (" << e->vref << ") to " << vat.ToString();
       d.target = std::move(e->vref);
     } else {
-      CHECK(GetPromiseState(r.target) == keys::kPromiseUnresolved &&
-            GetDecider(r.target) == std::optional<VatId>(vat))
+      SWINGSET_CHECK(GetPromiseState(r.target) == keys::kPromiseUnresolved &&
+                     GetDecider(r.target) == std::optional<VatId>(vat))
           << "pipelined delivery to " << r.target.ToString() << " not decided by "
           << vat.ToString();
       d.target = MapKernelSlotToVat(vat, r.target);
@@ -522,11 +522,12 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(KEvent ev, size_t s
     d.methargs = TranslateCapDataToVat(vat, std::move(ev.msg.methargs));  // released above
     if (ev.msg.result) {
       const Kref& kr = *ev.msg.result;
-      CHECK(GetPromiseState(kr) == keys::kPromiseUnresolved)
+      SWINGSET_CHECK(GetPromiseState(kr) == keys::kPromiseUnresolved)
           << "result promise " << kr.ToString() << " already settled";
       CrankBuffer::EntryRef decider_entry = PromiseEntry(kr, PromiseKey::kDecider);
       std::optional<VatId> decider = GetDecider(kr, decider_entry);
-      CHECK(decider && !decider->valid()) << "result promise " << kr.ToString() << " has decider";
+      SWINGSET_CHECK(decider && !decider->valid())
+          << "result promise " << kr.ToString() << " has decider";
       d.result = MapKernelSlotToVat(vat, kr);
       SetDecider(decider_entry, vat);
       if (FindVat(vat)->pipelining) {
@@ -550,7 +551,7 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(KEvent ev, size_t s
     DecRef(ev.kpid);
     if (!VatIsAlive(vat)) return out;
     std::string state = GetPromiseState(ev.kpid);
-    CHECK(!state.empty() && state != keys::kPromiseUnresolved)
+    SWINGSET_CHECK(!state.empty() && state != keys::kPromiseUnresolved)
         << "notify of unsettled promise " << ev.kpid.ToString();
     std::optional<CListEntry> entry = CListByKref(vat, ev.kpid);
     if (!entry) return out;
@@ -611,7 +612,7 @@ KernelImpl::DeliveryOutcome KernelImpl::ProcessRunQueueEvent(KEvent ev, size_t s
   IncSlots(ev.vat_parameters.slots);
   if (auto prev = buf_.Get(keys::VatParameters(vat))) {
     auto j = Json::Parse(*prev);
-    CHECK(j.ok()) << "corrupt vatParameters";
+    SWINGSET_CHECK(j.ok()) << "corrupt vatParameters";
     DecSlots(CapDataFromJson(*j)->slots);
   }
   buf_.Set(keys::VatParameters(vat), CapDataToJson(ev.vat_parameters).Dump());
@@ -708,7 +709,7 @@ void KernelImpl::TerminateVat(VatId vat, bool reject, const CapData& info) {
   } else {
     buf_.Delete(keys::VatName(v->name));
     auto names = Json::Parse(buf_.Get(keys::kVatNames).value_or("[]"));
-    CHECK(names.ok()) << "corrupt vat.names";
+    SWINGSET_CHECK(names.ok()) << "corrupt vat.names";
     Json kept = Json::MakeArray();
     for (const Json& n : names->as_array()) {
       if (n.as_string() != v->name) kept.Push(n);

@@ -18,7 +18,8 @@ namespace {
 
 uint64_t ParseU64OrDie(std::string_view s, std::string_view what) {
   uint64_t n;
-  CHECK(ParseNat(s, &n)) << "corrupt " << std::string(what) << ": '" << std::string(s) << "'";
+  SWINGSET_CHECK(ParseNat(s, &n)) << "corrupt " << std::string(what) << ": '" << std::string(s)
+                                  << "'";
   return n;
 }
 
@@ -138,27 +139,27 @@ std::string KEvent::Encode() const {
 
 KEvent KEvent::FromJsonOrDie(std::string_view text) {
   auto j = Json::Parse(text);
-  CHECK(j.ok()) << "corrupt queue event: " << j.status().ToString();
+  SWINGSET_CHECK(j.ok()) << "corrupt queue event: " << j.status().ToString();
   KEvent ev;
   const Json* type = j->Find("type");
-  CHECK(type && type->is_string()) << "queue event without type";
+  SWINGSET_CHECK(type && type->is_string()) << "queue event without type";
   const std::string& t = type->as_string();
   if (t == "send") {
     ev.type = Type::kSend;
     auto target = Kref::Parse(j->Find("target")->as_string());
-    CHECK(target.ok()) << "corrupt send target";
+    SWINGSET_CHECK(target.ok()) << "corrupt send target";
     ev.target = *target;
     const Json* msg = j->Find("msg");
-    CHECK(msg) << "send without msg";
+    SWINGSET_CHECK(msg) << "send without msg";
     auto ma = CapDataFromJson(*msg->Find("methargs"));
-    CHECK(ma.ok()) << "corrupt methargs";
+    SWINGSET_CHECK(ma.ok()) << "corrupt methargs";
     ev.msg.methargs = *std::move(ma);
     const Json* r = msg->Find("result");
     if (!r) {
       ev.msg.omit_result = true;
     } else if (r->is_string()) {
       auto kr = Kref::Parse(r->as_string());
-      CHECK(kr.ok()) << "corrupt result";
+      SWINGSET_CHECK(kr.ok()) << "corrupt result";
       ev.msg.result = *kr;
     }
   } else if (t == "notify") {
@@ -170,7 +171,7 @@ KEvent KEvent::FromJsonOrDie(std::string_view text) {
     ev.vat = *VatId::Parse(j->Find("vatID")->as_string());
     ev.vat_parameters = *CapDataFromJson(*j->Find("vatParameters"));
   } else {
-    CHECK(false) << "unknown queue event type " << t;
+    SWINGSET_CHECK(false) << "unknown queue event type " << t;
   }
   return ev;
 }
@@ -227,16 +228,18 @@ std::optional<std::pair<uint64_t, uint64_t>> KernelImpl::GetObjectCounts(
   const std::string* v = buf_.Find(e);
   if (!v) return std::nullopt;
   size_t comma = v->find(',');
-  CHECK(comma != std::string::npos) << "corrupt refCount of " << ko.ToString() << ": " << *v;
+  SWINGSET_CHECK(comma != std::string::npos)
+      << "corrupt refCount of " << ko.ToString() << ": " << *v;
   uint64_t r = ParseU64OrDie(std::string_view(*v).substr(0, comma), "refCount");
   uint64_t c = ParseU64OrDie(std::string_view(*v).substr(comma + 1), "refCount");
-  CHECK(r <= c) << "refCount of " << ko.ToString() << " has reachable > recognizable: " << *v;
+  SWINGSET_CHECK(r <= c) << "refCount of " << ko.ToString()
+                         << " has reachable > recognizable: " << *v;
   return std::make_pair(r, c);
 }
 
 void KernelImpl::SetObjectCounts(const Kref& ko, CrankBuffer::EntryRef e, uint64_t r,
                                  uint64_t c) {
-  CHECK(r <= c) << "setting refCount of " << ko.ToString() << " to " << r << "," << c;
+  SWINGSET_CHECK(r <= c) << "setting refCount of " << ko.ToString() << " to " << r << "," << c;
   buf_.Set(e, NumText(r, ',', c));
 }
 
@@ -244,7 +247,7 @@ std::optional<VatId> KernelImpl::GetOwner(const Kref& ko) {
   const std::string* v = buf_.Find(keys::ObjectOwner(ko));
   if (!v) return std::nullopt;
   auto id = VatId::Parse(*v);
-  CHECK(id.ok()) << "corrupt owner of " << ko.ToString();
+  SWINGSET_CHECK(id.ok()) << "corrupt owner of " << ko.ToString();
   return *id;
 }
 
@@ -314,7 +317,7 @@ std::optional<VatId> KernelImpl::GetDecider(const Kref& kp, CrankBuffer::EntryRe
   if (!v) return std::nullopt;
   if (v->empty()) return VatId();
   auto id = VatId::Parse(*v);
-  CHECK(id.ok()) << "corrupt decider of " << kp.ToString();
+  SWINGSET_CHECK(id.ok()) << "corrupt decider of " << kp.ToString();
   return *id;
 }
 
@@ -374,7 +377,7 @@ std::vector<KMessage> KernelImpl::TakePromiseQueue(const Kref& kp, CrankBuffer::
   for (uint64_t i = 0; i < n; ++i) {
     keys::KeyText key = keys::PromiseQueueItem(kp, i);
     const std::string* text = buf_.Find(key);
-    CHECK(text) << "missing promise queue item " << key;
+    SWINGSET_CHECK(text) << "missing promise queue item " << key;
     // Reuse the event parser by wrapping as a send event.
     KEvent ev = KEvent::FromJsonOrDie(
         StrCat("{\"type\":\"send\",\"target\":\"", kp.ToString(), "\",\"msg\":", *text, "}"));
@@ -436,7 +439,7 @@ void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapDa
 void KernelImpl::ResolveKernelPromise(const Kref& kp, bool rejected, const CapData& data,
                                       CrankBuffer::EntryRef state, CrankBuffer::EntryRef decider) {
   const std::string* s = buf_.Find(state);
-  CHECK(s && *s == keys::kPromiseUnresolved)
+  SWINGSET_CHECK(s && *s == keys::kPromiseUnresolved)
       << "resolving " << kp.ToString() << " which is not unresolved";
   CrankBuffer::EntryRef subscribers = PromiseEntry(kp, PromiseKey::kSubscribers);
   if (const std::string* v = buf_.Find(subscribers); v && !v->empty()) {
@@ -480,7 +483,7 @@ std::optional<CListEntry> KernelImpl::CListByKref(VatId vat, const Kref& k,
                                                   CrankBuffer::EntryRef e) {
   const std::string* v = buf_.Find(e);
   if (!v) return std::nullopt;
-  CHECK(v->size() >= 3 && (*v)[1] == ' ' && ((*v)[0] == 'R' || (*v)[0] == '_'))
+  SWINGSET_CHECK(v->size() >= 3 && (*v)[1] == ' ' && ((*v)[0] == 'R' || (*v)[0] == '_'))
       << "corrupt c-list entry " << keys::CListByKref(vat, k) << ": " << *v;
   return CListEntry{(*v)[0] == 'R', v->substr(2)};
 }
@@ -490,7 +493,7 @@ std::optional<Kref> KernelImpl::CListByVref(VatId vat, std::string_view vref,
   const std::string* v = buf_.Find(e);
   if (!v) return std::nullopt;
   auto k = Kref::Parse(*v);
-  CHECK(k.ok()) << "corrupt c-list entry for " << std::string(vref);
+  SWINGSET_CHECK(k.ok()) << "corrupt c-list entry for " << std::string(vref);
   return *k;
 }
 
@@ -509,7 +512,8 @@ void KernelImpl::CListDeleteKeys(VatId vat, const Kref& k, std::string_view vref
 
 void KernelImpl::SetReachableFlag(VatId vat, const Kref& k) {
   auto e = CListByKref(vat, k);
-  CHECK(e) << "setReachableFlag on missing entry " << vat.ToString() << " " << k.ToString();
+  SWINGSET_CHECK(e) << "setReachableFlag on missing entry " << vat.ToString() << " "
+                    << k.ToString();
   SetReachableFlag(vat, k, *e);
 }
 
@@ -526,7 +530,8 @@ void KernelImpl::SetReachableFlag(VatId vat, const Kref& k, const CListEntry& e)
 
 void KernelImpl::ClearReachableFlag(VatId vat, const Kref& k) {
   auto e = CListByKref(vat, k);
-  CHECK(e) << "clearReachableFlag on missing entry " << vat.ToString() << " " << k.ToString();
+  SWINGSET_CHECK(e) << "clearReachableFlag on missing entry " << vat.ToString() << " "
+                    << k.ToString();
   ClearReachableFlag(vat, k, *e);
 }
 
@@ -537,7 +542,7 @@ void KernelImpl::ClearReachableFlag(VatId vat, const Kref& k, const CListEntry& 
     CrankBuffer::EntryRef ce = buf_.Ref(keys::ObjectRefCount(k));
     auto counts = GetObjectCounts(k, ce);
     if (counts) {
-      CHECK(counts->first > 0) << "reachable count of " << k.ToString() << " below zero";
+      SWINGSET_CHECK(counts->first > 0) << "reachable count of " << k.ToString() << " below zero";
       SetObjectCounts(k, ce, counts->first - 1, counts->second);
       if (counts->first - 1 == 0) AddMaybeFree(k);
     }
@@ -546,8 +551,8 @@ void KernelImpl::ClearReachableFlag(VatId vat, const Kref& k, const CListEntry& 
 
 void KernelImpl::DeleteCListEntry(VatId vat, const Kref& k, std::string_view vref) {
   auto e = CListByKref(vat, k);
-  CHECK(e && e->vref == vref) << "c-list of " << vat.ToString() << " maps " << vref << " to "
-                              << k.ToString() << " but not back";
+  SWINGSET_CHECK(e && e->vref == vref) << "c-list of " << vat.ToString() << " maps " << vref
+                                       << " to " << k.ToString() << " but not back";
   DeleteCListEntry(vat, k, *e);
 }
 
@@ -582,7 +587,7 @@ void KernelImpl::DecRef(const Kref& k, bool is_export, bool only_recognizable) {
   if (k.is_promise()) {
     CrankBuffer::EntryRef pe = PromiseEntry(k, PromiseKey::kRefCount);
     uint64_t n = GetPromiseRefCount(pe);
-    CHECK(n > 0) << "refCount of " << k.ToString() << " below zero";
+    SWINGSET_CHECK(n > 0) << "refCount of " << k.ToString() << " below zero";
     buf_.Set(pe, NumText(n - 1));
     if (n - 1 == 0) AddMaybeFree(k);
     return;
@@ -593,10 +598,10 @@ void KernelImpl::DecRef(const Kref& k, bool is_export, bool only_recognizable) {
   if (!counts) return;
   uint64_t r = counts->first, c = counts->second;
   if (!only_recognizable) {
-    CHECK(r > 0) << "reachable count of " << k.ToString() << " below zero";
+    SWINGSET_CHECK(r > 0) << "reachable count of " << k.ToString() << " below zero";
     --r;
   }
-  CHECK(c > 0) << "recognizable count of " << k.ToString() << " below zero";
+  SWINGSET_CHECK(c > 0) << "recognizable count of " << k.ToString() << " below zero";
   --c;
   SetObjectCounts(k, ce, r, c);
   if (r == 0 || c == 0) AddMaybeFree(k);
@@ -629,9 +634,10 @@ namespace {
 std::pair<uint64_t, uint64_t> ParseQueueMeta(const std::string* v) {
   if (!v) return {1, 1};
   std::string_view s(*v);
-  CHECK(s.size() >= 5 && s.front() == '[' && s.back() == ']') << "corrupt queue meta " << *v;
+  SWINGSET_CHECK(s.size() >= 5 && s.front() == '[' && s.back() == ']')
+      << "corrupt queue meta " << *v;
   size_t comma = s.find(',');
-  CHECK(comma != std::string_view::npos) << "corrupt queue meta " << *v;
+  SWINGSET_CHECK(comma != std::string_view::npos) << "corrupt queue meta " << *v;
   return {ParseU64OrDie(s.substr(1, comma - 1), "queue head"),
           ParseU64OrDie(s.substr(comma + 1, s.size() - comma - 2), "queue tail")};
 }
@@ -650,7 +656,7 @@ void KernelImpl::Enqueue(std::string_view queue, KEvent ev, std::string encoded)
   auto [head, tail] = ParseQueueMeta(buf_.Find(pq->meta));
   std::string text = encoded.empty() ? ev.Encode() : std::move(encoded);
 #ifndef NDEBUG
-  CHECK(text == ev.Encode()) << "Enqueue given a stale encoding: " << text;
+  SWINGSET_CHECK(text == ev.Encode()) << "Enqueue given a stale encoding: " << text;
 #endif
   // Indexes at or past the tail have never been written.
   buf_.Create(keys::QueueItem(queue, tail), text);
@@ -690,7 +696,7 @@ std::optional<KEvent> KernelImpl::Dequeue(std::string_view queue, std::string* e
   keys::KeyText key = keys::QueueItem(queue, head);
   CrankBuffer::EntryRef item = buf_.Ref(key);
   const std::string* text = buf_.Find(item);
-  CHECK(text) << "missing queue item " << key;
+  SWINGSET_CHECK(text) << "missing queue item " << key;
   std::optional<KEvent> ev;
   while (!pq->items.empty() && pq->items.front().index < head) pq->items.pop_front();
   if (!pq->items.empty() && pq->items.front().index == head) {
@@ -739,7 +745,7 @@ std::vector<VatId> KernelImpl::GetVatList(CrankBuffer::KeyHandle& key) {
   const std::string* v = buf_.Find(key);
   if (!v || *v == "[]") return out;
   auto j = Json::Parse(*v);
-  CHECK(j.ok() && j->is_array()) << "corrupt " << key.key();
+  SWINGSET_CHECK(j.ok() && j->is_array()) << "corrupt " << key.key();
   for (const Json& e : j->as_array()) out.push_back(*VatId::Parse(e.as_string()));
   return out;
 }

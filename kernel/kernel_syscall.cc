@@ -20,7 +20,7 @@ absl::Status VatError(std::string msg) { return absl::InvalidArgumentError(std::
 uint64_t KernelImpl::VatStoreBytes(VatId vat) {
   uint64_t n = 0;
   if (std::optional<std::string> v = buf_.Get(keys::VatStoreBytes(vat))) {
-    CHECK(ParseNat(*v, &n)) << "corrupt " << keys::VatStoreBytes(vat);
+    SWINGSET_CHECK(ParseNat(*v, &n)) << "corrupt " << keys::VatStoreBytes(vat);
   }
   return n;
 }
@@ -68,7 +68,7 @@ absl::StatusOr<Kref> KernelImpl::MapVatSlotToKernel(VatId vat, const VatRef& vre
       SetReachableFlag(vat, *k);
     } else {
       auto e = CListByKref(vat, *k);
-      CHECK(e) << "c-list reverse entry missing for " << vref.str();
+      SWINGSET_CHECK(e) << "c-list reverse entry missing for " << vref.str();
       if (!e->reachable && k->is_object()) {
         return VatError(StrCat("vat tried to access unreachable import ", vref.str()));
       }
@@ -83,7 +83,8 @@ std::string KernelImpl::MapKernelSlotToVat(VatId vat, const Kref& k, bool set_re
   if (std::optional<CListEntry> e = CListByKref(vat, k, fwd)) {
     return MapKernelSlotToVat(vat, k, *std::move(e), set_reachable);
   }
-  CHECK(!required) << "kernel slot " << k.ToString() << " not in c-list of " << vat.ToString();
+  SWINGSET_CHECK(!required) << "kernel slot " << k.ToString() << " not in c-list of "
+                            << vat.ToString();
   VrefType type;
   uint64_t n;
   if (k.is_object()) {
@@ -110,8 +111,9 @@ std::string KernelImpl::MapKernelSlotToVat(VatId vat, const Kref& k, CListEntry 
     if (e.vref[1] == '-') {
       SetReachableFlag(vat, k, e);
     } else {
-      CHECK(e.reachable || !k.is_object()) << "kernel sent unreachable export " << k.ToString()
-                                           << " (" << e.vref << ") to " << vat.ToString();
+      SWINGSET_CHECK(e.reachable || !k.is_object())
+          << "kernel sent unreachable export " << k.ToString() << " (" << e.vref << ") to "
+          << vat.ToString();
     }
   }
   return std::move(e.vref);
@@ -164,7 +166,7 @@ SyscallResult KernelImpl::HandleSyscall(VatId vat, const VatSyscall& sc, bool* d
 absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
     VatId vat, const VatSyscall& sc, std::optional<std::pair<bool, CapData>>* exit_request) {
   VatInfo* info = FindVat(vat);
-  CHECK(info) << "syscall from unknown vat " << vat.ToString();
+  SWINGSET_CHECK(info) << "syscall from unknown vat " << vat.ToString();
   SyscallResult ok;
   ok.ok = true;
   switch (sc.type) {
@@ -197,7 +199,7 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
       if (!v.is_promise()) return VatError(StrCat("subscribe to non-promise ", sc.vpid));
       ASSIGN_OR_RETURN(Kref kp, MapVatSlotToKernel(vat, v, true, false, false));
       std::string state = GetPromiseState(kp);
-      CHECK(!state.empty()) << "subscribe to missing promise " << kp.ToString();
+      SWINGSET_CHECK(!state.empty()) << "subscribe to missing promise " << kp.ToString();
       if (state == keys::kPromiseUnresolved) {
         AddSubscriber(kp, vat);
       } else {
@@ -246,7 +248,7 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
       }
       for (size_t i = 0; i < list.size(); ++i) {
         auto e = CListByKref(vat, list[i].kp);
-        CHECK(e) << "resolver lost its c-list entry";
+        SWINGSET_CHECK(e) << "resolver lost its c-list entry";
         DeleteCListEntry(vat, list[i].kp, *e);
       }
       for (const Res& r : list) {

@@ -353,7 +353,7 @@ class KeyIndex {
     std::vector<Slot> old = std::move(slots_);
     const size_t cap = old.empty() ? 64 : old.size() * 2;
     // Home slots come from the stored 32 hash bits, and cell numbers are 32-bit.
-    CHECK(cap <= (size_t{1} << 32)) << "hash index beyond 2^32 slots";
+    SWINGSET_CHECK(cap <= (size_t{1} << 32)) << "hash index beyond 2^32 slots";
     slots_.assign(cap, Slot{});
     mask_ = cap - 1;
     for (const Slot& s : old) {

@@ -64,7 +64,7 @@ std::string PendingPromisesJson(const std::vector<std::string>& kpids) {
 // (docs/DESIGN.md §7) rather than answer from a state it cannot read.
 std::optional<std::string> GetFrom(const KvStore& store, std::string_view key) {
   absl::StatusOr<std::optional<std::string>> v = store.Get(key);
-  CHECK_STORAGE(v.ok()) << "reading " << key << ": " << v.status().ToString();
+  SWINGSET_CHECK_STORAGE(v.ok()) << "reading " << key << ": " << v.status().ToString();
   return *std::move(v);
 }
 
@@ -254,7 +254,7 @@ uint64_t EndBlockResponseBound(const BlockParams& params, const LifecycleLimits&
 }
 
 absl::StatusOr<std::unique_ptr<BlockLifecycle>> BlockLifecycle::Open(Options options) {
-  CHECK(options.store != nullptr && options.vat_host != nullptr);
+  SWINGSET_CHECK(options.store != nullptr && options.vat_host != nullptr);
   auto mailbox = std::make_unique<MailboxDevice>();
   MailboxDevice* mailbox_ptr = mailbox.get();
   KernelOptions ko;
@@ -545,7 +545,7 @@ absl::Status BlockLifecycle::ApplyGenesis(const v1::Genesis& g, v1::InitResponse
     commit_writes_.push_back(KvWrite{std::string(host_keys::kParams), params_.ToJson().Dump()});
     s = kernel_->CommitBlock(commit_writes_, /*sync=*/true);
     // docs/DESIGN.md §7, as for every block's commit.
-    CHECK_STORAGE(s.ok()) << "commit of the genesis failed: " << s.ToString();
+    SWINGSET_CHECK_STORAGE(s.ok()) << "commit of the genesis failed: " << s.ToString();
   }
   commit_writes_.clear();
   if (!s.ok()) {
@@ -748,7 +748,7 @@ absl::Status BlockLifecycle::ExecuteBlock(const v1::EndBlockRequest& req,
     if (a.has_call_vat()) {
       const v1::CallVat& c = a.call_vat();
       absl::StatusOr<CapData> args = smallcaps::ArgsFromJson(c.args_json());
-      CHECK(args.ok()) << "validated args_json no longer parses";
+      SWINGSET_CHECK(args.ok()) << "validated args_json no longer parses";
       absl::StatusOr<Kref> kpid = kernel_->QueueToVatRoot(c.vat(), c.method(), *args);
       if (kpid.ok()) {
         result->set_result_kpid(kpid->ToString());
@@ -875,9 +875,11 @@ absl::Status BlockLifecycle::ReportChangedMailboxes(v1::EndBlockResponse* resp) 
   for (const std::string& peer : touched) {
     // The committed mailbox state must be readable: a failure is a broken store.
     absl::StatusOr<std::optional<PeerMailbox>> b = before.ReadPeer(peer);
-    CHECK_STORAGE(b.ok()) << "reading the mailbox of " << peer << ": " << b.status().ToString();
+    SWINGSET_CHECK_STORAGE(b.ok())
+        << "reading the mailbox of " << peer << ": " << b.status().ToString();
     absl::StatusOr<std::optional<PeerMailbox>> a = after.ReadPeer(peer);
-    CHECK_STORAGE(a.ok()) << "reading the mailbox of " << peer << ": " << a.status().ToString();
+    SWINGSET_CHECK_STORAGE(a.ok())
+        << "reading the mailbox of " << peer << ": " << a.status().ToString();
     const PeerMailbox& now = *a ? **a : kEmpty;
     if (now.SameOutbound(*b ? **b : kEmpty)) continue;
     v1::MailboxState* m = resp->add_mailboxes();
@@ -902,8 +904,8 @@ absl::Status BlockLifecycle::PrepareCommit(int64_t height, v1::EndBlockResponse*
       &host_writes);
   // The block's writes come in key order from the crank buffer, so what can fail here is the
   // read of a committed value: the store is broken (docs/DESIGN.md §7).
-  CHECK_STORAGE(prepared.ok()) << "the state hash of height " << height
-                               << " cannot be prepared: " << prepared.status().ToString();
+  SWINGSET_CHECK_STORAGE(prepared.ok()) << "the state hash of height " << height
+                                        << " cannot be prepared: " << prepared.status().ToString();
   const std::string& state_hash = *prepared;
   resp->set_height(height);
   resp->set_state_hash(state_hash);
@@ -956,7 +958,8 @@ absl::Status BlockLifecycle::Commit(const v1::CommitRequest& req, v1::CommitResp
   const auto start = std::chrono::steady_clock::now();
   absl::Status s = kernel_->CommitBlock(commit_writes_, /*sync=*/true);
   // docs/DESIGN.md §7: a storage failure stops the process rather than risk a forked state.
-  CHECK_STORAGE(s.ok()) << "commit of height " << req.height() << " failed: " << s.ToString();
+  SWINGSET_CHECK_STORAGE(s.ok()) << "commit of height " << req.height()
+                                 << " failed: " << s.ToString();
   commit_writes_.clear();
   saved_height_ = req.height();
   state_hash_.Committed();

@@ -13,12 +13,12 @@ namespace swingset {
 
 KernelThread::KernelThread() {
   pthread_attr_t attr;
-  CHECK(pthread_attr_init(&attr) == 0);
-  CHECK(pthread_attr_setstacksize(&attr, kStackBytes) == 0);
+  SWINGSET_CHECK(pthread_attr_init(&attr) == 0);
+  SWINGSET_CHECK(pthread_attr_setstacksize(&attr, kStackBytes) == 0);
   int err = pthread_create(&thread_, &attr, &KernelThread::Start, this);
   pthread_attr_destroy(&attr);
-  CHECK(err == 0) << "cannot start the kernel thread with a " << (kStackBytes >> 20)
-                  << " MiB stack: " << std::strerror(err);
+  SWINGSET_CHECK(err == 0) << "cannot start the kernel thread with a " << (kStackBytes >> 20)
+                           << " MiB stack: " << std::strerror(err);
   joinable_ = true;
 }
 

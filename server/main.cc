@@ -446,8 +446,8 @@ BlockLifecycle::CrashHook MakeCrashHook(const std::string& spec) {
     if (at != point || at_height != height) return;
     log::Warn("crash point reached", {{"point", point}, {"height", StrCat(height)},
                                       {"mode", mode}});
-    CHECK(mode != "check") << "testing: --crash-at " << point << ":" << height << ":check";
-    CHECK_STORAGE(mode != "storage")
+    SWINGSET_CHECK(mode != "check") << "testing: --crash-at " << point << ":" << height << ":check";
+    SWINGSET_CHECK_STORAGE(mode != "storage")
         << "testing: --crash-at " << point << ":" << height << ":storage";
     raise(SIGKILL);
   };

@@ -26,7 +26,7 @@ absl::StatusOr<std::string> StateCommitment::Prepare(const StateWriteWithBaseSou
 }
 
 void StateCommitment::Committed() {
-  CHECK(prepared_.has_value()) << "StateCommitment::Committed without a prepared block";
+  SWINGSET_CHECK(prepared_.has_value()) << "StateCommitment::Committed without a prepared block";
   committed_ = *prepared_;
   prepared_.reset();
 }

@@ -41,7 +41,7 @@ std::string DemoVatsDir() { return SWINGSETD_DEMO_VATS_DIR; }
 v1::Genesis JsGenesis(const std::string& dir, uint64_t max_cranks_per_block) {
   auto read = [&dir](const std::string& name) {
     std::ifstream in(dir + "/" + name);
-    CHECK(in.good()) << "cannot read " << dir << "/" << name;
+    SWINGSET_CHECK(in.good()) << "cannot read " << dir << "/" << name;
     std::ostringstream text;
     text << in.rdbuf();
     return text.str();

@@ -222,7 +222,7 @@ v1::Genesis JsChain(bool mortal_vattp) {
       std::string src = v.source();
       const std::string anchor = "    registerMailboxDevice(device) {";
       size_t at = src.find(anchor);
-      CHECK(at != std::string::npos) << "vattp.js changed";
+      SWINGSET_CHECK(at != std::string::npos) << "vattp.js changed";
       src.insert(at, "    die() { vatPowers.exitVatWithFailure(Error('vattp dies')); },\n");
       v.set_source(src);
     }

@@ -44,12 +44,13 @@ struct JitDefaults {
 const JitDefaults& ProcessJitDefaults(JSContext* cx) {
   static const JitDefaults defaults = [cx] {
     JitDefaults d;
-    CHECK(JS_GetGlobalJitCompilerOption(cx, JSJITCOMPILER_BASELINE_INTERPRETER_WARMUP_TRIGGER,
-                                        &d.baseline_interpreter_warmup) &&
-          JS_GetGlobalJitCompilerOption(cx, JSJITCOMPILER_BASELINE_WARMUP_TRIGGER,
-                                        &d.baseline_warmup) &&
-          JS_GetGlobalJitCompilerOption(cx, JSJITCOMPILER_OFFTHREAD_COMPILATION_ENABLE,
-                                        &d.offthread_compilation))
+    SWINGSET_CHECK(JS_GetGlobalJitCompilerOption(cx,
+                                                 JSJITCOMPILER_BASELINE_INTERPRETER_WARMUP_TRIGGER,
+                                                 &d.baseline_interpreter_warmup) &&
+                   JS_GetGlobalJitCompilerOption(cx, JSJITCOMPILER_BASELINE_WARMUP_TRIGGER,
+                                                 &d.baseline_warmup) &&
+                   JS_GetGlobalJitCompilerOption(cx, JSJITCOMPILER_OFFTHREAD_COMPILATION_ENABLE,
+                                                 &d.offthread_compilation))
         << "reading SpiderMonkey's JIT options";
     return d;
   }();
@@ -69,19 +70,19 @@ std::string StringOf(JSContext* cx, JS::HandleValue v) {
 // JsProcess
 
 JsProcess::JsProcess() {
-  CHECK(!g_js_initialized.load()) << "JsProcess: JS_Init may run only once per process";
+  SWINGSET_CHECK(!g_js_initialized.load()) << "JsProcess: JS_Init may run only once per process";
   // Vat code can read local-time fields of a Date made from a number (getHours, toString,
   // getTimezoneOffset), and SpiderMonkey takes the local time zone from the process. Validators
   // in different time zones would then see different values and fork, so every process that
   // runs vats runs in UTC.
-  CHECK(setenv("TZ", "UTC", 1) == 0) << "setenv TZ";
+  SWINGSET_CHECK(setenv("TZ", "UTC", 1) == 0) << "setenv TZ";
   tzset();
-  CHECK(JS_Init()) << "JS_Init failed";
+  SWINGSET_CHECK(JS_Init()) << "JS_Init failed";
   g_js_initialized = true;
 }
 
 JsProcess::~JsProcess() {
-  CHECK(g_live_engines.load() == 0) << "JsProcess destroyed while a JsEngine is alive";
+  SWINGSET_CHECK(g_live_engines.load() == 0) << "JsProcess destroyed while a JsEngine is alive";
   JS_ShutDown();
   // JS_Init cannot run again; leave the flag so a second JsProcess fails loudly.
 }
@@ -132,17 +133,18 @@ class JsEngine::JobQueueImpl : public JS::JobQueue {
     Saved(JsEngine* engine, JSContext* cx) : engine_(engine), saved_(cx) {
       auto& jobs = engine_->roots_->jobs;
       for (size_t i = engine_->roots_->next_job; i < jobs.length(); ++i) {
-        CHECK(saved_.append(jobs[i]));
+        SWINGSET_CHECK(saved_.append(jobs[i]));
       }
       jobs.clear();
       engine_->roots_->next_job = 0;
     }
     ~Saved() override {
       auto& jobs = engine_->roots_->jobs;
-      CHECK(jobs.length() == engine_->roots_->next_job) << "saved job queue restored non-empty";
+      SWINGSET_CHECK(jobs.length() == engine_->roots_->next_job)
+          << "saved job queue restored non-empty";
       jobs.clear();
       engine_->roots_->next_job = 0;
-      for (size_t i = 0; i < saved_.length(); ++i) CHECK(jobs.append(saved_[i]));
+      for (size_t i = 0; i < saved_.length(); ++i) SWINGSET_CHECK(jobs.append(saved_[i]));
     }
 
    private:
@@ -232,7 +234,7 @@ void JsEngine::OutOfMemoryCallback(JSContext* cx, void* data) {
 void JsEngine::CleanupCallback(JSFunction* fn, JSObject* incumbent, void* data) {
   // Must not GC: only append (SystemAllocPolicy uses malloc, not the GC heap).
   JsEngine* e = static_cast<JsEngine*>(data);
-  CHECK(e->roots_->cleanups.append(JS_GetFunctionObject(fn)))
+  SWINGSET_CHECK(e->roots_->cleanups.append(JS_GetFunctionObject(fn)))
       << "out of memory queueing a FinalizationRegistry cleanup";
 }
 
@@ -273,11 +275,11 @@ bool JsEngine::FillModuleMetadata(JSContext* cx, const std::string& module_key, 
 
 JsEngine::JsEngine(const JsEngineOptions& options)
     : options_(options), owner_thread_(std::this_thread::get_id()) {
-  CHECK(JsProcess::Initialized()) << "create a swingset::JsProcess before any JsEngine";
-  CHECK(g_live_engines.load() == 0)
+  SWINGSET_CHECK(JsProcess::Initialized()) << "create a swingset::JsProcess before any JsEngine";
+  SWINGSET_CHECK(g_live_engines.load() == 0)
       << "only one JsEngine (JSContext) per process thread is supported (docs/SPIDERMONKEY.md §1)";
   cx_ = JS_NewContext(options_.gc_max_bytes);
-  CHECK(cx_) << "JS_NewContext failed";
+  SWINGSET_CHECK(cx_) << "JS_NewContext failed";
   ++g_live_engines;
   JS_SetContextPrivate(cx_, this);
   // SpiderMonkey keeps the JIT options per process, not per context: each engine sets every
@@ -307,7 +309,7 @@ JsEngine::JsEngine(const JsEngineOptions& options)
   roots_ = std::make_unique<Roots>(cx_);
   job_queue_ = std::make_unique<JobQueueImpl>(this);
   JS::SetJobQueue(cx_, job_queue_.get());
-  CHECK(JS::InitSelfHostedCode(cx_)) << "JS::InitSelfHostedCode failed";
+  SWINGSET_CHECK(JS::InitSelfHostedCode(cx_)) << "JS::InitSelfHostedCode failed";
 
   JS_SetGCParameter(cx_, JSGC_MAX_BYTES, options_.gc_max_bytes);
   // No async stacks: with them on (the default) every promise, reaction job and resolution
@@ -335,7 +337,8 @@ JsEngine::JsEngine(const JsEngineOptions& options)
 }
 
 JsEngine::~JsEngine() {
-  CHECK(std::this_thread::get_id() == owner_thread_) << "JsEngine destroyed off its thread";
+  SWINGSET_CHECK(std::this_thread::get_id() == owner_thread_)
+      << "JsEngine destroyed off its thread";
   {
     std::lock_guard<std::mutex> lock(watchdog_->mu);
     watchdog_->stop = true;
@@ -365,7 +368,7 @@ void JsEngine::set_module_hooks(ResolveFn resolve, MetadataFn metadata) {
 }
 
 void JsEngine::BeginSection(bool watchdog) {
-  CHECK(std::this_thread::get_id() == owner_thread_) << "JsEngine used off its thread";
+  SWINGSET_CHECK(std::this_thread::get_id() == owner_thread_) << "JsEngine used off its thread";
   watchdog_->out_of_memory = false;
   meter_fault_ = Fault::kNone;
   watchdog_->start_ns.store(SteadyNowNs(), std::memory_order_release);
@@ -390,7 +393,7 @@ JsEngine::Fault JsEngine::fault() const {
 }
 
 void JsEngine::SetMeterFault(Fault fault) {
-  CHECK(fault == Fault::kComputrons || fault == Fault::kDepth) << "not a meter fault";
+  SWINGSET_CHECK(fault == Fault::kComputrons || fault == Fault::kDepth) << "not a meter fault";
   if (meter_fault_ == Fault::kNone) meter_fault_ = fault;
 }
 

@@ -58,7 +58,7 @@ Node Open(KvStore* store) {
   o.vat_host = n.host.get();
   o.hasher_factory = Sha256HasherFactory();
   auto k = Kernel::Open(std::move(o));
-  CHECK_OK(k.status());
+  SWINGSET_CHECK_OK(k.status());
   n.kernel = std::move(*k);
   return n;
 }

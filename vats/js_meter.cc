@@ -36,7 +36,7 @@ constexpr char kChunk[] = "chunk";
 
 double NumberMember(JSContext* cx, JS::HandleObject meter, const char* name) {
   JS::RootedValue v(cx);
-  CHECK(JS_GetProperty(cx, meter, name, &v) && v.isNumber())
+  SWINGSET_CHECK(JS_GetProperty(cx, meter, name, &v) && v.isNumber())
       << "the meter's member " << name << " is not a number";
   return v.toNumber();
 }
@@ -56,7 +56,7 @@ bool SetNumberMember(JSContext* cx, JS::HandleObject meter, const char* name, do
 // engine error is pending.
 bool Settle(JSContext* cx, JS::HandleObject meter) {
   JsEngine* engine = JsEngine::FromContext(cx);
-  CHECK(engine != nullptr) << "meter native without an engine";
+  SWINGSET_CHECK(engine != nullptr) << "meter native without an engine";
   if (meter) {
     const double left = NumberMember(cx, meter, "c") + NumberMember(cx, meter, kReserve);
     if (left >= 0) {
@@ -84,7 +84,7 @@ bool MeterExhausted(JSContext* cx, unsigned argc, JS::Value* vp) {
 
 bool MeterTooDeep(JSContext* cx, unsigned argc, JS::Value* vp) {
   JsEngine* engine = JsEngine::FromContext(cx);
-  CHECK(engine != nullptr) << "meter native without an engine";
+  SWINGSET_CHECK(engine != nullptr) << "meter native without an engine";
   engine->SetMeterFault(JsEngine::Fault::kDepth);
   return false;
 }
@@ -180,7 +180,7 @@ absl::Status JsInstrumenter::Start() {
 absl::StatusOr<std::string_view> JsInstrumenter::Instrument(std::string_view name,
                                                             std::string_view source,
                                                             bool module, uint32_t version) {
-  CHECK(version >= 1 && version <= kMeterVersion) << "meter version " << version;
+  SWINGSET_CHECK(version >= 1 && version <= kMeterVersion) << "meter version " << version;
   auto key = std::make_tuple(version, module, std::string(source));
   auto it = cache_.find(key);
   if (it != cache_.end()) return std::string_view(it->second);
@@ -210,7 +210,7 @@ absl::StatusOr<std::string_view> JsInstrumenter::Instrument(std::string_view nam
 // The meter in a realm
 
 JSObject* InstallMeter(JSContext* cx, uint32_t version, const VatCodeLimits& limits) {
-  CHECK(version >= 1 && version <= kMeterVersion) << "meter version " << version;
+  SWINGSET_CHECK(version >= 1 && version <= kMeterVersion) << "meter version " << version;
   JS_SetSecurityCallbacks(cx, &kSecurityCallbacks);
   JS::RootedObject global(cx, JS::CurrentGlobalOrNull(cx));
   JS::RootedValue v(cx, JS::Int32Value(static_cast<int32_t>(version)));

@@ -608,12 +608,12 @@ class VerifyTool {
                                    &JS::DefaultGlobalClassOps};
     JS::RealmOptions ro;
     global_ = JS_NewGlobalObject(cx, &kClass, nullptr, JS::FireOnNewGlobalHook, ro);
-    CHECK(global_);
+    SWINGSET_CHECK(global_);
     JSAutoRealm ar(cx, global_);
-    CHECK(JS::InitRealmStandardClasses(cx));
+    SWINGSET_CHECK(JS::InitRealmStandardClasses(cx));
     for (const JsSource* src : {&AcornSource(), &InstrumentSource()}) {
       JS::RootedValue rval(cx);
-      CHECK(Eval(src->name, src->text, &rval)) << src->name;
+      SWINGSET_CHECK(Eval(src->name, src->text, &rval)) << src->name;
     }
   }
   JsEngine* engine() { return &engine_; }
@@ -624,7 +624,7 @@ class VerifyTool {
     std::string call = StrCat("(() => { try { instrument.verifyOutput(", JsonQuote(text),
                               ", false, ", version, "); return 'ok'; } catch (e) { return e.message; } })()");
     JS::RootedValue rval(cx);
-    CHECK(Eval("verify.js", call, &rval));
+    SWINGSET_CHECK(Eval("verify.js", call, &rval));
     JS::RootedString s(cx, rval.toString());
     JS::UniqueChars chars = JS_EncodeStringToUTF8(cx, s);
     return chars.get();

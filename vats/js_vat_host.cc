@@ -152,23 +152,23 @@ class ReplayHandler : public SyscallHandler {
 
   SyscallResult Syscall(const VatSyscall& syscall) override {
     std::string got = syscall.ToJson().Dump();
-    CHECK(next_ < recorded_.size())
+    SWINGSET_CHECK(next_ < recorded_.size())
         << "transcript replay of " << vat_ << " diverged at delivery #" << index_
-        << ": the vat made an extra syscall " << got << " (transcript has "
-        << recorded_.size() << ")";
+        << ": the vat made an extra syscall " << got << " (transcript has " << recorded_.size()
+        << ")";
     const auto& [want, result] = recorded_[next_];
-    CHECK(got == want) << "transcript replay of " << vat_ << " diverged at delivery #" << index_
-                       << ", syscall #" << next_ << ": the vat made " << got
-                       << " but the transcript recorded " << want;
+    SWINGSET_CHECK(got == want) << "transcript replay of " << vat_ << " diverged at delivery #"
+                                << index_ << ", syscall #" << next_ << ": the vat made " << got
+                                << " but the transcript recorded " << want;
     ++next_;
     absl::StatusOr<SyscallResult> r = SyscallResult::FromJson(result);
-    CHECK(r.ok()) << "transcript of " << vat_ << " entry #" << index_
-                  << " has a malformed syscall result: " << r.status().ToString();
+    SWINGSET_CHECK(r.ok()) << "transcript of " << vat_ << " entry #" << index_
+                           << " has a malformed syscall result: " << r.status().ToString();
     return *r;
   }
 
   void CheckAllUsed() const {
-    CHECK(next_ == recorded_.size())
+    SWINGSET_CHECK(next_ == recorded_.size())
         << "transcript replay of " << vat_ << " diverged at delivery #" << index_
         << ": the vat made " << next_ << " syscalls but the transcript recorded "
         << recorded_.size() << " (next expected: " << recorded_[next_].first << ")";
@@ -258,15 +258,15 @@ class JsVatHost::Impl {
     JSAutoRealm ar(cx, it->second->global);
     JS::RootedObject refs(cx, it->second->ses_module_refs);
     JS::Rooted<JS::IdVector> ids(cx, JS::IdVector(cx));
-    CHECK(JS_Enumerate(cx, refs, &ids));
+    SWINGSET_CHECK(JS_Enumerate(cx, refs, &ids));
     for (size_t i = 0; i < ids.length(); ++i) {
       JS::RootedValue ref(cx), target(cx);
-      CHECK(JS_GetPropertyById(cx, refs, ids[i], &ref));
+      SWINGSET_CHECK(JS_GetPropertyById(cx, refs, ids[i], &ref));
       JS::RootedObject ref_obj(cx, &ref.toObject());
-      CHECK(CallMethod(cx, ref_obj, "deref", JS::HandleValueArray::empty(), &target));
+      SWINGSET_CHECK(CallMethod(cx, ref_obj, "deref", JS::HandleValueArray::empty(), &target));
       if (!target.isObject()) continue;
       JS::RootedValue name(cx);
-      CHECK(JS_IdToValue(cx, ids[i], &name));
+      SWINGSET_CHECK(JS_IdToValue(cx, ids[i], &name));
       JS::RootedString s(cx, name.toString());
       live.push_back(ToWtf8(cx, s));
     }
@@ -450,8 +450,8 @@ std::optional<std::string_view> JsVatHost::Impl::CodeFor(const std::string& name
 void JsVatHost::Impl::ArmFor(JsVat* vat) {
   vat->last_computrons = 0;
   if (!vat->meter) return;
-  CHECK(ArmMeter(engine_.cx(), vat->meter, vat->meter_limits.computrons,
-                 vat->meter_limits.max_depth, options_.testing_meter_chunk))
+  SWINGSET_CHECK(ArmMeter(engine_.cx(), vat->meter, vat->meter_limits.computrons,
+                          vat->meter_limits.max_depth, options_.testing_meter_chunk))
       << "cannot arm the meter of " << vat->id.ToString();
   engine_.set_job_runner(vat->job_runner);
 }
@@ -460,7 +460,7 @@ void JsVatHost::Impl::MeterSpent(JsVat* vat) {
   if (!vat->meter) return;
   engine_.set_job_runner(nullptr);
   double left = 0;
-  CHECK(MeterRemaining(engine_.cx(), vat->meter, &left))
+  SWINGSET_CHECK(MeterRemaining(engine_.cx(), vat->meter, &left))
       << "cannot read the meter of " << vat->id.ToString();
   // Exhausted: the tick that took it below zero counts, as in Agoric's meters.
   double used = static_cast<double>(vat->meter_limits.computrons) - left;
@@ -915,35 +915,37 @@ void JsVatHost::Impl::Replay(JsVat* vat, TranscriptSource* transcript) {
                     who.c_str(), static_cast<unsigned long long>(n));
   for (uint64_t i = 0; i < n; ++i) {
     std::optional<std::string> text = transcript->Entry(i);
-    CHECK(text.has_value()) << "transcript of " << who << " lacks entry #" << i << " of " << n;
+    SWINGSET_CHECK(text.has_value())
+        << "transcript of " << who << " lacks entry #" << i << " of " << n;
     absl::StatusOr<Json> entry = Json::Parse(*text);
-    CHECK(entry.ok() && entry->is_object())
+    SWINGSET_CHECK(entry.ok() && entry->is_object())
         << "transcript of " << who << " entry #" << i << " is not a JSON object";
     const Json* d = entry->Find("d");
     const Json* sc = entry->Find("sc");
     const Json* r = entry->Find("r");
-    CHECK(d && sc && sc->is_array() && r)
+    SWINGSET_CHECK(d && sc && sc->is_array() && r)
         << "transcript of " << who << " entry #" << i << " lacks d/sc/r";
     absl::StatusOr<VatDelivery> delivery = VatDelivery::FromJson(*d);
-    CHECK(delivery.ok()) << "transcript of " << who << " entry #" << i
-                         << ": bad delivery: " << delivery.status().ToString();
+    SWINGSET_CHECK(delivery.ok()) << "transcript of " << who << " entry #" << i
+                                  << ": bad delivery: " << delivery.status().ToString();
     std::vector<std::pair<std::string, Json>> recorded;
     for (const Json& pair : sc->as_array()) {
-      CHECK(pair.is_array() && pair.as_array().size() == 2)
+      SWINGSET_CHECK(pair.is_array() && pair.as_array().size() == 2)
           << "transcript of " << who << " entry #" << i << ": bad syscall pair";
       absl::StatusOr<VatSyscall> s = VatSyscall::FromJson(pair.as_array()[0]);
-      CHECK(s.ok()) << "transcript of " << who << " entry #" << i
-                    << ": bad syscall: " << s.status().ToString();
+      SWINGSET_CHECK(s.ok()) << "transcript of " << who << " entry #" << i
+                             << ": bad syscall: " << s.status().ToString();
       recorded.emplace_back(s->ToJson().Dump(), pair.as_array()[1]);
     }
     absl::StatusOr<DeliveryResult> want = DeliveryResult::FromJson(*r);
-    CHECK(want.ok()) << "transcript of " << who << " entry #" << i << ": bad delivery result";
+    SWINGSET_CHECK(want.ok()) << "transcript of " << who << " entry #" << i
+                              << ": bad delivery result";
     ReplayHandler handler(who, i, std::move(recorded));
     DeliveryResult got = RunDelivery(vat, *delivery, &handler);
-    CHECK_ENGINE(!got.node_fault) << "transcript replay of " << who << " delivery #" << i
-                                  << " hit a node-local limit: " << got.error;
+    SWINGSET_CHECK_ENGINE(!got.node_fault) << "transcript replay of " << who << " delivery #" << i
+                                           << " hit a node-local limit: " << got.error;
     handler.CheckAllUsed();
-    CHECK(got.ok == want->ok && (!want->computrons || got.computrons == want->computrons))
+    SWINGSET_CHECK(got.ok == want->ok && (!want->computrons || got.computrons == want->computrons))
         << "transcript replay of " << who << " diverged at delivery #" << i << ": result "
         << got.ToJson().Dump() << " but recorded " << want->ToJson().Dump();
     if (loud && (i + 1) % options_.replay_progress_every == 0) {

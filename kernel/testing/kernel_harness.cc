@@ -31,7 +31,7 @@ std::unique_ptr<Kernel> OpenScriptedKernel(KvStore* store, VatHost* host) {
   o.vat_host = host;
   o.hasher_factory = Sha256HasherFactory();
   auto k = Kernel::Open(std::move(o));
-  CHECK_OK(k.status());
+  SWINGSET_CHECK_OK(k.status());
   return *std::move(k);
 }
 
@@ -70,7 +70,7 @@ absl::StatusOr<uint64_t> KernelHarness::RunChecked(uint64_t max_cranks) {
 
 VatId KernelHarness::Vat(const std::string& name) {
   auto v = kernel_->VatIdByName(name);
-  CHECK(v) << "no vat " << name;
+  SWINGSET_CHECK(v) << "no vat " << name;
   return *v;
 }
 
