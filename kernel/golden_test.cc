@@ -4,9 +4,18 @@
 // transcripts, vatstore, GC (drop + retire of imports and exports), reaping, splats, vat
 // termination with cleanup, and block commits.
 //
+// Beside the digests, the expected texts are kept in kernel/testdata/golden_*.txt: when a digest
+// differs, the test prints what differs (which keys were added, removed or changed, in which
+// commit; the first deliveries that differ), not only that something did.
+//
 // If a change here is intended (a behaviour change), regenerate the pinned values and say why
-// in the commit message.
+// in the commit message: `SWINGSET_GOLDEN_WRITE=1 build/kernel/golden_test` rewrites the text
+// files; the digests are then what the failure messages print.
 
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -36,6 +45,118 @@ std::string DumpStore(KvStore* store) {
     StrAppend(&out, it->key(), "=", it->value(), "\n");
   }
   return out;
+}
+
+// The pinned texts (SWINGSET_GOLDEN_DIR is kernel/testdata, set by CMake).
+std::string GoldenPath(const std::string& name) {
+  return StrCat(SWINGSET_GOLDEN_DIR, "/golden_", name, ".txt");
+}
+std::string ReadGolden(const std::string& name) {
+  std::ifstream in(GoldenPath(name), std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+void WriteGolden(const std::string& name, const std::string& text) {
+  std::ofstream out(GoldenPath(name), std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::string::size_type start = 0;
+  while (start < text.size()) {
+    std::string::size_type end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+// key -> value of a DumpStore text.
+std::map<std::string, std::string> StoreEntries(const std::string& dump) {
+  std::map<std::string, std::string> entries;
+  for (const std::string& line : Lines(dump)) {
+    std::string::size_type eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    entries[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return entries;
+}
+
+// The keys added, removed or changed from `want` to `got` (at most `limit` lines).
+std::string StoreDiff(const std::string& want, const std::string& got, int limit = 30) {
+  std::map<std::string, std::string> w = StoreEntries(want);
+  std::map<std::string, std::string> g = StoreEntries(got);
+  std::string out;
+  int n = 0;
+  auto line = [&](const std::string& text) {
+    if (n++ < limit) StrAppend(&out, "  ", text, "\n");
+  };
+  for (const auto& [k, v] : w) {
+    auto it = g.find(k);
+    if (it == g.end()) {
+      line(StrCat("- ", k, "=", v));
+    } else if (it->second != v) {
+      line(StrCat("~ ", k, ": ", v, " -> ", it->second));
+    }
+  }
+  for (const auto& [k, v] : g) {
+    if (w.find(k) == w.end()) line(StrCat("+ ", k, "=", v));
+  }
+  if (n > limit) StrAppend(&out, "  ... ", n - limit, " more\n");
+  return out;
+}
+
+// The first differing lines of two texts, with their line numbers.
+std::string LineDiff(const std::string& want, const std::string& got, int limit = 10) {
+  std::vector<std::string> w = Lines(want);
+  std::vector<std::string> g = Lines(got);
+  std::string out;
+  int n = 0;
+  for (size_t i = 0; i < std::max(w.size(), g.size()) && n < limit; ++i) {
+    const std::string a = i < w.size() ? w[i] : "(none)";
+    const std::string b = i < g.size() ? g[i] : "(none)";
+    if (a == b) continue;
+    StrAppend(&out, "  line ", i + 1, ": want ", a, "\n", "  line ", i + 1, ": got  ", b, "\n");
+    ++n;
+  }
+  if (w.size() != g.size()) StrAppend(&out, "  ", w.size(), " lines wanted, ", g.size(), " got\n");
+  return out;
+}
+
+// The store after each commit, as "--"-separated dumps: the first commit that differs, and how.
+std::string CommitsDiff(const std::string& want, const std::string& got) {
+  auto split = [](const std::string& text) {
+    std::vector<std::string> commits;
+    std::string current;
+    for (const std::string& line : Lines(text)) {
+      if (line == "--") {
+        commits.push_back(current);
+        current.clear();
+      } else {
+        StrAppend(&current, line, "\n");
+      }
+    }
+    return commits;
+  };
+  std::vector<std::string> w = split(want);
+  std::vector<std::string> g = split(got);
+  for (size_t i = 0; i < std::min(w.size(), g.size()); ++i) {
+    if (w[i] != g[i]) return StrCat("  after commit ", i + 1, ":\n", StoreDiff(w[i], g[i]));
+  }
+  return StrCat("  ", w.size(), " commits wanted, ", g.size(), " got\n");
+}
+
+TEST(GoldenTest, DiffsNameWhatChanged) {
+  EXPECT_EQ(StoreDiff("a=1\nb=2\nc=3\n", "a=1\nb=9\nd=4\n"),
+            "  ~ b: 2 -> 9\n  - c=3\n  + d=4\n");
+  EXPECT_EQ(LineDiff("x\ny\n", "x\nz\nw\n"),
+            "  line 2: want y\n  line 2: got  z\n  line 3: want (none)\n  line 3: got  w\n"
+            "  2 lines wanted, 3 got\n");
+  EXPECT_EQ(CommitsDiff("a=1\n--\na=2\n--\n", "a=1\n--\na=3\n--\n"),
+            "  after commit 2:\n  ~ a: 2 -> 3\n");
 }
 
 TEST(GoldenTest, ScriptedWorkloadIsPinned) {
@@ -134,15 +255,33 @@ TEST(GoldenTest, ScriptedWorkloadIsPinned) {
 
   std::string log;
   for (const std::string& line : h.host()->log()) StrAppend(&log, line, "\n");
+  const std::string final_store = DumpStore(h.store());
+  if (std::getenv("SWINGSET_GOLDEN_WRITE") != nullptr) {
+    WriteGolden("final_store", final_store);
+    WriteGolden("commits", dumps);
+    WriteGolden("deliveries", log);
+  }
+  const std::string want_final = ReadGolden("final_store");
+  const std::string want_commits = ReadGolden("commits");
+  const std::string want_log = ReadGolden("deliveries");
+  ASSERT_FALSE(want_final.empty() || want_commits.empty() || want_log.empty())
+      << "missing " << GoldenPath("*");
   EXPECT_EQ(total, 159u);
   EXPECT_EQ(h.kernel()->CrankNumber(), 159u);
   EXPECT_EQ(h.kernel()->ActivityHash(),
             "89b1c7fab0f79bf5b0c376d07ab90df17de72597a4010091fe93f6165781eedc");
-  EXPECT_EQ(Sha256Hex(DumpStore(h.store())),
+  // The texts must be the pinned ones (the digests keep the text files honest).
+  EXPECT_EQ(Sha256Hex(want_final),
             "a0808e23cf418194c08c43d5bc3b229f4f19f452e2761e99302a987e16ad9dde");
-  EXPECT_EQ(Sha256Hex(dumps), "b83162ddd199eb024a4260f95acee3ab988ac948d012dccb6c1a567c821ed1e4");
-  EXPECT_EQ(Sha256Hex(log),
+  EXPECT_EQ(Sha256Hex(want_commits),
+            "b83162ddd199eb024a4260f95acee3ab988ac948d012dccb6c1a567c821ed1e4");
+  EXPECT_EQ(Sha256Hex(want_log),
             "0cd6bf721c03bbfc93cb51f0aafa91449ba8478b32406281e3dd437273e89323");
+  EXPECT_TRUE(final_store == want_final) << "the committed store differs:\n"
+                                         << StoreDiff(want_final, final_store);
+  EXPECT_TRUE(dumps == want_commits) << "the store after a commit differs:\n"
+                                     << CommitsDiff(want_commits, dumps);
+  EXPECT_TRUE(log == want_log) << "the deliveries differ:\n" << LineDiff(want_log, log);
 }
 
 }  // namespace
