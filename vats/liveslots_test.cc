@@ -206,9 +206,27 @@ TEST_F(LiveslotsTest, ImportedPromisesAreSubscribedAndNotified) {
 
 TEST_F(LiveslotsTest, PipelinedMessageToOurResultPromise) {
   Start(kSendVat);
-  // The kernel delivers a message whose result p-60 we now decide, then pipelines to p-60.
-  Run(Message("o+0", R"(#["exportThings",[]])", {}, "p-60"));
-  EXPECT_THAT(Run(Message("o+0", R"(#["localSend",[]])", {}, "p-61")).size(), 1u);
+  EXPECT_THAT(Run(Message("o+0", R"(#["keep",["$0.Alleged: other"]])", {"o-50"})), ElementsAre());
+  // The kernel delivers a message whose result p-60 we now decide; our answer follows an
+  // eventual send of our own (p+5), so p-60 stays unresolved.
+  EXPECT_THAT(
+      Run(Message("o+0", R"(#["callKept",[]])", {}, "p-60")),
+      ElementsAre(
+          R"(["send","o-50",{"methargs":{"body":"#[\"again\",[]]","slots":[]},"result":"p+5"}])",
+          R"(["subscribe","p+5"])"));
+  // The kernel pipelines a message to p-60, which we decide: liveslots sends it on to where our
+  // answer went (p+5), and the message's own result p-61 follows that send's result (p+6).
+  EXPECT_THAT(
+      Run(Message("p-60", R"(#["foo",[7]])", {}, "p-61")),
+      ElementsAre(
+          R"(["send","p+5",{"methargs":{"body":"#[\"foo\",[7]]","slots":[]},"result":"p+6"}])",
+          R"(["subscribe","p+6"])"));
+  EXPECT_THAT(
+      Run(Notify({{"p+5", false, Cap("#\"$0.Alleged: thing\"", {"o-51"})}})),
+      ElementsAre(
+          R"(["resolve",[["p-60",false,{"body":"#\"$0.Alleged: thing\"","slots":["o-51"]}]]])"));
+  EXPECT_THAT(Run(Notify({{"p+6", false, Cap("#14")}})),
+              ElementsAre(R"(["resolve",[["p-61",false,{"body":"#14","slots":[]}]]])"));
 }
 
 constexpr char kGcVat[] = R"(
