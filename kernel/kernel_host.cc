@@ -172,7 +172,7 @@ absl::Status KernelImpl::InitializeGenesis(const GenesisConfig& config) {
   {
     std::vector<std::string> pins;
     for (const auto& [name, id] : vat_ids) {
-      auto root = MapVatSlotToKernel(id, "o+0", true, false, false);
+      auto root = MapVatSlotToKernel(id, "o+0");
       SWINGSET_CHECK(root.ok()) << root.status().ToString();
       IncRef(*root);
       pins.push_back(root->ToString());
@@ -186,7 +186,7 @@ absl::Status KernelImpl::InitializeGenesis(const GenesisConfig& config) {
     std::vector<std::pair<std::string, Json>> vat_members, dev_members;
     for (const auto& [name, id] : vat_ids) {
       if (name == config.bootstrap_vat) boot = id;
-      auto root = MapVatSlotToKernel(id, "o+0", true, false, false);
+      auto root = MapVatSlotToKernel(id, "o+0");
       SWINGSET_CHECK(root.ok()) << root.status().ToString();
       vat_members.emplace_back(name, Json(StrCat("$", args.slots.size(), ".Alleged: root")));
       args.slots.push_back(root->ToString());
@@ -202,7 +202,7 @@ absl::Status KernelImpl::InitializeGenesis(const GenesisConfig& config) {
                                  Json::MakeArray({Json::MakeObject(std::move(vat_members)),
                                                   Json::MakeObject(std::move(dev_members))})});
     args.body = StrCat("#", body.Dump());
-    auto root = MapVatSlotToKernel(boot, "o+0", true, false, false);
+    auto root = MapVatSlotToKernel(boot, "o+0");
     SWINGSET_CHECK(root.ok());
     buf_.Set(keys::kBootstrapVat, boot.ToString());
     KMessage msg;
@@ -231,7 +231,7 @@ absl::StatusOr<Kref> KernelImpl::QueueToVatRoot(std::string_view vat_name,
     return absl::InvalidArgumentError("args body is not valid smallcaps JSON");
   }
   if (!args.slots.empty()) return absl::InvalidArgumentError("host sends carry no slots");
-  auto root = MapVatSlotToKernel(vat, "o+0", true, false, false);
+  auto root = MapVatSlotToKernel(vat, "o+0");
   SWINGSET_CHECK(root.ok()) << root.status().ToString();
   Kref kp = AllocPromise(std::nullopt);
   IncRef(kp);
@@ -398,7 +398,7 @@ std::string KernelImpl::KernelSlotToDevice(DeviceId d, const Kref& k) {
 absl::StatusOr<SyscallResult> KernelImpl::DoCallNow(VatId vat, const VatSyscall& sc) {
   ASSIGN_OR_RETURN(VatRef tv, VatRef::Parse(sc.target));
   if (!tv.is_device()) return absl::InvalidArgumentError("callNow target is not a device node");
-  ASSIGN_OR_RETURN(Kref kd, MapVatSlotToKernel(vat, sc.target, true, true, false));
+  ASSIGN_OR_RETURN(Kref kd, MapVatSlotToKernel(vat, sc.target, {.required = true}));
   auto owner_text = buf_.Get(keys::DeviceNodeOwner(kd));
   SWINGSET_CHECK(owner_text) << "device node " << kd.ToString() << " without owner";
   DeviceId dev = *DeviceId::Parse(*owner_text);

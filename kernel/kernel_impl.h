@@ -79,6 +79,14 @@ struct VatInfo {
   Json reap_threshold;  // the vat's own reapDirtThreshold overlay (object)
 };
 
+// How KernelImpl::MapVatSlotToKernel treats a vref (the defaults: a vat citing a slot in a
+// syscall).
+struct SlotMapping {
+  bool set_reachable = true;  // mark the c-list entry reachable (an import the vat uses)
+  bool required = false;      // the vref must already be in the c-list (else a vat error)
+  bool require_new = false;   // the vref must not be in the c-list yet (a fresh result)
+};
+
 class KernelImpl : public Kernel {
  public:
   explicit KernelImpl(KernelOptions options);
@@ -232,11 +240,11 @@ class KernelImpl : public Kernel {
   absl::Status LoadVatInfo();
 
   // ---------------- kernel_syscall.cc
-  absl::StatusOr<Kref> MapVatSlotToKernel(VatId vat, std::string_view vref, bool set_reachable,
-                                          bool required, bool require_new);
+  absl::StatusOr<Kref> MapVatSlotToKernel(VatId vat, std::string_view vref,
+                                          const SlotMapping& how = {});
   // The same for a vref already parsed.
-  absl::StatusOr<Kref> MapVatSlotToKernel(VatId vat, const VatRef& vref, bool set_reachable,
-                                          bool required, bool require_new);
+  absl::StatusOr<Kref> MapVatSlotToKernel(VatId vat, const VatRef& vref,
+                                          const SlotMapping& how = {});
   std::string MapKernelSlotToVat(VatId vat, const Kref& k, bool set_reachable = true,
                                  bool required = false);
   // The same for k already in the c-list, given its entry `e` as just read.

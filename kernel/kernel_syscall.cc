@@ -34,15 +34,16 @@ void KernelImpl::SetVatStoreBytes(VatId vat, uint64_t bytes) {
 }
 
 absl::StatusOr<Kref> KernelImpl::MapVatSlotToKernel(VatId vat, std::string_view vref_text,
-                                                    bool set_reachable, bool required,
-                                                    bool require_new) {
+                                                    const SlotMapping& how) {
   ASSIGN_OR_RETURN(VatRef vref, VatRef::Parse(vref_text));
-  return MapVatSlotToKernel(vat, vref, set_reachable, required, require_new);
+  return MapVatSlotToKernel(vat, vref, how);
 }
 
 absl::StatusOr<Kref> KernelImpl::MapVatSlotToKernel(VatId vat, const VatRef& vref,
-                                                    bool set_reachable, bool required,
-                                                    bool require_new) {
+                                                    const SlotMapping& how) {
+  const bool set_reachable = how.set_reachable;
+  const bool required = how.required;
+  const bool require_new = how.require_new;
   CrankBuffer::EntryRef rev = buf_.Ref(keys::CListByVref(vat, vref.str()));
   std::optional<Kref> k = CListByVref(vat, vref.str(), rev);
   if (k && require_new) {
@@ -128,7 +129,7 @@ absl::StatusOr<CapData> KernelImpl::TranslateCapDataToKernel(VatId vat, const Ca
     if (!allow_promises && !s.empty() && s[0] == 'p') {
       return VatError(StrCat("promises are not allowed here: ", s));
     }
-    ASSIGN_OR_RETURN(Kref k, MapVatSlotToKernel(vat, s, true, false, false));
+    ASSIGN_OR_RETURN(Kref k, MapVatSlotToKernel(vat, s));
     out.slots.push_back(k.ToString());
   }
   return out;
@@ -171,14 +172,14 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
   ok.ok = true;
   switch (sc.type) {
     case VatSyscall::Type::kSend: {
-      ASSIGN_OR_RETURN(Kref target, MapVatSlotToKernel(vat, sc.target, true, false, false));
+      ASSIGN_OR_RETURN(Kref target, MapVatSlotToKernel(vat, sc.target));
       if (target.is_device()) return VatError("cannot send to a device node");
       KMessage msg;
       ASSIGN_OR_RETURN(msg.methargs, TranslateCapDataToKernel(vat, sc.methargs));
       if (sc.result) {
         ASSIGN_OR_RETURN(VatRef rv, VatRef::Parse(*sc.result));
         if (!rv.is_promise()) return VatError(StrCat("result must be a promise: ", *sc.result));
-        ASSIGN_OR_RETURN(Kref kr, MapVatSlotToKernel(vat, rv, true, false, !info->pipelining));
+        ASSIGN_OR_RETURN(Kref kr, MapVatSlotToKernel(vat, rv, {.require_new = !info->pipelining}));
         if (GetPromiseState(kr) != keys::kPromiseUnresolved) {
           return VatError(StrCat("result promise ", *sc.result, " is already resolved"));
         }
@@ -197,7 +198,7 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
     case VatSyscall::Type::kSubscribe: {
       ASSIGN_OR_RETURN(VatRef v, VatRef::Parse(sc.vpid));
       if (!v.is_promise()) return VatError(StrCat("subscribe to non-promise ", sc.vpid));
-      ASSIGN_OR_RETURN(Kref kp, MapVatSlotToKernel(vat, v, true, false, false));
+      ASSIGN_OR_RETURN(Kref kp, MapVatSlotToKernel(vat, v));
       std::string state = GetPromiseState(kp);
       SWINGSET_CHECK(!state.empty()) << "subscribe to missing promise " << kp.ToString();
       if (state == keys::kPromiseUnresolved) {
@@ -223,7 +224,7 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         }
         ASSIGN_OR_RETURN(VatRef v, VatRef::Parse(r.vpid));
         if (!v.is_promise()) return VatError(StrCat("resolve of non-promise ", r.vpid));
-        ASSIGN_OR_RETURN(Kref kp, MapVatSlotToKernel(vat, v, true, false, false));
+        ASSIGN_OR_RETURN(Kref kp, MapVatSlotToKernel(vat, v));
         ASSIGN_OR_RETURN(CapData kdata, TranslateCapDataToKernel(vat, r.data));
         list.push_back(Res{kp, r.rejected, std::move(kdata), PromiseEntry(kp, PromiseKey::kState),
                            PromiseEntry(kp, PromiseKey::kDecider)});
@@ -325,7 +326,8 @@ absl::StatusOr<SyscallResult> KernelImpl::DoSyscall(
         if (!v.is_object() || v.is_export() != want_export) {
           return VatError(StrCat("bad vref for GC syscall: ", s));
         }
-        ASSIGN_OR_RETURN(Kref k, MapVatSlotToKernel(vat, v, false, true, false));
+        ASSIGN_OR_RETURN(Kref k,
+                         MapVatSlotToKernel(vat, v, {.set_reachable = false, .required = true}));
         items.emplace_back(k, v.str());
       }
       // The loops below touch each kref's c-list entry and (for imports) its counts.
