@@ -320,12 +320,15 @@
     // o+N Remotables referenced from vdata: vref -> {val, count}; holds the object strongly.
     const remotablePins = new Map();
     // Imports that virtual data references or a weak store recognizes, or did during this
-    // incarnation (loaded at startVat from the vom.rc.o- and vom.ir.o- keys), and Remotables
-    // a weak store has had as a key: for any other import or Remotable the vatstore holds no
-    // vom.rc/vom.ir key, so a reap need not read it (a reap of 10,000 plain Presences makes
-    // no vatstore syscall). Only grows; exact, since every such key is written here.
+    // incarnation (loaded at startVat from the vom.rc.o- and vom.ir.o- keys), and our own
+    // vrefs (Remotables, virtual objects' facets, stores) a weak store has had as a key: for
+    // any other import or vref of ours the vatstore holds no vom.rc.o-/vom.ir key, so a reap
+    // need not look (a reap of 10,000 plain Presences makes no vatstore syscall, and deleting
+    // a virtual object no vatstoreGetNextKey, whose cost grows with the deletions LevelDB has
+    // not compacted yet). Only grows; exact, since every such key is written here. (An
+    // upgrade, issue 16, must also load the vom.ir.o+ keys an earlier incarnation wrote.)
     const vdataImports = new Set();
-    const weakKeyRemotables = new Set();
+    const weakKeyExports = new Set();
     const rcKey = base => `vom.rc.${base}`;
     const getRC = base => {
       const t = vsGet(rcKey(base));
@@ -834,7 +837,7 @@
         if (keyVref !== undefined) {
           if (weak) {
             if (keyVref[1] === '-') vdataImports.add(keyVref);
-            else if (!isVirtualVref(keyVref)) weakKeyRemotables.add(keyVref);
+            else weakKeyExports.add(keyVref);
             vsSet(`vom.ir.${keyVref}|${c}`, '1');
           } else {
             addReachable(keyVref);
@@ -1056,7 +1059,7 @@
     const irPrefix = vref => `vom.ir.${vref}|`;
     // Whether the vatstore may hold vom.rc / vom.ir keys of this import or Remotable.
     const mayHaveKeys = vref => (vref[1] === '-' ? vdataImports.has(vref)
-      : isVirtualVref(vref) || weakKeyRemotables.has(vref));
+      : weakKeyExports.has(vref));
     // The vdata refcount of an import (0 without a read when it was never in virtual data).
     const importRC = vref => (vdataImports.has(vref) ? getRC(vref) : 0);
     function isVrefRecognizable(vref) {
