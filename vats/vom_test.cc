@@ -25,6 +25,7 @@ using testing_util::Cap;
 using testing_util::FakeSyscallHandler;
 using testing_util::Gc;
 using testing_util::Message;
+using testing_util::Notify;
 using testing_util::StartVat;
 
 const VatId kVat(1);
@@ -745,6 +746,185 @@ TEST_F(VomTest, ExtraGcsDoNotChangeSyscallsOrVatstore) {
   EXPECT_EQ(normal.second, extra.second);
   // The workload did collect: only the pinned tables are left counted.
   EXPECT_THAT(Gcs(normal.first), Not(IsEmpty()));
+}
+
+// §1.10 watched promises: a vat whose durable watchers log what they are told (the log is
+// RAM, read back with getLog).
+constexpr char kWatchVat[] = R"(
+import { E, Far } from '@endo/far';
+import { makePromiseKit } from '@endo/promise-kit';
+export function buildRootObject(vatPowers, _params, baggage) {
+  const { watchPromise, providePromiseWatcher, makeKindHandle, defineDurableKind,
+    defineKind } = VatData;
+  const log = [];
+  const text = r => (r && typeof r === 'object' && 'message' in r ? r.message : r);
+  const makeWatcher = defineDurableKind(makeKindHandle('watcher'), name => ({ name }), {
+    onFulfilled({ state }, value, ...args) { log.push(['ok', state.name, value, ...args]); },
+    onRejected({ state }, reason, ...args) { log.push(['rej', state.name, text(reason), ...args]); },
+  });
+  const makeFulfillOnly = defineDurableKind(makeKindHandle('fulfillOnly'), () => ({}), {
+    onFulfilled(_ctx, value) { log.push(['only', value]); },
+  });
+  const makeNoHandler = defineDurableKind(makeKindHandle('none'), () => ({}), { other() {} });
+  const makeVirtual = defineKind('virtualWatcher', () => ({}), { onFulfilled() {} });
+  const makeArg = defineDurableKind(makeKindHandle('arg'), () => ({}), {});
+  if (!baggage.has('pwHandle')) baggage.init('pwHandle', makeKindHandle('pw'));
+  const pw = providePromiseWatcher(baggage.get('pwHandle'),
+    (v, ...a) => log.push(['pw-ok', v, ...a]), (r, ...a) => log.push(['pw-rej', text(r), ...a]));
+  const w1 = makeWatcher('w1');
+  const w2 = makeWatcher('w2');
+  const arg = makeArg();
+  const locals = [];
+  return Far('root', {
+    watch(p, extra) { watchPromise(p, w1, 'a1', extra); },
+    watchTwice(p) { watchPromise(p, w1, 'first'); watchPromise(p, w2, 'second'); },
+    watchWithArg(p) { watchPromise(p, w1, arg); },
+    watchFulfillOnly(p) { watchPromise(p, makeFulfillOnly()); },
+    watchPw(p) { watchPromise(p, pw, 'x'); },
+    watchLocal() {
+      const kit = makePromiseKit();
+      locals.push(kit);
+      watchPromise(kit.promise, w1, locals.length);
+    },
+    watchLocalAgain(i) { watchPromise(locals[i].promise, w2, 'again'); },
+    settleLocal(i, ok, v) {
+      if (ok) locals[i].resolve(v);
+      else locals[i].reject(Error(v));
+    },
+    sendLocal(i, target) { E(target).take(locals[i].promise); },
+    providePwAgain() { providePromiseWatcher(baggage.get('pwHandle')); },
+    argVref() { return arg; },
+    getLog() { return harden(log.splice(0)); },
+    badPromise() { watchPromise(42, w1); },
+    badWatcherFar() { watchPromise(Promise.resolve(1), Far('w', { onFulfilled() {} })); },
+    badWatcherVirtual() { watchPromise(Promise.resolve(1), makeVirtual()); },
+    badWatcherNoHandler() { watchPromise(Promise.resolve(1), makeNoHandler()); },
+    badArg() { watchPromise(Promise.resolve(1), w1, Far('ephemeral', {})); },
+    badHandler() { providePromiseWatcher(makeKindHandle('bad'), 'nope'); },
+  });
+}
+)";
+
+// An imported promise: the watch is a 'watchedPromises' entry (vc.3) holding the watcher and
+// its args until the promise settles; then the entry goes and onFulfilled gets the value and
+// the args.
+TEST_F(VomTest, WatchPromiseFulfilled) {
+  Start(kWatchVat);
+  std::vector<std::string> log = Call("watch", "\"&0\",7", {"p-1"});
+  EXPECT_THAT(log, testing::Contains(R"(["subscribe","p-1"])"));
+  EXPECT_EQ(Get("vc.3.sp-1"),
+            R"({"body":"#[[\"$0.Alleged: watcher\",\"a1\",7]]","slots":["o+d10/1"]})");
+  EXPECT_EQ(Get("vc.3.|entryCount"), "1");
+  EXPECT_EQ(Get("vom.rc.o+d10/1"), "1");
+  Run(Notify({{"p-1", false, Cap("#42")}}));
+  EXPECT_FALSE(Has("vc.3.sp-1"));
+  EXPECT_EQ(Get("vc.3.|entryCount"), "0");
+  EXPECT_FALSE(Has("vom.rc.o+d10/1"));
+  EXPECT_THAT(Resolution(Call("getLog")), HasSubstr(R"(#[[\"ok\",\"w1\",42,\"a1\",7]])"));
+}
+
+TEST_F(VomTest, WatchPromiseRejected) {
+  Start(kWatchVat);
+  Call("watch", "\"&0\",8", {"p-1"});
+  Run(Notify({{"p-1", true, Cap(R"(#{"#error":"boom","name":"Error"})")}}));
+  EXPECT_FALSE(Has("vc.3.sp-1"));
+  EXPECT_THAT(Resolution(Call("getLog")), HasSubstr(R"(#[[\"rej\",\"w1\",\"boom\",\"a1\",8]])"));
+  // A watcher without onRejected: the rejection is rethrown in its own turn, the vat goes on.
+  Call("watchFulfillOnly", "\"&0\"", {"p-2"});
+  Run(Notify({{"p-2", true, Cap(R"(#{"#error":"ignored","name":"Error"})")}}));
+  EXPECT_FALSE(Has("vc.3.sp-2"));
+  EXPECT_THAT(Resolution(Call("getLog")), HasSubstr(R"(#[])"));
+  Call("watchFulfillOnly", "\"&0\"", {"p-3"});
+  Run(Notify({{"p-3", false, Cap("#\"yes\"")}}));
+  EXPECT_THAT(Resolution(Call("getLog")), HasSubstr(R"(#[[\"only\",\"yes\"]])"));
+}
+
+// Several watches of one vpid share its entry, in order; each watcher runs once.
+TEST_F(VomTest, WatchPromiseTwice) {
+  Start(kWatchVat);
+  Call("watchTwice", "\"&0\"", {"p-1"});
+  EXPECT_EQ(Get("vc.3.sp-1"),
+            R"({"body":"#[[\"$0.Alleged: watcher\",\"first\"],[\"$1.Alleged: watcher\",)"
+            R"(\"second\"]]","slots":["o+d10/1","o+d10/2"]})");
+  Run(Notify({{"p-1", false, Cap("#1")}}));
+  EXPECT_THAT(Resolution(Call("getLog")),
+              HasSubstr(R"(#[[\"ok\",\"w1\",1,\"first\"],[\"ok\",\"w2\",1,\"second\"]])"));
+  EXPECT_THAT(Keys("vc.3.s"), IsEmpty());
+}
+
+// Args are virtual data: a durable object passed as an arg is counted while watched.
+TEST_F(VomTest, WatchPromiseArgsAreCounted) {
+  Start(kWatchVat);
+  EXPECT_THAT(Resolution(Call("argVref")), HasSubstr("o+d14/1"));
+  EXPECT_FALSE(Has("vom.rc.o+d14/1"));
+  Call("watchWithArg", "\"&0\"", {"p-1"});
+  EXPECT_EQ(Get("vom.rc.o+d14/1"), "1");
+  EXPECT_EQ(Get("vom.rc.o+d10/1"), "1");
+  Run(Notify({{"p-1", false, Cap("#null")}}));
+  EXPECT_FALSE(Has("vom.rc.o+d14/1"));
+  EXPECT_FALSE(Has("vom.rc.o+d10/1"));
+  EXPECT_THAT(Resolution(Call("getLog")),
+              HasSubstr(R"(#[[\"ok\",\"w1\",null,\"$0.Alleged: arg\"]])"));
+}
+
+// A local promise the kernel never saw is watched under a vpid of its own (from the promise
+// counter), without a syscall to the kernel; sent later, it is exported under another vpid.
+TEST_F(VomTest, WatchLocalPromise) {
+  Start(kWatchVat);
+  std::vector<std::string> log = Call("watchLocal");
+  EXPECT_TRUE(Has("vc.3.sp+5"));
+  for (const std::string& s : log) {
+    EXPECT_THAT(s, Not(HasSubstr("\"p+5\""))) << "the kernel must not see the local vpid";
+  }
+  Call("watchLocalAgain", "0");  // the same vpid
+  EXPECT_THAT(Keys("vc.3.s"), ElementsAre("vc.3.sp+5"));
+  Call("watchLocal");
+  EXPECT_TRUE(Has("vc.3.sp+6"));
+  log = Call("sendLocal", "1,\"$0.Alleged: t\"", {"o-9"});
+  EXPECT_THAT(log, testing::Contains(HasSubstr(R"(["send","o-9")")));
+  EXPECT_THAT(log, testing::Contains(HasSubstr("p+7")));  // the export's vpid, not p+6
+  EXPECT_THAT(Call("settleLocal", "0,true,\"v0\""),
+              Not(testing::Contains(HasSubstr("\"p+5\""))));
+  EXPECT_FALSE(Has("vc.3.sp+5"));
+  log = Call("settleLocal", "1,false,\"no\"");
+  EXPECT_THAT(log, testing::Contains(HasSubstr(R"(["resolve",[["p+7",true)")));
+  EXPECT_FALSE(Has("vc.3.sp+6"));
+  EXPECT_THAT(Resolution(Call("getLog")),
+              HasSubstr(R"(#[[\"ok\",\"w1\",\"v0\",1],[\"ok\",\"w2\",\"v0\",\"again\"],)"
+                        R"([\"rej\",\"w1\",\"no\",2]])"));
+}
+
+// providePromiseWatcher: one durable instance per kind handle, in 'promiseWatcherByKind'
+// (vc.2); its handlers get the value and the args.
+TEST_F(VomTest, ProvidePromiseWatcher) {
+  Start(kWatchVat);
+  // Kinds o+d10..14 and their handles are defined first; the 'pw' handle is o+d1/15.
+  EXPECT_EQ(Get("vc.2.|o+d1/15"), "1");
+  EXPECT_EQ(Get("vc.2.r0000000001:o+d1/15"),
+            R"({"body":"#\"$0.Alleged: pw\"","slots":["o+d15/1"]})");
+  EXPECT_EQ(Get("vom.rc.o+d15/1"), "1");
+  EXPECT_EQ(Get("vom.rc.o+d1/15"), "2");  // baggage's value and vc.2's key
+  // As in Agoric's liveslots it defines the kind: once per incarnation.
+  EXPECT_THAT(CallRejected("providePwAgain"), HasSubstr("redefinition of durable kind pw"));
+  Call("watchPw", "\"&0\"", {"p-1"});
+  Call("watchPw", "\"&0\"", {"p-2"});
+  Run(Notify({{"p-1", false, Cap("#\"one\"")},
+              {"p-2", true, Cap(R"(#{"#error":"two","name":"Error"})")}}));
+  EXPECT_THAT(Resolution(Call("getLog")),
+              HasSubstr(R"(#[[\"pw-ok\",\"one\",\"x\"],[\"pw-rej\",\"two\",\"x\"]])"));
+  EXPECT_THAT(CallRejected("badHandler"), HasSubstr("fulfillHandler must be a function"));
+}
+
+// What Agoric refuses, refused at the call.
+TEST_F(VomTest, WatchPromiseRefusals) {
+  Start(kWatchVat);
+  EXPECT_THAT(CallRejected("badPromise"), HasSubstr("watchPromise only watches promises"));
+  EXPECT_THAT(CallRejected("badWatcherFar"), HasSubstr("promise watcher must be a virtual object"));
+  EXPECT_THAT(CallRejected("badWatcherVirtual"), HasSubstr("value is not durable: slot 0"));
+  EXPECT_THAT(CallRejected("badWatcherNoHandler"),
+              HasSubstr("promise watcher must implement at least one handler method"));
+  EXPECT_THAT(CallRejected("badArg"), HasSubstr("value is not durable: slot 1"));
+  EXPECT_THAT(Keys("vc.3.s"), IsEmpty());
 }
 
 }  // namespace

@@ -374,6 +374,7 @@
       convertSlotToVal: vref => convertSlotToVal(vref, undefined),
       possiblyRetired: vref => possiblyRetired.add(vref),
       forgetRamRecognizers,
+      checkFatal,
     });
     const { VatData } = vom;
 

@@ -320,12 +320,15 @@
     // o+N Remotables referenced from vdata: vref -> {val, count}; holds the object strongly.
     const remotablePins = new Map();
     // Imports that virtual data references or a weak store recognizes, or did during this
-    // incarnation (loaded at startVat from the vom.rc.o- and vom.ir.o- keys), and Remotables
-    // a weak store has had as a key: for any other import or Remotable the vatstore holds no
-    // vom.rc/vom.ir key, so a reap need not read it (a reap of 10,000 plain Presences makes
-    // no vatstore syscall). Only grows; exact, since every such key is written here.
+    // incarnation (loaded at startVat from the vom.rc.o- and vom.ir.o- keys), and our own
+    // vrefs (Remotables, virtual objects' facets, stores) a weak store has had as a key: for
+    // any other import or vref of ours the vatstore holds no vom.rc.o-/vom.ir key, so a reap
+    // need not look (a reap of 10,000 plain Presences makes no vatstore syscall, and deleting
+    // a virtual object no vatstoreGetNextKey, whose cost grows with the deletions LevelDB has
+    // not compacted yet). Only grows; exact, since every such key is written here. (An
+    // upgrade, issue 16, must also load the vom.ir.o+ keys an earlier incarnation wrote.)
     const vdataImports = new Set();
-    const weakKeyRemotables = new Set();
+    const weakKeyExports = new Set();
     const rcKey = base => `vom.rc.${base}`;
     const getRC = base => {
       const t = vsGet(rcKey(base));
@@ -834,7 +837,7 @@
         if (keyVref !== undefined) {
           if (weak) {
             if (keyVref[1] === '-') vdataImports.add(keyVref);
-            else if (!isVirtualVref(keyVref)) weakKeyRemotables.add(keyVref);
+            else weakKeyExports.add(keyVref);
             vsSet(`vom.ir.${keyVref}|${c}`, '1');
           } else {
             addReachable(keyVref);
@@ -1056,7 +1059,7 @@
     const irPrefix = vref => `vom.ir.${vref}|`;
     // Whether the vatstore may hold vom.rc / vom.ir keys of this import or Remotable.
     const mayHaveKeys = vref => (vref[1] === '-' ? vdataImports.has(vref)
-      : isVirtualVref(vref) || weakKeyRemotables.has(vref));
+      : weakKeyExports.has(vref));
     // The vdata refcount of an import (0 without a read when it was never in virtual data).
     const importRC = vref => (vdataImports.has(vref) ? getRC(vref) : 0);
     function isVrefRecognizable(vref) {
@@ -1242,6 +1245,106 @@
       status.pending = false;
     }
 
+    // ---- watched promises (VatData.watchPromise, providePromiseWatcher) ------------------------
+    // The durable table 'watchedPromises' (tables[2]) maps a vpid to its watches, each
+    // [watcher, ...args]; its entries count as virtual data (refcounts of watchers and args).
+    // RAM keeps the watched promise of each vpid until it settles, and the vpid given to a
+    // watched promise the kernel has never seen (a local one): such a vpid comes from the
+    // promise counter like any other but is not exported (liveslots exports a promise when it
+    // first goes into a syscall, under a vpid of its own).
+    const promiseRegistrations = new Map(); // vpid -> promise
+    const localVpids = new Map(); // local watched promise -> vpid
+    function vpidOfWatched(p) {
+      const local = localVpids.get(p);
+      if (local !== undefined) return local;
+      const known = L.vrefOfExisting(p);
+      if (known !== undefined) return known;
+      const vpid = `p+${ids.promiseID}`;
+      ids.promiseID += 1;
+      localVpids.set(p, vpid);
+      return vpid;
+    }
+    // The watched promise of `vpid` settled: the entry goes, and each watcher runs in a turn of
+    // its own, in the order of the watches. A rejection that a watcher has no onRejected for
+    // is rethrown there (an unhandled rejection: the vat goes on, as in Agoric's liveslots).
+    function settleWatched(vpid, p, value, fulfilled) {
+      const table = tables[2];
+      const watches = table.get(vpid);
+      table.delete(vpid);
+      promiseRegistrations.delete(vpid);
+      localVpids.delete(p);
+      for (let i = 0; i < watches.length; i += 1) {
+        const watch = watches[i];
+        const watcher = watch[0];
+        const args = watch.slice(1);
+        Promise.resolve().then(() => {
+          if (fulfilled) {
+            if (watcher.onFulfilled) watcher.onFulfilled(value, ...args);
+          } else if (watcher.onRejected) {
+            watcher.onRejected(value, ...args);
+          } else {
+            throw value;
+          }
+        }).catch(e => L.checkFatal(e));
+      }
+    }
+    // Bad arguments are refused at the call (Agoric's liveslots checks them a turn later, where
+    // a failure is only an unhandled rejection); the watch itself is recorded a turn later, as
+    // there, so a promise that gets its vpid in the turn of the call is watched under it.
+    function watchPromise(p, watcher, ...args) {
+      requireStarted('watchPromise');
+      let style;
+      try {
+        style = passStyleOf(p);
+      } catch (e) {
+        style = undefined;
+      }
+      if (style !== 'promise') throw TypeError('watchPromise only watches promises');
+      const wref = L.vrefOfExisting(watcher);
+      if (wref === undefined || !isVirtualVref(wref)) throw TypeError('promise watcher must be a virtual object');
+      const { onFulfilled, onRejected } = watcher;
+      if (onFulfilled !== undefined && typeof onFulfilled !== 'function') {
+        throw TypeError('promise watcher onFulfilled must be a function');
+      }
+      if (onRejected !== undefined && typeof onRejected !== 'function') {
+        throw TypeError('promise watcher onRejected must be a function');
+      }
+      if (!onFulfilled && !onRejected) throw TypeError('promise watcher must implement at least one handler method');
+      const watch = harden([watcher, ...args]);
+      // The table is durable: what it cannot hold is refused now (the message of its init).
+      checkDurable(L.serialize(watch), 'value');
+      Promise.resolve().then(() => {
+        const vpid = vpidOfWatched(p);
+        const table = tables[2];
+        if (table.has(vpid)) {
+          table.set(vpid, harden([...table.get(vpid), watch]));
+          return;
+        }
+        table.init(vpid, harden([watch]));
+        promiseRegistrations.set(vpid, p);
+        p.then(v => settleWatched(vpid, p, v, true), e => settleWatched(vpid, p, e, false))
+          .catch(e => L.checkFatal(e));
+      }).catch(e => L.checkFatal(e));
+    }
+    const ignoreSettlement = () => {};
+    // A durable kind with empty state on `kindHandle` whose instance calls the handlers; one
+    // instance per handle, kept in the durable table 'promiseWatcherByKind' (tables[1]).
+    function providePromiseWatcher(kindHandle, fulfillHandler = ignoreSettlement,
+      rejectHandler = ignoreSettlement) {
+      requireStarted('providePromiseWatcher');
+      if (typeof fulfillHandler !== 'function') throw TypeError('providePromiseWatcher: fulfillHandler must be a function');
+      if (typeof rejectHandler !== 'function') throw TypeError('providePromiseWatcher: rejectHandler must be a function');
+      const makeWatcher = defineDurableKindInternal(kindHandle, () => ({}), {
+        onFulfilled: (_context, res, ...args) => fulfillHandler(res, ...args),
+        onRejected: (_context, rej, ...args) => rejectHandler(rej, ...args),
+      }, {}, false);
+      const table = tables[1];
+      if (table.has(kindHandle)) return table.get(kindHandle);
+      const watcher = makeWatcher();
+      table.init(kindHandle, watcher);
+      return watcher;
+    }
+
     const canBeDurable = value => {
       const capdata = L.serialize(harden(value));
       return capdata.slots.every(isDurableVref);
@@ -1270,6 +1373,8 @@
       makeScalarBigWeakMapStore: storeMaker('scalarWeakMapStore', 'scalarDurableWeakMapStore'),
       makeScalarBigSetStore: storeMaker('scalarSetStore', 'scalarDurableSetStore'),
       makeScalarBigWeakSetStore: storeMaker('scalarWeakSetStore', 'scalarDurableWeakSetStore'),
+      watchPromise,
+      providePromiseWatcher,
     });
 
     return {
