@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -40,67 +41,16 @@ using namespace swingset::testing;
 using swingset::StrCat;
 namespace bench = swingset::bench;
 
-constexpr char kVomVat[] = R"(
-import { Far } from '@endo/far';
-export function buildRootObject() {
-  const makeThing = VatData.defineKind('thing', n => ({ n }), {
-    inc: ({ state }) => { state.n += 1; return state.n; },
-    n: ({ state }) => state.n,
-  });
-  const one = makeThing(0);
-  const stores = new Map();
-  let seed = 1;
-  const rand = m => {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    return seed % m;
-  };
-  let held;
-  return Far('vom', {
-    ping() { return 'pong'; },
-    create(k) {
-      for (let i = 0; i < k; i += 1) makeThing(i);
-      return k;
-    },
-    call(k) {
-      let r = 0;
-      for (let i = 0; i < k; i += 1) r = one.inc();
-      return r;
-    },
-    init(name, from, count) {
-      let s = stores.get(name);
-      if (s === undefined) {
-        s = VatData.makeScalarBigMapStore(name);
-        stores.set(name, s);
-      }
-      for (let i = from; i < from + count; i += 1) s.init(i, i);
-      return s.getSize();
-    },
-    get(name, size, k) {
-      const s = stores.get(name);
-      let sum = 0;
-      for (let i = 0; i < k; i += 1) sum += s.get(rand(size));
-      return sum;
-    },
-    set(name, size, k) {
-      const s = stores.get(name);
-      for (let i = 0; i < k; i += 1) s.set(rand(size), i);
-      return k;
-    },
-    has(name, size, k) {
-      const s = stores.get(name);
-      let found = 0;
-      for (let i = 0; i < k; i += 1) if (s.has(rand(size))) found += 1;
-      return found;
-    },
-    hold(from, count) {
-      if (held === undefined) held = VatData.makeScalarBigMapStore('held');
-      for (let i = from; i < from + count; i += 1) held.init(i, makeThing(i));
-      return held.getSize();
-    },
-    drop() { held = undefined; return 'dropped'; },
-  });
+// The benchmark vat (bench/vom_vat.js, the same file bench/agoric runs under Agoric's SwingSet).
+std::string VomVatSource() {
+  std::ifstream in(SWINGSET_VOM_VAT_JS, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.empty()) {
+    std::fprintf(stderr, "vom_bench: cannot read %s\n", SWINGSET_VOM_VAT_JS);
+    bench::ExitKillingServer();
+  }
+  return text;
 }
-)";
 
 int64_t StatusKb(pid_t pid, const char* field) {
   std::ifstream in(StrCat("/proc/", pid, "/status"));
@@ -121,10 +71,10 @@ class Bench {
     g.set_chain_id("vom-bench");
     v1::VatConfig* v = g.add_vats();
     v->set_name("vom");
-    v->set_source(kVomVat);
+    v->set_source(VomVatSource());
     v1::VatConfig* r = g.add_vats();
     r->set_name("reaper");
-    r->set_source(kVomVat);
+    r->set_source(VomVatSource());
     r->set_reap_interval(1);
     g.mutable_params()->set_max_vatstore_bytes(uint64_t{1} << 30);
     v1::InitResponse init;

@@ -1,6 +1,6 @@
 // The phases of bench/vom_bench.cc run by Agoric's own SwingSet (@agoric/swingset-vat, its
 // `local` worker: liveslots in this Node process, unmetered; its in-memory swing-store) on
-// the same vat code (vom-vat.js), so the rates can be compared (issue 15: ours >= 20x).
+// the same vat code (../vom_vat.js), so the rates can be compared (issue 15: ours >= 20x).
 // A rate is operations over the time of `controller.run()` for the phase's deliveries.
 //
 //   cd bench/agoric && npm install && node vom_agoric.mjs [K] [BIG]   (20000, 1000000)
@@ -12,7 +12,7 @@ import { buildVatController } from '@agoric/swingset-vat';
 const k = Number(process.argv[2] || 20000);
 const big = Number(process.argv[3] || 1000000);
 const only = process.argv[4] || '';
-const sourceSpec = fileURLToPath(new URL('./vom-vat.js', import.meta.url));
+const sourceSpec = fileURLToPath(new URL('../vom_vat.js', import.meta.url));
 const config = {
   defaultManagerType: 'local',
   defaultReapInterval: 1000,

@@ -1,5 +1,6 @@
-// The vat of bench/vom_bench.cc's "vom" phases, for Agoric's liveslots (the same code: only the
-// global VatData differs in where it comes from).
+// The vat of the virtual-object benchmarks: bench/vom_bench.cc runs it in swingsetd, and
+// bench/agoric/vom_agoric.mjs under Agoric's SwingSet (the same code: only the global VatData
+// differs in where it comes from).
 import { Far } from '@endo/far';
 
 export function buildRootObject() {
