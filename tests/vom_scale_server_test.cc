@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -30,29 +31,11 @@ namespace swingset {
 namespace testing {
 namespace {
 
-constexpr char kScaleVat[] = R"(
-import { Far } from '@endo/far';
-export function buildRootObject() {
-  const makeThing = VatData.defineKind('thing', n => ({ n }), {
-    n: ({ state }) => state.n,
-  });
-  let things;
-  return Far('scale', {
-    ping() { return 'pong'; },
-    make(from, count) {
-      if (things === undefined) things = VatData.makeScalarBigMapStore('things');
-      for (let i = from; i < from + count; i += 1) things.init(i, makeThing(i));
-      return things.getSize();
-    },
-    sample(keys) { return harden(keys.map(k => things.get(k).n())); },
-    remove(from, count) {
-      for (let i = from; i < from + count; i += 1) things.delete(i);
-      return things.getSize();
-    },
-    dropStore() { things = undefined; return 'dropped'; },
-  });
+// The scale vat (vats/testdata/vom_scale_vat.js, shared with the other scale test).
+std::string ScaleVatSource() {
+  std::ifstream in(SWINGSET_VOM_SCALE_VAT, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
-)";
 
 constexpr uint64_t kPerDelivery = 20000;
 
@@ -67,7 +50,7 @@ v1::Genesis ScaleGenesis() {
   g.set_chain_id("vom-scale");
   v1::VatConfig* v = g.add_vats();
   v->set_name("scale");
-  v->set_source(kScaleVat);
+  v->set_source(ScaleVatSource());
   v->set_reap_interval(10);
   // Some 150 bytes of vatstore per object (its state, refcount and the map entry): 1,000,000
   // of them need more than the default 64 MiB cap.

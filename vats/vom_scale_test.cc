@@ -28,6 +28,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 
@@ -44,28 +45,11 @@ using testing_util::Boyd;
 using testing_util::Message;
 using testing_util::StartVat;
 
-constexpr char kScaleVat[] = R"(
-import { Far } from '@endo/far';
-export function buildRootObject() {
-  const makeThing = VatData.defineKind('thing', n => ({ n }), {
-    n: ({ state }) => state.n,
-  });
-  let things;
-  return Far('scale', {
-    make(from, count) {
-      if (things === undefined) things = VatData.makeScalarBigMapStore('things');
-      for (let i = from; i < from + count; i += 1) things.init(i, makeThing(i));
-      return things.getSize();
-    },
-    sample(keys) { return harden(keys.map(k => things.get(k).n())); },
-    remove(from, count) {
-      for (let i = from; i < from + count; i += 1) things.delete(i);
-      return things.getSize();
-    },
-    dropStore() { things = undefined; return 'dropped'; },
-  });
+// The scale vat (vats/testdata/vom_scale_vat.js, shared with the other scale test).
+std::string ScaleVatSource() {
+  std::ifstream in(SWINGSET_VOM_SCALE_VAT, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
-)";
 
 constexpr uint64_t kPerDelivery = 20000;
 
@@ -153,7 +137,7 @@ TEST(VomScaleTest, VirtualObjectsLiveInTheVatstoreNotInTheVatsRam) {
   const VatId vat(1);
   VatSpec spec;
   spec.vat_id = vat;
-  spec.source = kScaleVat;
+  spec.source = ScaleVatSource();
   spec.options_json = R"({"meter":{"version":3,"computrons":100000000,"maxDepth":1000}})";
   ASSERT_TRUE(host->LoadVat(spec).ok());
   ASSERT_TRUE(host->Deliver(vat, StartVat(), &vatstore).ok);
